@@ -1,0 +1,55 @@
+//! Pattern decisions as events.
+//!
+//! Every decision a pattern takes (a retry scheduled, a timeout fired, later a breaker
+//! transition) is reported to an [`EventSink`]. The simulator records them in its event log with
+//! the virtual time and node; a production service may log them. Patterns never format output
+//! themselves.
+
+use std::sync::Arc;
+
+/// One decision taken by a pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternEvent {
+    /// The pattern, e.g. `retry`.
+    pub pattern: &'static str,
+    /// What happened, e.g. `scheduled`.
+    pub kind: &'static str,
+    /// Free-form `key=value` details, e.g. `attempt=2 delay_ms=37`.
+    pub detail: String,
+}
+
+/// Receives pattern events. Implementations must be cheap: they are called on the request path.
+pub trait EventSink: Send + Sync {
+    /// Records one event.
+    fn emit(&self, event: PatternEvent);
+}
+
+/// A sink that drops every event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _event: PatternEvent) {}
+}
+
+/// A shared, type-erased sink.
+pub type SharedSink = Arc<dyn EventSink>;
+
+/// A sink that keeps every event in memory (for tests and small tools).
+#[derive(Debug, Default)]
+pub struct MemorySink(std::sync::Mutex<Vec<PatternEvent>>);
+
+impl MemorySink {
+    /// Every event received so far, in order.
+    pub fn events(&self) -> Vec<PatternEvent> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl EventSink for MemorySink {
+    fn emit(&self, event: PatternEvent) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(event);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Resilience and consistency patterns that run **unchanged** on the real tokio runtime and
+//! inside faultline's simulator.
+//!
+//! The crate never knows whether it is simulated: time comes from `tokio::time` (virtual under
+//! `--cfg madsim`, real otherwise), randomness from an RNG the caller injects, and I/O through
+//! the [`Service`] trait that the caller implements (the simulator's transport, or a real client).
+//!
+//! Where to start:
+//! - [`service`]: the `Service` / `Layer` abstraction every pattern wraps (a small, boxed tower).
+//! - [`timeout`]: a deadline on one call; the losing work is dropped (cancelled).
+//! - [`retry`]: attempts with backoff and jitter; the policy is a pure function of the attempt.
+//! - [`event`]: every decision a pattern makes is reported to an [`event::EventSink`].
+//!
+//! Each pattern module has the same shape: a `Config` with documented defaults and a validating
+//! builder, the pure decision logic, and the async layer.
+#![warn(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod event;
+pub mod retry;
+pub mod service;
+pub mod timeout;
+
+pub use config::ConfigError;
+pub use event::{EventSink, PatternEvent};
+pub use service::{BoxFuture, BoxService, Classify, Layer, Service};

@@ -1,0 +1,88 @@
+//! The call abstraction every pattern wraps.
+//!
+//! A [`Service`] turns a request into a future of a result; a [`Layer`] wraps one service in
+//! another. This is tower's shape, kept small and boxed so that stacks can be assembled at run
+//! time in the order a scenario file names (tower itself runs on the real tokio and cannot be
+//! used inside a simulation).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Something that answers requests asynchronously.
+pub trait Service<Req>: Send + Sync + 'static {
+    /// The successful answer.
+    type Response: Send + 'static;
+    /// The failure.
+    type Error: Send + 'static;
+    /// Starts one call. The returned future owns everything it needs.
+    fn call(&self, req: Req) -> BoxFuture<Result<Self::Response, Self::Error>>;
+}
+
+/// A type-erased, shareable service.
+pub type BoxService<Req, Resp, Err> = Arc<dyn Service<Req, Response = Resp, Error = Err>>;
+
+impl<Req, S> Service<Req> for Arc<S>
+where
+    S: Service<Req> + ?Sized,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    fn call(&self, req: Req) -> BoxFuture<Result<Self::Response, Self::Error>> {
+        (**self).call(req)
+    }
+}
+
+/// Wraps a service in another (a pattern).
+pub trait Layer<Req, Resp, Err>: Send + Sync {
+    /// Returns `inner` wrapped by this layer.
+    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err>;
+}
+
+/// Builds a service from a closure returning a future.
+pub fn service_fn<Req, Resp, Err, F, Fut>(f: F) -> BoxService<Req, Resp, Err>
+where
+    Req: 'static,
+    Resp: Send + 'static,
+    Err: Send + 'static,
+    F: Fn(Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Err>> + Send + 'static,
+{
+    Arc::new(FnService(f, std::marker::PhantomData))
+}
+
+struct FnService<F, Req>(F, std::marker::PhantomData<fn(Req)>);
+
+impl<Req, Resp, Err, F, Fut> Service<Req> for FnService<F, Req>
+where
+    Req: 'static,
+    Resp: Send + 'static,
+    Err: Send + 'static,
+    F: Fn(Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Err>> + Send + 'static,
+{
+    type Response = Resp;
+    type Error = Err;
+    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        Box::pin((self.0)(req))
+    }
+}
+
+/// What patterns need to know about an error: may it be retried, and did the server ask for a
+/// pause (`Retry-After`)? Errors also have to be constructible for a timeout.
+pub trait Classify: Send + 'static {
+    /// True when another attempt could succeed (timeouts, overload, transient faults).
+    fn is_retryable(&self) -> bool;
+    /// The server's requested pause before the next attempt, if any.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+    /// The error a timeout layer returns when `after` elapsed without an answer.
+    fn timed_out(after: Duration) -> Self;
+    /// True when this error came from a timeout layer.
+    fn is_timeout(&self) -> bool;
+}

@@ -1,0 +1,105 @@
+//! Timeout: bound the time one call may take.
+//!
+//! When the deadline passes, the inner call's future is dropped, which cancels the losing work
+//! (in the simulator the pending request is forgotten, so a late answer is discarded). Put a
+//! timeout *inside* a retry to bound each attempt, or *outside* to bound the whole call with its
+//! retries (Envoy's route timeout).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::event::{EventSink, NoEvents, PatternEvent};
+use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+
+/// Timeout settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutConfig {
+    /// How long one call may take. Default: [`TimeoutConfig::DEFAULT_AFTER`] (1 s).
+    pub after: Duration,
+}
+
+impl TimeoutConfig {
+    /// The default deadline: 1 s.
+    pub const DEFAULT_AFTER: Duration = Duration::from_secs(1);
+
+    /// A deadline of `after`; zero is rejected.
+    pub fn new(after: Duration) -> Result<Self, ConfigError> {
+        if after.is_zero() {
+            return Err(ConfigError::new("timeout_ms", 0, "a duration > 0 ms"));
+        }
+        Ok(TimeoutConfig { after })
+    }
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        TimeoutConfig { after: Self::DEFAULT_AFTER }
+    }
+}
+
+/// The layer that adds a [`Timeout`] around a service.
+#[derive(Clone)]
+pub struct TimeoutLayer {
+    config: TimeoutConfig,
+    events: Arc<dyn EventSink>,
+}
+
+impl TimeoutLayer {
+    /// A layer with `config`, reporting to `events`.
+    pub fn new(config: TimeoutConfig, events: Arc<dyn EventSink>) -> Self {
+        TimeoutLayer { config, events }
+    }
+
+    /// A layer that reports nothing.
+    pub fn silent(config: TimeoutConfig) -> Self {
+        Self::new(config, Arc::new(NoEvents))
+    }
+}
+
+impl<Req, Resp, Err> Layer<Req, Resp, Err> for TimeoutLayer
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    Err: Classify,
+{
+    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
+        Arc::new(Timeout { inner, config: self.config, events: self.events.clone() })
+    }
+}
+
+/// A service whose calls fail with `Err::timed_out` once the deadline passes.
+pub struct Timeout<Req, Resp, Err> {
+    inner: BoxService<Req, Resp, Err>,
+    config: TimeoutConfig,
+    events: Arc<dyn EventSink>,
+}
+
+impl<Req, Resp, Err> Service<Req> for Timeout<Req, Resp, Err>
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    Err: Classify,
+{
+    type Response = Resp;
+    type Error = Err;
+
+    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        let after = self.config.after;
+        let events = self.events.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            match tokio::time::timeout(after, fut).await {
+                Ok(result) => result,
+                Err(_elapsed) => {
+                    events.emit(PatternEvent {
+                        pattern: "timeout",
+                        kind: "fired",
+                        detail: format!("after_ms={}", after.as_millis()),
+                    });
+                    Err(Err::timed_out(after))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! The layers on a live runtime. These run twice in CI: under the simulator (`--cfg madsim`,
+//! virtual time) and on the real tokio runtime (real time, so delays here are a few ms).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use faultline_patterns::event::MemorySink;
+use faultline_patterns::retry::{Backoff, Jitter, RetryConfig, RetryLayer};
+use faultline_patterns::service::service_fn;
+use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
+use faultline_patterns::{BoxService, Classify, Layer};
+use rand_chacha::rand_core::SeedableRng;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Failure {
+    Transient,
+    Fatal,
+    TimedOut,
+}
+
+impl Classify for Failure {
+    fn is_retryable(&self) -> bool {
+        !matches!(self, Failure::Fatal)
+    }
+    fn timed_out(_after: Duration) -> Self {
+        Failure::TimedOut
+    }
+    fn is_timeout(&self) -> bool {
+        matches!(self, Failure::TimedOut)
+    }
+}
+
+/// A service that answers with `script[i]` on its i-th call (then Ok), sleeping `slow` on the
+/// calls marked `None`.
+fn scripted(script: Vec<Option<Failure>>, calls: Arc<AtomicU32>) -> BoxService<u32, u32, Failure> {
+    service_fn(move |req: u32| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) as usize;
+        let step = script.get(n).cloned();
+        async move {
+            match step {
+                Some(Some(f)) => Err(f),
+                Some(None) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok(req)
+                }
+                None => Ok(req * 2),
+            }
+        }
+    })
+}
+
+fn retry(max_attempts: u32, events: Arc<MemorySink>) -> RetryLayer {
+    let config = RetryConfig {
+        max_attempts,
+        backoff: Backoff::Fixed { delay: Duration::from_millis(2) },
+        jitter: Jitter::None,
+    };
+    RetryLayer::new(config.validate().unwrap(), Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(7)), events)
+}
+
+#[tokio::test]
+async fn retry_recovers_from_transient_failures() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let events = Arc::new(MemorySink::default());
+    let inner = scripted(vec![Some(Failure::Transient), Some(Failure::Transient)], calls.clone());
+    let svc = retry(3, events.clone()).layer(inner);
+    assert_eq!(svc.call(21).await, Ok(42));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let kinds: Vec<_> = events.events().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec!["scheduled", "scheduled"]);
+}
+
+#[tokio::test]
+async fn retry_stops_at_max_attempts_and_on_fatal_errors() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let events = Arc::new(MemorySink::default());
+    let inner = scripted(vec![Some(Failure::Transient); 10], calls.clone());
+    let svc = retry(4, events.clone()).layer(inner);
+    assert_eq!(svc.call(1).await, Err(Failure::Transient));
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let inner = scripted(vec![Some(Failure::Fatal)], calls.clone());
+    let svc = retry(4, Arc::new(MemorySink::default())).layer(inner);
+    assert_eq!(svc.call(1).await, Err(Failure::Fatal));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn per_attempt_timeout_inside_retry_cuts_a_slow_attempt() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let events = Arc::new(MemorySink::default());
+    // First call hangs for 200 ms; the 20 ms timeout cuts it and the retry succeeds.
+    let inner = scripted(vec![None], calls.clone());
+    let timeout = TimeoutLayer::new(TimeoutConfig::new(Duration::from_millis(20)).unwrap(), events.clone());
+    let svc = retry(3, events.clone()).layer(timeout.layer(inner));
+    let started = tokio::time::Instant::now();
+    assert_eq!(svc.call(5).await, Ok(10));
+    assert!(started.elapsed() < Duration::from_millis(150), "the slow attempt was not cancelled");
+    let kinds: Vec<_> = events.events().iter().map(|e| (e.pattern, e.kind)).collect();
+    assert_eq!(kinds, vec![("timeout", "fired"), ("retry", "scheduled")]);
+}
+
+#[tokio::test]
+async fn timeout_outside_retry_bounds_the_whole_call() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let inner = scripted(vec![None, None, None], calls.clone());
+    let events = Arc::new(MemorySink::default());
+    let timeout = TimeoutLayer::new(TimeoutConfig::new(Duration::from_millis(30)).unwrap(), events.clone());
+    let svc = timeout.layer(retry(3, events).layer(inner));
+    assert_eq!(svc.call(5).await, Err(Failure::TimedOut));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the retry loop was cancelled with the call");
+}
+
+#[test]
+fn zero_timeout_is_rejected_with_its_key() {
+    assert_eq!(TimeoutConfig::new(Duration::ZERO).unwrap_err().key, "timeout_ms");
+}

@@ -1,0 +1,98 @@
+//! Latency over time (p50 and p99 per time bin) of the entry edge, with fault windows shaded,
+//! as PNG and SVG.
+//!
+//! PNG text is drawn with DejaVu Sans shipped in this repository (`reports/assets`), so charts
+//! render on machines without system fonts. DejaVu has no Hangul: chart labels stay Latin.
+
+use std::path::Path;
+use std::sync::Once;
+
+use faultline_sim::{EdgeSummary, FaultWindow, RunOutput};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const SIZE: (u32, u32) = (1000, 520);
+
+fn register_font() -> Result<(), String> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            if plotters::style::register_font("sans-serif", style, FONT).is_err() {
+                result = Err("the bundled DejaVu Sans font could not be loaded".to_owned());
+            }
+        }
+    });
+    result
+}
+
+/// Draws `latency.png` and `latency.svg` into `dir` for the run's entry edge.
+pub fn write_latency_chart(out: &RunOutput, dir: &Path) -> Result<(), String> {
+    register_font()?;
+    let Some(edge) = out.edges.first() else { return Ok(()) };
+    let title = format!("{} (seed {}): {} latency", out.scenario, out.seed, edge.edge);
+    let png = dir.join("latency.png");
+    let svg = dir.join("latency.svg");
+    draw(BitMapBackend::new(&png, SIZE).into_drawing_area(), &title, edge, &out.faults, out.end_s)
+        .map_err(|e| format!("{}: {e}", png.display()))?;
+    draw(SVGBackend::new(&svg, SIZE).into_drawing_area(), &title, edge, &out.faults, out.end_s)
+        .map_err(|e| format!("{}: {e}", svg.display()))
+}
+
+fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, edge: &EdgeSummary, faults: &[FaultWindow], end_s: f64) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let points = &edge.series;
+    let y_max = points.iter().map(|p| p.p99_ms).fold(1.0f64, f64::max) * 2.0;
+    let y_min = points.iter().map(|p| p.p50_ms).filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.1) / 2.0;
+    let x_max = end_s.max(1.0);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("virtual time (s)")
+        .y_desc("latency (ms, log scale)")
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()
+        .map_err(e)?;
+    let shade = RGBColor(240, 80, 60).mix(0.15);
+    for (i, f) in faults.iter().enumerate() {
+        let series = chart
+            .draw_series(std::iter::once(Rectangle::new([(f.start_s, y_min), (f.end_s.max(f.start_s + x_max / 400.0), y_max)], shade.filled())))
+            .map_err(e)?;
+        if i == 0 {
+            series.label("fault window").legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], shade.filled()));
+        }
+        let label = format!("{} {}", f.kind, f.target);
+        chart
+            .draw_series(std::iter::once(Text::new(label, (f.start_s, y_max / 1.25), ("sans-serif", 12).into_font().color(&RGBColor(150, 40, 30)))))
+            .map_err(e)?;
+    }
+    for (name, color, pick) in [("p50", BLUE, 0usize), ("p99", RED, 1usize)] {
+        let line = points.iter().map(|p| (p.t_s, if pick == 0 { p.p50_ms } else { p.p99_ms }.max(y_min)));
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .map_err(e)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}

@@ -1,0 +1,79 @@
+//! Streams a run's rows into `requests.csv` and `events.csv` as the run goes, and reads them
+//! back.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use faultline_sim::record::{EVENT_HEADER, REQUEST_HEADER};
+use faultline_sim::RecordSink;
+
+/// Writes rows to two CSV files.
+pub struct CsvSink {
+    requests: BufWriter<File>,
+    events: BufWriter<File>,
+    error: Option<io::Error>,
+}
+
+impl CsvSink {
+    /// Creates `requests.csv` and `events.csv` in `dir`, with headers.
+    pub fn create(dir: &Path) -> io::Result<CsvSink> {
+        let mut requests = BufWriter::with_capacity(1 << 16, File::create(dir.join("requests.csv"))?);
+        let mut events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.csv"))?);
+        writeln!(requests, "{REQUEST_HEADER}")?;
+        writeln!(events, "{EVENT_HEADER}")?;
+        Ok(CsvSink { requests, events, error: None })
+    }
+
+    fn keep(&mut self, r: io::Result<()>) {
+        if let (Err(e), None) = (r, &self.error) {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl RecordSink for CsvSink {
+    fn request_row(&mut self, row: &str) {
+        let r = writeln!(self.requests, "{row}");
+        self.keep(r);
+    }
+    fn event_row(&mut self, row: &str) {
+        let r = writeln!(self.events, "{row}");
+        self.keep(r);
+    }
+    fn finish(&mut self) -> Result<(), String> {
+        let r = self.requests.flush().and_then(|_| self.events.flush());
+        self.keep(r);
+        match self.error.take() {
+            Some(e) => Err(e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One row of `requests.csv`, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RequestRow {
+    /// Record id.
+    pub id: u64,
+    /// Parent request (0 for a workload request).
+    pub parent: u64,
+    /// `caller->callee`.
+    pub edge: String,
+    /// Start, µs.
+    pub start_us: u64,
+    /// End, µs.
+    pub end_us: u64,
+    /// `end_us - start_us`.
+    pub latency_us: u64,
+    /// Outcome name.
+    pub outcome: String,
+    /// Attempts.
+    pub attempts: u32,
+}
+
+/// Reads `requests.csv`.
+pub fn read_requests(path: &Path) -> Result<Vec<RequestRow>, String> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    reader.deserialize().map(|r| r.map_err(|e| format!("{}: {e}", path.display()))).collect()
+}

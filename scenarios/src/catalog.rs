@@ -1,0 +1,24 @@
+//! The built-in scenarios, compiled into the binary from `scenarios/catalog/*.toml`.
+
+/// (name, file text), in the order `faultline list` shows them.
+const ENTRIES: &[(&str, &str)] = &[
+    ("shop-outage", include_str!("../catalog/shop-outage.toml")),
+    ("shop-outage-resilient", include_str!("../catalog/shop-outage-resilient.toml")),
+    ("flaky-network", include_str!("../catalog/flaky-network.toml")),
+    ("crash-restart", include_str!("../catalog/crash-restart.toml")),
+    ("chain3", include_str!("../catalog/chain3.toml")),
+    ("mm1", include_str!("../catalog/mm1.toml")),
+];
+
+/// The text of a built-in scenario.
+pub fn get(name: &str) -> Option<&'static str> {
+    ENTRIES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Every built-in name, in catalog order.
+pub fn names() -> Vec<String> {
+    ENTRIES.iter().map(|(n, _)| (*n).to_owned()).collect()
+}
+
+/// The scenario the bare `faultline` command demonstrates, without and with patterns.
+pub const DEMO: [&str; 2] = ["shop-outage", "shop-outage-resilient"];

@@ -1,0 +1,385 @@
+//! The scenario file format (TOML), read strictly.
+//!
+//! Every table denies unknown keys; serde reports them with the allowed ones, and
+//! `serde_path_to_error` adds where they are. Values that depend on other values (a fault's
+//! `rate` only for `error_burst` and `packet_loss`, a workload's keys per `kind`) are checked
+//! afterwards with the same kind of message. The format is documented in
+//! `docs/scenario-format.md`; keep the two in step.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
+use faultline_patterns::timeout::TimeoutConfig;
+use faultline_sim::{Arrivals, Dist, Fault, FaultKind, LinkModel, NetworkSpec, ServiceSpec, SimSpec, Target, Workload};
+use serde::Deserialize;
+
+use crate::stack::{LayerSpec, PatternStack};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Defaults to the file's stem.
+    pub name: Option<String>,
+    /// One or two sentences for `faultline list`.
+    pub description: Option<String>,
+    /// Root seed (default 1); `--seed` overrides it.
+    pub seed: Option<u64>,
+    /// How long the workload sends.
+    pub duration_s: f64,
+    /// How long in-flight requests may finish afterwards (default 60).
+    pub drain_s: Option<f64>,
+    #[serde(default)]
+    network: NetworkFile,
+    services: BTreeMap<String, ServiceFile>,
+    #[serde(default)]
+    edges: BTreeMap<String, EdgeFile>,
+    workload: WorkloadFile,
+    #[serde(default)]
+    faults: Vec<FaultFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkFile {
+    latency: Option<Dist>,
+    loss: Option<f64>,
+    duplicate: Option<f64>,
+    reorder: Option<f64>,
+    reorder_window_ms: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    latency: Option<Dist>,
+    loss: Option<f64>,
+    duplicate: Option<f64>,
+    reorder: Option<f64>,
+    reorder_window_ms: Option<f64>,
+    call_timeout_ms: Option<f64>,
+    #[serde(default)]
+    links: BTreeMap<String, LinkFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceFile {
+    replicas: Option<u32>,
+    service_time: Option<Dist>,
+    concurrency: Option<u32>,
+    queue: Option<u32>,
+    error_rate: Option<f64>,
+    #[serde(default)]
+    calls: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeFile {
+    #[serde(default)]
+    stack: Vec<String>,
+    retry: Option<RetryFile>,
+    timeout: Option<TimeoutFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryFile {
+    max_attempts: Option<u32>,
+    backoff: Option<String>,
+    delay_ms: Option<f64>,
+    base_ms: Option<f64>,
+    cap_ms: Option<f64>,
+    jitter: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeoutFile {
+    timeout_ms: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkloadFile {
+    target: String,
+    kind: String,
+    rate_per_s: Option<f64>,
+    burst_rate_per_s: Option<f64>,
+    burst_every_s: Option<f64>,
+    burst_len_s: Option<f64>,
+    from_rate_per_s: Option<f64>,
+    to_rate_per_s: Option<f64>,
+    clients: Option<u32>,
+    think: Option<Dist>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultFile {
+    kind: String,
+    target: String,
+    at_s: f64,
+    duration_s: Option<f64>,
+    rate: Option<f64>,
+    add: Option<Dist>,
+    offset_ms: Option<i64>,
+}
+
+/// A problem at a key: the key path, the value and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    /// Dotted path.
+    pub key: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+fn err<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T, KeyError> {
+    Err(KeyError { key: key.into(), message: message.into() })
+}
+
+fn seconds(key: &str, v: f64) -> Result<Duration, KeyError> {
+    if v.is_finite() && (0.0..=31_536_000.0).contains(&v) {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        err(key, format!("{v} is not allowed (expected a number of seconds from 0 to 31536000)"))
+    }
+}
+
+fn millis(key: &str, v: f64) -> Result<Duration, KeyError> {
+    seconds(key, v / 1000.0).map_err(|_| KeyError {
+        key: key.to_owned(),
+        message: format!("{v} is not allowed (expected a number of milliseconds from 0 to 31536000000)"),
+    })
+}
+
+/// Rejects keys given for a `kind` that does not use them.
+fn only(table: &str, kind: &str, given: &[(&str, bool)], allowed: &[&str]) -> Result<(), KeyError> {
+    for (name, present) in given {
+        if *present && !allowed.contains(name) {
+            return err(
+                format!("{table}.{name}"),
+                format!("`{name}` is not used by kind \"{kind}\" (its keys: {})", allowed.join(", ")),
+            );
+        }
+    }
+    Ok(())
+}
+
+impl ScenarioFile {
+    /// Turns the file into a validated spec.
+    pub fn into_spec(self, default_name: &str) -> Result<(SimSpec, String), KeyError> {
+        let name = self.name.clone().unwrap_or_else(|| default_name.to_owned());
+        let description = self.description.clone().unwrap_or_default();
+        let mut b = SimSpec::builder(name)
+            .seed(self.seed.unwrap_or(1))
+            .duration(seconds("duration_s", self.duration_s)?)
+            .drain(seconds("drain_s", self.drain_s.unwrap_or(60.0))?)
+            .network(network(&self.network)?);
+        for (name, s) in &self.services {
+            let mut spec = ServiceSpec::new(name.clone());
+            spec.replicas = s.replicas.unwrap_or(spec.replicas);
+            spec.service_time = s.service_time.unwrap_or(spec.service_time);
+            spec.concurrency = s.concurrency.unwrap_or(spec.concurrency);
+            spec.queue = s.queue.unwrap_or(spec.queue);
+            spec.error_rate = s.error_rate.unwrap_or(spec.error_rate);
+            spec.calls = s.calls.clone();
+            b = b.service(spec);
+        }
+        for (edge, e) in &self.edges {
+            let (from, to) = edge.split_once("->").ok_or_else(|| KeyError {
+                key: format!("edges.\"{edge}\""),
+                message: format!("\"{edge}\" is not an edge name (expected \"caller->callee\", e.g. \"orders->payment\")"),
+            })?;
+            b = b.edge(from.trim(), to.trim(), std::sync::Arc::new(edge_stack(edge, e)?));
+        }
+        b = b.workload(workload(&self.workload)?);
+        for (i, f) in self.faults.iter().enumerate() {
+            b = b.fault(fault(i, f)?);
+        }
+        let spec = b.build().map_err(|e| KeyError { key: e.key.clone(), message: format!("{} is not allowed (expected {})", e.value, e.allowed) })?;
+        Ok((spec, description))
+    }
+}
+
+fn link(key: &str, base: LinkModel, l: &LinkFile) -> Result<LinkModel, KeyError> {
+    Ok(LinkModel {
+        latency: l.latency.unwrap_or(base.latency),
+        loss: l.loss.unwrap_or(base.loss),
+        duplicate: l.duplicate.unwrap_or(base.duplicate),
+        reorder: l.reorder.unwrap_or(base.reorder),
+        reorder_window: match l.reorder_window_ms {
+            Some(ms) => millis(&format!("{key}.reorder_window_ms"), ms)?,
+            None => base.reorder_window,
+        },
+    })
+}
+
+fn network(n: &NetworkFile) -> Result<NetworkSpec, KeyError> {
+    let mut spec = NetworkSpec::default();
+    let as_link = LinkFile { latency: n.latency, loss: n.loss, duplicate: n.duplicate, reorder: n.reorder, reorder_window_ms: n.reorder_window_ms };
+    spec.default = link("network", spec.default, &as_link)?;
+    if let Some(ms) = n.call_timeout_ms {
+        spec.call_timeout = millis("network.call_timeout_ms", ms)?;
+    }
+    for (name, l) in &n.links {
+        let key = format!("network.links.\"{name}\"");
+        let (from, to) = name.split_once("->").ok_or_else(|| KeyError {
+            key: key.clone(),
+            message: format!("\"{name}\" is not a link name (expected \"from->to\" with service names)"),
+        })?;
+        spec.links.insert((from.trim().to_owned(), to.trim().to_owned()), link(&key, spec.default, l)?);
+    }
+    Ok(spec)
+}
+
+fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
+    let key = |k: &str| format!("edges.\"{edge}\".{k}");
+    let mut layers = Vec::new();
+    for (i, name) in e.stack.iter().enumerate() {
+        let layer = match name.as_str() {
+            "retry" => LayerSpec::Retry(retry(&key("retry"), e.retry.as_ref().unwrap_or(&RetryFile::default()))?),
+            "timeout" => {
+                let t = e.timeout.as_ref().map_or(TimeoutConfig::default(), |t| match t.timeout_ms {
+                    Some(ms) => TimeoutConfig { after: Duration::from_secs_f64(ms.max(0.0) / 1000.0) },
+                    None => TimeoutConfig::default(),
+                });
+                LayerSpec::Timeout(TimeoutConfig::new(t.after).map_err(|c| KeyError {
+                    key: key(&format!("timeout.{}", c.key)),
+                    message: format!("{} is not allowed (expected {})", c.value, c.allowed),
+                })?)
+            }
+            other => return err(format!("{}[{i}]", key("stack")), format!("\"{other}\" is not a layer (expected one of {})", LayerSpec::NAMES)),
+        };
+        layers.push(layer);
+    }
+    for (name, present) in [("retry", e.retry.is_some()), ("timeout", e.timeout.is_some())] {
+        if present && !e.stack.iter().any(|s| s == name) {
+            return err(key(name), format!("`{name}` is configured but not in `stack` ({:?}); add it to the stack or remove the table", e.stack));
+        }
+    }
+    Ok(PatternStack(layers))
+}
+
+fn retry(key: &str, r: &RetryFile) -> Result<RetryConfig, KeyError> {
+    let d = RetryConfig::default();
+    let ms = |k: &str, v: Option<f64>, default: Duration| -> Result<Duration, KeyError> {
+        match v {
+            Some(v) => millis(&format!("{key}.{k}"), v),
+            None => Ok(default),
+        }
+    };
+    let backoff = match r.backoff.as_deref().unwrap_or("exponential") {
+        "exponential" => {
+            only(key, "exponential", &[("delay_ms", r.delay_ms.is_some())], &["base_ms", "cap_ms"])?;
+            Backoff::Exponential { base: ms("base_ms", r.base_ms, RetryConfig::DEFAULT_BASE)?, cap: ms("cap_ms", r.cap_ms, RetryConfig::DEFAULT_CAP)? }
+        }
+        "fixed" => {
+            only(key, "fixed", &[("base_ms", r.base_ms.is_some()), ("cap_ms", r.cap_ms.is_some())], &["delay_ms"])?;
+            Backoff::Fixed { delay: ms("delay_ms", r.delay_ms, RetryConfig::DEFAULT_BASE)? }
+        }
+        other => return err(format!("{key}.backoff"), format!("\"{other}\" is not allowed (expected fixed or exponential)")),
+    };
+    let jitter = match &r.jitter {
+        Some(j) => Jitter::parse(j).map_err(|c| KeyError { key: format!("{key}.jitter"), message: format!("{} is not allowed (expected {})", c.value, c.allowed) })?,
+        None => d.jitter,
+    };
+    RetryConfig { max_attempts: r.max_attempts.unwrap_or(d.max_attempts), backoff, jitter }
+        .validate()
+        .map_err(|c| KeyError { key: format!("{key}.{}", c.key), message: format!("{} is not allowed (expected {})", c.value, c.allowed) })
+}
+
+fn workload(w: &WorkloadFile) -> Result<Workload, KeyError> {
+    let given = [
+        ("rate_per_s", w.rate_per_s.is_some()),
+        ("burst_rate_per_s", w.burst_rate_per_s.is_some()),
+        ("burst_every_s", w.burst_every_s.is_some()),
+        ("burst_len_s", w.burst_len_s.is_some()),
+        ("from_rate_per_s", w.from_rate_per_s.is_some()),
+        ("to_rate_per_s", w.to_rate_per_s.is_some()),
+        ("clients", w.clients.is_some()),
+        ("think", w.think.is_some()),
+    ];
+    let need = |k: &str, v: Option<f64>| v.ok_or_else(|| KeyError { key: format!("workload.{k}"), message: format!("missing (kind \"{}\" needs it)", w.kind) });
+    let arrivals = match w.kind.as_str() {
+        "constant" | "poisson" => {
+            only("workload", &w.kind, &given, &["rate_per_s"])?;
+            let rate_per_s = need("rate_per_s", w.rate_per_s)?;
+            if w.kind == "constant" {
+                Arrivals::Constant { rate_per_s }
+            } else {
+                Arrivals::Poisson { rate_per_s }
+            }
+        }
+        "burst" => {
+            only("workload", "burst", &given, &["rate_per_s", "burst_rate_per_s", "burst_every_s", "burst_len_s"])?;
+            Arrivals::Burst {
+                rate_per_s: need("rate_per_s", w.rate_per_s)?,
+                burst_rate_per_s: need("burst_rate_per_s", w.burst_rate_per_s)?,
+                burst_every: seconds("workload.burst_every_s", need("burst_every_s", w.burst_every_s)?)?,
+                burst_len: seconds("workload.burst_len_s", need("burst_len_s", w.burst_len_s)?)?,
+            }
+        }
+        "ramp" => {
+            only("workload", "ramp", &given, &["from_rate_per_s", "to_rate_per_s"])?;
+            Arrivals::Ramp { from_rate_per_s: need("from_rate_per_s", w.from_rate_per_s)?, to_rate_per_s: need("to_rate_per_s", w.to_rate_per_s)? }
+        }
+        "closed" => {
+            only("workload", "closed", &given, &["clients", "think"])?;
+            Arrivals::Closed {
+                clients: w.clients.ok_or_else(|| KeyError { key: "workload.clients".into(), message: "missing (kind \"closed\" needs it)".into() })?,
+                think: w.think.unwrap_or(Dist::Const(Duration::ZERO)),
+            }
+        }
+        other => return err("workload.kind", format!("\"{other}\" is not allowed (expected constant, poisson, burst, ramp or closed)")),
+    };
+    Ok(Workload { target: w.target.clone(), arrivals })
+}
+
+fn fault(i: usize, f: &FaultFile) -> Result<Fault, KeyError> {
+    let table = format!("faults[{i}]");
+    let given = [("rate", f.rate.is_some()), ("add", f.add.is_some()), ("offset_ms", f.offset_ms.is_some())];
+    let base = ["kind", "target", "at_s", "duration_s"];
+    let with = |extra: &'static str| -> Vec<&'static str> { base.iter().copied().chain(std::iter::once(extra)).collect() };
+    let need = |k: &str| KeyError { key: format!("{table}.{k}"), message: format!("missing (kind \"{}\" needs it)", f.kind) };
+    let kind = match f.kind.as_str() {
+        "outage" | "partition" | "crash" | "restart" | "pause" => {
+            only(&table, &f.kind, &given, &base)?;
+            match f.kind.as_str() {
+                "outage" => FaultKind::Outage,
+                "partition" => FaultKind::Partition,
+                "crash" => FaultKind::Crash,
+                "restart" => FaultKind::Restart,
+                _ => FaultKind::Pause,
+            }
+        }
+        "error_burst" | "packet_loss" => {
+            only(&table, &f.kind, &given, &with("rate"))?;
+            let rate = f.rate.ok_or_else(|| need("rate"))?;
+            if f.kind == "error_burst" {
+                FaultKind::ErrorBurst { rate }
+            } else {
+                FaultKind::PacketLoss { rate }
+            }
+        }
+        "latency_spike" => {
+            only(&table, &f.kind, &given, &with("add"))?;
+            FaultKind::LatencySpike { add: f.add.ok_or_else(|| need("add"))? }
+        }
+        "clock_skew" => {
+            only(&table, &f.kind, &given, &with("offset_ms"))?;
+            FaultKind::ClockSkew { offset_ms: f.offset_ms.ok_or_else(|| need("offset_ms"))? }
+        }
+        other => return err(format!("{table}.kind"), format!("\"{other}\" is not allowed (expected one of {})", FaultKind::NAMES)),
+    };
+    let target = Target::parse(&f.target).map_err(|m| KeyError { key: format!("{table}.target"), message: m })?;
+    let at = seconds(&format!("{table}.at_s"), f.at_s)?;
+    let duration = match f.duration_s {
+        Some(d) => Some(seconds(&format!("{table}.duration_s"), d)?),
+        None => None,
+    };
+    Ok(Fault::new(kind, target, at, duration))
+}

@@ -1,0 +1,119 @@
+//! The request and error types that travel a call edge, and the hook that puts a pattern stack
+//! on an edge.
+//!
+//! The simulator does not know the patterns: a scenario gives each edge an [`EdgeStack`] that
+//! wraps the simulator's transport call (a `Service` from `faultline-patterns`) in whatever
+//! layers it wants, in the order it wants.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use faultline_patterns::{BoxService, Classify, EventSink};
+
+use crate::record::Outcome;
+use crate::rng::SimRng;
+
+/// One call on an edge. Retries clone it; every clone shares the attempt counter.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    /// The id of this call's record.
+    pub id: u64,
+    /// Attempts that reached the transport.
+    pub attempts: Arc<AtomicU32>,
+}
+
+impl CallRequest {
+    /// A new call with no attempts yet.
+    pub fn new(id: u64) -> Self {
+        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)) }
+    }
+
+    /// Attempts so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallError {
+    /// The server answered with an error.
+    Server,
+    /// The server shed the request (queue full).
+    Rejected,
+    /// The target was down: connection refused.
+    Refused,
+    /// No answer in time.
+    Timeout,
+}
+
+impl CallError {
+    /// The record outcome for this error.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            CallError::Server => Outcome::Error,
+            CallError::Rejected => Outcome::Rejected,
+            CallError::Refused => Outcome::Refused,
+            CallError::Timeout => Outcome::Timeout,
+        }
+    }
+}
+
+impl Classify for CallError {
+    fn is_retryable(&self) -> bool {
+        true
+    }
+    fn timed_out(_after: Duration) -> Self {
+        CallError::Timeout
+    }
+    fn is_timeout(&self) -> bool {
+        *self == CallError::Timeout
+    }
+}
+
+/// A call edge's service type.
+pub type EdgeService = BoxService<CallRequest, (), CallError>;
+
+/// Where a stack is being built: which edge, on which node, with what randomness and event sink.
+pub struct EdgeContext {
+    /// Calling service.
+    pub from: String,
+    /// Called service.
+    pub to: String,
+    /// The calling node (one stack per node, rebuilt when the node restarts).
+    pub node: String,
+    /// The run's root seed (use [`EdgeContext::stream`]).
+    pub seed: u64,
+    /// Where pattern decisions go (the run's event log).
+    pub events: Arc<dyn EventSink>,
+}
+
+impl EdgeContext {
+    /// An independent random stream for one layer of this edge on this node, e.g.
+    /// `ctx.stream("0/retry")` for jitter.
+    pub fn stream(&self, layer: &str) -> SimRng {
+        crate::rng::stream(self.seed, &format!("edge/{}/{}/{}/{layer}", self.from, self.to, self.node))
+    }
+}
+
+/// Puts patterns on an edge.
+pub trait EdgeStack: Send + Sync {
+    /// Wraps the transport call `base` for the edge described by `ctx`.
+    fn wrap(&self, base: EdgeService, ctx: EdgeContext) -> EdgeService;
+    /// A short description for logs and summaries, e.g. `retry(3) > timeout(500ms)`.
+    fn describe(&self) -> String;
+}
+
+/// The empty stack: the bare transport call.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Bare;
+
+impl EdgeStack for Bare {
+    fn wrap(&self, base: EdgeService, _ctx: EdgeContext) -> EdgeService {
+        base
+    }
+    fn describe(&self) -> String {
+        "bare".to_owned()
+    }
+}

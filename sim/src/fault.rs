@@ -1,0 +1,163 @@
+//! Fault plans as data.
+//!
+//! A fault is `(at, duration, kind, target)`. Plans come from scenario files, from code, and
+//! (later) are generated from the seed or shrunk: the simulator only executes them. Overlapping
+//! faults of the same kind on the same node combine by taking the strongest (largest rate,
+//! longest extra latency draw is not combined: the latest started wins).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dist::Dist;
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FaultKind {
+    /// The target is unreachable: every message to or from it is dropped (callers wait for
+    /// their timeout). A black hole, not a crash.
+    Outage,
+    /// The target answers with an error at this rate (0..=1) on top of its own error rate.
+    ErrorBurst {
+        /// Probability that a request fails.
+        rate: f64,
+    },
+    /// Every request to the target takes this much extra service time.
+    LatencySpike {
+        /// The extra time, drawn per request.
+        add: Dist,
+    },
+    /// Messages between the two sides of the target link are dropped (one way for `a->b`,
+    /// both ways for `a<->b`).
+    Partition,
+    /// The target's nodes are killed: tasks and volatile state are lost, unsynced writes to the
+    /// durable store are lost, callers are refused. With a duration they restart at its end.
+    Crash,
+    /// The target's nodes are killed and restarted at once (a bounce).
+    Restart,
+    /// The target's nodes stop running (a GC pause or a frozen VM); messages wait for them.
+    Pause,
+    /// Messages to or from the target (or on the target link) are lost at this rate.
+    PacketLoss {
+        /// Probability that a message is dropped.
+        rate: f64,
+    },
+    /// The target's wall clock runs this far ahead (negative: behind) of virtual time.
+    ClockSkew {
+        /// The offset in ms.
+        offset_ms: i64,
+    },
+}
+
+impl FaultKind {
+    /// The name used in scenario files and the event log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Outage => "outage",
+            FaultKind::ErrorBurst { .. } => "error_burst",
+            FaultKind::LatencySpike { .. } => "latency_spike",
+            FaultKind::Partition => "partition",
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Pause => "pause",
+            FaultKind::PacketLoss { .. } => "packet_loss",
+            FaultKind::ClockSkew { .. } => "clock_skew",
+        }
+    }
+
+    /// Every kind name, for error messages.
+    pub const NAMES: &'static str =
+        "outage, error_burst, latency_spike, partition, crash, restart, pause, packet_loss, clock_skew";
+}
+
+/// What a fault hits: a service (all its replicas) or one node by name, or a link between two
+/// of those.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// A service or node name.
+    Node(String),
+    /// Messages from `from` to `to` (and back, when `both`).
+    Link {
+        /// One side.
+        from: String,
+        /// The other side.
+        to: String,
+        /// Both directions.
+        both: bool,
+    },
+}
+
+impl Target {
+    /// Parses `payment`, `payment-1`, `frontend->payment` (one way) or `frontend<->payment`.
+    pub fn parse(s: &str) -> Result<Target, String> {
+        let s = s.trim();
+        let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let (parts, both) = if let Some((a, b)) = s.split_once("<->") {
+            ((a, b), true)
+        } else if let Some((a, b)) = s.split_once("->") {
+            ((a, b), false)
+        } else if name_ok(s) {
+            return Ok(Target::Node(s.to_owned()));
+        } else {
+            return Err(format!("\"{s}\" is not a target (expected a service or node name, `a->b` or `a<->b`)"));
+        };
+        let (a, b) = (parts.0.trim(), parts.1.trim());
+        if !name_ok(a) || !name_ok(b) || a == b {
+            return Err(format!("\"{s}\" is not a link (expected `a->b` or `a<->b` with two different names)"));
+        }
+        Ok(Target::Link { from: a.to_owned(), to: b.to_owned(), both })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Node(n) => f.write_str(n),
+            Target::Link { from, to, both: true } => write!(f, "{from}<->{to}"),
+            Target::Link { from, to, both: false } => write!(f, "{from}->{to}"),
+        }
+    }
+}
+
+/// One scheduled fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    /// When it starts, from the beginning of the run.
+    pub at: Duration,
+    /// How long it lasts; `None` for an instantaneous fault (a restart, a crash for good).
+    pub duration: Option<Duration>,
+    /// What it does.
+    pub kind: FaultKind,
+    /// What it hits.
+    pub target: Target,
+}
+
+impl Fault {
+    /// A fault of `kind` on `target` from `at` for `duration`.
+    pub fn new(kind: FaultKind, target: Target, at: Duration, duration: Option<Duration>) -> Self {
+        Fault { at, duration, kind, target }
+    }
+
+    /// When it ends, if it does.
+    pub fn end(&self) -> Option<Duration> {
+        self.duration.map(|d| self.at + d)
+    }
+}
+
+/// A fault plan: faults in the order given (the order breaks ties between faults at the same time).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultPlan(pub Vec<Fault>);
+
+/// A fault window for charts and summaries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// Kind name.
+    pub kind: String,
+    /// Target as written.
+    pub target: String,
+    /// Start, seconds.
+    pub start_s: f64,
+    /// End, seconds (the run's end for a fault without duration).
+    pub end_s: f64,
+}

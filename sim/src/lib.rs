@@ -1,0 +1,39 @@
+//! faultline's testbed on top of madsim: seeded runs of simulated services, networks, faults
+//! and workloads, recorded as rows, aggregates and a fingerprint.
+//!
+//! Where to start:
+//! - [`spec`]: what to simulate ([`SimSpec`], built with [`SimSpec::builder`]).
+//! - [`run()`]: run a spec for one seed on a fresh thread; rows stream to a [`RecordSink`].
+//! - [`fault`], [`workload`], [`dist`]: the data a spec is made of.
+//! - [`record`]: request and event rows, the fingerprint, per-edge summaries.
+//! - [`call`]: the request/error types on a call edge and the [`EdgeStack`] hook that puts
+//!   patterns on it.
+//!
+//! Inside: [`rng`] derives every random stream from `(seed, label)`; `world` holds a run's
+//! shared state; `net` is the transport over madsim endpoints; `server` is a service replica;
+//! [`store`] is the per-node durable store.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod call;
+pub mod dist;
+pub mod fault;
+mod net;
+pub mod record;
+pub mod rng;
+mod run;
+mod server;
+pub mod spec;
+pub mod stats;
+pub mod store;
+pub mod workload;
+mod world;
+
+pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack};
+pub use dist::Dist;
+pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
+pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};
+pub use run::{madsim_config, run, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary, SimHandle};
+pub use spec::{LinkModel, NetworkSpec, ServiceSpec, SimBuilder, SimSpec, SpecError, CLIENT};
+pub use workload::{Arrivals, Workload};
+pub use world::World;

@@ -1,0 +1,138 @@
+//! The transport: request/response messaging over madsim endpoints, with what madsim's network
+//! lacks added on top: per-link latency distributions, loss, duplication, reordering, one- and
+//! two-way partitions, outages, and refused connections to crashed nodes.
+//!
+//! Each node binds one endpoint and runs several receive loops on it: madsim sleeps 1 ms after
+//! every receive, so a single loop would cap a node at 1,000 messages per virtual second.
+//! Responses are matched to calls through a pending table keyed by a run-wide call id; a call
+//! that times out removes its entry, and a late answer is dropped (madsim's own mailbox would
+//! keep it forever).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use madsim::net::Endpoint;
+use tokio::sync::oneshot;
+
+use crate::call::CallError;
+use crate::world::{World, MADSIM_FLOOR};
+
+/// The madsim tag of every faultline message.
+const TAG: u64 = 0x6661_756c_746c_696e;
+/// Concurrent receive loops per node (each takes one message per virtual ms).
+const RECEIVERS: usize = 32;
+
+/// What travels between nodes.
+#[derive(Debug, Clone)]
+pub(crate) enum Envelope {
+    Request { from: u32, call: u64, request: u64 },
+    Reply { call: u64, result: Result<(), CallError> },
+}
+
+/// Receives a node's incoming requests.
+pub(crate) trait Handler: Send + Sync + 'static {
+    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64);
+}
+
+/// One node incarnation's transport (rebuilt when the node restarts).
+pub(crate) struct Transport {
+    pub(crate) world: Arc<World>,
+    pub(crate) me: u32,
+    ep: Endpoint,
+    pending: Mutex<BTreeMap<u64, oneshot::Sender<Result<(), CallError>>>>,
+}
+
+impl Transport {
+    /// Binds the node's endpoint. Must run inside the node.
+    pub(crate) async fn bind(world: Arc<World>, me: u32) -> std::io::Result<Arc<Transport>> {
+        let ep = Endpoint::bind(world.nodes[me as usize].addr).await?;
+        Ok(Arc::new(Transport { world, me, ep, pending: Mutex::new(BTreeMap::new()) }))
+    }
+
+    /// Runs the receive loops; requests go to `handler`. Returns when the endpoint fails.
+    pub(crate) async fn serve(self: Arc<Self>, handler: Option<Arc<dyn Handler>>) {
+        let mut loops = Vec::with_capacity(RECEIVERS);
+        for _ in 1..RECEIVERS {
+            loops.push(tokio::spawn(self.clone().receive_loop(handler.clone())));
+        }
+        self.receive_loop(handler).await;
+        for l in loops {
+            l.abort();
+        }
+    }
+
+    async fn receive_loop(self: Arc<Self>, handler: Option<Arc<dyn Handler>>) {
+        while let Ok((payload, _from)) = self.ep.recv_from_raw(TAG).await {
+            let Ok(envelope) = payload.downcast::<Envelope>() else { continue };
+            match *envelope {
+                Envelope::Request { from, call, request } => {
+                    if let Some(h) = &handler {
+                        h.clone().handle(self.clone(), from, call, request);
+                    }
+                }
+                Envelope::Reply { call, result } => {
+                    let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&call));
+                    if let Some(tx) = waiter {
+                        let _ = tx.send(result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one message through the link model (it may be dropped, delayed or duplicated).
+    pub(crate) async fn send(self: &Arc<Self>, dst: u32, envelope: Envelope) {
+        let Some((latency, duplicate)) = self.world.plan_message(self.me, dst) else { return };
+        if let Some(dup_latency) = duplicate {
+            let this = self.clone();
+            let copy = envelope.clone();
+            tokio::spawn(async move { this.deliver_after(dst, dup_latency, copy).await });
+        }
+        self.deliver_after(dst, latency, envelope).await;
+    }
+
+    async fn deliver_after(&self, dst: u32, latency: std::time::Duration, envelope: Envelope) {
+        let extra = latency.saturating_sub(MADSIM_FLOOR);
+        if !extra.is_zero() {
+            tokio::time::sleep(extra).await;
+        }
+        let addr = self.world.nodes[dst as usize].addr;
+        // A send fails only when this node is being torn down; the message is then lost anyway.
+        let _ = self.ep.send_to_raw(addr, TAG, Box::new(envelope)).await;
+    }
+
+    /// Calls `dst` with request `request` and waits for its answer, at most the network's
+    /// hard call timeout.
+    pub(crate) async fn call(self: &Arc<Self>, dst: u32, request: u64) -> Result<(), CallError> {
+        if !self.world.is_alive(dst) {
+            tokio::time::sleep(self.world.refusal_delay(self.me, dst)).await;
+            return Err(CallError::Refused);
+        }
+        let call = self.world.next_call();
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(call, tx);
+        }
+        let _forget = Forget { transport: self, call };
+        self.send(dst, Envelope::Request { from: self.me, call, request }).await;
+        match tokio::time::timeout(self.world.spec.network.call_timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(CallError::Refused),
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+}
+
+/// Removes a call's pending entry however the call ends (answer, timeout, cancellation).
+struct Forget<'a> {
+    transport: &'a Transport,
+    call: u64,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.transport.pending.lock() {
+            p.remove(&self.call);
+        }
+    }
+}

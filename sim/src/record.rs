@@ -1,0 +1,307 @@
+//! What a run produces: request records, the event log, and the fingerprint.
+//!
+//! Records stream: each one is formatted once as a CSV row, folded into the fingerprint
+//! (FNV-1a over the rows, so the same fingerprint means the same rows in the same order),
+//! added to the aggregates, and handed to a [`RecordSink`] (the reports crate writes files).
+//! Nothing keeps every record in memory.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::{fnv1a, FNV_OFFSET};
+use crate::stats::{Histogram, Series, SeriesPoint};
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered successfully.
+    Ok,
+    /// The server answered with an error (its own, injected, or a failed dependency).
+    Error,
+    /// No answer before a deadline (a timeout layer or the transport's hard timeout).
+    Timeout,
+    /// The server's queue was full and it shed the request.
+    Rejected,
+    /// The target was down (crashed): the connection was refused.
+    Refused,
+    /// Still in flight when the run ended.
+    Unfinished,
+}
+
+impl Outcome {
+    /// Every outcome, in column order.
+    pub const ALL: [Outcome; 6] =
+        [Outcome::Ok, Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused, Outcome::Unfinished];
+
+    /// The lower-case name used in CSV and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+            Outcome::Rejected => "rejected",
+            Outcome::Refused => "refused",
+            Outcome::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// One call on one edge (a workload request is the call on the `client->entry` edge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Unique in the run.
+    pub id: u64,
+    /// The request this call serves (0 for a workload request).
+    pub parent: u64,
+    /// `caller->callee`, by service name.
+    pub edge: String,
+    /// Virtual time the call started, µs since the run began.
+    pub start_us: u64,
+    /// Virtual time it ended.
+    pub end_us: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Attempts sent to the network (more than 1 with retries).
+    pub attempts: u32,
+}
+
+/// The CSV header of `requests.csv`.
+pub const REQUEST_HEADER: &str = "id,parent,edge,start_us,end_us,latency_us,outcome,attempts";
+/// The CSV header of `events.csv`.
+pub const EVENT_HEADER: &str = "t_us,node,kind,detail";
+
+impl RequestRecord {
+    /// Latency in µs.
+    pub fn latency_us(&self) -> u64 {
+        self.end_us.saturating_sub(self.start_us)
+    }
+
+    /// Appends the CSV row (no newline).
+    pub fn write_row(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{},{},{}",
+            self.id,
+            self.parent,
+            self.edge,
+            self.start_us,
+            self.end_us,
+            self.latency_us(),
+            self.outcome.as_str(),
+            self.attempts
+        );
+    }
+}
+
+/// One entry of the event log: a fault, a node lifecycle change, a pattern decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Virtual time, µs since the run began.
+    pub t_us: u64,
+    /// The node it happened on (`sim` for the simulator itself).
+    pub node: String,
+    /// Dotted kind, e.g. `fault.start`, `node.crash`, `retry.scheduled`.
+    pub kind: String,
+    /// `key=value` details.
+    pub detail: String,
+}
+
+impl Event {
+    /// Appends the CSV row (no newline); `detail` is quoted when it needs to be.
+    pub fn write_row(&self, out: &mut String) {
+        let _ = write!(out, "{},{},{},", self.t_us, self.node, self.kind);
+        if self.detail.contains([',', '"', '\n']) {
+            out.push('"');
+            out.push_str(&self.detail.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&self.detail);
+        }
+    }
+}
+
+/// Where rows go as the run produces them (files, memory, nowhere).
+pub trait RecordSink: Send {
+    /// One request row (without newline).
+    fn request_row(&mut self, row: &str);
+    /// One event row (without newline).
+    fn event_row(&mut self, row: &str);
+    /// The run is over: flush. An error here fails the run.
+    fn finish(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A sink that discards rows (the fingerprint and aggregates are still computed).
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl RecordSink for NullSink {
+    fn request_row(&mut self, _row: &str) {}
+    fn event_row(&mut self, _row: &str) {}
+}
+
+/// Rows kept by a [`MemorySink`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rows {
+    /// Request rows in order.
+    pub requests: Vec<String>,
+    /// Event rows in order.
+    pub events: Vec<String>,
+}
+
+/// A sink that keeps every row in memory; clone it before the run to read the rows after.
+#[derive(Debug, Default, Clone)]
+pub struct MemorySink(pub std::sync::Arc<std::sync::Mutex<Rows>>);
+
+impl MemorySink {
+    /// A copy of the rows received so far.
+    pub fn rows(&self) -> Rows {
+        self.0.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl RecordSink for MemorySink {
+    fn request_row(&mut self, row: &str) {
+        if let Ok(mut r) = self.0.lock() {
+            r.requests.push(row.to_owned());
+        }
+    }
+    fn event_row(&mut self, row: &str) {
+        if let Ok(mut r) = self.0.lock() {
+            r.events.push(row.to_owned());
+        }
+    }
+}
+
+/// Summary of one edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeSummary {
+    /// `caller->callee`.
+    pub edge: String,
+    /// Calls recorded.
+    pub requests: u64,
+    /// Count per outcome name.
+    pub outcomes: BTreeMap<String, u64>,
+    /// ok / requests.
+    pub success_rate: f64,
+    /// Latency over all calls whatever their outcome, ms.
+    pub mean_ms: f64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Maximum, ms.
+    pub max_ms: f64,
+    /// Mean attempts per call.
+    pub mean_attempts: f64,
+    /// The edge's time series.
+    pub series: Vec<SeriesPoint>,
+}
+
+struct EdgeAgg {
+    outcomes: BTreeMap<Outcome, u64>,
+    latency: Histogram,
+    attempts: u64,
+    series: Series,
+}
+
+/// Folds records into the fingerprint and aggregates and passes them to the sink.
+pub struct Recorder {
+    sink: Box<dyn RecordSink>,
+    hash: u64,
+    row: String,
+    edges: BTreeMap<String, EdgeAgg>,
+    bin_us: u64,
+    requests: u64,
+    events: u64,
+}
+
+impl Recorder {
+    /// A recorder that bins time series `bin_us` wide.
+    pub fn new(sink: Box<dyn RecordSink>, bin_us: u64) -> Self {
+        Recorder {
+            sink,
+            hash: FNV_OFFSET,
+            row: String::with_capacity(128),
+            edges: BTreeMap::new(),
+            bin_us,
+            requests: 0,
+            events: 0,
+        }
+    }
+
+    /// Records one call.
+    pub fn request(&mut self, r: &RequestRecord) {
+        self.row.clear();
+        r.write_row(&mut self.row);
+        self.hash = fnv1a(fnv1a(self.hash, b"R"), self.row.as_bytes());
+        self.sink.request_row(&self.row);
+        self.requests += 1;
+        let bin_us = self.bin_us;
+        let agg = self.edges.entry(r.edge.clone()).or_insert_with(|| EdgeAgg {
+            outcomes: BTreeMap::new(),
+            latency: Histogram::default(),
+            attempts: 0,
+            series: Series::new(bin_us),
+        });
+        *agg.outcomes.entry(r.outcome).or_insert(0) += 1;
+        agg.latency.record(r.latency_us());
+        agg.attempts += u64::from(r.attempts);
+        agg.series.record(r.start_us, r.latency_us(), r.outcome == Outcome::Ok);
+    }
+
+    /// Records one event.
+    pub fn event(&mut self, e: &Event) {
+        self.row.clear();
+        e.write_row(&mut self.row);
+        self.hash = fnv1a(fnv1a(self.hash, b"E"), self.row.as_bytes());
+        self.sink.event_row(&self.row);
+        self.events += 1;
+    }
+
+    /// The fingerprint so far.
+    pub fn fingerprint(&self) -> u64 {
+        self.hash
+    }
+
+    /// Requests and events recorded so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.requests, self.events)
+    }
+
+    /// Per-edge summaries, by edge name.
+    pub fn edge_summaries(&self) -> Vec<EdgeSummary> {
+        self.edges
+            .iter()
+            .map(|(edge, a)| {
+                let n = a.latency.count();
+                let ok = a.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+                let ms = |us: u64| us as f64 / 1e3;
+                EdgeSummary {
+                    edge: edge.clone(),
+                    requests: n,
+                    outcomes: a.outcomes.iter().map(|(o, c)| (o.as_str().to_owned(), *c)).collect(),
+                    success_rate: if n == 0 { 0.0 } else { ok as f64 / n as f64 },
+                    mean_ms: a.latency.mean() / 1e3,
+                    p50_ms: ms(a.latency.quantile(0.50)),
+                    p95_ms: ms(a.latency.quantile(0.95)),
+                    p99_ms: ms(a.latency.quantile(0.99)),
+                    max_ms: ms(a.latency.max()),
+                    mean_attempts: if n == 0 { 0.0 } else { a.attempts as f64 / n as f64 },
+                    series: a.series.points(),
+                }
+            })
+            .collect()
+    }
+
+    /// Flushes the sink.
+    pub fn finish(&mut self) -> Result<(), String> {
+        self.sink.finish()
+    }
+}

@@ -1,0 +1,169 @@
+//! A service replica: admission (concurrency limit + bounded queue), service time, errors, and
+//! calls to dependencies through each edge's pattern stack.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use faultline_patterns::service::service_fn;
+use faultline_patterns::{EventSink, PatternEvent, Service};
+use tokio::sync::Semaphore;
+
+use crate::call::{CallError, CallRequest, EdgeContext, EdgeService};
+use crate::net::{Envelope, Handler, Transport};
+use crate::record::{Outcome, RequestRecord};
+use crate::rng::{stream, SimRng};
+use crate::world::World;
+
+/// Pattern events from one node, into the run's event log.
+pub(crate) struct NodeEvents {
+    pub(crate) world: Arc<World>,
+    pub(crate) node: u32,
+}
+
+impl EventSink for NodeEvents {
+    fn emit(&self, e: PatternEvent) {
+        let name = &self.world.nodes[self.node as usize].name;
+        self.world.event(name, format!("{}.{}", e.pattern, e.kind), e.detail);
+    }
+}
+
+/// The stack for calls from `transport`'s node to service `to`: the scenario's layers around
+/// a round-robin transport call.
+pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
+    let world = transport.world.clone();
+    let me = transport.me;
+    let from = world.service_name(me).to_owned();
+    let replicas = Arc::new(world.replicas_of(to));
+    let next = Arc::new(AtomicU32::new(0));
+    let t = transport.clone();
+    let base: EdgeService = service_fn(move |req: CallRequest| {
+        let t = t.clone();
+        let i = next.fetch_add(1, Ordering::Relaxed) as usize % replicas.len();
+        let dst = replicas[i];
+        req.attempts.fetch_add(1, Ordering::Relaxed);
+        async move { t.call(dst, req.id).await }
+    });
+    let node = world.nodes[me as usize].name.clone();
+    let ctx = EdgeContext {
+        seed: world.spec.seed,
+        from: from.clone(),
+        to: to.to_owned(),
+        node,
+        events: Arc::new(NodeEvents { world: world.clone(), node: me }),
+    };
+    world.spec.stack(&from, to).wrap(base, ctx)
+}
+
+/// Makes one call on an edge and records it.
+pub(crate) async fn recorded_call(world: &World, edge: &str, stack: &EdgeService, parent: u64) -> Result<(), CallError> {
+    let req = CallRequest::new(world.next_id());
+    let start_us = world.now_us();
+    let result = stack.call(req.clone()).await;
+    let outcome = match result {
+        Ok(()) => Outcome::Ok,
+        Err(e) => e.outcome(),
+    };
+    world.record_request(&RequestRecord {
+        id: req.id,
+        parent,
+        edge: edge.to_owned(),
+        start_us,
+        end_us: world.now_us(),
+        outcome,
+        attempts: req.attempts(),
+    });
+    result
+}
+
+/// One replica incarnation.
+pub(crate) struct Replica {
+    world: Arc<World>,
+    node: u32,
+    service: usize,
+    permits: Semaphore,
+    waiting: AtomicU32,
+    rng: Mutex<SimRng>,
+    deps: Vec<(String, EdgeService)>,
+}
+
+impl Replica {
+    pub(crate) fn new(transport: &Arc<Transport>) -> Arc<Replica> {
+        let world = transport.world.clone();
+        let node = transport.me;
+        let service = world.nodes[node as usize].service.unwrap_or(0);
+        let spec = &world.spec.services[service];
+        let deps = spec
+            .calls
+            .iter()
+            .map(|d| (format!("{}->{d}", spec.name), edge_client(transport, d)))
+            .collect();
+        let name = &world.nodes[node as usize].name;
+        Arc::new(Replica {
+            permits: Semaphore::new(spec.concurrency as usize),
+            waiting: AtomicU32::new(0),
+            rng: Mutex::new(stream(world.spec.seed, &format!("svc/{name}"))),
+            deps,
+            world: world.clone(),
+            node,
+            service,
+        })
+    }
+
+    async fn process(&self, request: u64) -> Result<(), CallError> {
+        let spec = &self.world.spec.services[self.service];
+        if self.permits.available_permits() == 0 && self.waiting.load(Ordering::Relaxed) >= spec.queue {
+            self.world.rejected(self.node);
+            return Err(CallError::Rejected);
+        }
+        let incarnation = self.world.enter(self.node);
+        let _leave = Leave { world: &self.world, node: self.node, incarnation };
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let _permit = permit.map_err(|_| CallError::Server)?;
+
+        let (fault_error, fault_latency) = self.world.node_effects(self.node);
+        let (work, failed) = {
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            let mut work = spec.service_time.sample(&mut rng);
+            if let Some(add) = fault_latency {
+                work += add.sample(&mut rng);
+            }
+            let failed = rng.chance(spec.error_rate) || rng.chance(fault_error);
+            (work, failed)
+        };
+        if !work.is_zero() {
+            tokio::time::sleep(work).await;
+        }
+        if failed {
+            return Err(CallError::Server);
+        }
+        for (edge, stack) in &self.deps {
+            if recorded_call(&self.world, edge, stack, request).await.is_err() {
+                return Err(CallError::Server);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Handler for Replica {
+    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64) {
+        tokio::spawn(async move {
+            let result = self.process(request).await;
+            transport.send(from, Envelope::Reply { call, result }).await;
+        });
+    }
+}
+
+struct Leave<'a> {
+    world: &'a World,
+    node: u32,
+    incarnation: u64,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.world.leave(self.node, self.incarnation);
+    }
+}

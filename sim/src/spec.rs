@@ -1,0 +1,495 @@
+//! The description of a simulated system and run, and the builder that validates it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use faultline_sim::{Arrivals, Dist, FaultKind, ServiceSpec, SimSpec, Target, Workload, Fault};
+//! let spec = SimSpec::builder("tiny")
+//!     .seed(7)
+//!     .duration(Duration::from_secs(10))
+//!     .service(ServiceSpec::new("api").service_time(Dist::parse("exp(5ms)").unwrap()).calls(["db"]))
+//!     .service(ServiceSpec::new("db").service_time(Dist::parse("const(2ms)").unwrap()))
+//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 } })
+//!     .fault(Fault::new(FaultKind::Outage, Target::parse("db").unwrap(), Duration::from_secs(3), Some(Duration::from_secs(2))))
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(spec.services.len(), 2);
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::call::{Bare, EdgeStack};
+use crate::dist::Dist;
+use crate::fault::{Fault, FaultKind, FaultPlan, Target};
+use crate::workload::{Arrivals, Workload};
+
+/// The name of the workload's node and the caller on the entry edge.
+pub const CLIENT: &str = "client";
+
+/// A service: replicas with the same handler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// Unique name (`[A-Za-z0-9_]`, not `client`).
+    pub name: String,
+    /// Number of replicas (nodes `name-0`, `name-1`...). Default 1.
+    pub replicas: u32,
+    /// Time to handle one request, before calling dependencies. Default `exp(5ms)`.
+    pub service_time: Dist,
+    /// Requests handled at once per replica. Default 16.
+    pub concurrency: u32,
+    /// Requests that may wait per replica; more are rejected. Default 128.
+    pub queue: u32,
+    /// Probability that a request fails on its own. Default 0.
+    pub error_rate: f64,
+    /// Services called, in order, for every request (all must succeed).
+    pub calls: Vec<String>,
+}
+
+impl ServiceSpec {
+    /// A service with the defaults.
+    pub fn new(name: impl Into<String>) -> Self {
+        ServiceSpec {
+            name: name.into(),
+            replicas: 1,
+            service_time: Dist::Exp(Duration::from_millis(5)),
+            concurrency: 16,
+            queue: 128,
+            error_rate: 0.0,
+            calls: Vec::new(),
+        }
+    }
+    /// Sets the replica count.
+    pub fn replicas(mut self, n: u32) -> Self {
+        self.replicas = n;
+        self
+    }
+    /// Sets the service-time distribution.
+    pub fn service_time(mut self, d: Dist) -> Self {
+        self.service_time = d;
+        self
+    }
+    /// Sets concurrency and queue length.
+    pub fn capacity(mut self, concurrency: u32, queue: u32) -> Self {
+        self.concurrency = concurrency;
+        self.queue = queue;
+        self
+    }
+    /// Sets the error rate.
+    pub fn error_rate(mut self, p: f64) -> Self {
+        self.error_rate = p;
+        self
+    }
+    /// Sets the dependencies.
+    pub fn calls<S: Into<String>>(mut self, deps: impl IntoIterator<Item = S>) -> Self {
+        self.calls = deps.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Message behaviour on a link (or the network default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkModel {
+    /// One-way latency. Default `uniform(1ms, 3ms)`; madsim adds a 2 ms floor per message.
+    pub latency: Dist,
+    /// Probability a message is lost. Default 0.
+    pub loss: f64,
+    /// Probability a message is delivered twice. Default 0.
+    pub duplicate: f64,
+    /// Probability a message is held back by up to `reorder_window`, letting later ones pass.
+    pub reorder: f64,
+    /// How far a reordered message is held back. Default 20 ms.
+    pub reorder_window: Duration,
+}
+
+impl Default for LinkModel {
+    fn default() -> Self {
+        LinkModel {
+            latency: Dist::Uniform(Duration::from_millis(1), Duration::from_millis(3)),
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_window: Duration::from_millis(20),
+        }
+    }
+}
+
+/// The network: a default link model, per-link overrides, and the transport's hard timeout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSpec {
+    /// Applies to every link without an override.
+    pub default: LinkModel,
+    /// Overrides by (from service, to service); both directions must be given to cover both.
+    pub links: BTreeMap<(String, String), LinkModel>,
+    /// A call with no answer fails after this long even with no timeout pattern (like a client
+    /// library's default). Default 30 s.
+    pub call_timeout: Duration,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec { default: LinkModel::default(), links: BTreeMap::new(), call_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// A complete, validated description of one run.
+#[derive(Clone)]
+pub struct SimSpec {
+    /// Scenario name.
+    pub name: String,
+    /// Root seed.
+    pub seed: u64,
+    /// How long the workload sends.
+    pub duration: Duration,
+    /// After the workload stops, how long in-flight requests may finish. Default 60 s.
+    pub drain: Duration,
+    /// Services by declaration order.
+    pub services: Vec<ServiceSpec>,
+    /// The network.
+    pub network: NetworkSpec,
+    /// Pattern stacks by (caller, callee); edges without one are bare.
+    pub edges: BTreeMap<(String, String), Arc<dyn EdgeStack>>,
+    /// The workload.
+    pub workload: Workload,
+    /// The fault plan.
+    pub faults: FaultPlan,
+}
+
+impl fmt::Debug for SimSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimSpec")
+            .field("name", &self.name)
+            .field("seed", &self.seed)
+            .field("duration", &self.duration)
+            .field("services", &self.services)
+            .field("edges", &self.edges.iter().map(|(k, v)| (k, v.describe())).collect::<Vec<_>>())
+            .field("workload", &self.workload)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+impl SimSpec {
+    /// Starts a builder.
+    pub fn builder(name: impl Into<String>) -> SimBuilder {
+        SimBuilder {
+            spec: SimSpec {
+                name: name.into(),
+                seed: 1,
+                duration: Duration::from_secs(60),
+                drain: Duration::from_secs(60),
+                services: Vec::new(),
+                network: NetworkSpec::default(),
+                edges: BTreeMap::new(),
+                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 } },
+                faults: FaultPlan::default(),
+            },
+        }
+    }
+
+    /// The stack on an edge (bare if none was set).
+    pub fn stack(&self, from: &str, to: &str) -> Arc<dyn EdgeStack> {
+        self.edges.get(&(from.to_owned(), to.to_owned())).cloned().unwrap_or_else(|| Arc::new(Bare))
+    }
+
+    /// All call edges: the entry edge first, then every dependency call, in declaration order.
+    pub fn call_edges(&self) -> Vec<(String, String)> {
+        let mut edges = vec![(CLIENT.to_owned(), self.workload.target.clone())];
+        for s in &self.services {
+            for d in &s.calls {
+                edges.push((s.name.clone(), d.clone()));
+            }
+        }
+        edges
+    }
+}
+
+/// A problem with a spec: which field, what value, what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// Dotted path of the field, e.g. `services.payment.replicas`.
+    pub key: String,
+    /// The value found.
+    pub value: String,
+    /// What is allowed.
+    pub allowed: String,
+}
+
+impl SpecError {
+    fn new(key: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
+        SpecError { key: key.into(), value: value.to_string(), allowed: allowed.into() }
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` = {}: expected {}", self.key, self.value, self.allowed)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Builds a [`SimSpec`]; `build` checks it whole.
+pub struct SimBuilder {
+    spec: SimSpec,
+}
+
+impl SimBuilder {
+    /// Sets the root seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.spec.seed = seed;
+        self
+    }
+    /// Sets how long the workload runs.
+    pub fn duration(mut self, d: Duration) -> Self {
+        self.spec.duration = d;
+        self
+    }
+    /// Sets the drain time after the workload stops.
+    pub fn drain(mut self, d: Duration) -> Self {
+        self.spec.drain = d;
+        self
+    }
+    /// Adds a service.
+    pub fn service(mut self, s: ServiceSpec) -> Self {
+        self.spec.services.push(s);
+        self
+    }
+    /// Sets the network.
+    pub fn network(mut self, n: NetworkSpec) -> Self {
+        self.spec.network = n;
+        self
+    }
+    /// Puts a pattern stack on the edge `from -> to` (`from` may be `client`).
+    pub fn edge(mut self, from: impl Into<String>, to: impl Into<String>, stack: Arc<dyn EdgeStack>) -> Self {
+        self.spec.edges.insert((from.into(), to.into()), stack);
+        self
+    }
+    /// Sets the workload.
+    pub fn workload(mut self, w: Workload) -> Self {
+        self.spec.workload = w;
+        self
+    }
+    /// Adds a fault.
+    pub fn fault(mut self, f: Fault) -> Self {
+        self.spec.faults.0.push(f);
+        self
+    }
+
+    /// Validates and returns the spec.
+    pub fn build(self) -> Result<SimSpec, SpecError> {
+        validate(&self.spec)?;
+        Ok(self.spec)
+    }
+}
+
+fn check_probability(key: String, p: f64) -> Result<(), SpecError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(SpecError::new(key, p, "a probability from 0 to 1"))
+    }
+}
+
+fn validate(spec: &SimSpec) -> Result<(), SpecError> {
+    if spec.duration.is_zero() || spec.duration > Duration::from_secs(7 * 24 * 3600) {
+        return Err(SpecError::new("duration_s", spec.duration.as_secs_f64(), "more than 0 and at most a week (604800)"));
+    }
+    if spec.services.is_empty() {
+        return Err(SpecError::new("services", "(none)", "at least one service"));
+    }
+    let mut names = BTreeSet::new();
+    for s in &spec.services {
+        let key = |f: &str| format!("services.{}.{f}", s.name);
+        let valid_name = !s.name.is_empty()
+            && s.name.len() <= 40
+            && s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && s.name != CLIENT
+            && s.name != "sim";
+        if !valid_name {
+            return Err(SpecError::new("services", format!("\"{}\"", s.name), "a name of letters, digits and _ (not `client` or `sim`)"));
+        }
+        if !names.insert(s.name.as_str()) {
+            return Err(SpecError::new("services", format!("\"{}\"", s.name), "unique service names"));
+        }
+        if !(1..=64).contains(&s.replicas) {
+            return Err(SpecError::new(key("replicas"), s.replicas, "an integer from 1 to 64"));
+        }
+        if !(1..=100_000).contains(&s.concurrency) {
+            return Err(SpecError::new(key("concurrency"), s.concurrency, "an integer from 1 to 100000"));
+        }
+        if s.queue > 10_000_000 {
+            return Err(SpecError::new(key("queue"), s.queue, "an integer from 0 to 10000000"));
+        }
+        check_probability(key("error_rate"), s.error_rate)?;
+    }
+    for s in &spec.services {
+        for d in &s.calls {
+            if !names.contains(d.as_str()) {
+                return Err(SpecError::new(format!("services.{}.calls", s.name), format!("\"{d}\""), format!("one of the services: {}", join(&names))));
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(spec) {
+        return Err(SpecError::new("services", cycle, "calls without a cycle"));
+    }
+    if !names.contains(spec.workload.target.as_str()) {
+        return Err(SpecError::new("workload.target", format!("\"{}\"", spec.workload.target), format!("one of the services: {}", join(&names))));
+    }
+    validate_arrivals(&spec.workload.arrivals)?;
+    let edges: BTreeSet<(String, String)> = spec.call_edges().into_iter().collect();
+    for (from, to) in spec.edges.keys() {
+        if !edges.contains(&(from.clone(), to.clone())) {
+            let list: Vec<String> = edges.iter().map(|(a, b)| format!("{a}->{b}")).collect();
+            return Err(SpecError::new("edges", format!("\"{from}->{to}\""), format!("an edge the system calls: {}", list.join(", "))));
+        }
+    }
+    validate_link("network", &spec.network.default)?;
+    for ((from, to), link) in &spec.network.links {
+        for end in [from, to] {
+            if end != CLIENT && !names.contains(end.as_str()) {
+                return Err(SpecError::new("network.links", format!("\"{from}->{to}\""), format!("links between services (or client): {}", join(&names))));
+            }
+        }
+        validate_link(&format!("network.links.{from}->{to}"), link)?;
+    }
+    if spec.network.call_timeout.is_zero() {
+        return Err(SpecError::new("network.call_timeout_ms", 0, "a duration > 0"));
+    }
+    for (i, f) in spec.faults.0.iter().enumerate() {
+        validate_fault(i, f, spec, &names)?;
+    }
+    Ok(())
+}
+
+fn join(names: &BTreeSet<&str>) -> String {
+    names.iter().copied().collect::<Vec<_>>().join(", ")
+}
+
+fn validate_link(key: &str, l: &LinkModel) -> Result<(), SpecError> {
+    check_probability(format!("{key}.loss"), l.loss)?;
+    check_probability(format!("{key}.duplicate"), l.duplicate)?;
+    check_probability(format!("{key}.reorder"), l.reorder)
+}
+
+fn validate_arrivals(a: &Arrivals) -> Result<(), SpecError> {
+    let rate = |k: &str, r: f64| {
+        if r.is_finite() && (0.0..=1_000_000.0).contains(&r) {
+            Ok(())
+        } else {
+            Err(SpecError::new(format!("workload.{k}"), r, "a rate from 0 to 1000000 per second"))
+        }
+    };
+    match *a {
+        Arrivals::Constant { rate_per_s } | Arrivals::Poisson { rate_per_s } => {
+            if rate_per_s <= 0.0 {
+                return Err(SpecError::new("workload.rate_per_s", rate_per_s, "a rate > 0"));
+            }
+            rate("rate_per_s", rate_per_s)
+        }
+        Arrivals::Burst { rate_per_s, burst_rate_per_s, burst_every, burst_len } => {
+            rate("rate_per_s", rate_per_s)?;
+            rate("burst_rate_per_s", burst_rate_per_s)?;
+            if burst_every.is_zero() || burst_len > burst_every {
+                return Err(SpecError::new("workload.burst_len_s", burst_len.as_secs_f64(), "a burst no longer than burst_every_s (> 0)"));
+            }
+            Ok(())
+        }
+        Arrivals::Ramp { from_rate_per_s, to_rate_per_s } => {
+            rate("from_rate_per_s", from_rate_per_s)?;
+            rate("to_rate_per_s", to_rate_per_s)
+        }
+        Arrivals::Closed { clients, .. } => {
+            if (1..=100_000).contains(&clients) {
+                Ok(())
+            } else {
+                Err(SpecError::new("workload.clients", clients, "an integer from 1 to 100000"))
+            }
+        }
+    }
+}
+
+/// True when `name` is a service or one of its replica nodes.
+pub fn is_known_target(spec: &SimSpec, name: &str) -> bool {
+    if name == CLIENT {
+        return true;
+    }
+    spec.services.iter().any(|s| {
+        s.name == name || (0..s.replicas).any(|i| format!("{}-{i}", s.name) == name)
+    })
+}
+
+fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -> Result<(), SpecError> {
+    let key = |k: &str| format!("faults[{i}].{k}");
+    let known = |n: &str| {
+        if is_known_target(spec, n) {
+            Ok(())
+        } else {
+            Err(SpecError::new(key("target"), format!("\"{n}\""), format!("a service ({}), a replica like `name-0`, or client", join(names))))
+        }
+    };
+    match &f.target {
+        Target::Node(n) => known(n)?,
+        Target::Link { from, to, .. } => {
+            known(from)?;
+            known(to)?;
+        }
+    }
+    let is_link = matches!(f.target, Target::Link { .. });
+    let link_ok = matches!(f.kind, FaultKind::Partition | FaultKind::PacketLoss { .. });
+    if is_link && !link_ok {
+        return Err(SpecError::new(key("target"), format!("\"{}\"", f.target), format!("a service or node for {}", f.kind.name())));
+    }
+    if !is_link && f.kind == FaultKind::Partition {
+        return Err(SpecError::new(key("target"), format!("\"{}\"", f.target), "a link `a->b` or `a<->b` for a partition"));
+    }
+    let needs_duration = !matches!(f.kind, FaultKind::Crash | FaultKind::Restart);
+    match f.duration {
+        None if needs_duration => {
+            return Err(SpecError::new(key("duration_s"), "(missing)", format!("a duration for {}", f.kind.name())));
+        }
+        Some(_) if f.kind == FaultKind::Restart => {
+            return Err(SpecError::new(key("duration_s"), "(given)", "no duration for restart (it is instantaneous; use crash with a duration)"));
+        }
+        Some(d) if d.is_zero() => return Err(SpecError::new(key("duration_s"), 0, "a duration > 0")),
+        _ => {}
+    }
+    match f.kind {
+        FaultKind::ErrorBurst { rate } | FaultKind::PacketLoss { rate } => check_probability(key("rate"), rate),
+        FaultKind::ClockSkew { offset_ms } if offset_ms.unsigned_abs() > 365 * 86_400_000 => {
+            Err(SpecError::new(key("offset_ms"), offset_ms, "an offset of at most a year"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn find_cycle(spec: &SimSpec) -> Option<String> {
+    let deps: BTreeMap<&str, &Vec<String>> = spec.services.iter().map(|s| (s.name.as_str(), &s.calls)).collect();
+    fn visit<'a>(n: &'a str, deps: &BTreeMap<&'a str, &'a Vec<String>>, path: &mut Vec<&'a str>, done: &mut BTreeSet<&'a str>) -> Option<String> {
+        if let Some(pos) = path.iter().position(|p| *p == n) {
+            let mut cycle: Vec<&str> = path[pos..].to_vec();
+            cycle.push(n);
+            return Some(format!("\"{}\"", cycle.join("->")));
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n);
+        for d in deps.get(n).map(|v| v.as_slice()).unwrap_or(&[]) {
+            if let Some(c) = visit(d, deps, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n);
+        None
+    }
+    let mut done = BTreeSet::new();
+    for s in &spec.services {
+        if let Some(c) = visit(&s.name, &deps, &mut Vec::new(), &mut done) {
+            return Some(c);
+        }
+    }
+    None
+}

@@ -1,0 +1,202 @@
+//! Streaming aggregates: latency histograms and per-time-bin series.
+//!
+//! A run can hold millions of requests, so nothing here keeps individual records: a
+//! log-linear histogram (32 sub-buckets per power of two: at most 3% relative bucket width,
+//! quantiles reported at the bucket midpoint) and, for charts, one sparse histogram per time bin.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+const SUB_BITS: u32 = 5;
+const SUB: u64 = 1 << SUB_BITS;
+const BUCKETS: usize = ((64 - SUB_BITS as usize) + 1) * SUB as usize;
+
+fn bucket_of(v: u64) -> usize {
+    if v < 2 * SUB {
+        return v as usize;
+    }
+    let e = 63 - v.leading_zeros();
+    let shift = e - SUB_BITS;
+    (shift as usize) * SUB as usize + (v >> shift) as usize
+}
+
+/// The `[low, high)` range of bucket `i`.
+fn bucket_range(i: usize) -> (u64, u64) {
+    if (i as u64) < 2 * SUB {
+        return (i as u64, i as u64 + 1);
+    }
+    let shift = (i as u64 / SUB) - 1;
+    let mantissa = (i as u64 % SUB) + SUB;
+    (mantissa << shift, (mantissa + 1) << shift)
+}
+
+/// A log-linear histogram of microsecond values.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    total: u64,
+    sum: u128,
+    max: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram { counts: vec![0; BUCKETS], total: 0, sum: 0, max: 0 }
+    }
+}
+
+impl Histogram {
+    /// Adds one value.
+    pub fn record(&mut self, v: u64) {
+        self.counts[bucket_of(v)] += 1;
+        self.total += 1;
+        self.sum += u128::from(v);
+        self.max = self.max.max(v);
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// Exact mean (0 when empty).
+    pub fn mean(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.sum as f64 / self.total as f64
+        }
+    }
+
+    /// Exact maximum.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// The `q` quantile (0..=1), at its bucket's midpoint, never above the exact max.
+    pub fn quantile(&self, q: f64) -> u64 {
+        quantile_of(self.counts.iter().enumerate().map(|(i, c)| (i, *c)), self.total, q).min(self.max)
+    }
+}
+
+fn quantile_of(buckets: impl Iterator<Item = (usize, u64)>, total: u64, q: f64) -> u64 {
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (i, c) in buckets {
+        seen += c;
+        if seen >= rank {
+            let (lo, hi) = bucket_range(i);
+            return lo + (hi - lo) / 2;
+        }
+    }
+    0
+}
+
+/// A sparse histogram for one time bin.
+#[derive(Debug, Clone, Default)]
+pub struct SparseHistogram {
+    counts: BTreeMap<u16, u32>,
+    total: u64,
+    max: u64,
+}
+
+impl SparseHistogram {
+    /// Adds one value.
+    pub fn record(&mut self, v: u64) {
+        *self.counts.entry(bucket_of(v) as u16).or_insert(0) += 1;
+        self.total += 1;
+        self.max = self.max.max(v);
+    }
+
+    /// The `q` quantile at its bucket's midpoint.
+    pub fn quantile(&self, q: f64) -> u64 {
+        quantile_of(self.counts.iter().map(|(i, c)| (*i as usize, u64::from(*c))), self.total, q).min(self.max)
+    }
+}
+
+/// One time bin of an edge's series, ready to draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Start of the bin, seconds of virtual time.
+    pub t_s: f64,
+    /// Requests that started in the bin.
+    pub requests: u64,
+    /// Of those, how many succeeded.
+    pub ok: u64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+}
+
+/// Per-time-bin counts and latencies of one edge.
+#[derive(Debug, Clone)]
+pub struct Series {
+    bin_us: u64,
+    bins: BTreeMap<u64, (u64, u64, SparseHistogram)>,
+}
+
+impl Series {
+    /// A series with bins `bin_us` wide.
+    pub fn new(bin_us: u64) -> Self {
+        Series { bin_us: bin_us.max(1), bins: BTreeMap::new() }
+    }
+
+    /// Adds a request that started at `start_us` and took `latency_us`.
+    pub fn record(&mut self, start_us: u64, latency_us: u64, ok: bool) {
+        let bin = self.bins.entry(start_us / self.bin_us).or_default();
+        bin.0 += 1;
+        bin.1 += u64::from(ok);
+        bin.2.record(latency_us);
+    }
+
+    /// The bins in time order.
+    pub fn points(&self) -> Vec<SeriesPoint> {
+        self.bins
+            .iter()
+            .map(|(b, (n, ok, h))| SeriesPoint {
+                t_s: (b * self.bin_us) as f64 / 1e6,
+                requests: *n,
+                ok: *ok,
+                p50_ms: h.quantile(0.5) as f64 / 1e3,
+                p99_ms: h.quantile(0.99) as f64 / 1e3,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn buckets_tile_the_line() {
+        let mut expected_low = 0;
+        for i in 0..bucket_of(u64::MAX / 2) {
+            let (lo, hi) = bucket_range(i);
+            assert_eq!(lo, expected_low, "bucket {i}");
+            assert_eq!(bucket_of(lo), i);
+            assert_eq!(bucket_of(hi - 1), i);
+            expected_low = hi;
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn quantiles_are_within_bucket_error(mut values in proptest::collection::vec(1u64..10_000_000, 1..400), q in 0.0f64..1.0) {
+            let mut h = Histogram::default();
+            for v in &values { h.record(*v); }
+            values.sort_unstable();
+            let rank = ((q * values.len() as f64).ceil() as usize).max(1);
+            let exact = values[rank - 1] as f64;
+            let got = h.quantile(q) as f64;
+            prop_assert!((got - exact).abs() <= exact / 32.0 + 1.0, "q={} exact={} got={}", q, exact, got);
+            prop_assert_eq!(h.max(), *values.last().unwrap());
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! A per-node durable store that survives crashes, minus what was not synced.
+//!
+//! Writes go to an unsynced buffer that the node itself reads through; `sync` moves them to
+//! durable storage (an fsync). A crash drops the buffer: after a restart the node sees exactly
+//! what it had synced. The data lives outside the node, in the run's world, so it outlives the
+//! node's tasks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::world::World;
+
+/// One node's storage.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct StoreData {
+    durable: BTreeMap<String, Vec<u8>>,
+    unsynced: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+impl StoreData {
+    /// A crash: everything not synced is gone.
+    pub(crate) fn crash(&mut self) -> usize {
+        let lost = self.unsynced.len();
+        self.unsynced.clear();
+        lost
+    }
+}
+
+/// A node's handle on its store.
+#[derive(Clone)]
+pub struct StoreHandle {
+    pub(crate) world: Arc<World>,
+    pub(crate) node: u32,
+}
+
+impl StoreHandle {
+    fn with<T>(&self, f: impl FnOnce(&mut StoreData) -> T) -> T {
+        let mut stores = self.world.stores.lock().unwrap_or_else(|e| e.into_inner());
+        f(stores.entry(self.node).or_default())
+    }
+
+    /// Writes `value` under `key` (not durable until [`StoreHandle::sync`]).
+    pub fn put(&self, key: &str, value: &[u8]) {
+        self.with(|s| s.unsynced.insert(key.to_owned(), Some(value.to_vec())));
+    }
+
+    /// Deletes `key` (not durable until synced).
+    pub fn delete(&self, key: &str) {
+        self.with(|s| s.unsynced.insert(key.to_owned(), None));
+    }
+
+    /// Reads `key`, seeing this node's own unsynced writes.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.with(|s| match s.unsynced.get(key) {
+            Some(v) => v.clone(),
+            None => s.durable.get(key).cloned(),
+        })
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(&self) {
+        self.with(|s| {
+            for (k, v) in std::mem::take(&mut s.unsynced) {
+                match v {
+                    Some(v) => s.durable.insert(k, v),
+                    None => s.durable.remove(&k),
+                };
+            }
+        });
+    }
+
+    /// Writes not yet synced.
+    pub fn unsynced(&self) -> usize {
+        self.with(|s| s.unsynced.len())
+    }
+}

@@ -1,0 +1,165 @@
+//! Workloads: who sends requests, and when.
+//!
+//! Open-loop workloads send on a schedule whatever the system does (the arrivals of a public
+//! service); closed-loop clients wait for each answer, think, and send again (a fixed user
+//! population). Open-loop arrivals that depend on time are drawn by thinning a Poisson process
+//! at the peak rate.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dist::Dist;
+use crate::rng::SimRng;
+
+/// How requests arrive at the entry service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Arrivals {
+    /// Evenly spaced, `rate_per_s` per second.
+    Constant {
+        /// Requests per second.
+        rate_per_s: f64,
+    },
+    /// A Poisson process.
+    Poisson {
+        /// Mean requests per second.
+        rate_per_s: f64,
+    },
+    /// Poisson at `rate_per_s`, at `burst_rate_per_s` for `burst_len` out of every `burst_every`.
+    Burst {
+        /// The base rate.
+        rate_per_s: f64,
+        /// The rate during a burst.
+        burst_rate_per_s: f64,
+        /// Period of bursts (the first starts at `burst_every`).
+        burst_every: Duration,
+        /// Length of one burst.
+        burst_len: Duration,
+    },
+    /// Poisson with a rate rising (or falling) linearly over the run.
+    Ramp {
+        /// Rate at the start.
+        from_rate_per_s: f64,
+        /// Rate at the end of the run.
+        to_rate_per_s: f64,
+    },
+    /// `clients` users who each send, wait for the answer, think, and send again.
+    Closed {
+        /// Number of concurrent users.
+        clients: u32,
+        /// Think time between an answer and the next request.
+        think: Dist,
+    },
+}
+
+impl Arrivals {
+    /// The name used in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arrivals::Constant { .. } => "constant",
+            Arrivals::Poisson { .. } => "poisson",
+            Arrivals::Burst { .. } => "burst",
+            Arrivals::Ramp { .. } => "ramp",
+            Arrivals::Closed { .. } => "closed",
+        }
+    }
+
+    /// The open-loop rate at time `t` of a run lasting `run` (0 for closed loops).
+    pub fn rate_at(&self, t: Duration, run: Duration) -> f64 {
+        match *self {
+            Arrivals::Constant { rate_per_s } | Arrivals::Poisson { rate_per_s } => rate_per_s,
+            Arrivals::Burst { rate_per_s, burst_rate_per_s, burst_every, burst_len } => {
+                let period = burst_every.as_secs_f64().max(1e-6);
+                let phase = t.as_secs_f64() % period;
+                let in_burst = t.as_secs_f64() >= period && phase < burst_len.as_secs_f64();
+                if in_burst {
+                    burst_rate_per_s
+                } else {
+                    rate_per_s
+                }
+            }
+            Arrivals::Ramp { from_rate_per_s, to_rate_per_s } => {
+                let f = (t.as_secs_f64() / run.as_secs_f64().max(1e-9)).clamp(0.0, 1.0);
+                from_rate_per_s + (to_rate_per_s - from_rate_per_s) * f
+            }
+            Arrivals::Closed { .. } => 0.0,
+        }
+    }
+
+    /// The highest open-loop rate over the run.
+    pub fn peak_rate(&self) -> f64 {
+        match *self {
+            Arrivals::Constant { rate_per_s } | Arrivals::Poisson { rate_per_s } => rate_per_s,
+            Arrivals::Burst { rate_per_s, burst_rate_per_s, .. } => rate_per_s.max(burst_rate_per_s),
+            Arrivals::Ramp { from_rate_per_s, to_rate_per_s } => from_rate_per_s.max(to_rate_per_s),
+            Arrivals::Closed { .. } => 0.0,
+        }
+    }
+
+    /// The time of the next open-loop arrival after `now`, or `None` past `run`.
+    pub fn next_arrival(&self, now: Duration, run: Duration, rng: &mut SimRng) -> Option<Duration> {
+        if let Arrivals::Constant { rate_per_s } = *self {
+            let next = now + Duration::from_secs_f64(1.0 / rate_per_s);
+            return (next < run).then_some(next);
+        }
+        let peak = self.peak_rate();
+        if peak <= 0.0 {
+            return None;
+        }
+        let mut t = now;
+        loop {
+            t += Duration::from_secs_f64(-rng.unit_open0().ln() / peak);
+            if t >= run {
+                return None;
+            }
+            if rng.unit() * peak < self.rate_at(t, run) {
+                return Some(t);
+            }
+        }
+    }
+}
+
+/// The workload of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// The service the requests go to.
+    pub target: String,
+    /// When they are sent.
+    pub arrivals: Arrivals,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::stream;
+
+    fn count(a: &Arrivals, run_s: u64) -> usize {
+        let run = Duration::from_secs(run_s);
+        let mut rng = stream(3, "w");
+        let mut t = Duration::ZERO;
+        let mut n = 0;
+        while let Some(next) = a.next_arrival(t, run, &mut rng) {
+            t = next;
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn arrival_counts_match_rates() {
+        assert_eq!(count(&Arrivals::Constant { rate_per_s: 10.0 }, 100), 999);
+        let poisson = count(&Arrivals::Poisson { rate_per_s: 50.0 }, 200) as f64;
+        assert!((poisson - 10_000.0).abs() < 400.0, "{poisson}"); // 4 sigma
+        let ramp = count(&Arrivals::Ramp { from_rate_per_s: 0.0, to_rate_per_s: 100.0 }, 200) as f64;
+        assert!((ramp - 10_000.0).abs() < 400.0, "{ramp}");
+        let burst = Arrivals::Burst {
+            rate_per_s: 10.0,
+            burst_rate_per_s: 110.0,
+            burst_every: Duration::from_secs(10),
+            burst_len: Duration::from_secs(1),
+        };
+        // 100 s: base 10/s throughout, +100/s during the 9 bursts at 10, 20, ... 90 s.
+        let b = count(&burst, 100) as f64;
+        assert!((b - 1_900.0).abs() < 175.0, "{b}");
+    }
+}

@@ -1,0 +1,333 @@
+//! The shared state of one run: nodes, active faults, the network's randomness, occupancy
+//! gauges, stores and the recorder. One `World` per run, reached through an `Arc` by every node.
+//!
+//! The simulation is single-threaded, so the mutexes here are never contended; they exist
+//! because madsim tasks must be `Send`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use madsim::task::NodeId;
+use tokio::time::Instant;
+
+use crate::dist::Dist;
+use crate::fault::{FaultKind, Target};
+use crate::record::{Event, Recorder, RequestRecord};
+use crate::rng::{stream, SimRng};
+use crate::spec::{LinkModel, SimSpec, CLIENT};
+use crate::store::StoreData;
+
+/// Every message costs this much virtual time inside madsim (1 ms to send, 1 ms to receive):
+/// the transport sleeps only the part of a link's latency above it.
+pub(crate) const MADSIM_FLOOR: Duration = Duration::from_millis(2);
+
+/// The port every node's endpoint listens on.
+pub(crate) const PORT: u16 = 7000;
+
+/// A node of the run.
+pub(crate) struct NodeInfo {
+    pub(crate) name: String,
+    /// Index into `spec.services`, `None` for the client.
+    pub(crate) service: Option<usize>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) madsim_id: OnceLock<NodeId>,
+}
+
+/// A fault while it is active, resolved to node indices.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveFault {
+    pub(crate) kind: FaultKind,
+    pub(crate) nodes: Vec<u32>,
+    /// Directed (src, dst) pairs, for link targets.
+    pub(crate) links: Vec<(u32, u32)>,
+}
+
+impl ActiveFault {
+    fn hits_node(&self, n: u32) -> bool {
+        self.nodes.contains(&n)
+    }
+    fn hits_message(&self, src: u32, dst: u32) -> bool {
+        self.links.contains(&(src, dst)) || self.hits_node(src) || self.hits_node(dst)
+    }
+}
+
+/// Time-integrated number of requests in a node (for Little's law and utilisation).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Occupancy {
+    pub(crate) in_system: u64,
+    pub(crate) area_us: u128,
+    pub(crate) last_us: u64,
+    pub(crate) incarnation: u64,
+    pub(crate) admitted: u64,
+    pub(crate) rejected: u64,
+}
+
+impl Occupancy {
+    fn advance(&mut self, now_us: u64) {
+        self.area_us += u128::from(self.in_system) * u128::from(now_us.saturating_sub(self.last_us));
+        self.last_us = now_us;
+    }
+}
+
+pub(crate) struct Dynamic {
+    pub(crate) alive: Vec<bool>,
+    pub(crate) active: BTreeMap<usize, ActiveFault>,
+    pub(crate) link_rngs: BTreeMap<(u32, u32), SimRng>,
+    pub(crate) occupancy: Vec<Occupancy>,
+}
+
+/// The run's shared state.
+pub struct World {
+    pub(crate) spec: SimSpec,
+    pub(crate) start: Instant,
+    pub(crate) nodes: Vec<NodeInfo>,
+    pub(crate) dynamic: Mutex<Dynamic>,
+    pub(crate) recorder: Mutex<Recorder>,
+    pub(crate) stores: Mutex<BTreeMap<u32, StoreData>>,
+    pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
+    pub(crate) idle: tokio::sync::Notify,
+    next_id: AtomicU64,
+    next_call: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl World {
+    pub(crate) fn new(spec: SimSpec, recorder: Recorder) -> World {
+        let mut nodes = vec![NodeInfo { name: CLIENT.to_owned(), service: None, addr: addr_of(0), madsim_id: OnceLock::new() }];
+        for (si, s) in spec.services.iter().enumerate() {
+            for r in 0..s.replicas {
+                let i = nodes.len() as u32;
+                nodes.push(NodeInfo { name: format!("{}-{r}", s.name), service: Some(si), addr: addr_of(i), madsim_id: OnceLock::new() });
+            }
+        }
+        let n = nodes.len();
+        World {
+            spec,
+            start: Instant::now(),
+            nodes,
+            dynamic: Mutex::new(Dynamic {
+                alive: vec![true; n],
+                active: BTreeMap::new(),
+                link_rngs: BTreeMap::new(),
+                occupancy: vec![Occupancy::default(); n],
+            }),
+            recorder: Mutex::new(recorder),
+            stores: Mutex::new(BTreeMap::new()),
+            inflight: Mutex::new(BTreeMap::new()),
+            idle: tokio::sync::Notify::new(),
+            next_id: AtomicU64::new(1),
+            next_call: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn dynamic(&self) -> MutexGuard<'_, Dynamic> {
+        lock(&self.dynamic)
+    }
+
+    /// Virtual µs since the run began.
+    pub(crate) fn now_us(&self) -> u64 {
+        Instant::now().duration_since(self.start).as_micros() as u64
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_call(&self) -> u64 {
+        self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The service name a node belongs to (`client` for the client).
+    pub(crate) fn service_name(&self, node: u32) -> &str {
+        match self.nodes[node as usize].service {
+            Some(s) => &self.spec.services[s].name,
+            None => CLIENT,
+        }
+    }
+
+    /// Node indices of the replicas of service `s`.
+    pub(crate) fn replicas_of(&self, service: &str) -> Vec<u32> {
+        (0..self.nodes.len() as u32).filter(|&i| self.service_name(i) == service).collect()
+    }
+
+    /// Node indices a target name covers (a service: every replica; a node: itself).
+    pub(crate) fn resolve(&self, name: &str) -> Vec<u32> {
+        let by_service = self.replicas_of(name);
+        if !by_service.is_empty() {
+            return by_service;
+        }
+        (0..self.nodes.len() as u32).filter(|&i| self.nodes[i as usize].name == name).collect()
+    }
+
+    pub(crate) fn resolve_fault(&self, kind: &FaultKind, target: &Target) -> ActiveFault {
+        match target {
+            Target::Node(n) => ActiveFault { kind: kind.clone(), nodes: self.resolve(n), links: Vec::new() },
+            Target::Link { from, to, both } => {
+                let (a, b) = (self.resolve(from), self.resolve(to));
+                let mut links = Vec::new();
+                for &x in &a {
+                    for &y in &b {
+                        links.push((x, y));
+                        if *both {
+                            links.push((y, x));
+                        }
+                    }
+                }
+                ActiveFault { kind: kind.clone(), nodes: Vec::new(), links }
+            }
+        }
+    }
+
+    pub(crate) fn is_alive(&self, node: u32) -> bool {
+        self.dynamic().alive[node as usize]
+    }
+
+    fn link_model(&self, src: u32, dst: u32) -> LinkModel {
+        let key = (self.service_name(src).to_owned(), self.service_name(dst).to_owned());
+        self.spec.network.links.get(&key).copied().unwrap_or(self.spec.network.default)
+    }
+
+    /// What happens to one message from `src` to `dst`: `None` when it is dropped, else its
+    /// latency and, when it is duplicated, the copy's latency.
+    pub(crate) fn plan_message(&self, src: u32, dst: u32) -> Option<(Duration, Option<Duration>)> {
+        let link = self.link_model(src, dst);
+        let mut d = self.dynamic();
+        let mut loss = link.loss;
+        for f in d.active.values() {
+            match f.kind {
+                FaultKind::Outage if f.hits_node(src) || f.hits_node(dst) => return None,
+                FaultKind::Partition if f.links.contains(&(src, dst)) => return None,
+                FaultKind::PacketLoss { rate } if f.hits_message(src, dst) => loss = loss.max(rate),
+                _ => {}
+            }
+        }
+        let (seed, label) = (self.spec.seed, (src, dst));
+        let rng = d.link_rngs.entry(label).or_insert_with(|| {
+            stream(seed, &format!("net/{}/{}", self.nodes[src as usize].name, self.nodes[dst as usize].name))
+        });
+        if rng.chance(loss) {
+            return None;
+        }
+        let mut latency = link.latency.sample(rng);
+        if rng.chance(link.reorder) {
+            latency += link.reorder_window.mul_f64(rng.unit());
+        }
+        let dup = rng.chance(link.duplicate).then(|| link.latency.sample(rng));
+        Some((latency, dup))
+    }
+
+    /// A round trip's latency to a refusing (crashed) node.
+    pub(crate) fn refusal_delay(&self, src: u32, dst: u32) -> Duration {
+        let link = self.link_model(src, dst);
+        let mut d = self.dynamic();
+        let seed = self.spec.seed;
+        let rng = d.link_rngs.entry((src, dst)).or_insert_with(|| {
+            stream(seed, &format!("net/{}/{}", self.nodes[src as usize].name, self.nodes[dst as usize].name))
+        });
+        (link.latency.sample(rng) * 2).max(MADSIM_FLOOR * 2)
+    }
+
+    /// Extra error probability and extra service time from faults active on `node`.
+    pub(crate) fn node_effects(&self, node: u32) -> (f64, Option<Dist>) {
+        let d = self.dynamic();
+        let mut err = 0.0f64;
+        let mut add = None;
+        for f in d.active.values() {
+            if !f.hits_node(node) {
+                continue;
+            }
+            match f.kind {
+                FaultKind::ErrorBurst { rate } => err = err.max(rate),
+                FaultKind::LatencySpike { add: a } => add = Some(a),
+                _ => {}
+            }
+        }
+        (err, add)
+    }
+
+    /// The node's wall clock: virtual time plus any active clock skew, in ms since
+    /// 2026-01-01T00:00:00Z (a fixed epoch so that runs are reproducible).
+    pub fn wall_clock_ms(&self, node: u32) -> i64 {
+        const EPOCH_MS: i64 = 1_767_225_600_000;
+        let d = self.dynamic();
+        let skew: i64 = d
+            .active
+            .values()
+            .filter(|f| f.hits_node(node))
+            .map(|f| if let FaultKind::ClockSkew { offset_ms } = f.kind { offset_ms } else { 0 })
+            .sum();
+        EPOCH_MS + (self.now_us() / 1000) as i64 + skew
+    }
+
+    /// Records one request.
+    pub(crate) fn record_request(&self, r: &RequestRecord) {
+        lock(&self.recorder).request(r);
+    }
+
+    /// Records one event now.
+    pub(crate) fn event(&self, node: &str, kind: impl Into<String>, detail: impl Into<String>) {
+        let e = Event { t_us: self.now_us(), node: node.to_owned(), kind: kind.into(), detail: detail.into() };
+        lock(&self.recorder).event(&e);
+    }
+
+    /// One more request in `node`; returns the incarnation to pass to `leave`.
+    pub(crate) fn enter(&self, node: u32) -> u64 {
+        let now = self.now_us();
+        let mut d = self.dynamic();
+        let o = &mut d.occupancy[node as usize];
+        o.advance(now);
+        o.in_system += 1;
+        o.admitted += 1;
+        o.incarnation
+    }
+
+    /// One request fewer in `node` (ignored if the node crashed since it entered).
+    pub(crate) fn leave(&self, node: u32, incarnation: u64) {
+        let now = self.now_us();
+        let mut d = self.dynamic();
+        let o = &mut d.occupancy[node as usize];
+        if o.incarnation == incarnation && o.in_system > 0 {
+            o.advance(now);
+            o.in_system -= 1;
+        }
+    }
+
+    pub(crate) fn rejected(&self, node: u32) {
+        self.dynamic().occupancy[node as usize].rejected += 1;
+    }
+
+    /// A crash empties the node.
+    pub(crate) fn crash_node(&self, node: u32) {
+        let now = self.now_us();
+        {
+            let mut d = self.dynamic();
+            d.alive[node as usize] = false;
+            let o = &mut d.occupancy[node as usize];
+            o.advance(now);
+            o.in_system = 0;
+            o.incarnation += 1;
+        }
+        let lost = lock(&self.stores).get_mut(&node).map(StoreData::crash).unwrap_or(0);
+        self.event(&self.nodes[node as usize].name, "node.crash", format!("unsynced_writes_lost={lost}"));
+    }
+
+    pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
+        lock(&self.inflight)
+    }
+
+    pub(crate) fn recorder(&self) -> MutexGuard<'_, Recorder> {
+        lock(&self.recorder)
+    }
+}
+
+/// Node `i`'s address: 10.0.x.y.
+fn addr_of(i: u32) -> SocketAddr {
+    let ip = Ipv4Addr::new(10, (i / 250) as u8 + 1, 0, (i % 250) as u8 + 1);
+    SocketAddr::new(IpAddr::V4(ip), PORT)
+}
