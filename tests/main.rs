@@ -1,1 +1,12 @@
+//! faultline's whole-system tests: one binary, a module per area. Shared fixtures are in
+//! `support`. Every test prints the seed it used when it fails (the assertion messages do).
 
+mod support;
+
+mod cli;
+mod determinism;
+mod faults;
+mod memory;
+mod queueing;
+mod scenario_files;
+mod workloads;

@@ -72,7 +72,8 @@ impl Override {
         let mut here = root;
         for (depth, seg) in parents.iter().enumerate() {
             let at = display_path(&self.path[..depth + 1]);
-            here = step(here, seg, &at).map_err(fail)?;
+            let next_is_index = matches!(self.path[depth + 1], Segment::Index(_));
+            here = step(here, seg, next_is_index, &at).map_err(fail)?;
         }
         match (here, last) {
             (Value::Table(t), Segment::Key(k)) => {
@@ -83,18 +84,33 @@ impl Override {
                 a[*i] = self.value.clone();
                 Ok(())
             }
-            (Value::Array(a), Segment::Index(i)) => Err(fail(format!("`{}`: index {i} is past the end (the array has {} item(s))", self.key(), a.len()))),
-            _ => Err(fail(format!("`{}` does not lead to a table or an array", self.key()))),
+            (Value::Array(a), Segment::Index(i)) if *i == a.len() => {
+                a.push(self.value.clone());
+                Ok(())
+            }
+            (Value::Array(a), Segment::Index(i)) => Err(fail(format!("`{}`: index {i} is past the end (the array has {} item(s); use {} to add one)", self.key(), a.len(), a.len()))),
+            _ => Err(fail(format!("`{}` is not a table or an array, so it has no `{}`", display_path(parents), display_path(std::slice::from_ref(last))))),
         }
     }
 }
 
-fn step<'a>(here: &'a mut Value, seg: &Segment, at: &str) -> Result<&'a mut Value, String> {
+/// One step down; a missing key becomes a table (or an array when an index follows), and the
+/// index one past the end of an array appends a new table (so `faults[2].kind=...` adds a fault).
+fn step<'a>(here: &'a mut Value, seg: &Segment, next_is_index: bool, at: &str) -> Result<&'a mut Value, String> {
     match (here, seg) {
-        (Value::Table(t), Segment::Key(k)) => Ok(t.entry(k.clone()).or_insert_with(|| Value::Table(Table::new()))),
+        (Value::Table(t), Segment::Key(k)) => Ok(t.entry(k.clone()).or_insert_with(|| {
+            if next_is_index {
+                Value::Array(Vec::new())
+            } else {
+                Value::Table(Table::new())
+            }
+        })),
         (Value::Array(a), Segment::Index(i)) => {
             let len = a.len();
-            a.get_mut(*i).ok_or_else(|| format!("`{at}`: index {i} is past the end (the array has {len} item(s))"))
+            if *i == len {
+                a.push(Value::Table(Table::new()));
+            }
+            a.get_mut(*i).ok_or_else(|| format!("`{at}`: index {i} is past the end (the array has {len} item(s); use {len} to add one)"))
         }
         (Value::Array(_), Segment::Key(k)) => Err(format!("`{at}`: `{k}` is not an index (this is an array: use a number)")),
         (_, _) => Err(format!("`{at}` is not a table")),
@@ -201,5 +217,11 @@ mod tests {
         assert!(e.contains("past the end"), "{e}");
         let e = apply_all(&mut d, &[Override::parse("faults[0].at_s.x=2").unwrap()]).unwrap_err();
         assert!(e.contains("not a table"), "{e}");
+        // One past the end appends: a fault can be added from the command line.
+        apply_all(&mut d, &[Override::parse("faults[1].kind=crash").unwrap()]).unwrap();
+        assert_eq!(d["faults"][1]["kind"].as_str(), Some("crash"));
+        let mut empty = Table::new();
+        apply_all(&mut empty, &[Override::parse("faults[0].at_s=3").unwrap()]).unwrap();
+        assert_eq!(empty["faults"][0]["at_s"].as_integer(), Some(3));
     }
 }

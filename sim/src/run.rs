@@ -117,6 +117,14 @@ impl SimHandle {
     pub fn is_alive(&self, node: &str) -> bool {
         self.world.is_alive(self.node(node))
     }
+    /// Live madsim tasks (asking also prunes finished ones): stays flat in a healthy run.
+    pub fn num_tasks(&self) -> usize {
+        Handle::current().metrics().num_tasks()
+    }
+    /// Calls in flight from every node's transport, plus workload requests in flight.
+    pub fn inflight_requests(&self) -> usize {
+        self.world.inflight().len()
+    }
     /// Virtual time since the run began.
     pub fn elapsed(&self) -> Duration {
         Duration::from_micros(self.world.now_us())

@@ -426,7 +426,8 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
         if is_known_target(spec, n) {
             Ok(())
         } else {
-            Err(SpecError::new(key("target"), format!("\"{n}\""), format!("a service ({}), a replica like `name-0`, or client", join(names))))
+            let replicas: Vec<String> = names.iter().map(|s| format!("{s}-0")).collect();
+            Err(SpecError::new(key("target"), format!("\"{n}\""), format!("a service ({}), a replica ({}, ...), or client", join(names), replicas.join(", "))))
         }
     };
     match &f.target {

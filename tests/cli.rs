@@ -1,0 +1,105 @@
+//! The binary as a user meets it: the demo, `list`, `run`, `check`, exit codes and messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str], cwd: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).current_dir(cwd).output().expect("the binary runs")
+}
+
+fn tmp(label: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("faultline-cli-{}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn the_bare_command_runs_the_demo() {
+    let dir = tmp("demo");
+    let o = faultline(&[], &dir);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("comparison") && out.contains("shop-outage-resilient") && out.contains("fingerprint: "), "{out}");
+    for v in ["shop-outage", "shop-outage-resilient"] {
+        for f in ["requests.csv", "events.csv", "summary.json", "latency.png", "latency.svg"] {
+            assert!(dir.join("out/demo").join(v).join(f).is_file(), "missing {v}/{f}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn run_writes_its_files_and_its_reproduce_command_reproduces_them() {
+    let dir = tmp("run");
+    let o = faultline(&["run", "flaky-network", "--seed", "11", "--set", "duration_s=20", "--out", "first"], &dir);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let fingerprint = out.lines().find_map(|l| l.strip_prefix("fingerprint: ")).expect("a fingerprint line").to_owned();
+    assert_eq!(fingerprint.len(), 16);
+    assert!(out.contains("client->api") && out.contains("p99 ms"), "no per-edge summary: {out}");
+    let repro = out.lines().find_map(|l| l.strip_prefix("reproduce: ")).expect("a reproduce line");
+    // The program part is `faultline` or `cargo run --` (from a checkout); the rest is ours.
+    let ours = repro.rsplit_once(" -- ").map(|x| x.1).or_else(|| repro.strip_prefix("faultline ")).expect("a program prefix");
+    let args: Vec<&str> = ours.split_whitespace().collect();
+    assert_eq!(args, ["run", "flaky-network", "--seed", "11", "--set", "duration_s=20"]);
+    let mut again: Vec<&str> = args.clone();
+    again.extend(["--out", "second"]);
+    let o2 = faultline(&again, &dir);
+    assert!(text(&o2).0.contains(&format!("fingerprint: {fingerprint}")));
+    for f in ["requests.csv", "events.csv", "summary.json", "latency.svg", "latency.png"] {
+        let (a, b) = (std::fs::read(dir.join("first").join(f)).unwrap(), std::fs::read(dir.join("second").join(f)).unwrap());
+        assert!(a == b, "{f} differs between a run and its reproduction");
+    }
+    let rows = faultline::reports::csv_sink::read_requests(&dir.join("first/requests.csv")).unwrap();
+    assert!(rows.len() > 1000 && rows.iter().all(|r| r.end_us >= r.start_us));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn list_shows_the_catalog() {
+    let o = faultline(&["list"], &std::env::temp_dir());
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0));
+    for name in faultline::scenarios::catalog::names() {
+        assert!(out.lines().any(|l| l.starts_with(&name)), "{name} missing from: {out}");
+    }
+}
+
+#[test]
+fn check_confirms_determinism() {
+    let o = faultline(&["check", "crash-restart", "--set", "duration_s=15"], &std::env::temp_dir());
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.starts_with("deterministic:"), "{out}");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line_and_no_panic() {
+    let dir = tmp("bad");
+    std::fs::write(dir.join("typo.toml"), "duration_s = 10\nduraton = 5\n").unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["run", "nope"], &["no scenario \"nope\"", "faultline list"]),
+        (&["run", "typo.toml"], &["typo.toml", "duraton", "duration_s"]),
+        (&["run", "mm1", "--set", "services.server.queue=-1"], &["services.server.queue", "-1"]),
+        (&["run", "mm1", "--set", "nonsense"], &["--set \"nonsense\"", "key=value"]),
+        (&["run", "mm1", "--seed", "abc"], &["abc"]),
+        (&["run", "mm1", "--bogus"], &["--bogus"]),
+        (&["frobnicate"], &["frobnicate"]),
+    ];
+    for (args, parts) in cases {
+        let o = faultline(args, &dir);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}{err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        for p in *parts {
+            assert!(err.contains(p), "{args:?}: stderr lacks {p:?}: {err}");
+        }
+    }
+    assert!(!dir.join("out").exists(), "a failed run left output behind");
+    let _ = std::fs::remove_dir_all(dir);
+}

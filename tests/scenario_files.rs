@@ -1,0 +1,132 @@
+//! Scenario files are read strictly: every mistake names the file, the key, the bad value and
+//! what is allowed; `--set` reaches every key.
+
+use faultline::scenarios::{self, catalog, ScenarioError};
+
+const BASE: &str = r#"
+duration_s = 10
+[services.api]
+calls = ["db"]
+[services.db]
+service_time = "exp(5ms)"
+[workload]
+target = "api"
+kind = "poisson"
+rate_per_s = 10
+"#;
+
+fn load_err(text: &str, sets: &[&str]) -> String {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    match scenarios::from_str(text, "test.toml", &sets) {
+        Ok(_) => panic!("accepted: {text} with {sets:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn contains_all(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "message lacks {p:?}: {msg}");
+    }
+}
+
+#[test]
+fn every_catalog_scenario_loads() {
+    for name in catalog::names() {
+        let s = scenarios::load(&name, &[], None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!s.description.is_empty(), "{name} has no description");
+    }
+}
+
+#[test]
+fn the_base_fixture_is_valid() {
+    scenarios::from_str(BASE, "test.toml", &[]).unwrap();
+}
+
+#[test]
+fn unknown_keys_name_the_file_the_key_and_the_allowed_keys() {
+    let m = load_err(&BASE.replace("calls = [\"db\"]", "calls = [\"db\"]\neror_rate = 0.1"), &[]);
+    contains_all(&m, &["test.toml", "services.api", "eror_rate", "error_rate", "concurrency"]);
+    let m = load_err(&format!("colour = 1\n{BASE}"), &[]);
+    contains_all(&m, &["test.toml", "colour", "duration_s"]);
+    let m = load_err(BASE, &["workload.rate=5"]);
+    contains_all(&m, &["workload", "`rate`", "rate_per_s"]);
+}
+
+#[test]
+fn bad_values_name_the_value_and_what_is_allowed() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["services.db.error_rate=1.5"], &["services.db.error_rate", "1.5", "probability"]),
+        (&["services.db.replicas=0"], &["services.db.replicas", "0", "1 to 64"]),
+        (&["services.db.replicas=\"two\""], &["services.db.replicas", "two"]),
+        (&["services.db.service_time=normal(5ms)"], &["services.db.service_time", "normal(5ms)", "exp(20ms)"]),
+        (&["services.api.calls=[\"payments\"]"], &["services.api.calls", "payments", "api, db"]),
+        (&["services.db.calls=[\"api\"]"], &["cycle", "api->db->api"]),
+        (&["workload.kind=\"steady\""], &["workload.kind", "steady", "poisson"]),
+        (&["workload.target=\"web\""], &["workload.target", "web"]),
+        (&["workload.kind=closed"], &["workload.rate_per_s", "closed", "clients"]),
+        (&["duration_s=-3"], &["duration_s", "-3"]),
+        (&["faults[0]={kind=\"outage\",target=\"db\",at_s=1}"], &["faults[0].duration_s", "missing"]),
+    ];
+    for (sets, parts) in cases {
+        let m = load_err(BASE, sets);
+        contains_all(&m, &["test.toml"]);
+        contains_all(&m, parts);
+    }
+}
+
+#[test]
+fn faults_are_checked_per_kind() {
+    let with_fault = |f: &str| format!("{BASE}\n[[faults]]\n{f}\n");
+    contains_all(&load_err(&with_fault("kind = \"melt\"\ntarget = \"db\"\nat_s = 1\nduration_s = 1"), &[]), &["faults[0].kind", "melt", "outage, error_burst"]);
+    contains_all(&load_err(&with_fault("kind = \"outage\"\ntarget = \"db\"\nat_s = 1\nduration_s = 1\nrate = 0.5"), &[]), &["faults[0].rate", "outage", "at_s"]);
+    contains_all(&load_err(&with_fault("kind = \"outage\"\ntarget = \"db\"\nat_s = 1"), &[]), &["faults[0].duration_s", "missing"]);
+    contains_all(&load_err(&with_fault("kind = \"outage\"\ntarget = \"dbx\"\nat_s = 1\nduration_s = 1"), &[]), &["faults[0].target", "dbx", "db-0"]);
+    contains_all(&load_err(&with_fault("kind = \"crash\"\ntarget = \"api->db\"\nat_s = 1"), &[]), &["faults[0].target", "api->db"]);
+    contains_all(&load_err(&with_fault("kind = \"partition\"\ntarget = \"db\"\nat_s = 1\nduration_s = 2"), &[]), &["faults[0].target", "link"]);
+    contains_all(&load_err(&with_fault("kind = \"error_burst\"\ntarget = \"db\"\nat_s = 1\nduration_s = 2\nrate = 3"), &[]), &["faults[0].rate", "3"]);
+    // A valid one of each kind loads.
+    for f in [
+        "kind = \"partition\"\ntarget = \"api<->db\"\nat_s = 1\nduration_s = 2",
+        "kind = \"crash\"\ntarget = \"db-0\"\nat_s = 1",
+        "kind = \"restart\"\ntarget = \"db\"\nat_s = 1",
+        "kind = \"latency_spike\"\ntarget = \"db\"\nat_s = 1\nduration_s = 2\nadd = \"const(50ms)\"",
+        "kind = \"clock_skew\"\ntarget = \"api-0\"\nat_s = 1\nduration_s = 2\noffset_ms = -500",
+        "kind = \"packet_loss\"\ntarget = \"api->db\"\nat_s = 1\nduration_s = 2\nrate = 0.2",
+        "kind = \"pause\"\ntarget = \"db\"\nat_s = 1\nduration_s = 2",
+    ] {
+        scenarios::from_str(&with_fault(f), "test.toml", &[]).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+}
+
+#[test]
+fn edges_and_their_layers_are_checked() {
+    let with_edge = |e: &str| format!("{BASE}\n[edges.\"api->db\"]\n{e}\n");
+    contains_all(&load_err(&with_edge("stack = [\"breaker\"]"), &[]), &["stack[0]", "breaker", "retry, timeout"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { max_attempts = 0 }"), &[]), &["retry.max_attempts", "0", "1 to 100"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { jitter = \"lots\" }"), &[]), &["retry.jitter", "lots", "full"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\ntimeout = { timeout_ms = 5 }"), &[]), &["timeout", "not in `stack`"]);
+    contains_all(&load_err(&with_edge("stack = [\"timeout\"]\ntimeout = { timeout_ms = 0 }"), &[]), &["timeout.timeout_ms", "0"]);
+    let bad_edge = format!("{BASE}\n[edges.\"db->api\"]\nstack = []\n");
+    contains_all(&load_err(&bad_edge, &[]), &["edges", "db->api", "client->api", "api->db"]);
+}
+
+#[test]
+fn set_reaches_nested_knobs() {
+    let text = format!("{BASE}\n[edges.\"api->db\"]\nstack = [\"retry\", \"timeout\"]\n");
+    let sets = ["edges.api->db.retry.max_attempts=5", "edges.\"api->db\".timeout.timeout_ms=75", "services.db.replicas=3", "network.links.\"api->db\".loss=0.25", "seed=99"].map(String::from);
+    let s = scenarios::from_str(&text, "test.toml", &sets).unwrap();
+    assert_eq!(s.spec.seed, 99);
+    assert_eq!(s.spec.services.iter().find(|x| x.name == "db").unwrap().replicas, 3);
+    assert_eq!(s.spec.stack("api", "db").describe(), "retry(5) > timeout(75ms)");
+    assert_eq!(s.spec.network.links[&("api".to_owned(), "db".to_owned())].loss, 0.25);
+    assert!(s.reproduce_args().contains("--set"), "{}", s.reproduce_args());
+}
+
+#[test]
+fn syntax_errors_and_missing_files_are_user_errors() {
+    assert!(matches!(scenarios::from_str("duration_s = = 3", "x.toml", &[]), Err(ScenarioError::Syntax { .. })));
+    assert!(matches!(scenarios::load("no-such-scenario", &[], None), Err(ScenarioError::NotFound { .. })));
+    assert!(matches!(scenarios::load("/no/such/file.toml", &[], None), Err(ScenarioError::Io { .. })));
+    let m = scenarios::load("no-such-scenario", &[], None).unwrap_err().to_string();
+    contains_all(&m, &["no-such-scenario", "shop-outage", "faultline list"]);
+}
