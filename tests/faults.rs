@@ -188,3 +188,17 @@ fn clock_skew_moves_one_node_wall_clock() {
     sim::run_with_probe(spec, Box::new(NullSink), p).unwrap();
     assert_eq!(*offsets.lock().unwrap(), vec![0, -4000, 0]);
 }
+
+#[test]
+fn without_a_timeout_layer_the_network_hard_timeout_ends_hung_calls() {
+    let mut net = faultline::sim::NetworkSpec::default();
+    net.call_timeout = secs(2.0);
+    let spec = api_db(12, 50.0, 20.0).network(net).fault(fault(FaultKind::Outage, "db", 5.0, Some(5.0))).build().unwrap();
+    let (_, rows) = run_rows(spec);
+    let reqs = requests(&rows);
+    let hung: Vec<u64> = reqs.iter().filter(|r| r.edge == "api->db" && r.outcome == "timeout").map(|r| r.end_us - r.start_us).collect();
+    assert!(hung.len() > 200, "{} calls timed out", hung.len());
+    // Exactly the timeout, give or take the rounding of µs records.
+    assert!(hung.iter().all(|&us| (2_000_000..=2_000_001).contains(&us)), "hung calls ended after {:?} us", (hung.iter().min(), hung.iter().max()));
+    assert_eq!(share(&reqs, "api->db", 10.1, 20.0, "ok").0, 1.0);
+}

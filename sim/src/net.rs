@@ -7,12 +7,19 @@
 //! Responses are matched to calls through a pending table keyed by a run-wide call id; a call
 //! that times out removes its entry, and a late answer is dropped (madsim's own mailbox would
 //! keep it forever).
+//!
+//! The network's hard call timeout is enforced by one sweeper task per node rather than a timer
+//! per call: madsim's timer heap cannot cancel, so a 30 s timer per call would sit in the heap
+//! for 30 virtual seconds (tens of thousands of entries at a few thousand calls per second).
+//! Every call has the same timeout, so deadlines arrive in order and a FIFO queue holds them;
+//! the sweeper sleeps until the oldest call that is still waiting.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use madsim::net::Endpoint;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
 
 use crate::call::CallError;
 use crate::world::{World, MADSIM_FLOOR};
@@ -34,24 +41,62 @@ pub(crate) trait Handler: Send + Sync + 'static {
     fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64);
 }
 
+/// Calls waiting for an answer, and their deadlines in order.
+#[derive(Default)]
+struct Pending {
+    waiters: BTreeMap<u64, oneshot::Sender<Result<(), CallError>>>,
+    deadlines: VecDeque<(Instant, u64)>,
+}
+
 /// One node incarnation's transport (rebuilt when the node restarts).
 pub(crate) struct Transport {
     pub(crate) world: Arc<World>,
     pub(crate) me: u32,
     ep: Endpoint,
-    pending: Mutex<BTreeMap<u64, oneshot::Sender<Result<(), CallError>>>>,
+    pending: Mutex<Pending>,
+    sweeper: Notify,
 }
 
 impl Transport {
     /// Binds the node's endpoint. Must run inside the node.
     pub(crate) async fn bind(world: Arc<World>, me: u32) -> std::io::Result<Arc<Transport>> {
         let ep = Endpoint::bind(world.nodes[me as usize].addr).await?;
-        Ok(Arc::new(Transport { world, me, ep, pending: Mutex::new(BTreeMap::new()) }))
+        Ok(Arc::new(Transport { world, me, ep, pending: Mutex::new(Pending::default()), sweeper: Notify::new() }))
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails calls whose deadline has passed; sleeps until the oldest call still waiting.
+    async fn sweep_deadlines(self: Arc<Self>) {
+        loop {
+            let next = {
+                let mut p = self.pending();
+                let now = Instant::now();
+                while let Some(&(deadline, call)) = p.deadlines.front() {
+                    let waiting = p.waiters.contains_key(&call);
+                    if waiting && deadline > now {
+                        break;
+                    }
+                    p.deadlines.pop_front();
+                    if let Some(tx) = p.waiters.remove(&call) {
+                        let _ = tx.send(Err(CallError::Timeout));
+                    }
+                }
+                p.deadlines.front().map(|d| d.0)
+            };
+            match next {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => self.sweeper.notified().await,
+            }
+        }
     }
 
     /// Runs the receive loops; requests go to `handler`. Returns when the endpoint fails.
     pub(crate) async fn serve(self: Arc<Self>, handler: Option<Arc<dyn Handler>>) {
         let mut loops = Vec::with_capacity(RECEIVERS);
+        loops.push(tokio::spawn(self.clone().sweep_deadlines()));
         for _ in 1..RECEIVERS {
             loops.push(tokio::spawn(self.clone().receive_loop(handler.clone())));
         }
@@ -71,7 +116,7 @@ impl Transport {
                     }
                 }
                 Envelope::Reply { call, result } => {
-                    let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&call));
+                    let waiter = self.pending().waiters.remove(&call);
                     if let Some(tx) = waiter {
                         let _ = tx.send(result);
                     }
@@ -110,16 +155,25 @@ impl Transport {
         }
         let call = self.world.next_call();
         let (tx, rx) = oneshot::channel();
-        if let Ok(mut p) = self.pending.lock() {
-            p.insert(call, tx);
+        {
+            let mut p = self.pending();
+            p.waiters.insert(call, tx);
+            let was_idle = p.deadlines.is_empty();
+            p.deadlines.push_back((Instant::now() + self.world.spec.network.call_timeout, call));
+            // Answered calls leave their deadline behind until the sweeper passes; compact
+            // now and then so that the queue stays proportional to the calls in flight.
+            if p.deadlines.len() > 4096 && p.deadlines.len() > 4 * p.waiters.len() {
+                let Pending { waiters, deadlines } = &mut *p;
+                deadlines.retain(|(_, c)| waiters.contains_key(c));
+            }
+            if was_idle {
+                self.sweeper.notify_one();
+            }
         }
         let _forget = Forget { transport: self, call };
         self.send(dst, Envelope::Request { from: self.me, call, request }).await;
-        match tokio::time::timeout(self.world.spec.network.call_timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(CallError::Refused),
-            Err(_) => Err(CallError::Timeout),
-        }
+        // The sender is dropped without an answer only when this node is torn down.
+        rx.await.unwrap_or(Err(CallError::Refused))
     }
 }
 
@@ -131,8 +185,6 @@ struct Forget<'a> {
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        if let Ok(mut p) = self.transport.pending.lock() {
-            p.remove(&self.call);
-        }
+        self.transport.pending().waiters.remove(&self.call);
     }
 }

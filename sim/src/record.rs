@@ -243,13 +243,11 @@ impl Recorder {
         self.hash = fnv1a(fnv1a(self.hash, b"R"), self.row.as_bytes());
         self.sink.request_row(&self.row);
         self.requests += 1;
-        let bin_us = self.bin_us;
-        let agg = self.edges.entry(r.edge.clone()).or_insert_with(|| EdgeAgg {
-            outcomes: BTreeMap::new(),
-            latency: Histogram::default(),
-            attempts: 0,
-            series: Series::new(bin_us),
-        });
+        if !self.edges.contains_key(&r.edge) {
+            let agg = EdgeAgg { outcomes: BTreeMap::new(), latency: Histogram::default(), attempts: 0, series: Series::new(self.bin_us) };
+            self.edges.insert(r.edge.clone(), agg);
+        }
+        let Some(agg) = self.edges.get_mut(&r.edge) else { return };
         *agg.outcomes.entry(r.outcome).or_insert(0) += 1;
         agg.latency.record(r.latency_us());
         agg.attempts += u64::from(r.attempts);
