@@ -2,8 +2,8 @@
 //!
 //! A fault is `(at, duration, kind, target)`. Plans come from scenario files, from code, and
 //! (later) are generated from the seed or shrunk: the simulator only executes them. Overlapping
-//! faults of the same kind on the same node combine by taking the strongest (largest rate,
-//! longest extra latency draw is not combined: the latest started wins).
+//! faults of one kind on one node combine: rates take the largest, of two latency spikes the
+//! one listed later wins, clock skews add up.
 
 use std::fmt;
 use std::time::Duration;
