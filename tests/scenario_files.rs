@@ -130,3 +130,15 @@ fn syntax_errors_and_missing_files_are_user_errors() {
     let m = scenarios::load("no-such-scenario", &[], None).unwrap_err().to_string();
     contains_all(&m, &["no-such-scenario", "shop-outage", "faultline list"]);
 }
+
+#[test]
+fn messages_are_one_line_and_names_cannot_escape_the_output_directory() {
+    for sets in [&["seed=-1"][..], &["services.db.service_time=exp(1e308s)"], &["duration_s=1e300"], &["workload=3"]] {
+        let m = load_err(BASE, sets);
+        assert!(!m.contains('\n'), "{sets:?} gave a multi-line message: {m}");
+    }
+    assert!(load_err(BASE, &["duration_s=1e300"]).contains("1e300"));
+    let m = scenarios::from_str("duration_s = = 3", "x.toml", &[]).unwrap_err().to_string();
+    assert!(!m.contains('\n') && m.contains("x.toml") && m.contains("line 1"), "{m}");
+    contains_all(&load_err(BASE, &["name=\"../../etc\""]), &["`name`", "../../etc"]);
+}

@@ -1,5 +1,6 @@
-//! Latency over time (p50 and p99 per time bin) of the entry edge, with fault windows shaded,
-//! as PNG and SVG.
+//! Latency over time (p50 and p99 per time bin) of the entry edge and, below it, the share of
+//! requests that succeeded, with fault windows shaded, as PNG and SVG. The success panel is
+//! there because latency alone misleads: when a service sheds everything, latency drops.
 //!
 //! PNG text is drawn with DejaVu Sans shipped in this repository (`reports/assets`), so charts
 //! render on machines without system fonts. DejaVu has no Hangul: chart labels stay Latin.
@@ -12,7 +13,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const SIZE: (u32, u32) = (1000, 520);
+const SIZE: (u32, u32) = (1000, 640);
 
 fn register_font() -> Result<(), String> {
     static ONCE: Once = Once::new();
@@ -31,7 +32,7 @@ fn register_font() -> Result<(), String> {
 pub fn write_latency_chart(out: &RunOutput, dir: &Path) -> Result<(), String> {
     register_font()?;
     let Some(edge) = out.edges.first() else { return Ok(()) };
-    let title = format!("{} (seed {}): {} latency", out.scenario, out.seed, edge.edge);
+    let title = format!("{} (seed {}): {}", out.scenario, out.seed, edge.edge);
     let png = dir.join("latency.png");
     let svg = dir.join("latency.svg");
     draw(BitMapBackend::new(&png, SIZE).into_drawing_area(), &title, edge, &out.faults, out.end_s)
@@ -46,40 +47,50 @@ where
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
+    let (upper, lower) = root.split_vertically(SIZE.1 * 62 / 100);
+    let x_max = end_s.max(1.0);
+    latency_panel(&upper, edge, faults, x_max)?;
+    success_panel(&lower, edge, faults, x_max)?;
+    root.present().map_err(e)
+}
+
+const SHADE: RGBAColor = RGBAColor(240, 80, 60, 0.15);
+
+fn latency_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, edge: &EdgeSummary, faults: &[FaultWindow], x_max: f64) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     let points = &edge.series;
     let y_max = points.iter().map(|p| p.p99_ms).fold(1.0f64, f64::max) * 2.0;
     let y_min = points.iter().map(|p| p.p50_ms).filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.1) / 2.0;
-    let x_max = end_s.max(1.0);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
+    let mut chart = ChartBuilder::on(area)
         .margin(12)
-        .x_label_area_size(42)
+        .x_label_area_size(30)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
         .map_err(e)?;
     chart
         .configure_mesh()
-        .x_desc("virtual time (s)")
         .y_desc("latency (ms, log scale)")
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 14))
         .draw()
         .map_err(e)?;
-    let shade = RGBColor(240, 80, 60).mix(0.15);
     for (i, f) in faults.iter().enumerate() {
         let series = chart
-            .draw_series(std::iter::once(Rectangle::new([(f.start_s, y_min), (f.end_s.max(f.start_s + x_max / 400.0), y_max)], shade.filled())))
+            .draw_series(std::iter::once(Rectangle::new([(f.start_s, y_min), (f.end_s.max(f.start_s + x_max / 400.0), y_max)], SHADE.filled())))
             .map_err(e)?;
         if i == 0 {
-            series.label("fault window").legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], shade.filled()));
+            series.label("fault window").legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], SHADE.filled()));
         }
         let label = format!("{} {}", f.kind, f.target);
-        chart
-            .draw_series(std::iter::once(Text::new(label, (f.start_s, y_max / 1.25), ("sans-serif", 12).into_font().color(&RGBColor(150, 40, 30)))))
-            .map_err(e)?;
+        let style = ("sans-serif", 12).into_font().color(&RGBColor(150, 40, 30));
+        chart.draw_series(std::iter::once(Text::new(label, (f.start_s, y_max / 1.25), style))).map_err(e)?;
     }
-    for (name, color, pick) in [("p50", BLUE, 0usize), ("p99", RED, 1usize)] {
-        let line = points.iter().map(|p| (p.t_s, if pick == 0 { p.p50_ms } else { p.p99_ms }.max(y_min)));
+    for (name, color, high) in [("p50", BLUE, false), ("p99", RED, true)] {
+        let line = points.iter().map(|p| (p.t_s, if high { p.p99_ms } else { p.p50_ms }.max(y_min)));
         chart
             .draw_series(LineSeries::new(line, color.stroke_width(2)))
             .map_err(e)?
@@ -93,6 +104,34 @@ where
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
+        .map_err(e)
+}
+
+fn success_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, edge: &EdgeSummary, faults: &[FaultWindow], x_max: f64) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, 0f64..105f64)
         .map_err(e)?;
-    root.present().map_err(e)
+    chart
+        .configure_mesh()
+        .x_desc("virtual time (s)")
+        .y_desc("success (%)")
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()
+        .map_err(e)?;
+    for f in faults {
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(f.start_s, 0.0), (f.end_s.max(f.start_s + x_max / 400.0), 105.0)], SHADE.filled())))
+            .map_err(e)?;
+    }
+    let line = edge.series.iter().filter(|p| p.requests > 0).map(|p| (p.t_s, 100.0 * p.ok as f64 / p.requests as f64));
+    chart.draw_series(LineSeries::new(line, RGBColor(20, 130, 60).stroke_width(2))).map_err(e)?;
+    Ok(())
 }

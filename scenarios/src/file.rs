@@ -141,18 +141,27 @@ fn err<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T, KeyEr
     Err(KeyError { key: key.into(), message: message.into() })
 }
 
+/// A number as a person would write it (`1e300`, not three hundred digits).
+fn show(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 fn seconds(key: &str, v: f64) -> Result<Duration, KeyError> {
     if v.is_finite() && (0.0..=31_536_000.0).contains(&v) {
         Ok(Duration::from_secs_f64(v))
     } else {
-        err(key, format!("{v} is not allowed (expected a number of seconds from 0 to 31536000)"))
+        err(key, format!("{} is not allowed (expected a number of seconds from 0 to 31536000)", show(v)))
     }
 }
 
 fn millis(key: &str, v: f64) -> Result<Duration, KeyError> {
     seconds(key, v / 1000.0).map_err(|_| KeyError {
         key: key.to_owned(),
-        message: format!("{v} is not allowed (expected a number of milliseconds from 0 to 31536000000)"),
+        message: format!("{} is not allowed (expected a number of milliseconds from 0 to 31536000000)", show(v)),
     })
 }
 

@@ -114,7 +114,11 @@ impl fmt::Display for ScenarioError {
                 catalog.join(", ")
             ),
             ScenarioError::Io { file, message } => write!(f, "{file}: cannot read: {message}"),
-            ScenarioError::Syntax { file, message } => write!(f, "{file}: not valid TOML: {}", message.trim_end()),
+            ScenarioError::Syntax { file, message } => {
+                // The parser's message is a multi-line snippet; keep it on one line.
+                let parts: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "|").collect();
+                write!(f, "{file}: not valid TOML: {}", parts.join(" "))
+            }
             ScenarioError::Key { file, key, message } => write!(f, "{file}: key `{key}`: {message}"),
             ScenarioError::Override(m) => f.write_str(m),
         }
@@ -149,7 +153,10 @@ fn parse(text: &str, label: &str, default_name: &str, overrides: &[Override]) ->
     overrides::apply_all(&mut doc, overrides).map_err(ScenarioError::Override)?;
     let file: file::ScenarioFile = serde_path_to_error::deserialize(toml::Value::Table(doc)).map_err(|e| {
         let key = e.path().to_string();
-        ScenarioError::Key { file: label.to_owned(), key: if key == "." { "(top level)".into() } else { key }, message: e.into_inner().to_string() }
+        // The toml crate appends "\nin `key`" to its messages; the key is already named.
+        let message = e.into_inner().to_string();
+        let message = message.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("in `")).collect::<Vec<_>>().join("; ");
+        ScenarioError::Key { file: label.to_owned(), key: if key == "." { "(top level)".into() } else { key }, message }
     })?;
     file.into_spec(default_name).map_err(|e| ScenarioError::Key { file: label.to_owned(), key: e.key, message: e.message })
 }

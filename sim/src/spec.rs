@@ -293,8 +293,16 @@ fn check_probability(key: String, p: f64) -> Result<(), SpecError> {
 }
 
 fn validate(spec: &SimSpec) -> Result<(), SpecError> {
+    // The name becomes part of output paths: no separators, no leading dot.
+    let name_ok = !spec.name.is_empty()
+        && spec.name.len() <= 80
+        && !spec.name.starts_with('.')
+        && spec.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !name_ok {
+        return Err(SpecError::new("name", format!("\"{}\"", spec.name), "letters, digits, - _ . (not starting with a dot), at most 80"));
+    }
     if spec.duration.is_zero() || spec.duration > Duration::from_secs(7 * 24 * 3600) {
-        return Err(SpecError::new("duration_s", spec.duration.as_secs_f64(), "more than 0 and at most a week (604800)"));
+        return Err(SpecError::new("duration_s", spec.duration.as_secs_f64(), "a number of seconds above 0 and at most a week (604800)"));
     }
     if spec.services.is_empty() {
         return Err(SpecError::new("services", "(none)", "at least one service"));

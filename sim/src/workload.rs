@@ -99,8 +99,7 @@ impl Arrivals {
     /// The time of the next open-loop arrival after `now`, or `None` past `run`.
     pub fn next_arrival(&self, now: Duration, run: Duration, rng: &mut SimRng) -> Option<Duration> {
         if let Arrivals::Constant { rate_per_s } = *self {
-            let next = now + Duration::from_secs_f64(1.0 / rate_per_s);
-            return (next < run).then_some(next);
+            return within(now, 1.0 / rate_per_s, run);
         }
         let peak = self.peak_rate();
         if peak <= 0.0 {
@@ -108,15 +107,20 @@ impl Arrivals {
         }
         let mut t = now;
         loop {
-            t += Duration::from_secs_f64(-rng.unit_open0().ln() / peak);
-            if t >= run {
-                return None;
-            }
+            t = within(t, -rng.unit_open0().ln() / peak, run)?;
             if rng.unit() * peak < self.rate_at(t, run) {
                 return Some(t);
             }
         }
     }
+}
+
+/// `now + gap_s` if that is before `run` (a tiny rate's huge gap simply ends the arrivals).
+fn within(now: Duration, gap_s: f64, run: Duration) -> Option<Duration> {
+    if !gap_s.is_finite() || now.as_secs_f64() + gap_s >= run.as_secs_f64() {
+        return None;
+    }
+    Some(now + Duration::from_secs_f64(gap_s.max(0.0)))
 }
 
 /// The workload of a run.
@@ -143,6 +147,13 @@ mod tests {
             n += 1;
         }
         n
+    }
+
+    #[test]
+    fn tiny_rates_end_the_arrivals_instead_of_overflowing() {
+        assert_eq!(count(&Arrivals::Constant { rate_per_s: 1e-300 }, 100), 0);
+        assert_eq!(count(&Arrivals::Poisson { rate_per_s: 1e-300 }, 100), 0);
+        assert_eq!(count(&Arrivals::Ramp { from_rate_per_s: 0.0, to_rate_per_s: 1e-300 }, 100), 0);
     }
 
     #[test]
