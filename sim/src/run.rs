@@ -237,9 +237,10 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
 fn finish(world: &World, end_us: u64) -> Result<RunOutput, RunError> {
     let mut recorder = world.recorder();
     recorder.finish().map_err(RunError::Sink)?;
-    let entry = format!("{CLIENT}->{}", world.spec.workload.target);
+    // The entry edge first, then dependency edges in declaration order.
+    let order: Vec<String> = world.spec.call_edges().iter().map(|(a, b)| format!("{a}->{b}")).collect();
     let mut edges = recorder.edge_summaries();
-    edges.sort_by_key(|e| (e.edge != entry, world.spec.call_edges().iter().position(|(a, b)| format!("{a}->{b}") == e.edge)));
+    edges.sort_by_key(|e| order.iter().position(|o| *o == e.edge));
     let (requests, events) = recorder.counts();
     let fingerprint = format!("{:016x}", recorder.fingerprint());
     drop(recorder);
@@ -349,14 +350,13 @@ async fn drive_workload(transport: Arc<Transport>) {
 }
 
 async fn one_request(world: &World, edge: &str, stack: &crate::call::EdgeService) {
-    // The record id is allocated inside `recorded_call`; track in-flight requests by a
-    // separate ticket so that unfinished ones can be recorded at the end of the run.
-    let ticket = world.next_id();
-    world.inflight().insert(ticket, world.now_us());
-    let _ = recorded_call(world, edge, stack, 0).await;
+    // In flight by record id, so that requests still running at the end can be recorded.
+    let id = world.next_id();
+    world.inflight().insert(id, world.now_us());
+    let _ = recorded_call(world, id, edge, stack, 0).await;
     let empty = {
         let mut inflight = world.inflight();
-        inflight.remove(&ticket);
+        inflight.remove(&id);
         inflight.is_empty()
     };
     if empty {

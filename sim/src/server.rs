@@ -54,9 +54,9 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
     world.spec.stack(&from, to).wrap(base, ctx)
 }
 
-/// Makes one call on an edge and records it.
-pub(crate) async fn recorded_call(world: &World, edge: &str, stack: &EdgeService, parent: u64) -> Result<(), CallError> {
-    let req = CallRequest::new(world.next_id());
+/// Makes call `id` on an edge and records it.
+pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &EdgeService, parent: u64) -> Result<(), CallError> {
+    let req = CallRequest::new(id);
     let start_us = world.now_us();
     let result = stack.call(req.clone()).await;
     let outcome = match result {
@@ -139,7 +139,7 @@ impl Replica {
             return Err(CallError::Server);
         }
         for (edge, stack) in &self.deps {
-            if recorded_call(&self.world, edge, stack, request).await.is_err() {
+            if recorded_call(&self.world, self.world.next_id(), edge, stack, request).await.is_err() {
                 return Err(CallError::Server);
             }
         }

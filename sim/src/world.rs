@@ -207,10 +207,7 @@ impl World {
                 _ => {}
             }
         }
-        let (seed, label) = (self.spec.seed, (src, dst));
-        let rng = d.link_rngs.entry(label).or_insert_with(|| {
-            stream(seed, &format!("net/{}/{}", self.nodes[src as usize].name, self.nodes[dst as usize].name))
-        });
+        let rng = self.link_rng(&mut d, src, dst);
         if rng.chance(loss) {
             return None;
         }
@@ -226,11 +223,14 @@ impl World {
     pub(crate) fn refusal_delay(&self, src: u32, dst: u32) -> Duration {
         let link = self.link_model(src, dst);
         let mut d = self.dynamic();
-        let seed = self.spec.seed;
-        let rng = d.link_rngs.entry((src, dst)).or_insert_with(|| {
-            stream(seed, &format!("net/{}/{}", self.nodes[src as usize].name, self.nodes[dst as usize].name))
-        });
-        (link.latency.sample(rng) * 2).max(MADSIM_FLOOR * 2)
+        (link.latency.sample(self.link_rng(&mut d, src, dst)) * 2).max(MADSIM_FLOOR * 2)
+    }
+
+    /// The random stream of the directed link `src -> dst`, created on first use.
+    fn link_rng<'a>(&self, d: &'a mut Dynamic, src: u32, dst: u32) -> &'a mut SimRng {
+        d.link_rngs.entry((src, dst)).or_insert_with(|| {
+            stream(self.spec.seed, &format!("net/{}/{}", self.nodes[src as usize].name, self.nodes[dst as usize].name))
+        })
     }
 
     /// Extra error probability and extra service time from faults active on `node`.
