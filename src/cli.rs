@@ -18,7 +18,7 @@ pub const EXIT_INTERNAL: u8 = 3;
 /// Deterministic simulation of distributed-system patterns under failure.
 ///
 /// Without a command, runs the built-in demo: a small shop whose payment service goes dark,
-/// without and with retry + timeout.
+/// with no patterns, with retry + timeout, and with a circuit breaker added.
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about, long_about = None)]
 pub struct Cli {
@@ -193,7 +193,7 @@ fn print_report(s: &Scenario, r: &Report) {
 }
 
 fn demo() -> Result<u8, CliError> {
-    println!("faultline demo: the same shop, seed and faults, without and with retry + timeout.\n");
+    println!("faultline demo: the same shop, seed and faults: no patterns; retry + timeout; retry + breaker + timeout.\n");
     let mut reports = Vec::new();
     for name in catalog::DEMO {
         let scenario = faultline_scenarios::load(name, &[], None).map_err(|e| internal(format!("built-in scenario {name}: {e}")))?;

@@ -7,6 +7,7 @@ mod cli;
 mod determinism;
 mod faults;
 mod memory;
+mod patterns;
 mod queueing;
 mod scenario_files;
 mod workloads;

@@ -101,7 +101,11 @@ fn faults_are_checked_per_kind() {
 #[test]
 fn edges_and_their_layers_are_checked() {
     let with_edge = |e: &str| format!("{BASE}\n[edges.\"api->db\"]\n{e}\n");
-    contains_all(&load_err(&with_edge("stack = [\"breaker\"]"), &[]), &["stack[0]", "breaker", "retry, timeout"]);
+    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker"]);
+    contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { failure_rate = 0 }"), &[]), &["breaker.failure_rate_threshold", "0", "percentage"]);
+    contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { window = \"time\", window_size = 5 }"), &[]), &["breaker.window_size", "time", "window_s"]);
+    contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { ignore = [\"ok\"] }"), &[]), &["breaker.ignore[0]", "ok", "timeout"]);
+    contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { half_open_permits = 0 }"), &[]), &["half_open_permits", "0"]);
     contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { max_attempts = 0 }"), &[]), &["retry.max_attempts", "0", "1 to 100"]);
     contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { jitter = \"lots\" }"), &[]), &["retry.jitter", "lots", "full"]);
     contains_all(&load_err(&with_edge("stack = [\"retry\"]\ntimeout = { timeout_ms = 5 }"), &[]), &["timeout", "not in `stack`"]);

@@ -85,4 +85,9 @@ pub trait Classify: Send + 'static {
     fn timed_out(after: Duration) -> Self;
     /// True when this error came from a timeout layer.
     fn is_timeout(&self) -> bool;
+    /// The error a pattern returns when it refuses a call without making it (a circuit
+    /// breaker that is open, a full bulkhead): `pattern` names it.
+    fn shed(pattern: &'static str) -> Self;
+    /// True when this error is a local refusal ([`Classify::shed`]).
+    fn is_shed(&self) -> bool;
 }

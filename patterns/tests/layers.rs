@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use faultline_patterns::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, OpenDuration, State, WindowKind};
 use faultline_patterns::event::MemorySink;
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig, RetryLayer};
 use faultline_patterns::service::service_fn;
@@ -17,17 +18,24 @@ enum Failure {
     Transient,
     Fatal,
     TimedOut,
+    Shed,
 }
 
 impl Classify for Failure {
     fn is_retryable(&self) -> bool {
-        !matches!(self, Failure::Fatal)
+        !matches!(self, Failure::Fatal | Failure::Shed)
     }
     fn timed_out(_after: Duration) -> Self {
         Failure::TimedOut
     }
     fn is_timeout(&self) -> bool {
         matches!(self, Failure::TimedOut)
+    }
+    fn shed(_pattern: &'static str) -> Self {
+        Failure::Shed
+    }
+    fn is_shed(&self) -> bool {
+        matches!(self, Failure::Shed)
     }
 }
 
@@ -116,4 +124,72 @@ async fn timeout_outside_retry_bounds_the_whole_call() {
 #[test]
 fn zero_timeout_is_rejected_with_its_key() {
     assert_eq!(TimeoutConfig::new(Duration::ZERO).unwrap_err().key, "timeout_ms");
+}
+
+fn breaker(events: Arc<MemorySink>, automatic: bool) -> CircuitBreakerLayer<Failure> {
+    let config = BreakerConfig {
+        window: WindowKind::CountBased { size: 4 },
+        minimum_calls: 4,
+        open_duration: OpenDuration::Fixed(Duration::from_millis(50)),
+        half_open_permits: 1,
+        automatic_transition: automatic,
+        ..BreakerConfig::default()
+    };
+    CircuitBreakerLayer::new(config.validate().unwrap(), events)
+}
+
+fn transitions(events: &MemorySink) -> Vec<&'static str> {
+    events.events().iter().filter(|e| e.pattern == "breaker").map(|e| e.kind).collect()
+}
+
+#[tokio::test]
+async fn breaker_opens_sheds_probes_and_closes() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let events = Arc::new(MemorySink::default());
+    let layer = breaker(events.clone(), false);
+    let svc = layer.layer(scripted(vec![Some(Failure::Transient); 4], calls.clone()));
+    for _ in 0..4 {
+        assert_eq!(svc.call(1).await, Err(Failure::Transient));
+    }
+    assert_eq!(layer.state(), State::Open);
+    assert_eq!(svc.call(1).await, Err(Failure::Shed), "an open breaker refuses without calling");
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(svc.call(3).await, Ok(6), "the probe goes through");
+    assert_eq!(layer.state(), State::Closed);
+    assert_eq!(transitions(&events), vec!["open", "half_open", "closed"]);
+}
+
+#[tokio::test]
+async fn a_cancelled_probe_gives_its_permit_back() {
+    // resilience4j #903/#935: a permit acquired and never recorded left the breaker stuck in
+    // half-open. Here the only probe hangs and an outer timeout cancels it.
+    let calls = Arc::new(AtomicU32::new(0));
+    let events = Arc::new(MemorySink::default());
+    let layer = breaker(events.clone(), false);
+    let mut script = vec![Some(Failure::Transient); 4];
+    script.push(None); // the first probe hangs for 200 ms
+    let svc = layer.layer(scripted(script, calls.clone()));
+    for _ in 0..4 {
+        let _ = svc.call(1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let outer = TimeoutLayer::silent(TimeoutConfig::new(Duration::from_millis(20)).unwrap());
+    let bounded = outer.layer(svc.clone());
+    assert_eq!(bounded.call(1).await, Err(Failure::TimedOut));
+    assert_eq!(layer.state(), State::HalfOpen);
+    assert_eq!(svc.call(4).await, Ok(8), "the released permit lets the next probe through");
+    assert_eq!(layer.state(), State::Closed);
+}
+
+#[tokio::test]
+async fn automatic_transition_half_opens_without_a_call() {
+    let events = Arc::new(MemorySink::default());
+    let layer = breaker(events.clone(), true);
+    let svc = layer.layer(scripted(vec![Some(Failure::Transient); 4], Arc::new(AtomicU32::new(0))));
+    for _ in 0..4 {
+        let _ = svc.call(1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(transitions(&events), vec!["open", "half_open"], "the timer moved it, no call did");
 }

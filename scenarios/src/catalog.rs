@@ -4,6 +4,7 @@
 const ENTRIES: &[(&str, &str)] = &[
     ("shop-outage", include_str!("../catalog/shop-outage.toml")),
     ("shop-outage-resilient", include_str!("../catalog/shop-outage-resilient.toml")),
+    ("shop-outage-breaker", include_str!("../catalog/shop-outage-breaker.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),
@@ -20,5 +21,6 @@ pub fn names() -> Vec<String> {
     ENTRIES.iter().map(|(n, _)| (*n).to_owned()).collect()
 }
 
-/// The scenario the bare `faultline` command demonstrates, without and with patterns.
-pub const DEMO: [&str; 2] = ["shop-outage", "shop-outage-resilient"];
+/// The scenario the bare `faultline` command demonstrates: no patterns, retry + timeout, and
+/// retry + breaker + timeout, on the same seed and faults.
+pub const DEMO: [&str; 3] = ["shop-outage", "shop-outage-resilient", "shop-outage-breaker"];

@@ -9,9 +9,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKind};
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
+use faultline_patterns::ConfigError;
 use faultline_patterns::timeout::TimeoutConfig;
-use faultline_sim::{Arrivals, Dist, Fault, FaultKind, LinkModel, NetworkSpec, ServiceSpec, SimSpec, Target, Workload};
+use faultline_sim::{Arrivals, Dist, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
 use serde::Deserialize;
 
 use crate::stack::{LayerSpec, PatternStack};
@@ -82,6 +84,27 @@ struct EdgeFile {
     stack: Vec<String>,
     retry: Option<RetryFile>,
     timeout: Option<TimeoutFile>,
+    breaker: Option<BreakerFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BreakerFile {
+    window: Option<String>,
+    window_size: Option<u32>,
+    window_s: Option<u32>,
+    failure_rate: Option<f64>,
+    slow_rate: Option<f64>,
+    slow_call_ms: Option<f64>,
+    minimum_calls: Option<u32>,
+    open_ms: Option<f64>,
+    open_multiplier: Option<f64>,
+    open_max_ms: Option<f64>,
+    half_open_permits: Option<u32>,
+    max_wait_in_half_open_ms: Option<f64>,
+    automatic: Option<bool>,
+    #[serde(default)]
+    ignore: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +268,54 @@ fn network(n: &NetworkFile) -> Result<NetworkSpec, KeyError> {
     Ok(spec)
 }
 
+/// A pattern's `ConfigError` at `table.key`.
+fn config_error(table: &str, c: ConfigError) -> KeyError {
+    KeyError { key: format!("{table}.{}", c.key), message: format!("{} is not allowed (expected {})", c.value, c.allowed) }
+}
+
+fn breaker(key: &str, b: &BreakerFile) -> Result<LayerSpec, KeyError> {
+    let d = BreakerConfig::default();
+    let ms = |k: &str, v: Option<f64>| -> Result<Option<Duration>, KeyError> { v.map(|v| millis(&format!("{key}.{k}"), v)).transpose() };
+    let window = match b.window.as_deref().unwrap_or("count") {
+        "count" => {
+            only(key, "count", &[("window_s", b.window_s.is_some())], &["window_size"])?;
+            WindowKind::CountBased { size: b.window_size.unwrap_or(100) }
+        }
+        "time" => {
+            only(key, "time", &[("window_size", b.window_size.is_some())], &["window_s"])?;
+            WindowKind::TimeBased { seconds: b.window_s.unwrap_or(10) }
+        }
+        other => return err(format!("{key}.window"), format!("\"{other}\" is not allowed (expected count or time)")),
+    };
+    let open = ms("open_ms", b.open_ms)?.unwrap_or(Duration::from_secs(60));
+    let open_duration = match (b.open_multiplier, ms("open_max_ms", b.open_max_ms)?) {
+        (None, None) => OpenDuration::Fixed(open),
+        (multiplier, max) => OpenDuration::Backoff { initial: open, multiplier: multiplier.unwrap_or(2.0), max: max.unwrap_or(open * 10) },
+    };
+    let config = BreakerConfig {
+        window,
+        failure_rate_threshold: b.failure_rate.unwrap_or(d.failure_rate_threshold),
+        slow_call_rate_threshold: b.slow_rate.unwrap_or(d.slow_call_rate_threshold),
+        slow_call_duration: ms("slow_call_ms", b.slow_call_ms)?.unwrap_or(d.slow_call_duration),
+        minimum_calls: b.minimum_calls.unwrap_or(d.minimum_calls),
+        open_duration,
+        half_open_permits: b.half_open_permits.unwrap_or(d.half_open_permits),
+        max_wait_in_half_open: ms("max_wait_in_half_open_ms", b.max_wait_in_half_open_ms)?,
+        automatic_transition: b.automatic.unwrap_or(d.automatic_transition),
+    }
+    .validate()
+    .map_err(|c| config_error(key, c))?;
+    let mut ignore = std::collections::BTreeSet::new();
+    for (i, name) in b.ignore.iter().enumerate() {
+        let outcome = [Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused].into_iter().find(|o| o.as_str() == name);
+        match outcome {
+            Some(o) => ignore.insert(o),
+            None => return err(format!("{key}.ignore[{i}]"), format!("\"{name}\" is not allowed (expected error, timeout, rejected or refused)")),
+        };
+    }
+    Ok(LayerSpec::Breaker(config, ignore))
+}
+
 fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
     let key = |k: &str| format!("edges.\"{edge}\".{k}");
     let mut layers = Vec::new();
@@ -261,11 +332,12 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
                     message: format!("{} is not allowed (expected {})", c.value, c.allowed),
                 })?)
             }
+            "breaker" => breaker(&key("breaker"), e.breaker.as_ref().unwrap_or(&BreakerFile::default()))?,
             other => return err(format!("{}[{i}]", key("stack")), format!("\"{other}\" is not a layer (expected one of {})", LayerSpec::NAMES)),
         };
         layers.push(layer);
     }
-    for (name, present) in [("retry", e.retry.is_some()), ("timeout", e.timeout.is_some())] {
+    for (name, present) in [("retry", e.retry.is_some()), ("timeout", e.timeout.is_some()), ("breaker", e.breaker.is_some())] {
         if present && !e.stack.iter().any(|s| s == name) {
             return err(key(name), format!("`{name}` is configured but not in `stack` ({:?}); add it to the stack or remove the table", e.stack));
         }

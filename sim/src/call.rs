@@ -46,6 +46,9 @@ pub enum CallError {
     Refused,
     /// No answer in time.
     Timeout,
+    /// A pattern on the caller's side refused the call without making it (breaker open,
+    /// bulkhead full).
+    Shed,
 }
 
 impl CallError {
@@ -56,19 +59,27 @@ impl CallError {
             CallError::Rejected => Outcome::Rejected,
             CallError::Refused => Outcome::Refused,
             CallError::Timeout => Outcome::Timeout,
+            CallError::Shed => Outcome::Shed,
         }
     }
 }
 
 impl Classify for CallError {
     fn is_retryable(&self) -> bool {
-        true
+        // Retrying a local refusal only asks the same pattern again.
+        *self != CallError::Shed
     }
     fn timed_out(_after: Duration) -> Self {
         CallError::Timeout
     }
     fn is_timeout(&self) -> bool {
         *self == CallError::Timeout
+    }
+    fn shed(_pattern: &'static str) -> Self {
+        CallError::Shed
+    }
+    fn is_shed(&self) -> bool {
+        *self == CallError::Shed
     }
 }
 

@@ -27,14 +27,16 @@ pub enum Outcome {
     Rejected,
     /// The target was down (crashed): the connection was refused.
     Refused,
+    /// A pattern on the caller's side refused the call without making it.
+    Shed,
     /// Still in flight when the run ended.
     Unfinished,
 }
 
 impl Outcome {
     /// Every outcome, in column order.
-    pub const ALL: [Outcome; 6] =
-        [Outcome::Ok, Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused, Outcome::Unfinished];
+    pub const ALL: [Outcome; 7] =
+        [Outcome::Ok, Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused, Outcome::Shed, Outcome::Unfinished];
 
     /// The lower-case name used in CSV and JSON.
     pub fn as_str(self) -> &'static str {
@@ -44,6 +46,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Rejected => "rejected",
             Outcome::Refused => "refused",
+            Outcome::Shed => "shed",
             Outcome::Unfinished => "unfinished",
         }
     }
