@@ -3,6 +3,9 @@
 use faultline::scenarios;
 use faultline::sim::{self, NullSink};
 
+use faultline::scenarios::stack::{BudgetSpec, RetryOn};
+use faultline::sim::{Arrivals, CallError, ServiceSpec, SimSpec, Workload};
+
 use crate::support::*;
 
 fn run_named(name: &str, sets: &[&str]) -> (faultline::sim::RunOutput, faultline::sim::record::Rows) {
@@ -36,7 +39,56 @@ fn retry_lifts_success_under_transient_errors() {
         sim::run(spec, Box::new(NullSink)).unwrap().edge("api->db").unwrap().success_rate
     };
     let bare = base(vec![]);
-    let retried = base(vec![faultline::scenarios::stack::LayerSpec::Retry(faultline_patterns::retry::RetryConfig { max_attempts: 3, ..Default::default() })]);
+    let retried = base(vec![retry(3, RetryOn::default(), BudgetSpec::None)]);
     assert!((bare - 0.95).abs() < 0.01, "bare success {bare}");
     assert!(retried > 0.999, "with 3 attempts {retried} (theory 1 - 0.05^3 = 0.999875)");
+}
+
+/// client -> l1 -> l2 -> l3 -> l4 -> leaf, the leaf always failing, 3 attempts on every edge.
+/// Returns (requests offered, calls that reached the leaf).
+fn five_layers(on: RetryOn, budget: BudgetSpec) -> (u64, u64) {
+    let names = ["l1", "l2", "l3", "l4", "leaf"];
+    let mut b = SimSpec::builder("five-layers").seed(31).duration(secs(60.0)).drain(secs(120.0));
+    for (i, n) in names.iter().enumerate() {
+        let mut s = ServiceSpec::new(*n).service_time(dist("const(1ms)")).capacity(5000, 100_000);
+        if let Some(next) = names.get(i + 1) {
+            s = s.calls([*next]);
+        } else {
+            s = s.error_rate(1.0);
+        }
+        b = b.service(s);
+    }
+    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 } });
+    let callers = ["client", "l1", "l2", "l3", "l4"];
+    for (from, to) in callers.iter().zip(names) {
+        b = with_stack(b, from, to, vec![retry(3, on.clone(), budget.clone())]);
+    }
+    let out = run(b.build().unwrap());
+    let offered = out.edge("client->l1").unwrap().requests;
+    let leaf = out.services.iter().find(|s| s.service == "leaf").unwrap().admitted;
+    (offered, leaf)
+}
+
+#[test]
+fn retries_multiply_across_layers_and_budgets_bound_them() {
+    // ANCHORS bug 7: 3 tries at 5 layers = 243x the offered load at the bottom.
+    let (offered, leaf) = five_layers(RetryOn::default(), BudgetSpec::None);
+    assert_eq!(leaf, 243 * offered, "{offered} requests offered");
+
+    // A 10% budget per layer: each layer adds at most ~10%, so the leaf sees at most ~1.1^5.
+    let budget = BudgetSpec::Ratio { ratio: 0.1, min_per_s: 0.0, ttl_s: 10 };
+    let (offered, leaf) = five_layers(RetryOn::default(), budget.clone());
+    let amplification = leaf as f64 / offered as f64;
+    println!("per-layer 10% budgets: leaf load {amplification:.3}x offered");
+    assert!(amplification <= 1.1f64.powi(5) * 1.02, "leaf load {amplification:.3}x");
+
+    // Budgets, and a failure that a lower layer already retried is not retried again
+    // (Google SRE): only the layer next to the failure retries, so the leaf sees at most
+    // (1 + budget) x the offered load.
+    let own_errors_only = RetryOn([CallError::Server, CallError::Timeout, CallError::Rejected, CallError::Refused].into_iter().collect());
+    let (offered, leaf) = five_layers(own_errors_only, budget);
+    let amplification = leaf as f64 / offered as f64;
+    println!("budgets + no retry of dependency errors: leaf load {amplification:.3}x offered");
+    assert!(amplification <= 1.1 * 1.02, "leaf load {amplification:.3}x");
+    assert!(amplification > 1.05, "the budget allowed no retries at all: {amplification:.3}x");
 }

@@ -107,7 +107,15 @@ fn edges_and_their_layers_are_checked() {
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { ignore = [\"ok\"] }"), &[]), &["breaker.ignore[0]", "ok", "timeout"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { half_open_permits = 0 }"), &[]), &["half_open_permits", "0"]);
     contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { max_attempts = 0 }"), &[]), &["retry.max_attempts", "0", "1 to 100"]);
-    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { jitter = \"lots\" }"), &[]), &["retry.jitter", "lots", "full"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { jitter = \"lots\" }"), &[]), &["retry.jitter", "lots", "decorrelated"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { retry_on = [\"oops\"] }"), &[]), &["retry.retry_on[0]", "oops", "dependency_error"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { budget = \"ratio\", budget_tokens = 5 }"), &[]), &["retry.budget_tokens", "ratio", "budget_ratio"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { budget = \"ratio\", budget_ratio = 2 }"), &[]), &["retry.budget_ratio", "2"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { budget_ratio = 0.2 }"), &[]), &["budget_ratio", "none"]);
+    contains_all(&load_err(&with_edge("stack = [\"retry\"]\nretry = { backoff = \"cubic\" }"), &[]), &["retry.backoff", "cubic", "linear"]);
+    let ok = with_edge("stack = [\"retry\", \"breaker\", \"timeout\"]\nretry = { backoff = \"linear\", base_ms = 20, jitter = \"decorrelated\", budget = \"token_bucket\", retry_on = [\"timeout\"] }\nbreaker = { window = \"time\", window_s = 5, ignore = [\"rejected\"] }\ntimeout = { timeout_ms = 50 }");
+    let s = scenarios::from_str(&ok, "test.toml", &[]).unwrap();
+    assert_eq!(s.spec.stack("api", "db").describe(), "retry(3, token bucket 500) > breaker(50%/100) > timeout(50ms)");
     contains_all(&load_err(&with_edge("stack = [\"retry\"]\ntimeout = { timeout_ms = 5 }"), &[]), &["timeout", "not in `stack`"]);
     contains_all(&load_err(&with_edge("stack = [\"timeout\"]\ntimeout = { timeout_ms = 0 }"), &[]), &["timeout.timeout_ms", "0"]);
     let bad_edge = format!("{BASE}\n[edges.\"db->api\"]\nstack = []\n");

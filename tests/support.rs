@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use faultline::scenarios::stack::{stack, LayerSpec};
+use faultline::scenarios::stack::{stack, BudgetSpec, LayerSpec, RetryOn};
+use faultline_patterns::retry::RetryConfig;
 use faultline::sim::{self, Arrivals, Dist, Fault, FaultKind, RunOutput, ServiceSpec, SimBuilder, SimSpec, Target, Workload};
 use faultline_patterns::timeout::TimeoutConfig;
 
@@ -31,6 +32,11 @@ pub fn fault(kind: FaultKind, target: &str, at_s: f64, duration_s: Option<f64>) 
 
 pub fn timeout_ms(ms: u64) -> LayerSpec {
     LayerSpec::Timeout(TimeoutConfig::new(Duration::from_millis(ms)).unwrap())
+}
+
+pub fn retry(max_attempts: u32, on: RetryOn, budget: BudgetSpec) -> LayerSpec {
+    let config = RetryConfig { max_attempts, ..RetryConfig::default() }.validate().unwrap();
+    LayerSpec::Retry(config, on, budget)
 }
 
 pub fn with_stack(b: SimBuilder, from: &str, to: &str, layers: Vec<LayerSpec>) -> SimBuilder {

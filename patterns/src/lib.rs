@@ -16,6 +16,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod circuit_breaker;
 pub mod config;
 pub mod event;

@@ -8,12 +8,19 @@
 //!
 //! Jitter matters: without it, clients that failed together retry together (a thundering herd;
 //! Brooker, "Exponential Backoff And Jitter", 2015). Full jitter is the default.
+//!
+//! Which failures are retried is a predicate on the error (default [`Classify::is_retryable`])
+//! and, optionally, on a successful response that should count as a failure. A
+//! [`RetryBudget`](crate::budget::RetryBudget) caps retries relative to requests.
 
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand_core::RngCore;
+use tokio::time::Instant;
 
+use crate::budget::RetryBudget;
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
 use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
@@ -33,6 +40,23 @@ pub enum Backoff {
         /// The largest wait.
         cap: Duration,
     },
+    /// `base * n` before retry `n`, never more than `cap`.
+    Linear {
+        /// The wait before the first retry, and the step.
+        base: Duration,
+        /// The largest wait.
+        cap: Duration,
+    },
+}
+
+impl Backoff {
+    /// The smallest and largest waits this backoff produces.
+    fn bounds(self) -> (Duration, Duration) {
+        match self {
+            Backoff::Fixed { delay } => (delay, delay),
+            Backoff::Exponential { base, cap } | Backoff::Linear { base, cap } => (base, cap),
+        }
+    }
 }
 
 /// How the computed wait is randomised.
@@ -44,16 +68,20 @@ pub enum Jitter {
     Full,
     /// `wait/2` plus uniform in `[0, wait/2)`.
     Equal,
+    /// Brooker's decorrelated jitter: uniform in `[base, 3 x previous wait)`, at most `cap`
+    /// (ignores the backoff's shape, uses its base and cap).
+    Decorrelated,
 }
 
 impl Jitter {
-    /// Parses `none`, `full` or `equal`.
+    /// Parses `none`, `full`, `equal` or `decorrelated`.
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
         match s {
             "none" => Ok(Jitter::None),
             "full" => Ok(Jitter::Full),
             "equal" => Ok(Jitter::Equal),
-            other => Err(ConfigError::new("jitter", format!("\"{other}\""), "one of none, full, equal")),
+            "decorrelated" => Ok(Jitter::Decorrelated),
+            other => Err(ConfigError::new("jitter", format!("\"{other}\""), "one of none, full, equal, decorrelated")),
         }
     }
 }
@@ -94,7 +122,7 @@ impl RetryConfig {
         if self.max_attempts == 0 || self.max_attempts > Self::MAX_ATTEMPTS_LIMIT {
             return Err(ConfigError::new("max_attempts", self.max_attempts, "an integer from 1 to 100"));
         }
-        if let Backoff::Exponential { base, cap } = self.backoff {
+        if let Backoff::Exponential { base, cap } | Backoff::Linear { base, cap } = self.backoff {
             if base.is_zero() {
                 return Err(ConfigError::new("base_ms", 0, "a duration > 0 ms"));
             }
@@ -105,21 +133,28 @@ impl RetryConfig {
         Ok(self)
     }
 
-    /// The wait before retry number `retry` (1 = the first retry), given a uniform draw `unit`
+    /// The wait before retry number `retry` (1 = the first retry), given the previous wait
+    /// (zero before the first retry; only decorrelated jitter uses it) and a uniform draw `unit`
     /// in `[0, 1)`. Pure: the same inputs always give the same wait.
-    pub fn delay(&self, retry: u32, unit: f64) -> Duration {
+    pub fn delay(&self, retry: u32, previous: Duration, unit: f64) -> Duration {
+        let unit = unit.clamp(0.0, 1.0);
+        let (base, cap) = self.backoff.bounds();
         let wait = match self.backoff {
             Backoff::Fixed { delay } => delay,
             Backoff::Exponential { base, cap } => {
-                let shift = retry.saturating_sub(1).min(40);
-                base.checked_mul(1u32 << shift.min(31)).unwrap_or(cap).min(cap)
+                let shift = retry.saturating_sub(1).min(31);
+                base.checked_mul(1u32 << shift).unwrap_or(cap).min(cap)
             }
+            Backoff::Linear { base, cap } => base.checked_mul(retry.max(1)).unwrap_or(cap).min(cap),
         };
-        let unit = unit.clamp(0.0, 1.0);
         match self.jitter {
             Jitter::None => wait,
             Jitter::Full => wait.mul_f64(unit),
             Jitter::Equal => wait / 2 + (wait / 2).mul_f64(unit),
+            Jitter::Decorrelated => {
+                let high = (previous.max(base) * 3).max(base);
+                (base + (high - base).mul_f64(unit)).min(cap)
+            }
         }
     }
 }
@@ -129,21 +164,62 @@ pub fn unit_f64(rng: &mut dyn RngCore) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
+/// Decides whether an error is worth another attempt.
+pub type ErrorPredicate<E> = Arc<dyn Fn(&E) -> bool + Send + Sync>;
+/// Decides whether a successful response should be retried as if it had failed.
+pub type ResultPredicate<R> = Arc<dyn Fn(&R) -> bool + Send + Sync>;
+/// A budget shared by every call through one layer.
+pub type SharedBudget = Arc<Mutex<dyn RetryBudget>>;
+
 /// The layer that adds [`Retry`] around a service.
-pub struct RetryLayer {
+pub struct RetryLayer<Resp, Err> {
     config: RetryConfig,
     rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
     events: Arc<dyn EventSink>,
+    retry_error: ErrorPredicate<Err>,
+    retry_result: Option<ResultPredicate<Resp>>,
+    budget: Option<SharedBudget>,
+    origin: Instant,
+    _types: PhantomData<fn(Resp)>,
 }
 
-impl RetryLayer {
+impl<Resp, Err: Classify> RetryLayer<Resp, Err> {
     /// A layer with a validated `config`, drawing jitter from `rng` and reporting to `events`.
+    /// Errors are retried when [`Classify::is_retryable`] says so; there is no budget.
     pub fn new(config: RetryConfig, rng: Box<dyn RngCore + Send>, events: Arc<dyn EventSink>) -> Self {
-        RetryLayer { config, rng: Arc::new(Mutex::new(rng)), events }
+        RetryLayer {
+            config,
+            rng: Arc::new(Mutex::new(rng)),
+            events,
+            retry_error: Arc::new(|e: &Err| e.is_retryable()),
+            retry_result: None,
+            budget: None,
+            origin: Instant::now(),
+            _types: PhantomData,
+        }
+    }
+
+    /// Retries only the errors `predicate` accepts (it replaces `is_retryable`).
+    pub fn retry_on(mut self, predicate: ErrorPredicate<Err>) -> Self {
+        self.retry_error = predicate;
+        self
+    }
+
+    /// Also retries successful responses that `predicate` rejects (e.g. an empty result);
+    /// after the last attempt such a response is returned as it is.
+    pub fn retry_result(mut self, predicate: ResultPredicate<Resp>) -> Self {
+        self.retry_result = Some(predicate);
+        self
+    }
+
+    /// Caps retries with `budget`.
+    pub fn with_budget(mut self, budget: SharedBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for RetryLayer
+impl<Req, Resp, Err> Layer<Req, Resp, Err> for RetryLayer<Resp, Err>
 where
     Req: Clone + Send + 'static,
     Resp: Send + 'static,
@@ -155,6 +231,10 @@ where
             config: self.config,
             rng: self.rng.clone(),
             events: self.events.clone(),
+            retry_error: self.retry_error.clone(),
+            retry_result: self.retry_result.clone(),
+            budget: self.budget.clone(),
+            origin: self.origin,
         })
     }
 }
@@ -165,6 +245,10 @@ pub struct Retry<Req, Resp, Err> {
     config: RetryConfig,
     rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
     events: Arc<dyn EventSink>,
+    retry_error: ErrorPredicate<Err>,
+    retry_result: Option<ResultPredicate<Resp>>,
+    budget: Option<SharedBudget>,
+    origin: Instant,
 }
 
 impl<Req, Resp, Err> Service<Req> for Retry<Req, Resp, Err>
@@ -181,31 +265,60 @@ where
         let config = self.config;
         let rng = self.rng.clone();
         let events = self.events.clone();
+        let retry_error = self.retry_error.clone();
+        let retry_result = self.retry_result.clone();
+        let budget = self.budget.clone();
+        let origin = self.origin;
         Box::pin(async move {
+            let with_budget = |f: &mut dyn FnMut(&mut dyn RetryBudget) -> bool| -> bool {
+                match &budget {
+                    Some(b) => match b.lock() {
+                        Ok(mut b) => f(&mut *b),
+                        Err(_) => true,
+                    },
+                    None => true,
+                }
+            };
+            with_budget(&mut |b| {
+                b.deposit(origin.elapsed());
+                true
+            });
             let mut attempt = 1;
+            let mut previous = Duration::ZERO;
             loop {
-                let err = match inner.call(req.clone()).await {
-                    Ok(resp) => return Ok(resp),
-                    Err(err) => err,
+                let result = inner.call(req.clone()).await;
+                let (retryable, timed_out, retry_after) = match &result {
+                    Ok(resp) => match &retry_result {
+                        Some(p) if p(resp) => (true, false, None),
+                        _ => {
+                            with_budget(&mut |b| {
+                                b.on_success(origin.elapsed(), attempt > 1);
+                                true
+                            });
+                            return result;
+                        }
+                    },
+                    Err(e) => (retry_error(e), e.is_timeout(), e.retry_after()),
                 };
-                if attempt >= config.max_attempts || !err.is_retryable() {
+                if attempt >= config.max_attempts || !retryable {
                     if attempt > 1 {
-                        events.emit(PatternEvent {
-                            pattern: "retry",
-                            kind: "gave_up",
-                            detail: format!("attempts={attempt}"),
-                        });
+                        events.emit(PatternEvent { pattern: "retry", kind: "gave_up", detail: format!("attempts={attempt}") });
                     }
-                    return Err(err);
+                    return result;
+                }
+                if !with_budget(&mut |b| b.try_withdraw(origin.elapsed(), timed_out)) {
+                    events.emit(PatternEvent { pattern: "retry", kind: "budget_exhausted", detail: format!("attempts={attempt}") });
+                    return result;
                 }
                 let unit = match rng.lock() {
                     Ok(mut rng) => unit_f64(&mut **rng),
                     Err(_) => 0.5,
                 };
-                let mut wait = config.delay(attempt, unit);
-                if let Some(after) = err.retry_after() {
+                let mut wait = config.delay(attempt, previous, unit);
+                if let Some(after) = retry_after {
                     wait = wait.max(after);
                 }
+                previous = wait;
                 events.emit(PatternEvent {
                     pattern: "retry",
                     kind: "scheduled",
@@ -239,8 +352,11 @@ mod tests {
     #[test]
     fn exponential_doubles_then_caps() {
         let c = exp(Jitter::None);
-        let ms: Vec<u128> = (1..=6).map(|n| c.delay(n, 0.3).as_millis()).collect();
+        let ms: Vec<u128> = (1..=6).map(|n| c.delay(n, Duration::ZERO, 0.3).as_millis()).collect();
         assert_eq!(ms, vec![10, 20, 40, 80, 100, 100]);
+        let linear = RetryConfig { backoff: Backoff::Linear { base: Duration::from_millis(30), cap: Duration::from_millis(100) }, ..c };
+        let ms: Vec<u128> = (1..=5).map(|n| linear.delay(n, Duration::ZERO, 0.3).as_millis()).collect();
+        assert_eq!(ms, vec![30, 60, 90, 100, 100]);
     }
 
     #[test]
@@ -259,13 +375,17 @@ mod tests {
 
     proptest! {
         #[test]
-        fn jitter_stays_within_its_band(retry in 1u32..60, unit in 0.0f64..1.0) {
-            let plain = exp(Jitter::None).delay(retry, unit);
-            let full = exp(Jitter::Full).delay(retry, unit);
-            let equal = exp(Jitter::Equal).delay(retry, unit);
+        fn jitter_stays_within_its_band(retry in 1u32..60, unit in 0.0f64..1.0, previous_ms in 0u64..500) {
+            let previous = Duration::from_millis(previous_ms);
+            let plain = exp(Jitter::None).delay(retry, previous, unit);
+            let full = exp(Jitter::Full).delay(retry, previous, unit);
+            let equal = exp(Jitter::Equal).delay(retry, previous, unit);
+            let decorrelated = exp(Jitter::Decorrelated).delay(retry, previous, unit);
             prop_assert!(full <= plain);
             prop_assert!(equal >= plain / 2 && equal <= plain);
             prop_assert!(plain <= Duration::from_millis(100));
+            prop_assert!(decorrelated >= Duration::from_millis(10) && decorrelated <= Duration::from_millis(100));
+            prop_assert!(decorrelated <= (previous.max(Duration::from_millis(10)) * 3).max(Duration::from_millis(10)));
         }
     }
 }

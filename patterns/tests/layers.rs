@@ -58,7 +58,7 @@ fn scripted(script: Vec<Option<Failure>>, calls: Arc<AtomicU32>) -> BoxService<u
     })
 }
 
-fn retry(max_attempts: u32, events: Arc<MemorySink>) -> RetryLayer {
+fn retry(max_attempts: u32, events: Arc<MemorySink>) -> RetryLayer<u32, Failure> {
     let config = RetryConfig {
         max_attempts,
         backoff: Backoff::Fixed { delay: Duration::from_millis(2) },

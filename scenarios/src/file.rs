@@ -13,10 +13,10 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKin
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_patterns::ConfigError;
 use faultline_patterns::timeout::TimeoutConfig;
-use faultline_sim::{Arrivals, Dist, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
+use faultline_sim::{Arrivals, CallError, Dist, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
 use serde::Deserialize;
 
-use crate::stack::{LayerSpec, PatternStack};
+use crate::stack::{BudgetSpec, LayerSpec, PatternStack, RetryOn};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -116,6 +116,14 @@ struct RetryFile {
     base_ms: Option<f64>,
     cap_ms: Option<f64>,
     jitter: Option<String>,
+    retry_on: Option<Vec<String>>,
+    budget: Option<String>,
+    budget_tokens: Option<u32>,
+    retry_cost: Option<u32>,
+    timeout_cost: Option<u32>,
+    budget_ratio: Option<f64>,
+    budget_min_per_s: Option<f64>,
+    budget_ttl_s: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -321,7 +329,7 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
     let mut layers = Vec::new();
     for (i, name) in e.stack.iter().enumerate() {
         let layer = match name.as_str() {
-            "retry" => LayerSpec::Retry(retry(&key("retry"), e.retry.as_ref().unwrap_or(&RetryFile::default()))?),
+            "retry" => retry(&key("retry"), e.retry.as_ref().unwrap_or(&RetryFile::default()))?,
             "timeout" => {
                 let t = e.timeout.as_ref().map_or(TimeoutConfig::default(), |t| match t.timeout_ms {
                     Some(ms) => TimeoutConfig { after: Duration::from_secs_f64(ms.max(0.0) / 1000.0) },
@@ -345,7 +353,7 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
     Ok(PatternStack(layers))
 }
 
-fn retry(key: &str, r: &RetryFile) -> Result<RetryConfig, KeyError> {
+fn retry(key: &str, r: &RetryFile) -> Result<LayerSpec, KeyError> {
     let d = RetryConfig::default();
     let ms = |k: &str, v: Option<f64>, default: Duration| -> Result<Duration, KeyError> {
         match v {
@@ -353,24 +361,68 @@ fn retry(key: &str, r: &RetryFile) -> Result<RetryConfig, KeyError> {
             None => Ok(default),
         }
     };
+    let shaped = |kind: &str| -> Result<(Duration, Duration), KeyError> {
+        only(key, kind, &[("delay_ms", r.delay_ms.is_some())], &["base_ms", "cap_ms"])?;
+        Ok((ms("base_ms", r.base_ms, RetryConfig::DEFAULT_BASE)?, ms("cap_ms", r.cap_ms, RetryConfig::DEFAULT_CAP)?))
+    };
     let backoff = match r.backoff.as_deref().unwrap_or("exponential") {
         "exponential" => {
-            only(key, "exponential", &[("delay_ms", r.delay_ms.is_some())], &["base_ms", "cap_ms"])?;
-            Backoff::Exponential { base: ms("base_ms", r.base_ms, RetryConfig::DEFAULT_BASE)?, cap: ms("cap_ms", r.cap_ms, RetryConfig::DEFAULT_CAP)? }
+            let (base, cap) = shaped("exponential")?;
+            Backoff::Exponential { base, cap }
+        }
+        "linear" => {
+            let (base, cap) = shaped("linear")?;
+            Backoff::Linear { base, cap }
         }
         "fixed" => {
             only(key, "fixed", &[("base_ms", r.base_ms.is_some()), ("cap_ms", r.cap_ms.is_some())], &["delay_ms"])?;
             Backoff::Fixed { delay: ms("delay_ms", r.delay_ms, RetryConfig::DEFAULT_BASE)? }
         }
-        other => return err(format!("{key}.backoff"), format!("\"{other}\" is not allowed (expected fixed or exponential)")),
+        other => return err(format!("{key}.backoff"), format!("\"{other}\" is not allowed (expected fixed, linear or exponential)")),
     };
     let jitter = match &r.jitter {
-        Some(j) => Jitter::parse(j).map_err(|c| KeyError { key: format!("{key}.jitter"), message: format!("{} is not allowed (expected {})", c.value, c.allowed) })?,
+        Some(j) => Jitter::parse(j).map_err(|c| config_error(key, c))?,
         None => d.jitter,
     };
-    RetryConfig { max_attempts: r.max_attempts.unwrap_or(d.max_attempts), backoff, jitter }
-        .validate()
-        .map_err(|c| KeyError { key: format!("{key}.{}", c.key), message: format!("{} is not allowed (expected {})", c.value, c.allowed) })
+    let config = RetryConfig { max_attempts: r.max_attempts.unwrap_or(d.max_attempts), backoff, jitter }.validate().map_err(|c| config_error(key, c))?;
+    let on = match &r.retry_on {
+        None => RetryOn::default(),
+        Some(names) => {
+            let mut set = std::collections::BTreeSet::new();
+            for (i, n) in names.iter().enumerate() {
+                match CallError::parse(n) {
+                    Some(e) => set.insert(e),
+                    None => return err(format!("{key}.retry_on[{i}]"), format!("\"{n}\" is not allowed (expected {})", CallError::NAMES)),
+                };
+            }
+            RetryOn(set)
+        }
+    };
+    let budget_keys = [
+        ("budget_tokens", r.budget_tokens.is_some()),
+        ("retry_cost", r.retry_cost.is_some()),
+        ("timeout_cost", r.timeout_cost.is_some()),
+        ("budget_ratio", r.budget_ratio.is_some()),
+        ("budget_min_per_s", r.budget_min_per_s.is_some()),
+        ("budget_ttl_s", r.budget_ttl_s.is_some()),
+    ];
+    let budget = match r.budget.as_deref().unwrap_or("none") {
+        "none" => {
+            only(&format!("{key} (budget \"none\")"), "none", &budget_keys, &[])?;
+            BudgetSpec::None
+        }
+        "token_bucket" => {
+            only(key, "token_bucket", &budget_keys, &["budget_tokens", "retry_cost", "timeout_cost"])?;
+            BudgetSpec::TokenBucket { tokens: r.budget_tokens.unwrap_or(500), retry_cost: r.retry_cost.unwrap_or(5), timeout_cost: r.timeout_cost.unwrap_or(10) }
+        }
+        "ratio" => {
+            only(key, "ratio", &budget_keys, &["budget_ratio", "budget_min_per_s", "budget_ttl_s"])?;
+            BudgetSpec::Ratio { ratio: r.budget_ratio.unwrap_or(0.1), min_per_s: r.budget_min_per_s.unwrap_or(1.0), ttl_s: r.budget_ttl_s.unwrap_or(10) }
+        }
+        other => return err(format!("{key}.budget"), format!("\"{other}\" is not allowed (expected none, token_bucket or ratio)")),
+    };
+    budget.validate().map_err(|c| config_error(key, c))?;
+    Ok(LayerSpec::Retry(config, on, budget))
 }
 
 fn workload(w: &WorkloadFile) -> Result<Workload, KeyError> {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::collections::BTreeSet;
 
 use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBreakerLayer};
+use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
 use faultline_patterns::retry::{RetryConfig, RetryLayer};
 use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
 use faultline_patterns::Layer;
@@ -16,8 +17,8 @@ use faultline_sim::{CallError, EdgeContext, EdgeService, EdgeStack, Outcome};
 /// One layer with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayerSpec {
-    /// Retry with backoff and jitter.
-    Retry(RetryConfig),
+    /// Retry with backoff and jitter, for the errors in `on`, within an optional budget.
+    Retry(RetryConfig, RetryOn, BudgetSpec),
     /// A deadline per call.
     Timeout(TimeoutConfig),
     /// A circuit breaker; errors with an outcome in `ignore` are not counted.
@@ -30,9 +31,77 @@ impl LayerSpec {
 
     fn describe(&self) -> String {
         match self {
-            LayerSpec::Retry(c) => format!("retry({})", c.max_attempts),
+            LayerSpec::Retry(c, _, BudgetSpec::None) => format!("retry({})", c.max_attempts),
+            LayerSpec::Retry(c, _, b) => format!("retry({}, {})", c.max_attempts, b.describe()),
             LayerSpec::Timeout(c) => format!("timeout({}ms)", c.after.as_millis()),
             LayerSpec::Breaker(c, _) => format!("breaker({}%/{})", c.failure_rate_threshold, c.effective_minimum()),
+        }
+    }
+}
+
+/// The errors a retry layer retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryOn(pub BTreeSet<CallError>);
+
+impl Default for RetryOn {
+    /// Every error except a local refusal.
+    fn default() -> Self {
+        RetryOn([CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused].into_iter().collect())
+    }
+}
+
+/// A retry budget, as configured (each calling node gets its own).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BudgetSpec {
+    /// No budget: only `max_attempts` limits retries.
+    None,
+    /// The AWS SDK's token bucket.
+    TokenBucket {
+        /// Capacity (AWS: 500).
+        tokens: u32,
+        /// Cost of a retry (AWS: 5).
+        retry_cost: u32,
+        /// Cost of a retry after a timeout (AWS: 10).
+        timeout_cost: u32,
+    },
+    /// Retries at most `ratio` of requests over `ttl_s`, plus `min_per_s`.
+    Ratio {
+        /// Share of requests (SRE: 0.1).
+        ratio: f64,
+        /// Retries per second allowed regardless.
+        min_per_s: f64,
+        /// Window, whole seconds.
+        ttl_s: u64,
+    },
+}
+
+impl BudgetSpec {
+    fn describe(&self) -> String {
+        match self {
+            BudgetSpec::None => "no budget".into(),
+            BudgetSpec::TokenBucket { tokens, .. } => format!("token bucket {tokens}"),
+            BudgetSpec::Ratio { ratio, .. } => format!("budget {}%", ratio * 100.0),
+        }
+    }
+
+    /// Checks the values (the same checks as building it).
+    pub fn validate(&self) -> Result<(), faultline_patterns::ConfigError> {
+        match *self {
+            BudgetSpec::None => Ok(()),
+            BudgetSpec::TokenBucket { tokens, retry_cost, timeout_cost } => TokenBucketBudget::new(tokens, retry_cost, timeout_cost, 1).map(|_| ()),
+            BudgetSpec::Ratio { ratio, min_per_s, ttl_s } => RatioBudget::new(ratio, min_per_s, std::time::Duration::from_secs(ttl_s)).map(|_| ()),
+        }
+    }
+
+    fn build(&self) -> Option<Arc<std::sync::Mutex<dyn RetryBudget>>> {
+        match *self {
+            BudgetSpec::None => None,
+            BudgetSpec::TokenBucket { tokens, retry_cost, timeout_cost } => {
+                TokenBucketBudget::new(tokens, retry_cost, timeout_cost, 1).ok().map(|b| Arc::new(std::sync::Mutex::new(b)) as Arc<std::sync::Mutex<dyn RetryBudget>>)
+            }
+            BudgetSpec::Ratio { ratio, min_per_s, ttl_s } => RatioBudget::new(ratio, min_per_s, std::time::Duration::from_secs(ttl_s))
+                .ok()
+                .map(|b| Arc::new(std::sync::Mutex::new(b)) as Arc<std::sync::Mutex<dyn RetryBudget>>),
         }
     }
 }
@@ -46,9 +115,14 @@ impl EdgeStack for PatternStack {
         let mut svc = base;
         for (i, layer) in self.0.iter().enumerate().rev() {
             svc = match layer {
-                LayerSpec::Retry(c) => {
+                LayerSpec::Retry(c, on, budget) => {
                     let rng = ctx.stream(&format!("{i}/retry")).into_rng_core();
-                    RetryLayer::new(*c, rng, ctx.events.clone()).layer(svc)
+                    let on = on.clone();
+                    let mut layer = RetryLayer::new(*c, rng, ctx.events.clone()).retry_on(Arc::new(move |e: &CallError| on.0.contains(e)));
+                    if let Some(b) = budget.build() {
+                        layer = layer.with_budget(b);
+                    }
+                    layer.layer(svc)
                 }
                 LayerSpec::Timeout(c) => TimeoutLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Breaker(c, ignore) => {

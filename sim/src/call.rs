@@ -36,10 +36,14 @@ impl CallRequest {
 }
 
 /// Why a call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CallError {
-    /// The server answered with an error.
+    /// The server answered with an error of its own (its error rate, an error burst).
     Server,
+    /// The server answered with an error because one of its own dependency calls failed
+    /// (after whatever retries that edge made). Recorded as `error`; a retry predicate can
+    /// tell it apart, so that only the layer nearest a failure retries it (Google SRE).
+    Dependency,
     /// The server shed the request (queue full).
     Rejected,
     /// The target was down: connection refused.
@@ -52,10 +56,30 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// Names for retry predicates, in the order of [`CallError::parse`].
+    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused";
+
+    /// The name a scenario uses for this error in a retry predicate.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallError::Server => "error",
+            CallError::Dependency => "dependency_error",
+            CallError::Rejected => "rejected",
+            CallError::Refused => "refused",
+            CallError::Timeout => "timeout",
+            CallError::Shed => "shed",
+        }
+    }
+
+    /// Parses a name from [`CallError::NAMES`].
+    pub fn parse(name: &str) -> Option<CallError> {
+        [CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused].into_iter().find(|e| e.name() == name)
+    }
+
     /// The record outcome for this error.
     pub fn outcome(self) -> Outcome {
         match self {
-            CallError::Server => Outcome::Error,
+            CallError::Server | CallError::Dependency => Outcome::Error,
             CallError::Rejected => Outcome::Rejected,
             CallError::Refused => Outcome::Refused,
             CallError::Timeout => Outcome::Timeout,

@@ -140,7 +140,7 @@ impl Replica {
         }
         for (edge, stack) in &self.deps {
             if recorded_call(&self.world, self.world.next_id(), edge, stack, request).await.is_err() {
-                return Err(CallError::Server);
+                return Err(CallError::Dependency);
             }
         }
         Ok(())
