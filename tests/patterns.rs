@@ -92,3 +92,19 @@ fn retries_multiply_across_layers_and_budgets_bound_them() {
     assert!(amplification <= 1.1 * 1.02, "leaf load {amplification:.3}x");
     assert!(amplification > 1.05, "the budget allowed no retries at all: {amplification:.3}x");
 }
+
+#[test]
+fn bulkhead_timeout_and_fallback_keep_a_page_up_when_an_optional_dependency_crawls() {
+    let (bare, _) = run_named("product-page", &[]);
+    let (guarded, rows) = run_named("product-page-fallback", &[]);
+    assert!(bare.edges[0].success_rate < 0.85, "the bare page should fail under the spike: {}", bare.edges[0].success_rate);
+    assert_eq!(guarded.edges[0].success_rate, 1.0, "every page is served");
+    assert!(guarded.edges[0].p99_ms < 200.0, "p99 {} ms", guarded.edges[0].p99_ms);
+    let reqs = requests(&rows);
+    // Degraded answers only while pricing crawls (30-60 s).
+    assert_eq!(share(&reqs, "web->pricing", 0.0, 29.0, "fallback").0, 0.0);
+    assert!(share(&reqs, "web->pricing", 31.0, 59.0, "fallback").0 > 0.95);
+    assert_eq!(share(&reqs, "web->pricing", 61.0, 90.0, "fallback").0, 0.0);
+    let full: usize = rows.events.iter().filter(|e| e.contains(",bulkhead.full,")).count();
+    assert!(full > 100, "the bulkhead refused {full} calls");
+}

@@ -101,7 +101,9 @@ fn faults_are_checked_per_kind() {
 #[test]
 fn edges_and_their_layers_are_checked() {
     let with_edge = |e: &str| format!("{BASE}\n[edges.\"api->db\"]\n{e}\n");
-    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker"]);
+    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker, bulkhead, fallback"]);
+    contains_all(&load_err(&with_edge("stack = [\"bulkhead\"]\nbulkhead = { max_concurrent = 0 }"), &[]), &["bulkhead.max_concurrent", "0"]);
+    contains_all(&load_err(&with_edge("stack = [\"fallback\"]\nfallback = { on = [\"never\"] }"), &[]), &["fallback.on[0]", "never", "shed"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { failure_rate = 0 }"), &[]), &["breaker.failure_rate_threshold", "0", "percentage"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { window = \"time\", window_size = 5 }"), &[]), &["breaker.window_size", "time", "window_s"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { ignore = [\"ok\"] }"), &[]), &["breaker.ignore[0]", "ok", "timeout"]);

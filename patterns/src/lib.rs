@@ -17,9 +17,11 @@
 #![forbid(unsafe_code)]
 
 pub mod budget;
+pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod config;
 pub mod event;
+pub mod fallback;
 pub mod retry;
 pub mod service;
 pub mod timeout;

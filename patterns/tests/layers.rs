@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_patterns::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, OpenDuration, State, WindowKind};
+use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
 use faultline_patterns::event::MemorySink;
+use faultline_patterns::fallback::FallbackLayer;
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig, RetryLayer};
 use faultline_patterns::service::service_fn;
 use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
@@ -192,4 +194,72 @@ async fn automatic_transition_half_opens_without_a_call() {
     }
     tokio::time::sleep(Duration::from_millis(80)).await;
     assert_eq!(transitions(&events), vec!["open", "half_open"], "the timer moved it, no call did");
+}
+
+/// A service that takes `ms` milliseconds to answer.
+fn slow(ms: u64) -> BoxService<u32, u32, Failure> {
+    service_fn(move |req: u32| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(req)
+    })
+}
+
+#[tokio::test]
+async fn bulkhead_caps_concurrency_queues_and_sheds() {
+    let config = BulkheadConfig { max_concurrent: 3, max_queue: 2, max_wait: Duration::from_millis(500) };
+    let layer = BulkheadLayer::new(config.validate().unwrap(), Arc::new(MemorySink::default()));
+    let pool = layer.pool();
+    let svc = layer.layer(slow(100));
+    let calls: Vec<_> = (0..10).map(|i| tokio::spawn(svc.call(i))).collect();
+    let mut results = Vec::new();
+    for c in calls {
+        results.push(c.await.unwrap());
+    }
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let shed = results.iter().filter(|r| **r == Err(Failure::Shed)).count();
+    assert_eq!((ok, shed), (5, 5), "3 run, 2 wait and run, 5 are refused");
+    assert_eq!((pool.available(), pool.waiting()), (3, 0));
+}
+
+#[tokio::test]
+async fn bulkhead_never_leaks_a_permit_under_cancellation() {
+    // Calls with random durations, cancelled by random outer timeouts, some while they wait.
+    let config = BulkheadConfig { max_concurrent: 4, max_queue: 8, max_wait: Duration::from_millis(40) };
+    let layer = BulkheadLayer::new(config.validate().unwrap(), Arc::new(MemorySink::default()));
+    let pool = layer.pool();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut calls = Vec::new();
+    for i in 0..200 {
+        let svc = layer.layer(slow(1 + next(30)));
+        let limit = Duration::from_millis(1 + next(50));
+        calls.push(tokio::spawn(async move { tokio::time::timeout(limit, svc.call(i)).await }));
+        if next(3) == 0 {
+            tokio::time::sleep(Duration::from_millis(next(5))).await;
+        }
+    }
+    let mut cancelled = 0;
+    for c in calls {
+        if c.await.unwrap().is_err() {
+            cancelled += 1;
+        }
+    }
+    assert!(cancelled > 20, "only {cancelled} calls were cancelled: the test proves little");
+    assert_eq!((pool.available(), pool.waiting()), (4, 0), "a permit or a waiter leaked");
+}
+
+#[tokio::test]
+async fn fallback_answers_for_the_errors_it_accepts() {
+    let events = Arc::new(MemorySink::default());
+    let fallback = FallbackLayer::new(Arc::new(|e: &Failure| (*e == Failure::Transient).then_some(0)), events.clone());
+    let svc = fallback.layer(scripted(vec![Some(Failure::Transient), Some(Failure::Fatal)], Arc::new(AtomicU32::new(0))));
+    assert_eq!(svc.call(5).await, Ok(0));
+    assert_eq!(svc.call(5).await, Err(Failure::Fatal));
+    assert_eq!(svc.call(5).await, Ok(10));
+    assert_eq!(events.events().len(), 1);
 }

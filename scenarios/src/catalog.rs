@@ -5,6 +5,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("shop-outage", include_str!("../catalog/shop-outage.toml")),
     ("shop-outage-resilient", include_str!("../catalog/shop-outage-resilient.toml")),
     ("shop-outage-breaker", include_str!("../catalog/shop-outage-breaker.toml")),
+    ("product-page", include_str!("../catalog/product-page.toml")),
+    ("product-page-fallback", include_str!("../catalog/product-page-fallback.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use faultline_patterns::bulkhead::BulkheadConfig;
 use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKind};
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_patterns::ConfigError;
@@ -85,6 +86,22 @@ struct EdgeFile {
     retry: Option<RetryFile>,
     timeout: Option<TimeoutFile>,
     breaker: Option<BreakerFile>,
+    bulkhead: Option<BulkheadFile>,
+    fallback: Option<FallbackFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkheadFile {
+    max_concurrent: Option<u32>,
+    max_queue: Option<u32>,
+    max_wait_ms: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FallbackFile {
+    on: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -324,6 +341,29 @@ fn breaker(key: &str, b: &BreakerFile) -> Result<LayerSpec, KeyError> {
     Ok(LayerSpec::Breaker(config, ignore))
 }
 
+/// A list of error names (`retry_on`, `fallback.on`), if given.
+fn error_names(key: &str, names: Option<&[String]>) -> Result<Option<std::collections::BTreeSet<CallError>>, KeyError> {
+    let Some(names) = names else { return Ok(None) };
+    let mut set = std::collections::BTreeSet::new();
+    for (i, n) in names.iter().enumerate() {
+        match CallError::parse(n) {
+            Some(e) => set.insert(e),
+            None => return err(format!("{key}[{i}]"), format!("\"{n}\" is not allowed (expected {})", CallError::NAMES)),
+        };
+    }
+    Ok(Some(set))
+}
+
+fn bulkhead(key: &str, b: &BulkheadFile) -> Result<LayerSpec, KeyError> {
+    let d = BulkheadConfig::default();
+    let max_wait = match b.max_wait_ms {
+        Some(ms) => millis(&format!("{key}.max_wait_ms"), ms)?,
+        None => d.max_wait,
+    };
+    let config = BulkheadConfig { max_concurrent: b.max_concurrent.unwrap_or(d.max_concurrent), max_queue: b.max_queue.unwrap_or(d.max_queue), max_wait };
+    Ok(LayerSpec::Bulkhead(config.validate().map_err(|c| config_error(key, c))?))
+}
+
 fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
     let key = |k: &str| format!("edges.\"{edge}\".{k}");
     let mut layers = Vec::new();
@@ -341,11 +381,25 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
                 })?)
             }
             "breaker" => breaker(&key("breaker"), e.breaker.as_ref().unwrap_or(&BreakerFile::default()))?,
+            "bulkhead" => bulkhead(&key("bulkhead"), e.bulkhead.as_ref().unwrap_or(&BulkheadFile::default()))?,
+            "fallback" => {
+                let on = e.fallback.as_ref().and_then(|f| f.on.as_deref());
+                LayerSpec::Fallback(error_names(&key("fallback.on"), on)?.unwrap_or_else(|| {
+                    [CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused, CallError::Shed].into_iter().collect()
+                }))
+            }
             other => return err(format!("{}[{i}]", key("stack")), format!("\"{other}\" is not a layer (expected one of {})", LayerSpec::NAMES)),
         };
         layers.push(layer);
     }
-    for (name, present) in [("retry", e.retry.is_some()), ("timeout", e.timeout.is_some()), ("breaker", e.breaker.is_some())] {
+    let tables = [
+        ("retry", e.retry.is_some()),
+        ("timeout", e.timeout.is_some()),
+        ("breaker", e.breaker.is_some()),
+        ("bulkhead", e.bulkhead.is_some()),
+        ("fallback", e.fallback.is_some()),
+    ];
+    for (name, present) in tables {
         if present && !e.stack.iter().any(|s| s == name) {
             return err(key(name), format!("`{name}` is configured but not in `stack` ({:?}); add it to the stack or remove the table", e.stack));
         }
@@ -385,19 +439,7 @@ fn retry(key: &str, r: &RetryFile) -> Result<LayerSpec, KeyError> {
         None => d.jitter,
     };
     let config = RetryConfig { max_attempts: r.max_attempts.unwrap_or(d.max_attempts), backoff, jitter }.validate().map_err(|c| config_error(key, c))?;
-    let on = match &r.retry_on {
-        None => RetryOn::default(),
-        Some(names) => {
-            let mut set = std::collections::BTreeSet::new();
-            for (i, n) in names.iter().enumerate() {
-                match CallError::parse(n) {
-                    Some(e) => set.insert(e),
-                    None => return err(format!("{key}.retry_on[{i}]"), format!("\"{n}\" is not allowed (expected {})", CallError::NAMES)),
-                };
-            }
-            RetryOn(set)
-        }
-    };
+    let on = error_names(&format!("{key}.retry_on"), r.retry_on.as_deref())?.map(RetryOn).unwrap_or_default();
     let budget_keys = [
         ("budget_tokens", r.budget_tokens.is_some()),
         ("retry_cost", r.retry_cost.is_some()),

@@ -9,10 +9,12 @@ use std::collections::BTreeSet;
 
 use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBreakerLayer};
 use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
+use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
+use faultline_patterns::fallback::FallbackLayer;
 use faultline_patterns::retry::{RetryConfig, RetryLayer};
 use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
 use faultline_patterns::Layer;
-use faultline_sim::{CallError, EdgeContext, EdgeService, EdgeStack, Outcome};
+use faultline_sim::{CallError, EdgeContext, EdgeService, EdgeStack, Outcome, Served};
 
 /// One layer with its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,11 +25,15 @@ pub enum LayerSpec {
     Timeout(TimeoutConfig),
     /// A circuit breaker; errors with an outcome in `ignore` are not counted.
     Breaker(BreakerConfig, BTreeSet<Outcome>),
+    /// A cap on concurrent calls, with an optional bounded wait.
+    Bulkhead(BulkheadConfig),
+    /// A degraded answer for the errors listed.
+    Fallback(BTreeSet<CallError>),
 }
 
 impl LayerSpec {
     /// Layer names a scenario may use.
-    pub const NAMES: &'static str = "retry, timeout, breaker";
+    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback";
 
     fn describe(&self) -> String {
         match self {
@@ -35,6 +41,8 @@ impl LayerSpec {
             LayerSpec::Retry(c, _, b) => format!("retry({}, {})", c.max_attempts, b.describe()),
             LayerSpec::Timeout(c) => format!("timeout({}ms)", c.after.as_millis()),
             LayerSpec::Breaker(c, _) => format!("breaker({}%/{})", c.failure_rate_threshold, c.effective_minimum()),
+            LayerSpec::Bulkhead(c) => format!("bulkhead({}+{})", c.max_concurrent, c.max_queue),
+            LayerSpec::Fallback(_) => "fallback".to_owned(),
         }
     }
 }
@@ -135,6 +143,12 @@ impl EdgeStack for PatternStack {
                         }
                     });
                     CircuitBreakerLayer::new(*c, ctx.events.clone()).with_classifier(classify).layer(svc)
+                }
+                LayerSpec::Bulkhead(c) => BulkheadLayer::new(*c, ctx.events.clone()).layer(svc),
+                LayerSpec::Fallback(on) => {
+                    let on = on.clone();
+                    let answer = Arc::new(move |e: &CallError| on.contains(e).then_some(Served::Fallback));
+                    FallbackLayer::new(answer, ctx.events.clone()).layer(svc)
                 }
             };
         }

@@ -57,7 +57,7 @@ pub enum CallError {
 
 impl CallError {
     /// Names for retry predicates, in the order of [`CallError::parse`].
-    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused";
+    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused, shed";
 
     /// The name a scenario uses for this error in a retry predicate.
     pub fn name(self) -> &'static str {
@@ -73,7 +73,7 @@ impl CallError {
 
     /// Parses a name from [`CallError::NAMES`].
     pub fn parse(name: &str) -> Option<CallError> {
-        [CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused].into_iter().find(|e| e.name() == name)
+        [CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused, CallError::Shed].into_iter().find(|e| e.name() == name)
     }
 
     /// The record outcome for this error.
@@ -107,8 +107,17 @@ impl Classify for CallError {
     }
 }
 
+/// How a successful call was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// By the callee.
+    Full,
+    /// By a fallback on the caller's side (a degraded answer).
+    Fallback,
+}
+
 /// A call edge's service type.
-pub type EdgeService = BoxService<CallRequest, (), CallError>;
+pub type EdgeService = BoxService<CallRequest, Served, CallError>;
 
 /// Where a stack is being built: which edge, on which node, with what randomness and event sink.
 pub struct EdgeContext {

@@ -29,7 +29,7 @@ pub mod store;
 pub mod workload;
 mod world;
 
-pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack};
+pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Served};
 pub use dist::Dist;
 pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};

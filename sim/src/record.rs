@@ -29,14 +29,24 @@ pub enum Outcome {
     Refused,
     /// A pattern on the caller's side refused the call without making it.
     Shed,
+    /// The call failed and a fallback on the caller's side answered instead.
+    Fallback,
     /// Still in flight when the run ended.
     Unfinished,
 }
 
 impl Outcome {
     /// Every outcome, in column order.
-    pub const ALL: [Outcome; 7] =
-        [Outcome::Ok, Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused, Outcome::Shed, Outcome::Unfinished];
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Ok,
+        Outcome::Error,
+        Outcome::Timeout,
+        Outcome::Rejected,
+        Outcome::Refused,
+        Outcome::Shed,
+        Outcome::Fallback,
+        Outcome::Unfinished,
+    ];
 
     /// The lower-case name used in CSV and JSON.
     pub fn as_str(self) -> &'static str {
@@ -47,6 +57,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Refused => "refused",
             Outcome::Shed => "shed",
+            Outcome::Fallback => "fallback",
             Outcome::Unfinished => "unfinished",
         }
     }

@@ -8,7 +8,7 @@ use faultline_patterns::service::service_fn;
 use faultline_patterns::{EventSink, PatternEvent, Service};
 use tokio::sync::Semaphore;
 
-use crate::call::{CallError, CallRequest, EdgeContext, EdgeService};
+use crate::call::{CallError, CallRequest, EdgeContext, EdgeService, Served};
 use crate::net::{Envelope, Handler, Transport};
 use crate::record::{Outcome, RequestRecord};
 use crate::rng::{stream, SimRng};
@@ -41,7 +41,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         let i = next.fetch_add(1, Ordering::Relaxed) as usize % replicas.len();
         let dst = replicas[i];
         req.attempts.fetch_add(1, Ordering::Relaxed);
-        async move { t.call(dst, req.id).await }
+        async move { t.call(dst, req.id).await.map(|()| Served::Full) }
     });
     let node = world.nodes[me as usize].name.clone();
     let ctx = EdgeContext {
@@ -60,7 +60,8 @@ pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &Ed
     let start_us = world.now_us();
     let result = stack.call(req.clone()).await;
     let outcome = match result {
-        Ok(()) => Outcome::Ok,
+        Ok(Served::Full) => Outcome::Ok,
+        Ok(Served::Fallback) => Outcome::Fallback,
         Err(e) => e.outcome(),
     };
     world.record_request(&RequestRecord {
@@ -72,7 +73,7 @@ pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &Ed
         outcome,
         attempts: req.attempts(),
     });
-    result
+    result.map(|_| ())
 }
 
 /// One replica incarnation.

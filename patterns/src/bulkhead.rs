@@ -1,0 +1,155 @@
+//! Bulkhead: a cap on concurrent calls to one dependency, with an optional bounded wait.
+//!
+//! Without it, one slow dependency can take every thread (or connection, or memory) the caller
+//! has, and calls to healthy dependencies starve too. With one bulkhead per dependency, a slow
+//! one fills only its own pool. resilience4j's default: 25 concurrent calls, no waiting.
+//!
+//! A call takes a permit, waits for one if the wait queue has room (at most `max_wait`), or is
+//! refused at once ([`Classify::shed`]). Permits are held by value and returned on drop, so a
+//! cancelled or timed-out call can never leak one (tested under random cancellation).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::config::ConfigError;
+use crate::event::{EventSink, PatternEvent};
+use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+
+/// Bulkhead settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkheadConfig {
+    /// Calls at once. Default 25.
+    pub max_concurrent: u32,
+    /// Calls that may wait for a permit; more are refused at once. Default 0.
+    pub max_queue: u32,
+    /// How long a queued call waits before it is refused. Default 0 (no waiting).
+    pub max_wait: Duration,
+}
+
+impl Default for BulkheadConfig {
+    fn default() -> Self {
+        BulkheadConfig { max_concurrent: 25, max_queue: 0, max_wait: Duration::ZERO }
+    }
+}
+
+impl BulkheadConfig {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if !(1..=1_000_000).contains(&self.max_concurrent) {
+            return Err(ConfigError::new("max_concurrent", self.max_concurrent, "an integer from 1 to 1000000"));
+        }
+        if self.max_queue > 10_000_000 {
+            return Err(ConfigError::new("max_queue", self.max_queue, "an integer from 0 to 10000000"));
+        }
+        Ok(self)
+    }
+}
+
+/// Puts a bulkhead in front of a service; every service it wraps shares the pool.
+pub struct BulkheadLayer {
+    config: BulkheadConfig,
+    pool: Arc<Pool>,
+    events: Arc<dyn EventSink>,
+}
+
+/// The shared pool: permits and the number of waiters.
+#[derive(Debug)]
+pub struct Pool {
+    permits: Semaphore,
+    waiting: AtomicU32,
+}
+
+impl Pool {
+    /// Permits free now.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+    /// Calls waiting now.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+impl BulkheadLayer {
+    /// A bulkhead with a validated `config`.
+    pub fn new(config: BulkheadConfig, events: Arc<dyn EventSink>) -> Self {
+        let pool = Arc::new(Pool { permits: Semaphore::new(config.max_concurrent as usize), waiting: AtomicU32::new(0) });
+        BulkheadLayer { config, pool, events }
+    }
+
+    /// The pool, to observe it.
+    pub fn pool(&self) -> Arc<Pool> {
+        self.pool.clone()
+    }
+}
+
+impl<Req, Resp, Err> Layer<Req, Resp, Err> for BulkheadLayer
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    Err: Classify,
+{
+    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
+        Arc::new(Bulkhead { inner, config: self.config, pool: self.pool.clone(), events: self.events.clone() })
+    }
+}
+
+/// A service behind a bulkhead.
+pub struct Bulkhead<Req, Resp, Err> {
+    inner: BoxService<Req, Resp, Err>,
+    config: BulkheadConfig,
+    pool: Arc<Pool>,
+    events: Arc<dyn EventSink>,
+}
+
+/// Counts a waiting call for as long as it waits, however the wait ends.
+struct Waiting<'a>(&'a AtomicU32);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<Req, Resp, Err> Service<Req> for Bulkhead<Req, Resp, Err>
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    Err: Classify,
+{
+    type Response = Resp;
+    type Error = Err;
+
+    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        let pool = self.pool.clone();
+        let config = self.config;
+        let events = self.events.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let permit = match pool.permits.try_acquire() {
+                Ok(p) => p,
+                Err(_) => {
+                    let queued = pool.waiting.fetch_add(1, Ordering::Relaxed);
+                    let _waiting = Waiting(&pool.waiting);
+                    if queued >= config.max_queue || config.max_wait.is_zero() {
+                        events.emit(PatternEvent { pattern: "bulkhead", kind: "full", detail: format!("waiting={queued}") });
+                        return Err(Err::shed("bulkhead"));
+                    }
+                    match tokio::time::timeout(config.max_wait, pool.permits.acquire()).await {
+                        Ok(Ok(p)) => p,
+                        _ => {
+                            events.emit(PatternEvent { pattern: "bulkhead", kind: "wait_timeout", detail: format!("max_wait_ms={}", config.max_wait.as_millis()) });
+                            return Err(Err::shed("bulkhead"));
+                        }
+                    }
+                }
+            };
+            let result = inner.call(req).await;
+            drop(permit);
+            result
+        })
+    }
+}
