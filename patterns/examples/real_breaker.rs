@@ -53,6 +53,9 @@ mod real {
         fn shed(_pattern: &'static str) -> Self {
             Failure::Shed
         }
+        fn injected(_pattern: &'static str) -> Self {
+            Failure::Io("injected".into())
+        }
         fn is_shed(&self) -> bool {
             matches!(self, Failure::Shed)
         }

@@ -16,14 +16,19 @@
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
+pub mod adaptive;
 pub mod budget;
 pub mod bulkhead;
+pub mod chaos;
 pub mod circuit_breaker;
 pub mod config;
 pub mod event;
 pub mod fallback;
+pub mod hedge;
+pub mod rate_limiter;
 pub mod retry;
 pub mod service;
+pub mod throttle;
 pub mod timeout;
 
 pub use config::ConfigError;

@@ -90,4 +90,11 @@ pub trait Classify: Send + 'static {
     fn shed(pattern: &'static str) -> Self;
     /// True when this error is a local refusal ([`Classify::shed`]).
     fn is_shed(&self) -> bool;
+    /// A failure a chaos layer injects, standing for the callee's own error.
+    fn injected(pattern: &'static str) -> Self;
+    /// True when the server refused the request because it is overloaded (a 503 / queue
+    /// full), as opposed to answering it with an error. Default: false.
+    fn is_overload(&self) -> bool {
+        false
+    }
 }

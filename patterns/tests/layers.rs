@@ -9,6 +9,8 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, Op
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
 use faultline_patterns::event::MemorySink;
 use faultline_patterns::fallback::FallbackLayer;
+use faultline_patterns::hedge::{HedgeConfig, HedgeDelay, HedgeLayer};
+use faultline_patterns::rate_limiter::{RateLimitConfig, RateLimiterLayer};
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig, RetryLayer};
 use faultline_patterns::service::service_fn;
 use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
@@ -35,6 +37,9 @@ impl Classify for Failure {
     }
     fn shed(_pattern: &'static str) -> Self {
         Failure::Shed
+    }
+    fn injected(_pattern: &'static str) -> Self {
+        Failure::Transient
     }
     fn is_shed(&self) -> bool {
         matches!(self, Failure::Shed)
@@ -262,4 +267,37 @@ async fn fallback_answers_for_the_errors_it_accepts() {
     assert_eq!(svc.call(5).await, Err(Failure::Fatal));
     assert_eq!(svc.call(5).await, Ok(10));
     assert_eq!(events.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_hedge_answers_when_the_first_call_is_slow_and_the_loser_is_cancelled() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let events = Arc::new(MemorySink::default());
+    let config = HedgeConfig { delay: HedgeDelay::Fixed(Duration::from_millis(20)), max_ratio: 1.0 };
+    // Call 0 hangs 200 ms; call 1 (the hedge) answers at once.
+    let svc = HedgeLayer::new(config.validate().unwrap(), events.clone()).layer(scripted(vec![None], calls.clone()));
+    let started = tokio::time::Instant::now();
+    assert_eq!(svc.call(4).await, Ok(8));
+    assert!(started.elapsed() < Duration::from_millis(100), "waited for the slow call");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let kinds: Vec<_> = events.events().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec!["sent", "won"]);
+}
+
+#[tokio::test]
+async fn a_rate_limiter_admits_the_burst_and_refuses_the_rest() {
+    let config = RateLimitConfig { rate_per_s: 50.0, burst: 2, max_wait: Duration::ZERO };
+    let layer = RateLimiterLayer::new(config.validate().unwrap(), Arc::new(|_: &u32| 0u8), Arc::new(MemorySink::default()));
+    let svc = layer.layer(slow(1));
+    // Ten calls at the same instant: the burst of 2 passes, the rest are refused at once.
+    let at_once: Vec<_> = (0..10).map(|i| svc.call(i)).collect();
+    let mut admitted = 0;
+    for c in at_once {
+        admitted += usize::from(c.await.is_ok());
+    }
+    assert_eq!(admitted, 2);
+    // One interval (20 ms) later there is room for one more, not two.
+    tokio::time::sleep(Duration::from_millis(25)).await;
+    let (a, b) = (svc.call(1), svc.call(2));
+    assert_eq!((a.await.is_ok(), b.await.is_ok()), (true, false));
 }

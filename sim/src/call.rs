@@ -105,6 +105,12 @@ impl Classify for CallError {
     fn is_shed(&self) -> bool {
         *self == CallError::Shed
     }
+    fn injected(_pattern: &'static str) -> Self {
+        CallError::Server
+    }
+    fn is_overload(&self) -> bool {
+        *self == CallError::Rejected
+    }
 }
 
 /// How a successful call was served.
