@@ -109,3 +109,28 @@ fn bulkhead_timeout_and_fallback_keep_a_page_up_when_an_optional_dependency_craw
     let full: usize = rows.events.iter().filter(|e| e.contains(",bulkhead.full,")).count();
     assert!(full > 100, "the bulkhead refused {full} calls");
 }
+
+#[test]
+fn hedging_cuts_the_tail_for_a_few_percent_more_reads() {
+    let (bare, _) = run_named("tail-latency", &[]);
+    let (hedged, _) = run_named("tail-latency-hedged", &[]);
+    let reads = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "store").unwrap().admitted as f64;
+    let extra = reads(&hedged) / reads(&bare) - 1.0;
+    println!("p99 {} -> {} ms, {:.1}% extra reads", bare.edges[0].p99_ms, hedged.edges[0].p99_ms, extra * 100.0);
+    assert!(hedged.edges[0].p99_ms < bare.edges[0].p99_ms * 0.6);
+    assert!(extra > 0.0 && extra <= 0.055, "the 5% hedge budget held: {:.2}% extra", extra * 100.0);
+}
+
+#[test]
+fn adaptive_throttling_with_k_2_rejects_about_one_request_per_request_served() {
+    // Google SRE, "Handling Overload": with K = 2 the backend rejects about as many requests
+    // as it accepts, instead of several times as many.
+    let (bare, _) = run_named("overload", &[]);
+    let (throttled, _) = run_named("overload-throttled", &[]);
+    let backend = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "backend").unwrap().clone();
+    let (b, t) = (backend(&bare), backend(&throttled));
+    let ratio = t.rejected as f64 / t.admitted as f64;
+    println!("backend rejected/served: {:.2} without throttling, {:.2} with K = 2", b.rejected as f64 / b.admitted as f64, ratio);
+    assert!((0.8..=1.25).contains(&ratio), "rejected per served {ratio:.2}");
+    assert!(b.rejected as f64 / b.admitted as f64 > 3.0);
+}

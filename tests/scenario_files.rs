@@ -101,8 +101,14 @@ fn faults_are_checked_per_kind() {
 #[test]
 fn edges_and_their_layers_are_checked() {
     let with_edge = |e: &str| format!("{BASE}\n[edges.\"api->db\"]\n{e}\n");
-    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker, bulkhead, fallback"]);
+    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos"]);
     contains_all(&load_err(&with_edge("stack = [\"bulkhead\"]\nbulkhead = { max_concurrent = 0 }"), &[]), &["bulkhead.max_concurrent", "0"]);
+    contains_all(&load_err(&with_edge("stack = [\"hedge\"]\nhedge = { delay_ms = 5, percentile = 90 }"), &[]), &["hedge.percentile", "not both"]);
+    contains_all(&load_err(&with_edge("stack = [\"hedge\"]\nhedge = { percentile = 100 }"), &[]), &["hedge.percentile", "100"]);
+    contains_all(&load_err(&with_edge("stack = [\"throttle\"]\nthrottle = { k = 0.5 }"), &[]), &["throttle.k", "0.5"]);
+    contains_all(&load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { min = 5, max = 2 }"), &[]), &["adaptive.min", "5"]);
+    contains_all(&load_err(&with_edge("stack = [\"rate_limiter\"]\nrate_limiter = { rate_per_s = 0 }"), &[]), &["rate_limiter.rate_per_s", "0"]);
+    contains_all(&load_err(&with_edge("stack = [\"chaos\"]\nchaos = { error_rate = 1.5 }"), &[]), &["chaos.error_rate", "1.5"]);
     contains_all(&load_err(&with_edge("stack = [\"fallback\"]\nfallback = { on = [\"never\"] }"), &[]), &["fallback.on[0]", "never", "shed"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { failure_rate = 0 }"), &[]), &["breaker.failure_rate_threshold", "0", "percentage"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { window = \"time\", window_size = 5 }"), &[]), &["breaker.window_size", "time", "window_s"]);

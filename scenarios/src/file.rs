@@ -9,7 +9,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use faultline_patterns::adaptive::AimdConfig;
 use faultline_patterns::bulkhead::BulkheadConfig;
+use faultline_patterns::chaos::ChaosConfig;
+use faultline_patterns::hedge::{HedgeConfig, HedgeDelay};
+use faultline_patterns::rate_limiter::RateLimitConfig;
+use faultline_patterns::throttle::ThrottleConfig;
 use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKind};
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_patterns::ConfigError;
@@ -88,6 +93,52 @@ struct EdgeFile {
     breaker: Option<BreakerFile>,
     bulkhead: Option<BulkheadFile>,
     fallback: Option<FallbackFile>,
+    rate_limiter: Option<RateLimitFile>,
+    throttle: Option<ThrottleFile>,
+    adaptive: Option<AdaptiveFile>,
+    hedge: Option<HedgeFile>,
+    chaos: Option<ChaosFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitFile {
+    rate_per_s: Option<f64>,
+    burst: Option<u32>,
+    max_wait_ms: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottleFile {
+    k: Option<f64>,
+    window_s: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdaptiveFile {
+    initial: Option<u32>,
+    min: Option<u32>,
+    max: Option<u32>,
+    backoff_ratio: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HedgeFile {
+    delay_ms: Option<f64>,
+    percentile: Option<f64>,
+    initial_delay_ms: Option<f64>,
+    max_ratio: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChaosFile {
+    error_rate: Option<f64>,
+    latency_rate: Option<f64>,
+    latency_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -364,6 +415,36 @@ fn bulkhead(key: &str, b: &BulkheadFile) -> Result<LayerSpec, KeyError> {
     Ok(LayerSpec::Bulkhead(config.validate().map_err(|c| config_error(key, c))?))
 }
 
+fn rate_limiter(key: &str, r: &RateLimitFile) -> Result<LayerSpec, KeyError> {
+    let d = RateLimitConfig::default();
+    let max_wait = match r.max_wait_ms {
+        Some(ms) => millis(&format!("{key}.max_wait_ms"), ms)?,
+        None => d.max_wait,
+    };
+    let config = RateLimitConfig { rate_per_s: r.rate_per_s.unwrap_or(d.rate_per_s), burst: r.burst.unwrap_or(d.burst), max_wait };
+    Ok(LayerSpec::RateLimit(config.validate().map_err(|c| config_error(key, c))?))
+}
+
+fn hedge(key: &str, h: &HedgeFile) -> Result<LayerSpec, KeyError> {
+    let d = HedgeConfig::default();
+    let delay = match (h.delay_ms, h.percentile) {
+        (Some(_), Some(_)) => return err(format!("{key}.percentile"), "give either delay_ms (a fixed delay) or percentile, not both"),
+        (Some(ms), None) => {
+            only(key, "fixed delay", &[("initial_delay_ms", h.initial_delay_ms.is_some())], &["delay_ms", "max_ratio"])?;
+            HedgeDelay::Fixed(millis(&format!("{key}.delay_ms"), ms)?)
+        }
+        (None, p) => {
+            let initial = match h.initial_delay_ms {
+                Some(ms) => millis(&format!("{key}.initial_delay_ms"), ms)?,
+                None => Duration::from_millis(50),
+            };
+            HedgeDelay::Percentile { percentile: p.unwrap_or(95.0), initial }
+        }
+    };
+    let config = HedgeConfig { delay, max_ratio: h.max_ratio.unwrap_or(d.max_ratio) };
+    Ok(LayerSpec::Hedge(config.validate().map_err(|c| config_error(key, c))?))
+}
+
 fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
     let key = |k: &str| format!("edges.\"{edge}\".{k}");
     let mut layers = Vec::new();
@@ -382,6 +463,42 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
             }
             "breaker" => breaker(&key("breaker"), e.breaker.as_ref().unwrap_or(&BreakerFile::default()))?,
             "bulkhead" => bulkhead(&key("bulkhead"), e.bulkhead.as_ref().unwrap_or(&BulkheadFile::default()))?,
+            "rate_limiter" => rate_limiter(&key("rate_limiter"), e.rate_limiter.as_ref().unwrap_or(&RateLimitFile::default()))?,
+            "throttle" => {
+                let t = e.throttle.as_ref();
+                let d = ThrottleConfig::default();
+                let config = ThrottleConfig {
+                    k: t.and_then(|t| t.k).unwrap_or(d.k),
+                    window: t.and_then(|t| t.window_s).map_or(d.window, Duration::from_secs),
+                };
+                LayerSpec::Throttle(config.validate().map_err(|c| config_error(&key("throttle"), c))?)
+            }
+            "adaptive" => {
+                let a = e.adaptive.as_ref();
+                let d = AimdConfig::default();
+                let config = AimdConfig {
+                    initial: a.and_then(|a| a.initial).unwrap_or(d.initial),
+                    min: a.and_then(|a| a.min).unwrap_or(d.min),
+                    max: a.and_then(|a| a.max).unwrap_or(d.max),
+                    backoff_ratio: a.and_then(|a| a.backoff_ratio).unwrap_or(d.backoff_ratio),
+                };
+                LayerSpec::Adaptive(config.validate().map_err(|c| config_error(&key("adaptive"), c))?)
+            }
+            "hedge" => hedge(&key("hedge"), e.hedge.as_ref().unwrap_or(&HedgeFile::default()))?,
+            "chaos" => {
+                let c = e.chaos.as_ref();
+                let d = ChaosConfig::default();
+                let latency = match c.and_then(|c| c.latency_ms) {
+                    Some(ms) => millis(&key("chaos.latency_ms"), ms)?,
+                    None => d.latency,
+                };
+                let config = ChaosConfig {
+                    error_rate: c.and_then(|c| c.error_rate).unwrap_or(d.error_rate),
+                    latency_rate: c.and_then(|c| c.latency_rate).unwrap_or(d.latency_rate),
+                    latency,
+                };
+                LayerSpec::Chaos(config.validate().map_err(|c| config_error(&key("chaos"), c))?)
+            }
             "fallback" => {
                 let on = e.fallback.as_ref().and_then(|f| f.on.as_deref());
                 LayerSpec::Fallback(error_names(&key("fallback.on"), on)?.unwrap_or_else(|| {
@@ -398,6 +515,11 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
         ("breaker", e.breaker.is_some()),
         ("bulkhead", e.bulkhead.is_some()),
         ("fallback", e.fallback.is_some()),
+        ("rate_limiter", e.rate_limiter.is_some()),
+        ("throttle", e.throttle.is_some()),
+        ("adaptive", e.adaptive.is_some()),
+        ("hedge", e.hedge.is_some()),
+        ("chaos", e.chaos.is_some()),
     ];
     for (name, present) in tables {
         if present && !e.stack.iter().any(|s| s == name) {

@@ -9,8 +9,13 @@ use std::collections::BTreeSet;
 
 use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBreakerLayer};
 use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
+use faultline_patterns::adaptive::{AimdConfig, AimdLayer};
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
+use faultline_patterns::chaos::{ChaosConfig, ChaosLayer};
 use faultline_patterns::fallback::FallbackLayer;
+use faultline_patterns::hedge::{HedgeConfig, HedgeDelay, HedgeLayer};
+use faultline_patterns::rate_limiter::{RateLimitConfig, RateLimiterLayer};
+use faultline_patterns::throttle::{ThrottleConfig, ThrottleLayer};
 use faultline_patterns::retry::{RetryConfig, RetryLayer};
 use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
 use faultline_patterns::Layer;
@@ -29,11 +34,21 @@ pub enum LayerSpec {
     Bulkhead(BulkheadConfig),
     /// A degraded answer for the errors listed.
     Fallback(BTreeSet<CallError>),
+    /// At most a rate of calls (one limit per calling node).
+    RateLimit(RateLimitConfig),
+    /// SRE client-side adaptive throttling.
+    Throttle(ThrottleConfig),
+    /// AIMD adaptive concurrency limit.
+    Adaptive(AimdConfig),
+    /// A second copy of slow calls.
+    Hedge(HedgeConfig),
+    /// Injected failures and latency.
+    Chaos(ChaosConfig),
 }
 
 impl LayerSpec {
     /// Layer names a scenario may use.
-    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback";
+    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos";
 
     fn describe(&self) -> String {
         match self {
@@ -43,6 +58,14 @@ impl LayerSpec {
             LayerSpec::Breaker(c, _) => format!("breaker({}%/{})", c.failure_rate_threshold, c.effective_minimum()),
             LayerSpec::Bulkhead(c) => format!("bulkhead({}+{})", c.max_concurrent, c.max_queue),
             LayerSpec::Fallback(_) => "fallback".to_owned(),
+            LayerSpec::RateLimit(c) => format!("rate_limiter({}/s)", c.rate_per_s),
+            LayerSpec::Throttle(c) => format!("throttle(K={})", c.k),
+            LayerSpec::Adaptive(c) => format!("adaptive({}..{})", c.min, c.max),
+            LayerSpec::Hedge(c) => match c.delay {
+                HedgeDelay::Fixed(d) => format!("hedge({}ms)", d.as_millis()),
+                HedgeDelay::Percentile { percentile, .. } => format!("hedge(p{percentile})"),
+            },
+            LayerSpec::Chaos(c) => format!("chaos(errors {}, latency {})", c.error_rate, c.latency_rate),
         }
     }
 }
@@ -150,6 +173,11 @@ impl EdgeStack for PatternStack {
                     let answer = Arc::new(move |e: &CallError| on.contains(e).then_some(Served::Fallback));
                     FallbackLayer::new(answer, ctx.events.clone()).layer(svc)
                 }
+                LayerSpec::RateLimit(c) => RateLimiterLayer::new(*c, Arc::new(|_: &faultline_sim::CallRequest| ()), ctx.events.clone()).layer(svc),
+                LayerSpec::Throttle(c) => ThrottleLayer::new(*c, ctx.stream(&format!("{i}/throttle")).into_rng_core(), ctx.events.clone()).layer(svc),
+                LayerSpec::Adaptive(c) => AimdLayer::new(*c, ctx.events.clone()).layer(svc),
+                LayerSpec::Hedge(c) => HedgeLayer::new(*c, ctx.events.clone()).layer(svc),
+                LayerSpec::Chaos(c) => ChaosLayer::new(*c, ctx.stream(&format!("{i}/chaos")).into_rng_core(), ctx.events.clone()).layer(svc),
             };
         }
         svc
