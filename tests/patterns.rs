@@ -134,3 +134,16 @@ fn adaptive_throttling_with_k_2_rejects_about_one_request_per_request_served() {
     assert!((0.8..=1.25).contains(&ratio), "rejected per served {ratio:.2}");
     assert!(b.rejected as f64 / b.admitted as f64 > 3.0);
 }
+
+#[test]
+fn balancing_and_ejection_route_around_bad_replicas() {
+    let (blind, _) = run_named("bad-replicas", &[]);
+    let (balanced, rows) = run_named("bad-replicas-balanced", &[]);
+    assert!(blind.edges[0].success_rate < 0.8 && blind.edges[0].p99_ms > 200.0);
+    assert!(balanced.edges[0].success_rate > 0.995, "success {}", balanced.edges[0].success_rate);
+    assert!(balanced.edges[0].p99_ms < 50.0, "p99 {} ms", balanced.edges[0].p99_ms);
+    // The failing replica is ejected, returns after 30 s, and is ejected again for longer.
+    let ejections: Vec<&String> = rows.events.iter().filter(|e| e.contains("balance.ejected")).collect();
+    assert!(ejections.iter().any(|e| e.contains("endpoint=1 for_s=30")) && ejections.iter().any(|e| e.contains("endpoint=1 for_s=60")), "{ejections:?}");
+    assert!(ejections.iter().all(|e| e.contains("endpoint=1")), "only the failing replica is ejected: {ejections:?}");
+}

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod adaptive;
+pub mod balance;
 pub mod budget;
 pub mod bulkhead;
 pub mod chaos;

@@ -11,6 +11,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("tail-latency-hedged", include_str!("../catalog/tail-latency-hedged.toml")),
     ("overload", include_str!("../catalog/overload.toml")),
     ("overload-throttled", include_str!("../catalog/overload-throttled.toml")),
+    ("bad-replicas", include_str!("../catalog/bad-replicas.toml")),
+    ("bad-replicas-balanced", include_str!("../catalog/bad-replicas-balanced.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),

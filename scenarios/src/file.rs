@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use faultline_patterns::adaptive::AimdConfig;
+use faultline_patterns::balance::{BalanceConfig, Ejection, Strategy};
 use faultline_patterns::bulkhead::BulkheadConfig;
 use faultline_patterns::chaos::ChaosConfig;
 use faultline_patterns::hedge::{HedgeConfig, HedgeDelay};
@@ -98,6 +99,17 @@ struct EdgeFile {
     adaptive: Option<AdaptiveFile>,
     hedge: Option<HedgeFile>,
     chaos: Option<ChaosFile>,
+    balance: Option<BalanceFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BalanceFile {
+    strategy: Option<String>,
+    eject_after: Option<u32>,
+    ejection_s: Option<f64>,
+    max_ejected_percent: Option<f64>,
+    decay_s: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -425,6 +437,32 @@ fn rate_limiter(key: &str, r: &RateLimitFile) -> Result<LayerSpec, KeyError> {
     Ok(LayerSpec::RateLimit(config.validate().map_err(|c| config_error(key, c))?))
 }
 
+fn balance(key: &str, b: &BalanceFile) -> Result<LayerSpec, KeyError> {
+    let d = BalanceConfig::default();
+    let strategy = match &b.strategy {
+        Some(s) => Strategy::parse(s).map_err(|c| config_error(key, c))?,
+        None => d.strategy,
+    };
+    let ejection = if b.eject_after.is_some() || b.ejection_s.is_some() || b.max_ejected_percent.is_some() {
+        let e = Ejection::default();
+        Some(Ejection {
+            consecutive_failures: b.eject_after.unwrap_or(e.consecutive_failures),
+            base_ejection: match b.ejection_s {
+                Some(s) => seconds(&format!("{key}.ejection_s"), s)?,
+                None => e.base_ejection,
+            },
+            max_ejected_percent: b.max_ejected_percent.unwrap_or(e.max_ejected_percent),
+        })
+    } else {
+        None
+    };
+    let decay = match b.decay_s {
+        Some(s) => seconds(&format!("{key}.decay_s"), s)?,
+        None => d.decay,
+    };
+    Ok(LayerSpec::Balance(BalanceConfig { strategy, ejection, decay }.validate().map_err(|c| config_error(key, c))?))
+}
+
 fn hedge(key: &str, h: &HedgeFile) -> Result<LayerSpec, KeyError> {
     let d = HedgeConfig::default();
     let delay = match (h.delay_ms, h.percentile) {
@@ -485,6 +523,7 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
                 LayerSpec::Adaptive(config.validate().map_err(|c| config_error(&key("adaptive"), c))?)
             }
             "hedge" => hedge(&key("hedge"), e.hedge.as_ref().unwrap_or(&HedgeFile::default()))?,
+            "balance" => balance(&key("balance"), e.balance.as_ref().unwrap_or(&BalanceFile::default()))?,
             "chaos" => {
                 let c = e.chaos.as_ref();
                 let d = ChaosConfig::default();
@@ -520,6 +559,7 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
         ("adaptive", e.adaptive.is_some()),
         ("hedge", e.hedge.is_some()),
         ("chaos", e.chaos.is_some()),
+        ("balance", e.balance.is_some()),
     ];
     for (name, present) in tables {
         if present && !e.stack.iter().any(|s| s == name) {

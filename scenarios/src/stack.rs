@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBreakerLayer};
 use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
 use faultline_patterns::adaptive::{AimdConfig, AimdLayer};
+use faultline_patterns::balance::{BalanceConfig, BalanceLayer};
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
 use faultline_patterns::chaos::{ChaosConfig, ChaosLayer};
 use faultline_patterns::fallback::FallbackLayer;
@@ -44,11 +45,13 @@ pub enum LayerSpec {
     Hedge(HedgeConfig),
     /// Injected failures and latency.
     Chaos(ChaosConfig),
+    /// Load balancing over the callee's replicas, with outlier ejection.
+    Balance(BalanceConfig),
 }
 
 impl LayerSpec {
     /// Layer names a scenario may use.
-    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos";
+    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance";
 
     fn describe(&self) -> String {
         match self {
@@ -66,6 +69,7 @@ impl LayerSpec {
                 HedgeDelay::Percentile { percentile, .. } => format!("hedge(p{percentile})"),
             },
             LayerSpec::Chaos(c) => format!("chaos(errors {}, latency {})", c.error_rate, c.latency_rate),
+            LayerSpec::Balance(c) => format!("balance({:?}{})", c.strategy, if c.ejection.is_some() { ", ejection" } else { "" }),
         }
     }
 }
@@ -178,6 +182,7 @@ impl EdgeStack for PatternStack {
                 LayerSpec::Adaptive(c) => AimdLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Hedge(c) => HedgeLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Chaos(c) => ChaosLayer::new(*c, ctx.stream(&format!("{i}/chaos")).into_rng_core(), ctx.events.clone()).layer(svc),
+                LayerSpec::Balance(c) => BalanceLayer::new(*c, ctx.replicas, ctx.stream(&format!("{i}/balance")).into_rng_core(), ctx.events.clone()).layer(svc),
             };
         }
         svc

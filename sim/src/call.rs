@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use faultline_patterns::balance::Routable;
 use faultline_patterns::{BoxService, Classify, EventSink};
 
 use crate::record::Outcome;
@@ -21,12 +22,21 @@ pub struct CallRequest {
     pub id: u64,
     /// Attempts that reached the transport.
     pub attempts: Arc<AtomicU32>,
+    /// The callee replica a balancer chose (index among the callee's replicas); `None`: the
+    /// transport's own round robin.
+    pub endpoint: Option<usize>,
+}
+
+impl Routable for CallRequest {
+    fn route_to(&mut self, index: usize) {
+        self.endpoint = Some(index);
+    }
 }
 
 impl CallRequest {
     /// A new call with no attempts yet.
     pub fn new(id: u64) -> Self {
-        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)) }
+        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)), endpoint: None }
     }
 
     /// Attempts so far.
@@ -133,6 +143,8 @@ pub struct EdgeContext {
     pub to: String,
     /// The calling node (one stack per node, rebuilt when the node restarts).
     pub node: String,
+    /// How many replicas the callee has (endpoints for a balancer).
+    pub replicas: usize,
     /// The run's root seed (use [`EdgeContext::stream`]).
     pub seed: u64,
     /// Where pattern decisions go (the run's event log).

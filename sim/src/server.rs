@@ -36,9 +36,13 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
     let replicas = Arc::new(world.replicas_of(to));
     let next = Arc::new(AtomicU32::new(0));
     let t = transport.clone();
+    let count = replicas.len();
     let base: EdgeService = service_fn(move |req: CallRequest| {
         let t = t.clone();
-        let i = next.fetch_add(1, Ordering::Relaxed) as usize % replicas.len();
+        let i = match req.endpoint {
+            Some(i) => i % replicas.len(),
+            None => next.fetch_add(1, Ordering::Relaxed) as usize % replicas.len(),
+        };
         let dst = replicas[i];
         req.attempts.fetch_add(1, Ordering::Relaxed);
         async move { t.call(dst, req.id).await.map(|()| Served::Full) }
@@ -46,6 +50,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
     let node = world.nodes[me as usize].name.clone();
     let ctx = EdgeContext {
         seed: world.spec.seed,
+        replicas: count,
         from: from.clone(),
         to: to.to_owned(),
         node,
