@@ -147,3 +147,18 @@ fn balancing_and_ejection_route_around_bad_replicas() {
     assert!(ejections.iter().any(|e| e.contains("endpoint=1 for_s=30")) && ejections.iter().any(|e| e.contains("endpoint=1 for_s=60")), "{ejections:?}");
     assert!(ejections.iter().all(|e| e.contains("endpoint=1")), "only the failing replica is ejected: {ejections:?}");
 }
+
+#[test]
+fn a_shared_dependency_in_readiness_drops_the_fleet_unless_the_balancer_fails_open() {
+    // ANCHORS bug 10 (spring-boot #15479).
+    let (closed, rows) = run_named("shared-dependency", &[]);
+    let (open, _) = run_named("shared-dependency-fail-open", &[]);
+    let reqs = requests(&rows);
+    let (refused, n) = share(&reqs, "client->web", 36.0, 49.0, "shed");
+    assert!(n > 1000 && refused == 1.0, "failing closed refuses everything mid-outage: {refused} of {n}");
+    assert_eq!(share(&reqs, "client->web", 55.0, 80.0, "ok").0, 1.0, "and recovers after");
+    assert_eq!(open.edges[0].success_rate, 1.0, "failing open serves every page");
+    let downs = rows.events.iter().filter(|e| e.contains(",health.down,")).count();
+    assert_eq!(downs, 4, "all four replicas taken out once each");
+    assert!(closed.edges[0].success_rate < 0.85);
+}

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
+use crate::health::{EndpointProbe, ProbeConfig, ProbeTracker};
 use crate::retry::unit_f64;
 use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
 
@@ -82,11 +83,14 @@ pub struct BalanceConfig {
     pub ejection: Option<Ejection>,
     /// How fast PeakEWMA forgets a slow answer. Default 10 s.
     pub decay: Duration,
+    /// With every endpoint ejected or unhealthy, use them all (true, the default) or refuse
+    /// calls (false: what a Kubernetes Service with no ready endpoints does).
+    pub fail_open: bool,
 }
 
 impl Default for BalanceConfig {
     fn default() -> Self {
-        BalanceConfig { strategy: Strategy::P2cPeakEwma, ejection: None, decay: Duration::from_secs(10) }
+        BalanceConfig { strategy: Strategy::P2cPeakEwma, ejection: None, decay: Duration::from_secs(10), fail_open: true }
     }
 }
 
@@ -123,6 +127,15 @@ pub struct Endpoint {
     /// Out until this time.
     pub ejected_until: Option<Duration>,
     times_ejected: u32,
+    /// False while health checks say it is not ready.
+    pub unhealthy: bool,
+}
+
+impl Endpoint {
+    /// In rotation: neither ejected nor unhealthy.
+    pub fn live(&self) -> bool {
+        self.ejected_until.is_none() && !self.unhealthy
+    }
 }
 
 /// The pure balancer.
@@ -184,24 +197,33 @@ impl Balancer {
         }
     }
 
-    /// Chooses an endpoint at `now`, given two uniform draws in [0, 1).
-    pub fn pick(&mut self, now: Duration, u1: f64, u2: f64) -> usize {
+    /// Marks endpoint `i` ready or not (from health checks).
+    pub fn set_healthy(&mut self, i: usize, healthy: bool) {
+        if let Some(e) = self.endpoints.get_mut(i) {
+            e.unhealthy = !healthy;
+        }
+    }
+
+    /// Chooses an endpoint at `now`, given two uniform draws in [0, 1). `None` only when no
+    /// endpoint is live and the balancer does not fail open.
+    pub fn pick(&mut self, now: Duration, u1: f64, u2: f64) -> Option<usize> {
         self.release_ejections(now);
-        let live: Vec<usize> = (0..self.endpoints.len()).filter(|&i| self.endpoints[i].ejected_until.is_none()).collect();
-        // Fail open: with every endpoint ejected, use them all.
-        let pool: Vec<usize> = if live.is_empty() { (0..self.endpoints.len()).collect() } else { live };
+        let live: Vec<usize> = (0..self.endpoints.len()).filter(|&i| self.endpoints[i].live()).collect();
+        let pool: Vec<usize> = match (live.is_empty(), self.config.fail_open) {
+            (false, _) => live,
+            (true, true) => (0..self.endpoints.len()).collect(),
+            (true, false) => return None,
+        };
         let draw = |u: f64, n: usize| ((u * n as f64) as usize).min(n - 1);
-        match self.config.strategy {
+        let chosen = match self.config.strategy {
             Strategy::RoundRobin => {
                 let i = pool[self.next % pool.len()];
                 self.next = self.next.wrapping_add(1);
                 i
             }
             Strategy::Random => pool[draw(u1, pool.len())],
+            Strategy::P2cLeastPending | Strategy::P2cPeakEwma if pool.len() == 1 => pool[0],
             Strategy::P2cLeastPending | Strategy::P2cPeakEwma => {
-                if pool.len() == 1 {
-                    return pool[0];
-                }
                 let a = draw(u1, pool.len());
                 // A second, different endpoint.
                 let b = (a + 1 + draw(u2, pool.len() - 1)) % pool.len();
@@ -212,7 +234,8 @@ impl Balancer {
                     a
                 }
             }
-        }
+        };
+        Some(chosen)
     }
 
     /// A request was sent to `i`.
@@ -266,6 +289,34 @@ impl BalanceLayer {
     /// The balancer, to observe it.
     pub fn balancer(&self) -> Arc<Mutex<Balancer>> {
         self.balancer.clone()
+    }
+
+    /// Probes every endpoint with `probe` every `config.period` (off the request path) and
+    /// takes endpoints out of rotation while their probe tracker says unhealthy. The probing
+    /// tasks end when the balancer is dropped.
+    pub fn with_health_checks(self, probe: EndpointProbe, config: ProbeConfig) -> Self {
+        let n = self.balancer.lock().map(|b| b.endpoints.len()).unwrap_or(0);
+        for i in 0..n {
+            let weak = Arc::downgrade(&self.balancer);
+            let (probe, events) = (probe.clone(), self.events.clone());
+            tokio::spawn(async move {
+                let mut tracker = ProbeTracker::new(config, true);
+                loop {
+                    tokio::time::sleep(config.period).await;
+                    let ok = matches!(tokio::time::timeout(config.timeout, probe(i)).await, Ok(true));
+                    let changed = tracker.on_result(ok);
+                    let Some(balancer) = weak.upgrade() else { return };
+                    if let Some(healthy) = changed {
+                        if let Ok(mut b) = balancer.lock() {
+                            b.set_healthy(i, healthy);
+                        }
+                        let kind = if healthy { "up" } else { "down" };
+                        events.emit(PatternEvent { pattern: "health", kind, detail: format!("endpoint={i}") });
+                    }
+                }
+            });
+        }
+        self
     }
 }
 
@@ -327,13 +378,19 @@ where
     fn call(&self, mut req: Req) -> BoxFuture<Result<Resp, Err>> {
         let now = self.origin.elapsed();
         let (u1, u2) = self.rng.lock().map(|mut r| (unit_f64(&mut **r), unit_f64(&mut **r))).unwrap_or((0.5, 0.5));
-        let index = match self.balancer.lock() {
+        let picked = match self.balancer.lock() {
             Ok(mut b) => {
                 let i = b.pick(now, u1, u2);
-                b.on_start(i);
+                if let Some(i) = i {
+                    b.on_start(i);
+                }
                 i
             }
-            Err(_) => 0,
+            Err(_) => Some(0),
+        };
+        let Some(index) = picked else {
+            self.events.emit(PatternEvent { pattern: "balance", kind: "no_endpoint", detail: String::new() });
+            return Box::pin(async { Err(Err::shed("balance")) });
         };
         req.route_to(index);
         let fut = self.inner.call(req);
@@ -366,7 +423,7 @@ mod tests {
         for t in 0..4000u64 {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let (u1, u2) = ((state >> 11) as f64 / (1u64 << 53) as f64, ((state >> 3) & 0xffff) as f64 / 65536.0);
-            let i = b.pick(ms(t), u1, u2);
+            let i = b.pick(ms(t), u1, u2).unwrap();
             picks[i] += 1;
             b.on_start(i);
             let latency = if i == 2 { ms(200) } else { ms(5) };
@@ -380,6 +437,7 @@ mod tests {
         Pick(f64, f64),
         End(usize, bool),
         Wait(u64),
+        Health(usize, bool),
     }
 
     proptest! {
@@ -389,15 +447,18 @@ mod tests {
         fn ejection_bounds_and_fail_open(
             n in 1usize..12,
             pct in 0.0f64..100.0,
+            fail_open in any::<bool>(),
             steps in proptest::collection::vec(prop_oneof![
                 (0.0f64..1.0, 0.0f64..1.0).prop_map(|(a, b)| Step::Pick(a, b)),
                 (0usize..12, any::<bool>()).prop_map(|(i, f)| Step::End(i, f)),
                 (0u64..20_000).prop_map(Step::Wait),
+                (0usize..12, any::<bool>()).prop_map(|(i, h)| Step::Health(i, h)),
             ], 1..400),
         ) {
             let config = BalanceConfig {
                 strategy: Choose::P2cLeastPending,
                 ejection: Some(Ejection { consecutive_failures: 2, base_ejection: ms(5000), max_ejected_percent: pct }),
+                fail_open,
                 ..BalanceConfig::default()
             };
             let mut b = Balancer::new(config, n);
@@ -406,12 +467,18 @@ mod tests {
             for s in steps {
                 match s {
                     Step::Pick(u1, u2) => {
-                        let i = b.pick(ms(now), u1, u2);
-                        let all_out = b.endpoints().iter().all(|e| e.ejected_until.is_some());
-                        prop_assert!(all_out || b.endpoints()[i].ejected_until.is_none(), "picked ejected endpoint {}", i);
-                        b.on_start(i);
-                        open.push(i);
+                        let picked = b.pick(ms(now), u1, u2);
+                        let all_out = b.endpoints().iter().all(|e| !e.live());
+                        match picked {
+                            Some(i) => {
+                                prop_assert!(b.endpoints()[i].live() || (all_out && fail_open), "picked endpoint {} out of rotation", i);
+                                b.on_start(i);
+                                open.push(i);
+                            }
+                            None => prop_assert!(all_out && !fail_open, "refused with live endpoints"),
+                        }
                     }
+                    Step::Health(i, h) => b.set_healthy(i % n, h),
                     Step::End(k, failed) if !open.is_empty() => {
                         let i = open.remove(k % open.len());
                         b.on_end(i, ms(now), Some((ms(3), failed)));

@@ -25,6 +25,7 @@ pub mod circuit_breaker;
 pub mod config;
 pub mod event;
 pub mod fallback;
+pub mod health;
 pub mod hedge;
 pub mod rate_limiter;
 pub mod retry;

@@ -13,6 +13,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("overload-throttled", include_str!("../catalog/overload-throttled.toml")),
     ("bad-replicas", include_str!("../catalog/bad-replicas.toml")),
     ("bad-replicas-balanced", include_str!("../catalog/bad-replicas-balanced.toml")),
+    ("shared-dependency", include_str!("../catalog/shared-dependency.toml")),
+    ("shared-dependency-fail-open", include_str!("../catalog/shared-dependency-fail-open.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),

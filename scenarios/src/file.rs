@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use faultline_patterns::adaptive::AimdConfig;
 use faultline_patterns::balance::{BalanceConfig, Ejection, Strategy};
+use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::bulkhead::BulkheadConfig;
 use faultline_patterns::chaos::ChaosConfig;
 use faultline_patterns::hedge::{HedgeConfig, HedgeDelay};
@@ -82,6 +83,9 @@ struct ServiceFile {
     error_rate: Option<f64>,
     #[serde(default)]
     calls: Vec<String>,
+    #[serde(default)]
+    readiness: Vec<String>,
+    readiness_period_ms: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +114,11 @@ struct BalanceFile {
     ejection_s: Option<f64>,
     max_ejected_percent: Option<f64>,
     decay_s: Option<f64>,
+    fail_open: Option<bool>,
+    health_period_ms: Option<f64>,
+    health_timeout_ms: Option<f64>,
+    unhealthy_after: Option<u32>,
+    healthy_after: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -307,6 +316,10 @@ impl ScenarioFile {
             spec.queue = s.queue.unwrap_or(spec.queue);
             spec.error_rate = s.error_rate.unwrap_or(spec.error_rate);
             spec.calls = s.calls.clone();
+            spec.readiness = s.readiness.clone();
+            if let Some(ms) = s.readiness_period_ms {
+                spec.readiness_period = millis(&format!("services.{name}.readiness_period_ms"), ms)?;
+            }
             b = b.service(spec);
         }
         for (edge, e) in &self.edges {
@@ -460,7 +473,21 @@ fn balance(key: &str, b: &BalanceFile) -> Result<LayerSpec, KeyError> {
         Some(s) => seconds(&format!("{key}.decay_s"), s)?,
         None => d.decay,
     };
-    Ok(LayerSpec::Balance(BalanceConfig { strategy, ejection, decay }.validate().map_err(|c| config_error(key, c))?))
+    let config = BalanceConfig { strategy, ejection, decay, fail_open: b.fail_open.unwrap_or(d.fail_open) }.validate().map_err(|c| config_error(key, c))?;
+    let health = if b.health_period_ms.is_some() || b.health_timeout_ms.is_some() || b.unhealthy_after.is_some() || b.healthy_after.is_some() {
+        let p = ProbeConfig::default();
+        let ms = |k: &str, v: Option<f64>, default: Duration| v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v));
+        let probe = ProbeConfig {
+            period: ms("health_period_ms", b.health_period_ms, p.period)?,
+            timeout: ms("health_timeout_ms", b.health_timeout_ms, p.timeout)?,
+            failure_threshold: b.unhealthy_after.unwrap_or(p.failure_threshold),
+            success_threshold: b.healthy_after.unwrap_or(p.success_threshold),
+        };
+        Some(probe.validate().map_err(|c| config_error(key, c))?)
+    } else {
+        None
+    };
+    Ok(LayerSpec::Balance(config, health))
 }
 
 fn hedge(key: &str, h: &HedgeFile) -> Result<LayerSpec, KeyError> {

@@ -11,6 +11,7 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBre
 use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
 use faultline_patterns::adaptive::{AimdConfig, AimdLayer};
 use faultline_patterns::balance::{BalanceConfig, BalanceLayer};
+use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
 use faultline_patterns::chaos::{ChaosConfig, ChaosLayer};
 use faultline_patterns::fallback::FallbackLayer;
@@ -45,8 +46,9 @@ pub enum LayerSpec {
     Hedge(HedgeConfig),
     /// Injected failures and latency.
     Chaos(ChaosConfig),
-    /// Load balancing over the callee's replicas, with outlier ejection.
-    Balance(BalanceConfig),
+    /// Load balancing over the callee's replicas, with outlier ejection and, optionally,
+    /// active health checks.
+    Balance(BalanceConfig, Option<ProbeConfig>),
 }
 
 impl LayerSpec {
@@ -69,7 +71,13 @@ impl LayerSpec {
                 HedgeDelay::Percentile { percentile, .. } => format!("hedge(p{percentile})"),
             },
             LayerSpec::Chaos(c) => format!("chaos(errors {}, latency {})", c.error_rate, c.latency_rate),
-            LayerSpec::Balance(c) => format!("balance({:?}{})", c.strategy, if c.ejection.is_some() { ", ejection" } else { "" }),
+            LayerSpec::Balance(c, h) => format!(
+                "balance({:?}{}{}{})",
+                c.strategy,
+                if c.ejection.is_some() { ", ejection" } else { "" },
+                if h.is_some() { ", health checks" } else { "" },
+                if c.fail_open { "" } else { ", fail closed" }
+            ),
         }
     }
 }
@@ -182,7 +190,13 @@ impl EdgeStack for PatternStack {
                 LayerSpec::Adaptive(c) => AimdLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Hedge(c) => HedgeLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Chaos(c) => ChaosLayer::new(*c, ctx.stream(&format!("{i}/chaos")).into_rng_core(), ctx.events.clone()).layer(svc),
-                LayerSpec::Balance(c) => BalanceLayer::new(*c, ctx.replicas, ctx.stream(&format!("{i}/balance")).into_rng_core(), ctx.events.clone()).layer(svc),
+                LayerSpec::Balance(c, health) => {
+                    let mut layer = BalanceLayer::new(*c, ctx.replicas, ctx.stream(&format!("{i}/balance")).into_rng_core(), ctx.events.clone());
+                    if let Some(probe) = health {
+                        layer = layer.with_health_checks(ctx.probe.clone(), *probe);
+                    }
+                    layer.layer(svc)
+                }
             };
         }
         svc

@@ -145,6 +145,8 @@ pub struct EdgeContext {
     pub node: String,
     /// How many replicas the callee has (endpoints for a balancer).
     pub replicas: usize,
+    /// Probes callee replica `i`'s readiness (for health-checking balancers).
+    pub probe: faultline_patterns::health::EndpointProbe,
     /// The run's root seed (use [`EdgeContext::stream`]).
     pub seed: u64,
     /// Where pattern decisions go (the run's event log).

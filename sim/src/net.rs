@@ -33,12 +33,18 @@ const RECEIVERS: usize = 32;
 #[derive(Debug, Clone)]
 pub(crate) enum Envelope {
     Request { from: u32, call: u64, request: u64 },
+    /// A health probe: answered at once from the node's cached readiness.
+    Health { from: u32, call: u64 },
     Reply { call: u64, result: Result<(), CallError> },
 }
 
 /// Receives a node's incoming requests.
 pub(crate) trait Handler: Send + Sync + 'static {
     fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64);
+    /// Whether the node reports itself ready (cached; never waits).
+    fn ready(&self) -> bool {
+        true
+    }
 }
 
 /// Calls waiting for an answer, and their deadlines in order.
@@ -115,6 +121,12 @@ impl Transport {
                         h.clone().handle(self.clone(), from, call, request);
                     }
                 }
+                Envelope::Health { from, call } => {
+                    let ready = handler.as_ref().is_some_and(|h| h.ready());
+                    let result = if ready { Ok(()) } else { Err(CallError::Server) };
+                    let this = self.clone();
+                    tokio::spawn(async move { this.send(from, Envelope::Reply { call, result }).await });
+                }
                 Envelope::Reply { call, result } => {
                     let waiter = self.pending().waiters.remove(&call);
                     if let Some(tx) = waiter {
@@ -149,6 +161,15 @@ impl Transport {
     /// Calls `dst` with request `request` and waits for its answer, at most the network's
     /// hard call timeout.
     pub(crate) async fn call(self: &Arc<Self>, dst: u32, request: u64) -> Result<(), CallError> {
+        self.round_trip(dst, |from, call| Envelope::Request { from, call, request }).await
+    }
+
+    /// Asks `dst` whether it is ready; false on any failure or after `timeout`.
+    pub(crate) async fn probe(self: &Arc<Self>, dst: u32, timeout: std::time::Duration) -> bool {
+        matches!(tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Health { from, call })).await, Ok(Ok(())))
+    }
+
+    async fn round_trip(self: &Arc<Self>, dst: u32, envelope: impl FnOnce(u32, u64) -> Envelope) -> Result<(), CallError> {
         if !self.world.is_alive(dst) {
             tokio::time::sleep(self.world.refusal_delay(self.me, dst)).await;
             return Err(CallError::Refused);
@@ -171,7 +192,7 @@ impl Transport {
             }
         }
         let _forget = Forget { transport: self, call };
-        self.send(dst, Envelope::Request { from: self.me, call, request }).await;
+        self.send(dst, envelope(self.me, call)).await;
         // The sender is dropped without an answer only when this node is torn down.
         rx.await.unwrap_or(Err(CallError::Refused))
     }

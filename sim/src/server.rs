@@ -1,7 +1,7 @@
 //! A service replica: admission (concurrency limit + bounded queue), service time, errors, and
 //! calls to dependencies through each edge's pattern stack.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use faultline_patterns::service::service_fn;
@@ -37,6 +37,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
     let next = Arc::new(AtomicU32::new(0));
     let t = transport.clone();
     let count = replicas.len();
+    let targets = replicas.clone();
     let base: EdgeService = service_fn(move |req: CallRequest| {
         let t = t.clone();
         let i = match req.endpoint {
@@ -48,7 +49,13 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         async move { t.call(dst, req.id).await.map(|()| Served::Full) }
     });
     let node = world.nodes[me as usize].name.clone();
+    let prober = transport.clone();
+    let probe: faultline_patterns::health::EndpointProbe = Arc::new(move |i: usize| {
+        let (t, dst) = (prober.clone(), targets[i % targets.len()]);
+        Box::pin(async move { t.probe(dst, std::time::Duration::from_secs(1)).await })
+    });
     let ctx = EdgeContext {
+        probe,
         seed: world.spec.seed,
         replicas: count,
         from: from.clone(),
@@ -90,6 +97,7 @@ pub(crate) struct Replica {
     waiting: AtomicU32,
     rng: Mutex<SimRng>,
     deps: Vec<(String, EdgeService)>,
+    ready: Arc<AtomicBool>,
 }
 
 impl Replica {
@@ -104,7 +112,12 @@ impl Replica {
             .map(|d| (format!("{}->{d}", spec.name), edge_client(transport, d)))
             .collect();
         let name = &world.nodes[node as usize].name;
+        let ready = Arc::new(AtomicBool::new(true));
+        if !spec.readiness.is_empty() {
+            tokio::spawn(track_readiness(transport.clone(), spec.readiness.clone(), spec.readiness_period, ready.clone()));
+        }
         Arc::new(Replica {
+            ready,
             permits: Semaphore::new(spec.concurrency as usize),
             waiting: AtomicU32::new(0),
             rng: Mutex::new(stream(world.spec.seed, &format!("svc/{name}"))),
@@ -153,7 +166,37 @@ impl Replica {
     }
 }
 
+/// Keeps `ready` true while every listed dependency has a replica that answers its probe
+/// (Spring Boot's readiness with dependency indicators), off the request path.
+async fn track_readiness(transport: Arc<Transport>, deps: Vec<String>, period: std::time::Duration, ready: Arc<AtomicBool>) {
+    let world = transport.world.clone();
+    let groups: Vec<Vec<u32>> = deps.iter().map(|d| world.replicas_of(d)).collect();
+    let timeout = period.min(std::time::Duration::from_secs(1));
+    loop {
+        let mut all_up = true;
+        for group in &groups {
+            let mut up = false;
+            for &dst in group {
+                if transport.probe(dst, timeout).await {
+                    up = true;
+                    break;
+                }
+            }
+            all_up &= up;
+        }
+        if ready.swap(all_up, Ordering::Relaxed) != all_up {
+            let kind = if all_up { "readiness.up" } else { "readiness.down" };
+            world.event(&world.nodes[transport.me as usize].name, kind, format!("deps={}", deps.join("+")));
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
 impl Handler for Replica {
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
     fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64) {
         tokio::spawn(async move {
             let result = self.process(request).await;

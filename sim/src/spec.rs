@@ -45,6 +45,11 @@ pub struct ServiceSpec {
     pub error_rate: f64,
     /// Services called, in order, for every request (all must succeed).
     pub calls: Vec<String>,
+    /// Dependencies whose health the replica's readiness includes (it probes them every
+    /// `readiness_period`); empty: ready whenever it is up.
+    pub readiness: Vec<String>,
+    /// How often readiness dependencies are probed. Default 1 s.
+    pub readiness_period: Duration,
 }
 
 impl ServiceSpec {
@@ -58,6 +63,8 @@ impl ServiceSpec {
             queue: 128,
             error_rate: 0.0,
             calls: Vec::new(),
+            readiness: Vec::new(),
+            readiness_period: Duration::from_secs(1),
         }
     }
     /// Sets the replica count.
@@ -333,10 +340,15 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         check_probability(key("error_rate"), s.error_rate)?;
     }
     for s in &spec.services {
-        for d in &s.calls {
-            if !names.contains(d.as_str()) {
-                return Err(SpecError::new(format!("services.{}.calls", s.name), format!("\"{d}\""), format!("one of the services: {}", join(&names))));
+        for (field, list) in [("calls", &s.calls), ("readiness", &s.readiness)] {
+            for d in list {
+                if !names.contains(d.as_str()) || *d == s.name {
+                    return Err(SpecError::new(format!("services.{}.{field}", s.name), format!("\"{d}\""), format!("one of the other services: {}", join(&names))));
+                }
             }
+        }
+        if s.readiness_period.is_zero() {
+            return Err(SpecError::new(format!("services.{}.readiness_period_ms", s.name), 0, "a duration > 0"));
         }
     }
     if let Some(cycle) = find_cycle(spec) {
