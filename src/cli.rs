@@ -87,7 +87,14 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
             let out = args.out.unwrap_or_else(|| default_out(&scenario));
             let report = run_to_dir(&scenario, &out)?;
             print_report(&scenario, &report);
-            Ok(0)
+            if report.output.failed_checks.is_empty() {
+                Ok(0)
+            } else {
+                for c in &report.output.failed_checks {
+                    println!("CHECK FAILED: {c}");
+                }
+                Ok(EXIT_CHECK_FAILED)
+            }
         }
         Some(Command::Check(args)) => check(&load(&args)?),
     }

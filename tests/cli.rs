@@ -103,3 +103,24 @@ fn bad_input_exits_2_with_one_clear_line_and_no_panic() {
     assert!(!dir.join("out").exists(), "a failed run left output behind");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_stalled_run_exits_1_with_the_failed_check() {
+    let dir = tmp("stall");
+    let sets = [
+        "duration_s=60",
+        "drain_s=100",
+        "stall_after_s=20",
+        "faults[0]={kind=\"outage\",target=\"server\",at_s=5,duration_s=100000}",
+    ];
+    let mut args = vec!["run", "mm1", "--out", "stalled"];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    let o = faultline(&args, &dir);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("CHECK FAILED: stall at"), "{out}");
+    assert!(dir.join("stalled/events.csv").is_file(), "the output is still written");
+    let _ = std::fs::remove_dir_all(dir);
+}

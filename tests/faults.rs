@@ -202,3 +202,23 @@ fn without_a_timeout_layer_the_network_hard_timeout_ends_hung_calls() {
     assert!(hung.iter().all(|&us| (2_000_000..=2_000_001).contains(&us)), "hung calls ended after {:?} us", (hung.iter().min(), hung.iter().max()));
     assert_eq!(share(&reqs, "api->db", 10.1, 20.0, "ok").0, 1.0);
 }
+
+#[test]
+fn the_watchdog_reports_a_quiet_system_with_work_pending() {
+    // ANCHORS bug 9 (tower #408): a system can go quiet with work pending. Here db is black-holed
+    // for good and nothing times out for 10 hours: requests pile up, none completes.
+    let stuck = |layers: Vec<faultline::scenarios::stack::LayerSpec>| {
+        let mut net = faultline::sim::NetworkSpec::default();
+        net.call_timeout = secs(36_000.0);
+        let b = api_db(14, 20.0, 30.0).network(net).drain(secs(100.0)).stall_after(Some(secs(20.0)));
+        let b = b.fault(fault(FaultKind::Outage, "db", 5.0, Some(10_000.0)));
+        run_rows(with_stack(b, "api", "db", layers).build().unwrap())
+    };
+    let (out, rows) = stuck(vec![]);
+    assert_eq!(out.failed_checks.len(), 1, "{:?}", out.failed_checks);
+    assert!(out.failed_checks[0].contains("none completed for 20 s"), "{:?}", out.failed_checks);
+    assert!(rows.events.iter().any(|e| e.contains(",sim.stall,")));
+    // With a timeout the same outage is loud, not quiet: calls fail, nothing stalls.
+    let (out, _) = stuck(vec![timeout_ms(500)]);
+    assert!(out.failed_checks.is_empty(), "{:?}", out.failed_checks);
+}

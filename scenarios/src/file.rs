@@ -40,6 +40,9 @@ pub struct ScenarioFile {
     pub duration_s: f64,
     /// How long in-flight requests may finish afterwards (default 60).
     pub drain_s: Option<f64>,
+    /// Stall watchdog: no completion for this long with requests in flight fails the run
+    /// (default 120; 0 turns it off).
+    pub stall_after_s: Option<f64>,
     #[serde(default)]
     network: NetworkFile,
     services: BTreeMap<String, ServiceFile>,
@@ -307,6 +310,11 @@ impl ScenarioFile {
             .seed(self.seed.unwrap_or(1))
             .duration(seconds("duration_s", self.duration_s)?)
             .drain(seconds("drain_s", self.drain_s.unwrap_or(60.0))?)
+            .stall_after(match self.stall_after_s {
+                Some(v) if v == 0.0 => None,
+                Some(v) => Some(seconds("stall_after_s", v)?),
+                None => Some(Duration::from_secs(120)),
+            })
             .network(network(&self.network)?);
         for (name, s) in &self.services {
             let mut spec = ServiceSpec::new(name.clone());

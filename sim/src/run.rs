@@ -61,6 +61,8 @@ pub struct RunOutput {
     pub services: Vec<ServiceSummary>,
     /// Fault windows, for shading charts.
     pub faults: Vec<FaultWindow>,
+    /// Checks that failed (e.g. a stall), one line each; empty when all passed.
+    pub failed_checks: Vec<String>,
 }
 
 impl RunOutput {
@@ -200,6 +202,8 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
 
     let faults = tokio::spawn(run_faults(world.clone()));
     let housekeeping = tokio::spawn(prune_tasks());
+    let stalls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let watchdog = world.spec.stall_after.map(|after| tokio::spawn(watch_for_stalls(world.clone(), after, stalls.clone())));
     if let Some(probe) = probe {
         tokio::spawn(probe(SimHandle { world: world.clone() }));
     }
@@ -224,6 +228,9 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     world.event("sim", "run.end", format!("t_s={:.3}", end_us as f64 / 1e6));
     faults.abort();
     housekeeping.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     for info in &world.nodes {
         if let Some(id) = info.madsim_id.get() {
             handle.kill(*id);
@@ -231,10 +238,46 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     }
     tokio::time::sleep(Duration::from_millis(1)).await;
     let _ = Handle::current().metrics().num_tasks();
-    finish(&world, end_us)
+    let failed_checks = stalls.lock().map(|s| s.clone()).unwrap_or_default();
+    finish(&world, end_us, failed_checks)
 }
 
-fn finish(world: &World, end_us: u64) -> Result<RunOutput, RunError> {
+/// The stall watchdog: once a second, if workload requests are in flight and none has
+/// completed for `after`, records one `sim.stall` event (until progress resumes).
+async fn watch_for_stalls(world: Arc<World>, after: Duration, stalls: Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut last_count = world.recorder().counts().0;
+    let mut last_progress = world.now_us();
+    let mut reported = false;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let count = world.recorder().counts().0;
+        let now = world.now_us();
+        let inflight = world.inflight().len();
+        if count != last_count || inflight == 0 {
+            last_count = count;
+            last_progress = now;
+            reported = false;
+            continue;
+        }
+        let quiet = Duration::from_micros(now - last_progress);
+        if quiet >= after && !reported {
+            reported = true;
+            let oldest = world.inflight().values().min().copied().unwrap_or(now);
+            let line = format!(
+                "stall at {:.1} s: {inflight} requests in flight, none completed for {:.0} s (oldest started at {:.1} s)",
+                now as f64 / 1e6,
+                quiet.as_secs_f64(),
+                oldest as f64 / 1e6
+            );
+            world.event("sim", "sim.stall", format!("inflight={inflight} quiet_s={:.0}", quiet.as_secs_f64()));
+            if let Ok(mut s) = stalls.lock() {
+                s.push(line);
+            }
+        }
+    }
+}
+
+fn finish(world: &World, end_us: u64, failed_checks: Vec<String>) -> Result<RunOutput, RunError> {
     let mut recorder = world.recorder();
     recorder.finish().map_err(RunError::Sink)?;
     // The entry edge first, then dependency edges in declaration order.
@@ -289,6 +332,7 @@ fn finish(world: &World, end_us: u64) -> Result<RunOutput, RunError> {
         edges,
         services,
         faults,
+        failed_checks,
     })
 }
 

@@ -151,6 +151,10 @@ pub struct SimSpec {
     pub duration: Duration,
     /// After the workload stops, how long in-flight requests may finish. Default 60 s.
     pub drain: Duration,
+    /// A run in which requests are in flight but none completes for this long has stalled
+    /// ("quiet but work pending", e.g. a deadlock): the watchdog records it and the run's
+    /// checks fail. Default 120 s; `None` turns the watchdog off.
+    pub stall_after: Option<Duration>,
     /// Services by declaration order.
     pub services: Vec<ServiceSpec>,
     /// The network.
@@ -186,6 +190,7 @@ impl SimSpec {
                 seed: 1,
                 duration: Duration::from_secs(60),
                 drain: Duration::from_secs(60),
+                stall_after: Some(Duration::from_secs(120)),
                 services: Vec::new(),
                 network: NetworkSpec::default(),
                 edges: BTreeMap::new(),
@@ -258,6 +263,11 @@ impl SimBuilder {
         self.spec.drain = d;
         self
     }
+    /// Sets (or with `None` turns off) the stall watchdog.
+    pub fn stall_after(mut self, d: Option<Duration>) -> Self {
+        self.spec.stall_after = d;
+        self
+    }
     /// Adds a service.
     pub fn service(mut self, s: ServiceSpec) -> Self {
         self.spec.services.push(s);
@@ -310,6 +320,9 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
     }
     if spec.duration.is_zero() || spec.duration > Duration::from_secs(7 * 24 * 3600) {
         return Err(SpecError::new("duration_s", spec.duration.as_secs_f64(), "a number of seconds above 0 and at most a week (604800)"));
+    }
+    if spec.stall_after.is_some_and(|d| d < Duration::from_secs(1)) {
+        return Err(SpecError::new("stall_after_s", spec.stall_after.map_or(0.0, |d| d.as_secs_f64()), "at least 1 second (or 0 to turn the watchdog off)"));
     }
     if spec.services.is_empty() {
         return Err(SpecError::new("services", "(none)", "at least one service"));
