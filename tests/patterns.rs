@@ -162,3 +162,29 @@ fn a_shared_dependency_in_readiness_drops_the_fleet_unless_the_balancer_fails_op
     assert_eq!(downs, 4, "all four replicas taken out once each");
     assert!(closed.edges[0].success_rate < 0.85);
 }
+
+#[test]
+fn synchronized_retries_without_jitter_collide_brooker_2015() {
+    // ANCHORS bug 8 and Brooker's "Exponential Backoff And Jitter". Work = calls reaching the
+    // db; done = when the last client finished. Averaged over three seeds.
+    let measure = |jitter: &str| {
+        let mut work = 0.0;
+        let mut done = 0.0;
+        for seed in 1..=3u64 {
+            let sets = [format!("edges.\"client->db\".retry.jitter={jitter}")];
+            let s = scenarios::load("herd", &sets, Some(seed)).unwrap();
+            let (out, rows) = run_rows(s.spec);
+            assert_eq!(out.edges[0].success_rate, 1.0, "{jitter}: every client finishes");
+            let db = out.services.iter().find(|s| s.service == "db").unwrap();
+            work += (db.admitted + db.rejected) as f64 / 3.0;
+            done += requests(&rows).iter().map(|r| r.end_us).max().unwrap() as f64 / 3e6;
+        }
+        println!("{jitter:>12}: {work:.0} db calls, last client done at {done:.2} s");
+        (work, done)
+    };
+    let (none, full, equal) = (measure("none"), measure("full"), measure("equal"));
+    let _decorrelated = measure("decorrelated");
+    assert!(none.1 > 10.0 * full.1, "without jitter the clients finish much later");
+    assert!(none.0 > 1.3 * full.0, "and do much more work");
+    assert!(equal.1 > full.1, "equal jitter finishes later than full jitter");
+}

@@ -15,6 +15,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("bad-replicas-balanced", include_str!("../catalog/bad-replicas-balanced.toml")),
     ("shared-dependency", include_str!("../catalog/shared-dependency.toml")),
     ("shared-dependency-fail-open", include_str!("../catalog/shared-dependency-fail-open.toml")),
+    ("herd", include_str!("../catalog/herd.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),
