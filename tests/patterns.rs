@@ -59,7 +59,7 @@ fn five_layers(on: RetryOn, budget: BudgetSpec) -> (u64, u64) {
         }
         b = b.service(s);
     }
-    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 } });
+    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 }, keys: None });
     let callers = ["client", "l1", "l2", "l3", "l4"];
     for (from, to) in callers.iter().zip(names) {
         b = with_stack(b, from, to, vec![retry(3, on.clone(), budget.clone())]);
@@ -187,4 +187,17 @@ fn synchronized_retries_without_jitter_collide_brooker_2015() {
     assert!(none.1 > 10.0 * full.1, "without jitter the clients finish much later");
     assert!(none.0 > 1.3 * full.0, "and do much more work");
     assert!(equal.1 > full.1, "equal jitter finishes later than full jitter");
+}
+
+#[test]
+fn cache_aside_cuts_latency_and_database_load() {
+    // seeds/: "cache: 500 ms -> 50 ms, DB load -90%".
+    let (direct, _) = run_named("product-db", &[]);
+    let (cached, _) = run_named("product-cache-aside", &[]);
+    let db = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "db").unwrap().admitted as f64;
+    let saved = 1.0 - db(&cached) / db(&direct);
+    println!("p50 {} -> {} ms, db load -{:.0}%", direct.edges[0].p50_ms, cached.edges[0].p50_ms, saved * 100.0);
+    assert!(direct.edges[0].p50_ms > 450.0 && cached.edges[0].p50_ms < 50.0);
+    assert!(saved > 0.8, "db load fell only {:.0}%", saved * 100.0);
+    assert_eq!(cached.edges[0].success_rate, 1.0);
 }

@@ -101,7 +101,7 @@ fn faults_are_checked_per_kind() {
 #[test]
 fn edges_and_their_layers_are_checked() {
     let with_edge = |e: &str| format!("{BASE}\n[edges.\"api->db\"]\n{e}\n");
-    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance"]);
+    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance, cache"]);
     contains_all(&load_err(&with_edge("stack = [\"bulkhead\"]\nbulkhead = { max_concurrent = 0 }"), &[]), &["bulkhead.max_concurrent", "0"]);
     contains_all(&load_err(&with_edge("stack = [\"hedge\"]\nhedge = { delay_ms = 5, percentile = 90 }"), &[]), &["hedge.percentile", "not both"]);
     contains_all(&load_err(&with_edge("stack = [\"hedge\"]\nhedge = { percentile = 100 }"), &[]), &["hedge.percentile", "100"]);
@@ -111,6 +111,9 @@ fn edges_and_their_layers_are_checked() {
     contains_all(&load_err(&with_edge("stack = [\"chaos\"]\nchaos = { error_rate = 1.5 }"), &[]), &["chaos.error_rate", "1.5"]);
     contains_all(&load_err(&with_edge("stack = [\"balance\"]\nbalance = { strategy = \"fastest\" }"), &[]), &["balance.strategy", "fastest", "p2c_peak_ewma"]);
     contains_all(&load_err(&with_edge("stack = [\"balance\"]\nbalance = { eject_after = 0 }"), &[]), &["balance.eject_after", "0"]);
+    contains_all(&load_err(&with_edge("stack = [\"cache\"]\ncache = { service = \"redis\" }"), &[]), &["cache.service", "redis", "api, db"]);
+    contains_all(&load_err(&with_edge("stack = [\"cache\"]\ncache = { service = \"db\", ttl_jitter = 1.5 }"), &[]), &["cache.ttl_jitter", "1.5"]);
+    contains_all(&load_err(BASE, &["workload.key_skew=1.2"]), &["workload.key_skew", "keys"]);
     contains_all(&load_err(&with_edge("stack = [\"fallback\"]\nfallback = { on = [\"never\"] }"), &[]), &["fallback.on[0]", "never", "shed"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { failure_rate = 0 }"), &[]), &["breaker.failure_rate_threshold", "0", "percentage"]);
     contains_all(&load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { window = \"time\", window_size = 5 }"), &[]), &["breaker.window_size", "time", "window_s"]);

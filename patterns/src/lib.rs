@@ -19,6 +19,7 @@
 pub mod adaptive;
 pub mod balance;
 pub mod budget;
+pub mod cache;
 pub mod bulkhead;
 pub mod chaos;
 pub mod circuit_breaker;

@@ -301,3 +301,89 @@ async fn a_rate_limiter_admits_the_burst_and_refuses_the_rest() {
     let (a, b) = (svc.call(1), svc.call(2));
     assert_eq!((a.await.is_ok(), b.await.is_ok()), (true, false));
 }
+
+mod cache_aside {
+    use super::*;
+    use faultline_patterns::cache::{CacheAsideLayer, CacheConfig, Keyed, MemoryStore};
+
+    #[derive(Debug, Clone, Copy)]
+    struct Read(u64);
+
+    impl Keyed for Read {
+        fn cache_key(&self) -> u64 {
+            self.0
+        }
+    }
+
+    /// A source that takes `ms` per load and counts loads.
+    fn source(ms: u64, loads: Arc<AtomicU32>) -> BoxService<Read, u64, Failure> {
+        service_fn(move |r: Read| {
+            loads.fetch_add(1, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(r.0 * 10)
+            }
+        })
+    }
+
+    fn cache(config: CacheConfig) -> CacheAsideLayer<u64, Failure> {
+        let store = Arc::new(MemoryStore::default());
+        CacheAsideLayer::new(store, config.validate().unwrap(), Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(3)), Arc::new(MemorySink::default()))
+    }
+
+    fn config(ttl_ms: u64) -> CacheConfig {
+        CacheConfig { ttl: Duration::from_millis(ttl_ms), ttl_jitter: 0.0, xfetch_beta: 0.0, ..CacheConfig::default() }
+    }
+
+    #[tokio::test]
+    async fn hits_within_the_ttl_and_reloads_after() {
+        let loads = Arc::new(AtomicU32::new(0));
+        let svc = cache(config(100)).layer(source(5, loads.clone()));
+        assert_eq!(svc.call(Read(7)).await, Ok(70));
+        assert_eq!(svc.call(Read(7)).await, Ok(70));
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "the second read hit");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(svc.call(Read(7)).await, Ok(70));
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "expired, reloaded");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_load() {
+        let loads = Arc::new(AtomicU32::new(0));
+        let svc = cache(config(1000)).layer(source(30, loads.clone()));
+        let reads: Vec<_> = (0..10).map(|_| tokio::spawn(svc.call(Read(1)))).collect();
+        for r in reads {
+            assert_eq!(r.await.unwrap(), Ok(10));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_leader_does_not_strand_its_followers() {
+        // ANCHORS bug 11: the leader's caller gives up (a timeout) while followers wait on it.
+        let loads = Arc::new(AtomicU32::new(0));
+        let svc = cache(config(1000)).layer(source(50, loads.clone()));
+        let leader = tokio::spawn(tokio::time::timeout(Duration::from_millis(10), svc.call(Read(3))));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let followers: Vec<_> = (0..5).map(|_| tokio::spawn(tokio::time::timeout(Duration::from_millis(500), svc.call(Read(3))))).collect();
+        assert!(leader.await.unwrap().is_err(), "the leader was cancelled");
+        for f in followers {
+            assert_eq!(f.await.unwrap(), Ok(Ok(30)), "a follower hung or failed");
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "one new leader loaded for all the followers");
+    }
+
+    #[tokio::test]
+    async fn stale_values_are_served_while_revalidating() {
+        let loads = Arc::new(AtomicU32::new(0));
+        let config = CacheConfig { stale: Duration::from_millis(500), ..config(50) };
+        let svc = cache(config).layer(source(40, loads.clone()));
+        assert_eq!(svc.call(Read(2)).await, Ok(20));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let started = tokio::time::Instant::now();
+        assert_eq!(svc.call(Read(2)).await, Ok(20));
+        assert!(started.elapsed() < Duration::from_millis(20), "the stale value came at once");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "refreshed in the background");
+    }
+}

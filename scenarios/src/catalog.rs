@@ -16,6 +16,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("shared-dependency", include_str!("../catalog/shared-dependency.toml")),
     ("shared-dependency-fail-open", include_str!("../catalog/shared-dependency-fail-open.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
+    ("product-db", include_str!("../catalog/product-db.toml")),
+    ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),

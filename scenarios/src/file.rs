@@ -13,6 +13,7 @@ use faultline_patterns::adaptive::AimdConfig;
 use faultline_patterns::balance::{BalanceConfig, Ejection, Strategy};
 use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::bulkhead::BulkheadConfig;
+use faultline_patterns::cache::CacheConfig;
 use faultline_patterns::chaos::ChaosConfig;
 use faultline_patterns::hedge::{HedgeConfig, HedgeDelay};
 use faultline_patterns::rate_limiter::RateLimitConfig;
@@ -21,7 +22,7 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKin
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_patterns::ConfigError;
 use faultline_patterns::timeout::TimeoutConfig;
-use faultline_sim::{Arrivals, CallError, Dist, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
+use faultline_sim::{Arrivals, CallError, Dist, KeySpace, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
 use serde::Deserialize;
 
 use crate::stack::{BudgetSpec, LayerSpec, PatternStack, RetryOn};
@@ -107,6 +108,18 @@ struct EdgeFile {
     hedge: Option<HedgeFile>,
     chaos: Option<ChaosFile>,
     balance: Option<BalanceFile>,
+    cache: Option<CacheFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheFile {
+    service: Option<String>,
+    ttl_ms: Option<f64>,
+    ttl_jitter: Option<f64>,
+    xfetch_beta: Option<f64>,
+    stale_ms: Option<f64>,
+    single_flight: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,6 +250,8 @@ struct WorkloadFile {
     to_rate_per_s: Option<f64>,
     clients: Option<u32>,
     think: Option<Dist>,
+    keys: Option<u64>,
+    key_skew: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,7 +350,8 @@ impl ScenarioFile {
                 key: format!("edges.\"{edge}\""),
                 message: format!("\"{edge}\" is not an edge name (expected \"caller->callee\", e.g. \"orders->payment\")"),
             })?;
-            b = b.edge(from.trim(), to.trim(), std::sync::Arc::new(edge_stack(edge, e)?));
+            let services: Vec<&str> = self.services.keys().map(String::as_str).collect();
+            b = b.edge(from.trim(), to.trim(), std::sync::Arc::new(edge_stack(edge, e, &services)?));
         }
         b = b.workload(workload(&self.workload)?);
         for (i, f) in self.faults.iter().enumerate() {
@@ -518,7 +534,24 @@ fn hedge(key: &str, h: &HedgeFile) -> Result<LayerSpec, KeyError> {
     Ok(LayerSpec::Hedge(config.validate().map_err(|c| config_error(key, c))?))
 }
 
-fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
+fn cache(key: &str, c: &CacheFile, services: &[&str]) -> Result<LayerSpec, KeyError> {
+    let d = CacheConfig::default();
+    let service = c.service.clone().unwrap_or_else(|| "cache".to_owned());
+    if !services.contains(&service.as_str()) {
+        return err(format!("{key}.service"), format!("\"{service}\" is not allowed (expected one of the services: {})", services.join(", ")));
+    }
+    let ms = |k: &str, v: Option<f64>, default: Duration| v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v));
+    let config = CacheConfig {
+        ttl: ms("ttl_ms", c.ttl_ms, d.ttl)?,
+        ttl_jitter: c.ttl_jitter.unwrap_or(d.ttl_jitter),
+        xfetch_beta: c.xfetch_beta.unwrap_or(d.xfetch_beta),
+        stale: ms("stale_ms", c.stale_ms, d.stale)?,
+        single_flight: c.single_flight.unwrap_or(d.single_flight),
+    };
+    Ok(LayerSpec::Cache(service, config.validate().map_err(|e| config_error(key, e))?))
+}
+
+fn edge_stack(edge: &str, e: &EdgeFile, services: &[&str]) -> Result<PatternStack, KeyError> {
     let key = |k: &str| format!("edges.\"{edge}\".{k}");
     let mut layers = Vec::new();
     for (i, name) in e.stack.iter().enumerate() {
@@ -559,6 +592,7 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
             }
             "hedge" => hedge(&key("hedge"), e.hedge.as_ref().unwrap_or(&HedgeFile::default()))?,
             "balance" => balance(&key("balance"), e.balance.as_ref().unwrap_or(&BalanceFile::default()))?,
+            "cache" => cache(&key("cache"), e.cache.as_ref().unwrap_or(&CacheFile::default()), services)?,
             "chaos" => {
                 let c = e.chaos.as_ref();
                 let d = ChaosConfig::default();
@@ -595,6 +629,7 @@ fn edge_stack(edge: &str, e: &EdgeFile) -> Result<PatternStack, KeyError> {
         ("hedge", e.hedge.is_some()),
         ("chaos", e.chaos.is_some()),
         ("balance", e.balance.is_some()),
+        ("cache", e.cache.is_some()),
     ];
     for (name, present) in tables {
         if present && !e.stack.iter().any(|s| s == name) {
@@ -708,7 +743,11 @@ fn workload(w: &WorkloadFile) -> Result<Workload, KeyError> {
         }
         other => return err("workload.kind", format!("\"{other}\" is not allowed (expected constant, poisson, burst, ramp or closed)")),
     };
-    Ok(Workload { target: w.target.clone(), arrivals })
+    if w.key_skew.is_some() && w.keys.is_none() {
+        return err("workload.key_skew", "given without `keys` (the number of distinct keys)");
+    }
+    let keys = w.keys.map(|count| KeySpace { count, skew: w.key_skew.unwrap_or(1.0) });
+    Ok(Workload { target: w.target.clone(), arrivals, keys })
 }
 
 fn fault(i: usize, f: &FaultFile) -> Result<Fault, KeyError> {

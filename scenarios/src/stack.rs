@@ -11,6 +11,7 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBre
 use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
 use faultline_patterns::adaptive::{AimdConfig, AimdLayer};
 use faultline_patterns::balance::{BalanceConfig, BalanceLayer};
+use faultline_patterns::cache::{CacheAsideLayer, CacheConfig};
 use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
 use faultline_patterns::chaos::{ChaosConfig, ChaosLayer};
@@ -49,11 +50,13 @@ pub enum LayerSpec {
     /// Load balancing over the callee's replicas, with outlier ejection and, optionally,
     /// active health checks.
     Balance(BalanceConfig, Option<ProbeConfig>),
+    /// Cache-aside against the named cache service.
+    Cache(String, CacheConfig),
 }
 
 impl LayerSpec {
     /// Layer names a scenario may use.
-    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance";
+    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance, cache";
 
     fn describe(&self) -> String {
         match self {
@@ -71,6 +74,7 @@ impl LayerSpec {
                 HedgeDelay::Percentile { percentile, .. } => format!("hedge(p{percentile})"),
             },
             LayerSpec::Chaos(c) => format!("chaos(errors {}, latency {})", c.error_rate, c.latency_rate),
+            LayerSpec::Cache(service, c) => format!("cache({service}, ttl {}ms)", c.ttl.as_millis()),
             LayerSpec::Balance(c, h) => format!(
                 "balance({:?}{}{}{})",
                 c.strategy,
@@ -190,6 +194,10 @@ impl EdgeStack for PatternStack {
                 LayerSpec::Adaptive(c) => AimdLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Hedge(c) => HedgeLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Chaos(c) => ChaosLayer::new(*c, ctx.stream(&format!("{i}/chaos")).into_rng_core(), ctx.events.clone()).layer(svc),
+                LayerSpec::Cache(service, c) => match (ctx.cache)(service) {
+                    Some(store) => CacheAsideLayer::new(store, *c, ctx.stream(&format!("{i}/cache")).into_rng_core(), ctx.events.clone()).layer(svc),
+                    None => svc, // checked when the scenario was read
+                },
                 LayerSpec::Balance(c, health) => {
                     let mut layer = BalanceLayer::new(*c, ctx.replicas, ctx.stream(&format!("{i}/balance")).into_rng_core(), ctx.events.clone());
                     if let Some(probe) = health {

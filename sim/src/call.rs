@@ -25,6 +25,15 @@ pub struct CallRequest {
     /// The callee replica a balancer chose (index among the callee's replicas); `None`: the
     /// transport's own round robin.
     pub endpoint: Option<usize>,
+    /// The data key the request is about (from the workload's key space; 0 without one). It
+    /// travels down the call chain, so caches on any edge see it.
+    pub key: u64,
+}
+
+impl faultline_patterns::cache::Keyed for CallRequest {
+    fn cache_key(&self) -> u64 {
+        self.key
+    }
 }
 
 impl Routable for CallRequest {
@@ -36,7 +45,7 @@ impl Routable for CallRequest {
 impl CallRequest {
     /// A new call with no attempts yet.
     pub fn new(id: u64) -> Self {
-        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)), endpoint: None }
+        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)), endpoint: None, key: 0 }
     }
 
     /// Attempts so far.
@@ -147,6 +156,8 @@ pub struct EdgeContext {
     pub replicas: usize,
     /// Probes callee replica `i`'s readiness (for health-checking balancers).
     pub probe: faultline_patterns::health::EndpointProbe,
+    /// A client of the named cache service, from this node (`None`: no such service).
+    pub cache: CacheFactory,
     /// The run's root seed (use [`EdgeContext::stream`]).
     pub seed: u64,
     /// Where pattern decisions go (the run's event log).
@@ -160,6 +171,9 @@ impl EdgeContext {
         crate::rng::stream(self.seed, &format!("edge/{}/{}/{}/{layer}", self.from, self.to, self.node))
     }
 }
+
+/// Makes clients of cache services (see [`EdgeContext::cache`]).
+pub type CacheFactory = Arc<dyn Fn(&str) -> Option<Arc<dyn faultline_patterns::cache::CacheStore<Served>>> + Send + Sync>;
 
 /// Puts patterns on an edge.
 pub trait EdgeStack: Send + Sync {

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod call;
 pub mod dist;
 pub mod fault;
@@ -35,5 +36,5 @@ pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};
 pub use run::{madsim_config, run, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary, SimHandle};
 pub use spec::{LinkModel, NetworkSpec, ServiceSpec, SimBuilder, SimSpec, SpecError, CLIENT};
-pub use workload::{Arrivals, Workload};
+pub use workload::{Arrivals, KeySpace, Workload};
 pub use world::World;

@@ -32,7 +32,7 @@ const RECEIVERS: usize = 32;
 /// What travels between nodes.
 #[derive(Debug, Clone)]
 pub(crate) enum Envelope {
-    Request { from: u32, call: u64, request: u64 },
+    Request { from: u32, call: u64, request: u64, key: u64 },
     /// A health probe: answered at once from the node's cached readiness.
     Health { from: u32, call: u64 },
     Reply { call: u64, result: Result<(), CallError> },
@@ -40,7 +40,7 @@ pub(crate) enum Envelope {
 
 /// Receives a node's incoming requests.
 pub(crate) trait Handler: Send + Sync + 'static {
-    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64);
+    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, key: u64);
     /// Whether the node reports itself ready (cached; never waits).
     fn ready(&self) -> bool {
         true
@@ -116,9 +116,9 @@ impl Transport {
         while let Ok((payload, _from)) = self.ep.recv_from_raw(TAG).await {
             let Ok(envelope) = payload.downcast::<Envelope>() else { continue };
             match *envelope {
-                Envelope::Request { from, call, request } => {
+                Envelope::Request { from, call, request, key } => {
                     if let Some(h) = &handler {
-                        h.clone().handle(self.clone(), from, call, request);
+                        h.clone().handle(self.clone(), from, call, request, key);
                     }
                 }
                 Envelope::Health { from, call } => {
@@ -160,8 +160,8 @@ impl Transport {
 
     /// Calls `dst` with request `request` and waits for its answer, at most the network's
     /// hard call timeout.
-    pub(crate) async fn call(self: &Arc<Self>, dst: u32, request: u64) -> Result<(), CallError> {
-        self.round_trip(dst, |from, call| Envelope::Request { from, call, request }).await
+    pub(crate) async fn call(self: &Arc<Self>, dst: u32, request: u64, key: u64) -> Result<(), CallError> {
+        self.round_trip(dst, |from, call| Envelope::Request { from, call, request, key }).await
     }
 
     /// Asks `dst` whether it is ready; false on any failure or after `timeout`.

@@ -20,7 +20,7 @@ use crate::rng::stream;
 use crate::server::{edge_client, recorded_call, Replica};
 use crate::spec::{SimSpec, CLIENT};
 use crate::store::StoreHandle;
-use crate::workload::Arrivals;
+use crate::workload::{Arrivals, KeySampler};
 use crate::world::World;
 
 /// Per-service figures.
@@ -359,17 +359,19 @@ async fn drive_workload(transport: Arc<Transport>) {
     let world = transport.world.clone();
     let target = world.spec.workload.target.clone();
     let stack = edge_client(&transport, &target);
+    let keys = world.spec.workload.keys.map(|k| Arc::new(KeySampler::new(k)));
     let edge = format!("{CLIENT}->{target}");
     let run = world.spec.duration;
     let start = world.start;
     match world.spec.workload.arrivals.clone() {
         Arrivals::Closed { clients, think } => {
             for c in 0..clients {
-                let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
+                let (world, stack, edge, keys) = (world.clone(), stack.clone(), edge.clone(), keys.clone());
                 tokio::spawn(async move {
                     let mut rng = stream(world.spec.seed, &format!("workload/client-{c}"));
                     while Duration::from_micros(world.now_us()) < run {
-                        one_request(&world, &edge, &stack).await;
+                        let key = keys.as_ref().map_or(0, |k| k.key(rng.unit()));
+                        one_request(&world, &edge, &stack, key).await;
                         let pause = think.sample(&mut rng);
                         if !pause.is_zero() {
                             tokio::time::sleep(pause).await;
@@ -380,24 +382,26 @@ async fn drive_workload(transport: Arc<Transport>) {
         }
         arrivals => {
             let mut rng = stream(world.spec.seed, "workload");
+            let mut key_rng = stream(world.spec.seed, "workload/keys");
             let mut t = Duration::ZERO;
             while let Some(next) = arrivals.next_arrival(t, run, &mut rng) {
                 t = next;
                 // Absolute schedule: madsim rounds short sleeps up to 1 ms, and sleeping to an
                 // instant keeps that rounding from accumulating.
                 tokio::time::sleep_until(start + t).await;
+                let key = keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
                 let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
-                tokio::spawn(async move { one_request(&world, &edge, &stack).await });
+                tokio::spawn(async move { one_request(&world, &edge, &stack, key).await });
             }
         }
     }
 }
 
-async fn one_request(world: &World, edge: &str, stack: &crate::call::EdgeService) {
+async fn one_request(world: &World, edge: &str, stack: &crate::call::EdgeService, key: u64) {
     // In flight by record id, so that requests still running at the end can be recorded.
     let id = world.next_id();
     world.inflight().insert(id, world.now_us());
-    let _ = recorded_call(world, id, edge, stack, 0).await;
+    let _ = recorded_call(world, id, edge, stack, 0, key).await;
     let empty = {
         let mut inflight = world.inflight();
         inflight.remove(&id);

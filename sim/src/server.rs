@@ -46,7 +46,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         };
         let dst = replicas[i];
         req.attempts.fetch_add(1, Ordering::Relaxed);
-        async move { t.call(dst, req.id).await.map(|()| Served::Full) }
+        async move { t.call(dst, req.id, req.key).await.map(|()| Served::Full) }
     });
     let node = world.nodes[me as usize].name.clone();
     let prober = transport.clone();
@@ -54,7 +54,12 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         let (t, dst) = (prober.clone(), targets[i % targets.len()]);
         Box::pin(async move { t.probe(dst, std::time::Duration::from_secs(1)).await })
     });
+    let cache_transport = transport.clone();
+    let cache: crate::call::CacheFactory = Arc::new(move |service: &str| {
+        crate::cache::SimCache::new(cache_transport.clone(), service).map(|c| Arc::new(c) as Arc<dyn faultline_patterns::cache::CacheStore<Served>>)
+    });
     let ctx = EdgeContext {
+        cache,
         probe,
         seed: world.spec.seed,
         replicas: count,
@@ -67,8 +72,9 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
 }
 
 /// Makes call `id` on an edge and records it.
-pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &EdgeService, parent: u64) -> Result<(), CallError> {
-    let req = CallRequest::new(id);
+pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &EdgeService, parent: u64, key: u64) -> Result<(), CallError> {
+    let mut req = CallRequest::new(id);
+    req.key = key;
     let start_us = world.now_us();
     let result = stack.call(req.clone()).await;
     let outcome = match result {
@@ -128,7 +134,7 @@ impl Replica {
         })
     }
 
-    async fn process(&self, request: u64) -> Result<(), CallError> {
+    async fn process(&self, request: u64, key: u64) -> Result<(), CallError> {
         let spec = &self.world.spec.services[self.service];
         if self.permits.available_permits() == 0 && self.waiting.load(Ordering::Relaxed) >= spec.queue {
             self.world.rejected(self.node);
@@ -158,7 +164,7 @@ impl Replica {
             return Err(CallError::Server);
         }
         for (edge, stack) in &self.deps {
-            if recorded_call(&self.world, self.world.next_id(), edge, stack, request).await.is_err() {
+            if recorded_call(&self.world, self.world.next_id(), edge, stack, request, key).await.is_err() {
                 return Err(CallError::Dependency);
             }
         }
@@ -197,9 +203,9 @@ impl Handler for Replica {
         self.ready.load(Ordering::Relaxed)
     }
 
-    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64) {
+    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, key: u64) {
         tokio::spawn(async move {
-            let result = self.process(request).await;
+            let result = self.process(request, key).await;
             transport.send(from, Envelope::Reply { call, result }).await;
         });
     }

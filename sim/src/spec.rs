@@ -8,7 +8,7 @@
 //!     .duration(Duration::from_secs(10))
 //!     .service(ServiceSpec::new("api").service_time(Dist::parse("exp(5ms)").unwrap()).calls(["db"]))
 //!     .service(ServiceSpec::new("db").service_time(Dist::parse("const(2ms)").unwrap()))
-//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 } })
+//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 }, keys: None })
 //!     .fault(Fault::new(FaultKind::Outage, Target::parse("db").unwrap(), Duration::from_secs(3), Some(Duration::from_secs(2))))
 //!     .build()
 //!     .unwrap();
@@ -194,7 +194,7 @@ impl SimSpec {
                 services: Vec::new(),
                 network: NetworkSpec::default(),
                 edges: BTreeMap::new(),
-                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 } },
+                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 }, keys: None },
                 faults: FaultPlan::default(),
             },
         }
@@ -371,6 +371,14 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         return Err(SpecError::new("workload.target", format!("\"{}\"", spec.workload.target), format!("one of the services: {}", join(&names))));
     }
     validate_arrivals(&spec.workload.arrivals)?;
+    if let Some(k) = spec.workload.keys {
+        if !(1..=1_000_000).contains(&k.count) {
+            return Err(SpecError::new("workload.keys", k.count, "an integer from 1 to 1000000"));
+        }
+        if !(0.0..=5.0).contains(&k.skew) {
+            return Err(SpecError::new("workload.key_skew", k.skew, "a Zipf exponent from 0 to 5"));
+        }
+    }
     let edges: BTreeSet<(String, String)> = spec.call_edges().into_iter().collect();
     for (from, to) in spec.edges.keys() {
         if !edges.contains(&(from.clone(), to.clone())) {

@@ -123,6 +123,41 @@ fn within(now: Duration, gap_s: f64, run: Duration) -> Option<Duration> {
     Some(now + Duration::from_secs_f64(gap_s.max(0.0)))
 }
 
+/// The keys requests are about: `count` keys, key k drawn with probability proportional to
+/// 1/k^skew (Zipf; skew 0 is uniform). Key 1 is the most popular.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KeySpace {
+    /// Number of distinct keys (1 to 1,000,000).
+    pub count: u64,
+    /// The Zipf exponent (0 to 5).
+    pub skew: f64,
+}
+
+/// Draws keys from a [`KeySpace`] by inverting its cumulative distribution.
+#[derive(Debug, Clone)]
+pub struct KeySampler {
+    cdf: Vec<f64>,
+}
+
+impl KeySampler {
+    /// The sampler for `space`.
+    pub fn new(space: KeySpace) -> Self {
+        let weights: Vec<f64> = (1..=space.count.max(1)).map(|k| (k as f64).powf(-space.skew)).collect();
+        let total: f64 = weights.iter().sum();
+        let mut acc = 0.0;
+        let cdf = weights.iter().map(|w| {
+            acc += w / total;
+            acc
+        }).collect();
+        KeySampler { cdf }
+    }
+
+    /// One key (1-based) from a uniform draw in [0, 1).
+    pub fn key(&self, unit: f64) -> u64 {
+        (self.cdf.partition_point(|c| *c < unit).min(self.cdf.len() - 1) + 1) as u64
+    }
+}
+
 /// The workload of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
@@ -130,6 +165,9 @@ pub struct Workload {
     pub target: String,
     /// When they are sent.
     pub arrivals: Arrivals,
+    /// The keys requests are about; `None`: every request has key 0.
+    #[serde(default)]
+    pub keys: Option<KeySpace>,
 }
 
 #[cfg(test)]
@@ -147,6 +185,18 @@ mod tests {
             n += 1;
         }
         n
+    }
+
+    #[test]
+    fn zipf_keys_follow_their_weights() {
+        let s = KeySampler::new(KeySpace { count: 100, skew: 1.0 });
+        let mut rng = stream(9, "keys");
+        let n = 200_000;
+        let ones = (0..n).filter(|_| s.key(rng.unit()) == 1).count() as f64 / n as f64;
+        let h100: f64 = (1..=100).map(|k| 1.0 / k as f64).sum();
+        assert!((ones - 1.0 / h100).abs() < 0.005, "key 1 drawn {ones}, expected {}", 1.0 / h100);
+        let uniform = KeySampler::new(KeySpace { count: 10, skew: 0.0 });
+        assert_eq!((uniform.key(0.0), uniform.key(0.999_999)), (1, 10));
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub struct World {
     pub(crate) dynamic: Mutex<Dynamic>,
     pub(crate) recorder: Mutex<Recorder>,
     pub(crate) stores: Mutex<BTreeMap<u32, StoreData>>,
+    pub(crate) caches: Mutex<crate::cache::CacheData>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     pub(crate) idle: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -119,6 +120,7 @@ impl World {
             }),
             recorder: Mutex::new(recorder),
             stores: Mutex::new(BTreeMap::new()),
+            caches: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
@@ -319,6 +321,10 @@ impl World {
 
     pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
         lock(&self.inflight)
+    }
+
+    pub(crate) fn caches(&self) -> MutexGuard<'_, crate::cache::CacheData> {
+        lock(&self.caches)
     }
 
     pub(crate) fn recorder(&self) -> MutexGuard<'_, Recorder> {
