@@ -59,7 +59,7 @@ fn five_layers(on: RetryOn, budget: BudgetSpec) -> (u64, u64) {
         }
         b = b.service(s);
     }
-    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 }, keys: None });
+    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 }, keys: None, clients: None });
     let callers = ["client", "l1", "l2", "l3", "l4"];
     for (from, to) in callers.iter().zip(names) {
         b = with_stack(b, from, to, vec![retry(3, on.clone(), budget.clone())]);
@@ -200,4 +200,27 @@ fn cache_aside_cuts_latency_and_database_load() {
     assert!(direct.edges[0].p50_ms > 450.0 && cached.edges[0].p50_ms < 50.0);
     assert!(saved > 0.8, "db load fell only {:.0}%", saved * 100.0);
     assert_eq!(cached.edges[0].success_rate, 1.0);
+}
+
+#[test]
+fn a_gateway_authenticates_limits_clients_and_composes_with_partial_answers() {
+    // seeds/001: the product API behind a gateway; stock is unreachable from 30 s to 50 s.
+    let (serial, _) = run_named("api-gateway", &[]);
+    let (composed, rows) = run_named("api-gateway-composed", &[]);
+    let outcomes = |o: &faultline::sim::RunOutput, k: &str| o.edges[0].outcomes.get(k).copied().unwrap_or(0);
+    // Auth and limits are the same in both: ~3% unauthorized, the noisy client limited.
+    for o in [&serial, &composed] {
+        let n = o.edges[0].requests as f64;
+        assert!((outcomes(o, "unauthorized") as f64 / n - 0.03).abs() < 0.005);
+        assert!(outcomes(o, "rate_limited") > 3000, "the noisy client is limited");
+    }
+    // During the outage the serial product API fails; the composed one answers partially.
+    let reqs = requests(&rows);
+    assert_eq!(outcomes(&serial, "partial"), 0);
+    assert!(outcomes(&serial, "error") > 4000);
+    assert_eq!(outcomes(&composed, "error"), 0);
+    assert!(share(&reqs, "gateway->product", 31.0, 49.0, "partial").0 > 0.99);
+    assert_eq!(share(&reqs, "gateway->product", 55.0, 80.0, "partial").0, 0.0);
+    // In parallel, a request takes the slowest part, not the sum.
+    assert!(composed.edges[0].p50_ms < serial.edges[0].p50_ms * 0.7);
 }

@@ -18,16 +18,17 @@ pub fn edge_table(out: &RunOutput) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<width$}  {:>9}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
-        "edge", "requests", "success", "p50 ms", "p95 ms", "p99 ms", "max ms", "attempts"
+        "{:<width$}  {:>9}  {:>8}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>8}",
+        "edge", "requests", "success", "degraded", "p50 ms", "p95 ms", "p99 ms", "max ms", "attempts"
     );
     for e in &out.edges {
         let _ = writeln!(
             s,
-            "{:<width$}  {:>9}  {:>7.2}%  {:>9.1}  {:>9.1}  {:>9.1}  {:>9.1}  {:>8.2}",
+            "{:<width$}  {:>9}  {:>7.2}%  {:>7.2}%  {:>9.1}  {:>9.1}  {:>9.1}  {:>9.1}  {:>8.2}",
             e.edge,
             e.requests,
             e.success_rate * 100.0,
+            e.degraded_rate * 100.0,
             e.p50_ms,
             e.p95_ms,
             e.p99_ms,

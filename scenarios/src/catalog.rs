@@ -18,6 +18,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),
+    ("api-gateway", include_str!("../catalog/api-gateway.toml")),
+    ("api-gateway-composed", include_str!("../catalog/api-gateway-composed.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),

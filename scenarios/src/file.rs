@@ -22,7 +22,7 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKin
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_patterns::ConfigError;
 use faultline_patterns::timeout::TimeoutConfig;
-use faultline_sim::{Arrivals, CallError, Dist, KeySpace, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
+use faultline_sim::{Arrivals, CallError, ClientSpace, Dist, GatewaySpec, KeySpace, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
 use serde::Deserialize;
 
 use crate::stack::{BudgetSpec, LayerSpec, PatternStack, RetryOn};
@@ -90,6 +90,18 @@ struct ServiceFile {
     #[serde(default)]
     readiness: Vec<String>,
     readiness_period_ms: Option<f64>,
+    parallel: Option<bool>,
+    #[serde(default)]
+    optional: Vec<String>,
+    gateway: Option<GatewayFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayFile {
+    auth: Option<bool>,
+    client_rate_per_s: Option<f64>,
+    client_burst: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,6 +264,9 @@ struct WorkloadFile {
     think: Option<Dist>,
     keys: Option<u64>,
     key_skew: Option<f64>,
+    api_clients: Option<u32>,
+    unauthenticated: Option<f64>,
+    noisy_client_share: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,6 +355,12 @@ impl ScenarioFile {
             spec.error_rate = s.error_rate.unwrap_or(spec.error_rate);
             spec.calls = s.calls.clone();
             spec.readiness = s.readiness.clone();
+            spec.parallel = s.parallel.unwrap_or(false);
+            spec.optional = s.optional.clone();
+            spec.gateway = s.gateway.as_ref().map(|g| GatewaySpec {
+                auth: g.auth.unwrap_or(true),
+                per_client: g.client_rate_per_s.map(|rate_per_s| RateLimitConfig { rate_per_s, burst: g.client_burst.unwrap_or(1), max_wait: Duration::ZERO }),
+            });
             if let Some(ms) = s.readiness_period_ms {
                 spec.readiness_period = millis(&format!("services.{name}.readiness_period_ms"), ms)?;
             }
@@ -747,7 +768,12 @@ fn workload(w: &WorkloadFile) -> Result<Workload, KeyError> {
         return err("workload.key_skew", "given without `keys` (the number of distinct keys)");
     }
     let keys = w.keys.map(|count| KeySpace { count, skew: w.key_skew.unwrap_or(1.0) });
-    Ok(Workload { target: w.target.clone(), arrivals, keys })
+    let clients = if w.api_clients.is_some() || w.unauthenticated.is_some() || w.noisy_client_share.is_some() {
+        Some(ClientSpace { count: w.api_clients.unwrap_or(1), unauthenticated: w.unauthenticated.unwrap_or(0.0), noisy_share: w.noisy_client_share.unwrap_or(0.0) })
+    } else {
+        None
+    };
+    Ok(Workload { target: w.target.clone(), arrivals, keys, clients })
 }
 
 fn fault(i: usize, f: &FaultFile) -> Result<Fault, KeyError> {

@@ -15,6 +15,15 @@ use faultline_patterns::{BoxService, Classify, EventSink};
 use crate::record::Outcome;
 use crate::rng::SimRng;
 
+/// What a request carries down its call chain besides its id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// The data key it is about (from the workload's key space; 0 without one).
+    pub key: u64,
+    /// The API client that sent it (1-based; 0: no valid credentials).
+    pub client: u32,
+}
+
 /// One call on an edge. Retries clone it; every clone shares the attempt counter.
 #[derive(Debug, Clone)]
 pub struct CallRequest {
@@ -25,14 +34,13 @@ pub struct CallRequest {
     /// The callee replica a balancer chose (index among the callee's replicas); `None`: the
     /// transport's own round robin.
     pub endpoint: Option<usize>,
-    /// The data key the request is about (from the workload's key space; 0 without one). It
-    /// travels down the call chain, so caches on any edge see it.
-    pub key: u64,
+    /// Key and client; they travel down the call chain (caches and gateways use them).
+    pub meta: Meta,
 }
 
 impl faultline_patterns::cache::Keyed for CallRequest {
     fn cache_key(&self) -> u64 {
-        self.key
+        self.meta.key
     }
 }
 
@@ -45,7 +53,7 @@ impl Routable for CallRequest {
 impl CallRequest {
     /// A new call with no attempts yet.
     pub fn new(id: u64) -> Self {
-        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)), endpoint: None, key: 0 }
+        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)), endpoint: None, meta: Meta::default() }
     }
 
     /// Attempts so far.
@@ -72,11 +80,15 @@ pub enum CallError {
     /// A pattern on the caller's side refused the call without making it (breaker open,
     /// bulkhead full).
     Shed,
+    /// A gateway refused the request: no valid credentials (401). Not retried by default.
+    Unauthorized,
+    /// A gateway refused the request: its client is over its rate limit (429).
+    RateLimited,
 }
 
 impl CallError {
     /// Names for retry predicates, in the order of [`CallError::parse`].
-    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused, shed";
+    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused, shed, unauthorized, rate_limited";
 
     /// The name a scenario uses for this error in a retry predicate.
     pub fn name(self) -> &'static str {
@@ -87,12 +99,25 @@ impl CallError {
             CallError::Refused => "refused",
             CallError::Timeout => "timeout",
             CallError::Shed => "shed",
+            CallError::Unauthorized => "unauthorized",
+            CallError::RateLimited => "rate_limited",
         }
     }
 
     /// Parses a name from [`CallError::NAMES`].
     pub fn parse(name: &str) -> Option<CallError> {
-        [CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused, CallError::Shed].into_iter().find(|e| e.name() == name)
+        [
+            CallError::Server,
+            CallError::Dependency,
+            CallError::Timeout,
+            CallError::Rejected,
+            CallError::Refused,
+            CallError::Shed,
+            CallError::Unauthorized,
+            CallError::RateLimited,
+        ]
+        .into_iter()
+        .find(|e| e.name() == name)
     }
 
     /// The record outcome for this error.
@@ -103,14 +128,16 @@ impl CallError {
             CallError::Refused => Outcome::Refused,
             CallError::Timeout => Outcome::Timeout,
             CallError::Shed => Outcome::Shed,
+            CallError::Unauthorized => Outcome::Unauthorized,
+            CallError::RateLimited => Outcome::RateLimited,
         }
     }
 }
 
 impl Classify for CallError {
     fn is_retryable(&self) -> bool {
-        // Retrying a local refusal only asks the same pattern again.
-        *self != CallError::Shed
+        // Retrying a local refusal only asks the same pattern again; bad credentials stay bad.
+        !matches!(self, CallError::Shed | CallError::Unauthorized)
     }
     fn timed_out(_after: Duration) -> Self {
         CallError::Timeout
@@ -128,7 +155,7 @@ impl Classify for CallError {
         CallError::Server
     }
     fn is_overload(&self) -> bool {
-        *self == CallError::Rejected
+        matches!(self, CallError::Rejected | CallError::RateLimited)
     }
 }
 
@@ -139,6 +166,9 @@ pub enum Served {
     Full,
     /// By a fallback on the caller's side (a degraded answer).
     Fallback,
+    /// By the callee, without the parts that optional dependencies failed to provide (API
+    /// composition with a partial fallback).
+    Partial,
 }
 
 /// A call edge's service type.

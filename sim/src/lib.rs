@@ -30,11 +30,11 @@ pub mod store;
 pub mod workload;
 mod world;
 
-pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Served};
+pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Meta, Served};
 pub use dist::Dist;
 pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};
 pub use run::{madsim_config, run, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary, SimHandle};
-pub use spec::{LinkModel, NetworkSpec, ServiceSpec, SimBuilder, SimSpec, SpecError, CLIENT};
-pub use workload::{Arrivals, KeySpace, Workload};
+pub use spec::{GatewaySpec, LinkModel, NetworkSpec, ServiceSpec, SimBuilder, SimSpec, SpecError, CLIENT};
+pub use workload::{Arrivals, ClientSpace, KeySpace, Workload};
 pub use world::World;

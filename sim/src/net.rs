@@ -21,7 +21,7 @@ use madsim::net::Endpoint;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
-use crate::call::CallError;
+use crate::call::{CallError, Meta, Served};
 use crate::world::{World, MADSIM_FLOOR};
 
 /// The madsim tag of every faultline message.
@@ -32,15 +32,15 @@ const RECEIVERS: usize = 32;
 /// What travels between nodes.
 #[derive(Debug, Clone)]
 pub(crate) enum Envelope {
-    Request { from: u32, call: u64, request: u64, key: u64 },
+    Request { from: u32, call: u64, request: u64, meta: Meta },
     /// A health probe: answered at once from the node's cached readiness.
     Health { from: u32, call: u64 },
-    Reply { call: u64, result: Result<(), CallError> },
+    Reply { call: u64, result: Result<Served, CallError> },
 }
 
 /// Receives a node's incoming requests.
 pub(crate) trait Handler: Send + Sync + 'static {
-    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, key: u64);
+    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, meta: Meta);
     /// Whether the node reports itself ready (cached; never waits).
     fn ready(&self) -> bool {
         true
@@ -50,7 +50,7 @@ pub(crate) trait Handler: Send + Sync + 'static {
 /// Calls waiting for an answer, and their deadlines in order.
 #[derive(Default)]
 struct Pending {
-    waiters: BTreeMap<u64, oneshot::Sender<Result<(), CallError>>>,
+    waiters: BTreeMap<u64, oneshot::Sender<Result<Served, CallError>>>,
     deadlines: VecDeque<(Instant, u64)>,
 }
 
@@ -116,14 +116,14 @@ impl Transport {
         while let Ok((payload, _from)) = self.ep.recv_from_raw(TAG).await {
             let Ok(envelope) = payload.downcast::<Envelope>() else { continue };
             match *envelope {
-                Envelope::Request { from, call, request, key } => {
+                Envelope::Request { from, call, request, meta } => {
                     if let Some(h) = &handler {
-                        h.clone().handle(self.clone(), from, call, request, key);
+                        h.clone().handle(self.clone(), from, call, request, meta);
                     }
                 }
                 Envelope::Health { from, call } => {
                     let ready = handler.as_ref().is_some_and(|h| h.ready());
-                    let result = if ready { Ok(()) } else { Err(CallError::Server) };
+                    let result = if ready { Ok(Served::Full) } else { Err(CallError::Server) };
                     let this = self.clone();
                     tokio::spawn(async move { this.send(from, Envelope::Reply { call, result }).await });
                 }
@@ -160,16 +160,16 @@ impl Transport {
 
     /// Calls `dst` with request `request` and waits for its answer, at most the network's
     /// hard call timeout.
-    pub(crate) async fn call(self: &Arc<Self>, dst: u32, request: u64, key: u64) -> Result<(), CallError> {
-        self.round_trip(dst, |from, call| Envelope::Request { from, call, request, key }).await
+    pub(crate) async fn call(self: &Arc<Self>, dst: u32, request: u64, meta: Meta) -> Result<Served, CallError> {
+        self.round_trip(dst, |from, call| Envelope::Request { from, call, request, meta }).await
     }
 
     /// Asks `dst` whether it is ready; false on any failure or after `timeout`.
     pub(crate) async fn probe(self: &Arc<Self>, dst: u32, timeout: std::time::Duration) -> bool {
-        matches!(tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Health { from, call })).await, Ok(Ok(())))
+        matches!(tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Health { from, call })).await, Ok(Ok(_)))
     }
 
-    async fn round_trip(self: &Arc<Self>, dst: u32, envelope: impl FnOnce(u32, u64) -> Envelope) -> Result<(), CallError> {
+    async fn round_trip(self: &Arc<Self>, dst: u32, envelope: impl FnOnce(u32, u64) -> Envelope) -> Result<Served, CallError> {
         if !self.world.is_alive(dst) {
             tokio::time::sleep(self.world.refusal_delay(self.me, dst)).await;
             return Err(CallError::Refused);

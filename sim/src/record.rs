@@ -31,13 +31,19 @@ pub enum Outcome {
     Shed,
     /// The call failed and a fallback on the caller's side answered instead.
     Fallback,
+    /// Answered without the parts an optional dependency failed to provide.
+    Partial,
+    /// Refused by a gateway: no valid credentials.
+    Unauthorized,
+    /// Refused by a gateway: the client is over its rate limit.
+    RateLimited,
     /// Still in flight when the run ended.
     Unfinished,
 }
 
 impl Outcome {
     /// Every outcome, in column order.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Ok,
         Outcome::Error,
         Outcome::Timeout,
@@ -45,6 +51,9 @@ impl Outcome {
         Outcome::Refused,
         Outcome::Shed,
         Outcome::Fallback,
+        Outcome::Partial,
+        Outcome::Unauthorized,
+        Outcome::RateLimited,
         Outcome::Unfinished,
     ];
 
@@ -58,6 +67,9 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::Shed => "shed",
             Outcome::Fallback => "fallback",
+            Outcome::Partial => "partial",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::RateLimited => "rate_limited",
             Outcome::Unfinished => "unfinished",
         }
     }
@@ -200,8 +212,10 @@ pub struct EdgeSummary {
     pub requests: u64,
     /// Count per outcome name.
     pub outcomes: BTreeMap<String, u64>,
-    /// ok / requests.
+    /// Answered (ok, partial or fallback) / requests.
     pub success_rate: f64,
+    /// Answered in a degraded way (partial or fallback) / requests.
+    pub degraded_rate: f64,
     /// Latency over all calls whatever their outcome, ms.
     pub mean_ms: f64,
     /// Median, ms.
@@ -265,7 +279,7 @@ impl Recorder {
         *agg.outcomes.entry(r.outcome).or_insert(0) += 1;
         agg.latency.record(r.latency_us());
         agg.attempts += u64::from(r.attempts);
-        agg.series.record(r.start_us, r.latency_us(), r.outcome == Outcome::Ok);
+        agg.series.record(r.start_us, r.latency_us(), matches!(r.outcome, Outcome::Ok | Outcome::Partial | Outcome::Fallback));
     }
 
     /// Records one event.
@@ -293,13 +307,16 @@ impl Recorder {
             .iter()
             .map(|(edge, a)| {
                 let n = a.latency.count();
-                let ok = a.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+                let count = |o: Outcome| a.outcomes.get(&o).copied().unwrap_or(0);
+                let degraded = count(Outcome::Partial) + count(Outcome::Fallback);
+                let ok = count(Outcome::Ok) + degraded;
                 let ms = |us: u64| us as f64 / 1e3;
                 EdgeSummary {
                     edge: edge.clone(),
                     requests: n,
                     outcomes: a.outcomes.iter().map(|(o, c)| (o.as_str().to_owned(), *c)).collect(),
                     success_rate: if n == 0 { 0.0 } else { ok as f64 / n as f64 },
+                    degraded_rate: if n == 0 { 0.0 } else { degraded as f64 / n as f64 },
                     mean_ms: a.latency.mean() / 1e3,
                     p50_ms: ms(a.latency.quantile(0.50)),
                     p95_ms: ms(a.latency.quantile(0.95)),

@@ -17,6 +17,7 @@ use crate::fault::{FaultKind, FaultWindow};
 use crate::net::{Handler, Transport};
 use crate::record::{EdgeSummary, Outcome, RecordSink, Recorder, RequestRecord};
 use crate::rng::stream;
+use crate::call::Meta;
 use crate::server::{edge_client, recorded_call, Replica};
 use crate::spec::{SimSpec, CLIENT};
 use crate::store::StoreHandle;
@@ -360,6 +361,7 @@ async fn drive_workload(transport: Arc<Transport>) {
     let target = world.spec.workload.target.clone();
     let stack = edge_client(&transport, &target);
     let keys = world.spec.workload.keys.map(|k| Arc::new(KeySampler::new(k)));
+    let client_space = world.spec.workload.clients;
     let edge = format!("{CLIENT}->{target}");
     let run = world.spec.duration;
     let start = world.start;
@@ -369,9 +371,11 @@ async fn drive_workload(transport: Arc<Transport>) {
                 let (world, stack, edge, keys) = (world.clone(), stack.clone(), edge.clone(), keys.clone());
                 tokio::spawn(async move {
                     let mut rng = stream(world.spec.seed, &format!("workload/client-{c}"));
+                    // A closed-loop user is one API client throughout.
+                    let client = client_space.map_or(1, |cs| cs.client(&mut rng));
                     while Duration::from_micros(world.now_us()) < run {
                         let key = keys.as_ref().map_or(0, |k| k.key(rng.unit()));
-                        one_request(&world, &edge, &stack, key).await;
+                        one_request(&world, &edge, &stack, Meta { key, client }).await;
                         let pause = think.sample(&mut rng);
                         if !pause.is_zero() {
                             tokio::time::sleep(pause).await;
@@ -383,6 +387,7 @@ async fn drive_workload(transport: Arc<Transport>) {
         arrivals => {
             let mut rng = stream(world.spec.seed, "workload");
             let mut key_rng = stream(world.spec.seed, "workload/keys");
+            let mut client_rng = stream(world.spec.seed, "workload/clients");
             let mut t = Duration::ZERO;
             while let Some(next) = arrivals.next_arrival(t, run, &mut rng) {
                 t = next;
@@ -390,18 +395,19 @@ async fn drive_workload(transport: Arc<Transport>) {
                 // instant keeps that rounding from accumulating.
                 tokio::time::sleep_until(start + t).await;
                 let key = keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
+                let client = client_space.map_or(1, |cs| cs.client(&mut client_rng));
                 let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
-                tokio::spawn(async move { one_request(&world, &edge, &stack, key).await });
+                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client }).await });
             }
         }
     }
 }
 
-async fn one_request(world: &World, edge: &str, stack: &crate::call::EdgeService, key: u64) {
+async fn one_request(world: &World, edge: &str, stack: &crate::call::EdgeService, meta: Meta) {
     // In flight by record id, so that requests still running at the end can be recorded.
     let id = world.next_id();
     world.inflight().insert(id, world.now_us());
-    let _ = recorded_call(world, id, edge, stack, 0, key).await;
+    let _ = recorded_call(world, id, edge, stack, 0, meta).await;
     let empty = {
         let mut inflight = world.inflight();
         inflight.remove(&id);

@@ -8,7 +8,7 @@ use faultline_patterns::service::service_fn;
 use faultline_patterns::{EventSink, PatternEvent, Service};
 use tokio::sync::Semaphore;
 
-use crate::call::{CallError, CallRequest, EdgeContext, EdgeService, Served};
+use crate::call::{CallError, CallRequest, EdgeContext, EdgeService, Meta, Served};
 use crate::net::{Envelope, Handler, Transport};
 use crate::record::{Outcome, RequestRecord};
 use crate::rng::{stream, SimRng};
@@ -46,7 +46,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         };
         let dst = replicas[i];
         req.attempts.fetch_add(1, Ordering::Relaxed);
-        async move { t.call(dst, req.id, req.key).await.map(|()| Served::Full) }
+        async move { t.call(dst, req.id, req.meta).await }
     });
     let node = world.nodes[me as usize].name.clone();
     let prober = transport.clone();
@@ -72,14 +72,15 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
 }
 
 /// Makes call `id` on an edge and records it.
-pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &EdgeService, parent: u64, key: u64) -> Result<(), CallError> {
+pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &EdgeService, parent: u64, meta: Meta) -> Result<Served, CallError> {
     let mut req = CallRequest::new(id);
-    req.key = key;
+    req.meta = meta;
     let start_us = world.now_us();
     let result = stack.call(req.clone()).await;
     let outcome = match result {
         Ok(Served::Full) => Outcome::Ok,
         Ok(Served::Fallback) => Outcome::Fallback,
+        Ok(Served::Partial) => Outcome::Partial,
         Err(e) => e.outcome(),
     };
     world.record_request(&RequestRecord {
@@ -91,7 +92,7 @@ pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &Ed
         outcome,
         attempts: req.attempts(),
     });
-    result.map(|_| ())
+    result
 }
 
 /// One replica incarnation.
@@ -102,8 +103,9 @@ pub(crate) struct Replica {
     permits: Semaphore,
     waiting: AtomicU32,
     rng: Mutex<SimRng>,
-    deps: Vec<(String, EdgeService)>,
+    deps: Vec<(String, EdgeService, bool)>,
     ready: Arc<AtomicBool>,
+    per_client: Mutex<faultline_patterns::rate_limiter::KeyedLimiter<u32>>,
 }
 
 impl Replica {
@@ -115,7 +117,7 @@ impl Replica {
         let deps = spec
             .calls
             .iter()
-            .map(|d| (format!("{}->{d}", spec.name), edge_client(transport, d)))
+            .map(|d| (format!("{}->{d}", spec.name), edge_client(transport, d), spec.optional.contains(d)))
             .collect();
         let name = &world.nodes[node as usize].name;
         let ready = Arc::new(AtomicBool::new(true));
@@ -124,6 +126,7 @@ impl Replica {
         }
         Arc::new(Replica {
             ready,
+            per_client: Mutex::new(faultline_patterns::rate_limiter::KeyedLimiter::default()),
             permits: Semaphore::new(spec.concurrency as usize),
             waiting: AtomicU32::new(0),
             rng: Mutex::new(stream(world.spec.seed, &format!("svc/{name}"))),
@@ -134,7 +137,24 @@ impl Replica {
         })
     }
 
-    async fn process(&self, request: u64, key: u64) -> Result<(), CallError> {
+    /// A gateway's checks, before any work: credentials, then the client's rate limit.
+    fn admit_client(&self, meta: Meta) -> Result<(), CallError> {
+        let Some(gateway) = &self.world.spec.services[self.service].gateway else { return Ok(()) };
+        if gateway.auth && meta.client == 0 {
+            return Err(CallError::Unauthorized);
+        }
+        if let Some(limit) = &gateway.per_client {
+            let now = std::time::Duration::from_micros(self.world.now_us());
+            let mut limiter = self.per_client.lock().unwrap_or_else(|e| e.into_inner());
+            if limiter.reserve(meta.client, limit, now).is_err() {
+                return Err(CallError::RateLimited);
+            }
+        }
+        Ok(())
+    }
+
+    async fn process(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        self.admit_client(meta)?;
         let spec = &self.world.spec.services[self.service];
         if self.permits.available_permits() == 0 && self.waiting.load(Ordering::Relaxed) >= spec.queue {
             self.world.rejected(self.node);
@@ -163,12 +183,46 @@ impl Replica {
         if failed {
             return Err(CallError::Server);
         }
-        for (edge, stack) in &self.deps {
-            if recorded_call(&self.world, self.world.next_id(), edge, stack, request, key).await.is_err() {
-                return Err(CallError::Dependency);
+        let results: Vec<(bool, Result<Served, CallError>)> = if spec.parallel {
+            // API composition: every dependency at once (a call whose caller is dropped keeps
+            // running to its end, as a spawned request would).
+            let calls: Vec<_> = self
+                .deps
+                .iter()
+                .map(|(edge, stack, optional)| {
+                    let (world, edge, stack, optional) = (self.world.clone(), edge.clone(), stack.clone(), *optional);
+                    tokio::spawn(async move { (optional, recorded_call(&world, world.next_id(), &edge, &stack, request, meta).await) })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(calls.len());
+            for c in calls {
+                out.push(c.await.unwrap_or((false, Err(CallError::Server))));
+            }
+            out
+        } else {
+            let mut out = Vec::with_capacity(self.deps.len());
+            for (edge, stack, optional) in &self.deps {
+                let r = recorded_call(&self.world, self.world.next_id(), edge, stack, request, meta).await;
+                let failed_required = r.is_err() && !optional;
+                out.push((*optional, r));
+                if failed_required {
+                    break;
+                }
+            }
+            out
+        };
+        let mut partial = false;
+        for (optional, r) in results {
+            match (r, optional) {
+                // A partial answer from below makes this one partial too (a gateway
+                // forwarding it, say); a caller-side fallback was this service's own choice.
+                (Ok(Served::Partial), _) => partial = true,
+                (Ok(_), _) => {}
+                (Err(_), true) => partial = true,
+                (Err(_), false) => return Err(CallError::Dependency),
             }
         }
-        Ok(())
+        Ok(if partial { Served::Partial } else { Served::Full })
     }
 }
 
@@ -203,9 +257,9 @@ impl Handler for Replica {
         self.ready.load(Ordering::Relaxed)
     }
 
-    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, key: u64) {
+    fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, meta: Meta) {
         tokio::spawn(async move {
-            let result = self.process(request, key).await;
+            let result = self.process(request, meta).await;
             transport.send(from, Envelope::Reply { call, result }).await;
         });
     }

@@ -8,7 +8,7 @@
 //!     .duration(Duration::from_secs(10))
 //!     .service(ServiceSpec::new("api").service_time(Dist::parse("exp(5ms)").unwrap()).calls(["db"]))
 //!     .service(ServiceSpec::new("db").service_time(Dist::parse("const(2ms)").unwrap()))
-//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 }, keys: None })
+//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 }, keys: None, clients: None })
 //!     .fault(Fault::new(FaultKind::Outage, Target::parse("db").unwrap(), Duration::from_secs(3), Some(Duration::from_secs(2))))
 //!     .build()
 //!     .unwrap();
@@ -50,6 +50,21 @@ pub struct ServiceSpec {
     pub readiness: Vec<String>,
     /// How often readiness dependencies are probed. Default 1 s.
     pub readiness_period: Duration,
+    /// Call the dependencies all at once instead of in order (API composition). Default false.
+    pub parallel: bool,
+    /// Dependencies whose failure leaves the answer `partial` instead of failing it.
+    pub optional: Vec<String>,
+    /// Gateway duties, checked before any work.
+    pub gateway: Option<GatewaySpec>,
+}
+
+/// What a gateway service checks on every request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySpec {
+    /// Refuse requests without valid credentials (`unauthorized`).
+    pub auth: bool,
+    /// A rate limit per API client (`rate_limited` beyond it), per gateway replica.
+    pub per_client: Option<faultline_patterns::rate_limiter::RateLimitConfig>,
 }
 
 impl ServiceSpec {
@@ -65,6 +80,9 @@ impl ServiceSpec {
             calls: Vec::new(),
             readiness: Vec::new(),
             readiness_period: Duration::from_secs(1),
+            parallel: false,
+            optional: Vec::new(),
+            gateway: None,
         }
     }
     /// Sets the replica count.
@@ -194,7 +212,7 @@ impl SimSpec {
                 services: Vec::new(),
                 network: NetworkSpec::default(),
                 edges: BTreeMap::new(),
-                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 }, keys: None },
+                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 }, keys: None, clients: None },
                 faults: FaultPlan::default(),
             },
         }
@@ -360,6 +378,16 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                 }
             }
         }
+        for d in &s.optional {
+            if !s.calls.contains(d) {
+                return Err(SpecError::new(format!("services.{}.optional", s.name), format!("\"{d}\""), format!("one of its calls: {}", s.calls.join(", "))));
+            }
+        }
+        if let Some(limit) = s.gateway.as_ref().and_then(|g| g.per_client) {
+            if let Err(c) = limit.validate() {
+                return Err(SpecError::new(format!("services.{}.gateway.client_{}", s.name, c.key), c.value, c.allowed));
+            }
+        }
         if s.readiness_period.is_zero() {
             return Err(SpecError::new(format!("services.{}.readiness_period_ms", s.name), 0, "a duration > 0"));
         }
@@ -371,6 +399,13 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         return Err(SpecError::new("workload.target", format!("\"{}\"", spec.workload.target), format!("one of the services: {}", join(&names))));
     }
     validate_arrivals(&spec.workload.arrivals)?;
+    if let Some(c) = spec.workload.clients {
+        if !(1..=1_000_000).contains(&c.count) {
+            return Err(SpecError::new("workload.api_clients", c.count, "an integer from 1 to 1000000"));
+        }
+        check_probability("workload.unauthenticated".into(), c.unauthenticated)?;
+        check_probability("workload.noisy_client_share".into(), c.noisy_share)?;
+    }
     if let Some(k) = spec.workload.keys {
         if !(1..=1_000_000).contains(&k.count) {
             return Err(SpecError::new("workload.keys", k.count, "an integer from 1 to 1000000"));

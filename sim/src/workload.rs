@@ -168,6 +168,34 @@ pub struct Workload {
     /// The keys requests are about; `None`: every request has key 0.
     #[serde(default)]
     pub keys: Option<KeySpace>,
+    /// The API clients sending; `None`: every request comes from client 1.
+    #[serde(default)]
+    pub clients: Option<ClientSpace>,
+}
+
+/// Who sends: `count` API clients, a share of requests without valid credentials, and
+/// optionally one noisy client (client 1) sending `noisy_share` of all requests.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClientSpace {
+    /// Distinct clients (1-based ids).
+    pub count: u32,
+    /// Share of requests with no valid credentials (client 0).
+    pub unauthenticated: f64,
+    /// Share of requests from client 1; the rest are spread evenly.
+    pub noisy_share: f64,
+}
+
+impl ClientSpace {
+    /// The client of one request.
+    pub fn client(&self, rng: &mut SimRng) -> u32 {
+        if rng.chance(self.unauthenticated) {
+            return 0;
+        }
+        if rng.chance(self.noisy_share) {
+            return 1;
+        }
+        1 + rng.below(u64::from(self.count)) as u32
+    }
 }
 
 #[cfg(test)]
