@@ -224,3 +224,25 @@ fn a_gateway_authenticates_limits_clients_and_composes_with_partial_answers() {
     // In parallel, a request takes the slowest part, not the sum.
     assert!(composed.edges[0].p50_ms < serial.edges[0].p50_ms * 0.7);
 }
+
+#[test]
+fn a_retry_storm_multiplies_load_and_budgets_stop_it() {
+    let (storm, _) = run_named("retry-storm", &[]);
+    let (fixed, _) = run_named("retry-storm-budget", &[]);
+    let db = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "db").unwrap().admitted as f64;
+    println!("db calls: {} with plain retries, {} with budgets", db(&storm), db(&fixed));
+    assert!(db(&storm) > 50.0 * db(&fixed));
+    assert!(db(&fixed) < 1.1 * fixed.edges[0].requests as f64 * 1.05, "within (1 + budget) of the offered load");
+}
+
+#[test]
+fn every_catalog_scenario_runs_clean() {
+    // Shortened to 30 s each: every built-in scenario loads, runs, finishes its requests (or
+    // records them), and trips no check.
+    for name in faultline::scenarios::catalog::names() {
+        let s = scenarios::load(&name, &["duration_s=30".to_owned()], None).unwrap();
+        let out = run(s.spec);
+        assert!(out.requests > 0, "{name}: no requests");
+        assert!(out.failed_checks.is_empty(), "{name}: {:?}", out.failed_checks);
+    }
+}
