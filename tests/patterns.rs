@@ -246,3 +246,15 @@ fn every_catalog_scenario_runs_clean() {
         assert!(out.failed_checks.is_empty(), "{name}: {:?}", out.failed_checks);
     }
 }
+
+#[test]
+fn a_propagated_deadline_stops_work_for_callers_that_left() {
+    let (per_hop, _) = run_named("deadline-chain", &[]);
+    let (propagated, _) = run_named("deadline-chain-propagated", &[]);
+    let wip = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "c").unwrap().mean_in_system;
+    println!("work in progress at c: {:.1} -> {:.1}; answered {:.3} -> {:.3}", wip(&per_hop), wip(&propagated), per_hop.edges[0].success_rate, propagated.edges[0].success_rate);
+    assert!(wip(&propagated) * 10.0 < wip(&per_hop), "the last hop still works for callers that left");
+    assert!(propagated.edges[0].success_rate > per_hop.edges[0].success_rate + 0.05);
+    // No hop below waits longer than the client's 200 ms.
+    assert!(propagated.edge("b->c").unwrap().max_ms <= 200.0);
+}

@@ -101,7 +101,7 @@ fn faults_are_checked_per_kind() {
 #[test]
 fn edges_and_their_layers_are_checked() {
     let with_edge = |e: &str| format!("{BASE}\n[edges.\"api->db\"]\n{e}\n");
-    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance, cache"]);
+    contains_all(&load_err(&with_edge("stack = [\"bulkhead2\"]"), &[]), &["stack[0]", "bulkhead2", "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance, cache, deadline"]);
     contains_all(&load_err(&with_edge("stack = [\"bulkhead\"]\nbulkhead = { max_concurrent = 0 }"), &[]), &["bulkhead.max_concurrent", "0"]);
     contains_all(&load_err(&with_edge("stack = [\"hedge\"]\nhedge = { delay_ms = 5, percentile = 90 }"), &[]), &["hedge.percentile", "not both"]);
     contains_all(&load_err(&with_edge("stack = [\"hedge\"]\nhedge = { percentile = 100 }"), &[]), &["hedge.percentile", "100"]);

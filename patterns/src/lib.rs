@@ -23,6 +23,7 @@ pub mod cache;
 pub mod bulkhead;
 pub mod chaos;
 pub mod circuit_breaker;
+pub mod deadline;
 pub mod config;
 pub mod event;
 pub mod fallback;

@@ -20,6 +20,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("bad-replicas-balanced", include_str!("../catalog/bad-replicas-balanced.toml")),
     ("shared-dependency", include_str!("../catalog/shared-dependency.toml")),
     ("shared-dependency-fail-open", include_str!("../catalog/shared-dependency-fail-open.toml")),
+    ("deadline-chain", include_str!("../catalog/deadline-chain.toml")),
+    ("deadline-chain-propagated", include_str!("../catalog/deadline-chain-propagated.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),

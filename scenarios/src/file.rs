@@ -121,6 +121,13 @@ struct EdgeFile {
     chaos: Option<ChaosFile>,
     balance: Option<BalanceFile>,
     cache: Option<CacheFile>,
+    deadline: Option<DeadlineFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeadlineFile {
+    deadline_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -614,6 +621,14 @@ fn edge_stack(edge: &str, e: &EdgeFile, services: &[&str]) -> Result<PatternStac
             "hedge" => hedge(&key("hedge"), e.hedge.as_ref().unwrap_or(&HedgeFile::default()))?,
             "balance" => balance(&key("balance"), e.balance.as_ref().unwrap_or(&BalanceFile::default()))?,
             "cache" => cache(&key("cache"), e.cache.as_ref().unwrap_or(&CacheFile::default()), services)?,
+            "deadline" => {
+                let ms = e.deadline.as_ref().and_then(|d| d.deadline_ms).unwrap_or(1000.0);
+                let d = millis(&key("deadline.deadline_ms"), ms)?;
+                if d.is_zero() {
+                    return err(key("deadline.deadline_ms"), "0 is not allowed (expected a duration > 0)");
+                }
+                LayerSpec::Deadline(d)
+            }
             "chaos" => {
                 let c = e.chaos.as_ref();
                 let d = ChaosConfig::default();
@@ -651,6 +666,7 @@ fn edge_stack(edge: &str, e: &EdgeFile, services: &[&str]) -> Result<PatternStac
         ("chaos", e.chaos.is_some()),
         ("balance", e.balance.is_some()),
         ("cache", e.cache.is_some()),
+        ("deadline", e.deadline.is_some()),
     ];
     for (name, present) in tables {
         if present && !e.stack.iter().any(|s| s == name) {

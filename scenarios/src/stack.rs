@@ -12,6 +12,7 @@ use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
 use faultline_patterns::adaptive::{AimdConfig, AimdLayer};
 use faultline_patterns::balance::{BalanceConfig, BalanceLayer};
 use faultline_patterns::cache::{CacheAsideLayer, CacheConfig};
+use faultline_patterns::deadline::DeadlineLayer;
 use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
 use faultline_patterns::chaos::{ChaosConfig, ChaosLayer};
@@ -31,6 +32,8 @@ pub enum LayerSpec {
     Retry(RetryConfig, RetryOn, BudgetSpec),
     /// A deadline per call.
     Timeout(TimeoutConfig),
+    /// A deadline stamped on the request and carried down the call chain.
+    Deadline(std::time::Duration),
     /// A circuit breaker; errors with an outcome in `ignore` are not counted.
     Breaker(BreakerConfig, BTreeSet<Outcome>),
     /// A cap on concurrent calls, with an optional bounded wait.
@@ -56,13 +59,14 @@ pub enum LayerSpec {
 
 impl LayerSpec {
     /// Layer names a scenario may use.
-    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance, cache";
+    pub const NAMES: &'static str = "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance, cache, deadline";
 
     fn describe(&self) -> String {
         match self {
             LayerSpec::Retry(c, _, BudgetSpec::None) => format!("retry({})", c.max_attempts),
             LayerSpec::Retry(c, _, b) => format!("retry({}, {})", c.max_attempts, b.describe()),
             LayerSpec::Timeout(c) => format!("timeout({}ms)", c.after.as_millis()),
+            LayerSpec::Deadline(d) => format!("deadline({}ms)", d.as_millis()),
             LayerSpec::Breaker(c, _) => format!("breaker({}%/{})", c.failure_rate_threshold, c.effective_minimum()),
             LayerSpec::Bulkhead(c) => format!("bulkhead({}+{})", c.max_concurrent, c.max_queue),
             LayerSpec::Fallback(_) => "fallback".to_owned(),
@@ -172,6 +176,7 @@ impl EdgeStack for PatternStack {
                     layer.layer(svc)
                 }
                 LayerSpec::Timeout(c) => TimeoutLayer::new(*c, ctx.events.clone()).layer(svc),
+                LayerSpec::Deadline(d) => DeadlineLayer::new(*d, ctx.events.clone()).layer(svc),
                 LayerSpec::Breaker(c, ignore) => {
                     let ignore = ignore.clone();
                     let classify = std::sync::Arc::new(move |e: &CallError| {

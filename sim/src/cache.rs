@@ -33,7 +33,7 @@ impl SimCache {
     /// A round trip to the replica that owns `key`.
     async fn reach(transport: &Arc<Transport>, replicas: &[u32], key: u64) -> bool {
         let dst = replicas[(key % replicas.len() as u64) as usize];
-        transport.call(dst, 0, crate::call::Meta { key, client: 0 }).await.is_ok()
+        transport.call(dst, 0, crate::call::Meta { key, ..Default::default() }).await.is_ok()
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Meta {
     pub key: u64,
     /// The API client that sent it (1-based; 0: no valid credentials).
     pub client: u32,
+    /// When the original caller stops waiting (set by a `deadline` layer, carried on).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// One call on an edge. Retries clone it; every clone shares the attempt counter.
@@ -41,6 +43,15 @@ pub struct CallRequest {
 impl faultline_patterns::cache::Keyed for CallRequest {
     fn cache_key(&self) -> u64 {
         self.meta.key
+    }
+}
+
+impl faultline_patterns::deadline::Deadlined for CallRequest {
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.meta.deadline
+    }
+    fn set_deadline(&mut self, at: tokio::time::Instant) {
+        self.meta.deadline = Some(at);
     }
 }
 

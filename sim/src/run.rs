@@ -375,7 +375,7 @@ async fn drive_workload(transport: Arc<Transport>) {
                     let client = client_space.map_or(1, |cs| cs.client(&mut rng));
                     while Duration::from_micros(world.now_us()) < run {
                         let key = keys.as_ref().map_or(0, |k| k.key(rng.unit()));
-                        one_request(&world, &edge, &stack, Meta { key, client }).await;
+                        one_request(&world, &edge, &stack, Meta { key, client, deadline: None }).await;
                         let pause = think.sample(&mut rng);
                         if !pause.is_zero() {
                             tokio::time::sleep(pause).await;
@@ -397,7 +397,7 @@ async fn drive_workload(transport: Arc<Transport>) {
                 let key = keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
                 let client = client_space.map_or(1, |cs| cs.client(&mut client_rng));
                 let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
-                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client }).await });
+                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client, deadline: None }).await });
             }
         }
     }

@@ -46,7 +46,16 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         };
         let dst = replicas[i];
         req.attempts.fetch_add(1, Ordering::Relaxed);
-        async move { t.call(dst, req.id, req.meta).await }
+        async move {
+            match req.meta.deadline {
+                // Every hop bounds its calls by the deadline the request carries.
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::timeout(left, t.call(dst, req.id, req.meta)).await.unwrap_or(Err(CallError::Timeout))
+                }
+                None => t.call(dst, req.id, req.meta).await,
+            }
+        }
     });
     let node = world.nodes[me as usize].name.clone();
     let prober = transport.clone();
@@ -259,7 +268,20 @@ impl Handler for Replica {
 
     fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, meta: Meta) {
         tokio::spawn(async move {
-            let result = self.process(request, meta).await;
+            let result = match meta.deadline {
+                // The caller stops waiting at its deadline: work past it is wasted, so it is
+                // refused on arrival or dropped midway (the losing work is cancelled).
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
+                        self.world.event(&self.world.nodes[self.node as usize].name, "deadline.expired_on_arrival", format!("request={request}"));
+                        Err(CallError::Timeout)
+                    } else {
+                        tokio::time::timeout(left, self.process(request, meta)).await.unwrap_or(Err(CallError::Timeout))
+                    }
+                }
+                None => self.process(request, meta).await,
+            };
             transport.send(from, Envelope::Reply { call, result }).await;
         });
     }
