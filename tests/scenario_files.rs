@@ -107,6 +107,8 @@ fn edges_and_their_layers_are_checked() {
     contains_all(&load_err(&with_edge("stack = [\"hedge\"]\nhedge = { percentile = 100 }"), &[]), &["hedge.percentile", "100"]);
     contains_all(&load_err(&with_edge("stack = [\"throttle\"]\nthrottle = { k = 0.5 }"), &[]), &["throttle.k", "0.5"]);
     contains_all(&load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { min = 5, max = 2 }"), &[]), &["adaptive.min", "5"]);
+    contains_all(&load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { algorithm = \"vegas\" }"), &[]), &["adaptive.algorithm", "vegas", "gradient2"]);
+    contains_all(&load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { tolerance = 2 }"), &[]), &["adaptive.tolerance", "aimd"]);
     contains_all(&load_err(&with_edge("stack = [\"rate_limiter\"]\nrate_limiter = { rate_per_s = 0 }"), &[]), &["rate_limiter.rate_per_s", "0"]);
     contains_all(&load_err(&with_edge("stack = [\"chaos\"]\nchaos = { error_rate = 1.5 }"), &[]), &["chaos.error_rate", "1.5"]);
     contains_all(&load_err(&with_edge("stack = [\"balance\"]\nbalance = { strategy = \"fastest\" }"), &[]), &["balance.strategy", "fastest", "p2c_peak_ewma"]);

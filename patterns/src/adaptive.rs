@@ -1,12 +1,16 @@
-//! Adaptive concurrency limit, AIMD (Netflix concurrency-limits' `AIMDLimit`).
+//! Adaptive concurrency limits (Netflix concurrency-limits): AIMD and Gradient2.
 //!
-//! A fixed bulkhead needs someone to know the right number. An adaptive limit finds it: each
-//! call that succeeds while the limit is in use (in flight >= limit / 2) raises the limit by
-//! one; each call that fails for overload or times out multiplies it by `backoff_ratio`. Calls
-//! over the limit are refused locally ([`Classify::shed`]).
+//! A fixed bulkhead needs someone to know the right number. An adaptive limit finds it. AIMD
+//! reacts to drops: each call that succeeds while the limit is in use (in flight >= limit / 2)
+//! raises the limit by one; each call that fails for overload or times out multiplies it by
+//! `backoff_ratio`. Gradient2 reacts to latency before anything drops: it compares a short-term
+//! latency average with a long-term one and scales the limit by their ratio (growing by a small
+//! queue allowance while they agree, shrinking as queueing raises latency). Calls over the limit
+//! are refused locally ([`Classify::shed`]).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
@@ -47,6 +51,90 @@ impl AimdConfig {
     }
 }
 
+/// Gradient2 settings (Netflix's defaults, scaled down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gradient2Config {
+    /// Starting limit. Default 20.
+    pub initial: u32,
+    /// Floor. Default 1.
+    pub min: u32,
+    /// Ceiling. Default 200.
+    pub max: u32,
+    /// How much short-term latency may exceed the long-term one before shrinking. Default 1.5.
+    pub tolerance: f64,
+    /// Samples in the long-term average. Default 600.
+    pub long_window: u32,
+    /// Weight of each new limit. Default 0.2.
+    pub smoothing: f64,
+}
+
+impl Default for Gradient2Config {
+    fn default() -> Self {
+        Gradient2Config { initial: 20, min: 1, max: 200, tolerance: 1.5, long_window: 600, smoothing: 0.2 }
+    }
+}
+
+impl Gradient2Config {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        AimdConfig { initial: self.initial, min: self.min, max: self.max, backoff_ratio: 0.5 }.validate()?;
+        if !(1.0..=10.0).contains(&self.tolerance) {
+            return Err(ConfigError::new("tolerance", self.tolerance, "a number from 1 to 10"));
+        }
+        if self.long_window < 10 {
+            return Err(ConfigError::new("long_window", self.long_window, "an integer >= 10"));
+        }
+        if !(self.smoothing > 0.0 && self.smoothing <= 1.0) {
+            return Err(ConfigError::new("smoothing", self.smoothing, "a number above 0 and at most 1"));
+        }
+        Ok(self)
+    }
+}
+
+/// Gradient2, pure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradient2 {
+    config: Gradient2Config,
+    limit: f64,
+    short_rtt: f64,
+    long_rtt: f64,
+}
+
+impl Gradient2 {
+    /// A limit at `config.initial`.
+    pub fn new(config: Gradient2Config) -> Self {
+        Gradient2 { limit: f64::from(config.initial), short_rtt: 0.0, long_rtt: 0.0, config }
+    }
+
+    /// The current limit (whole calls).
+    pub fn limit(&self) -> u32 {
+        self.limit as u32
+    }
+
+    /// Feeds one finished call's latency (seconds) and the calls in flight when it started.
+    pub fn on_sample(&mut self, rtt_s: f64, in_flight: u32) {
+        let c = self.config;
+        if self.long_rtt == 0.0 {
+            self.long_rtt = rtt_s;
+            self.short_rtt = rtt_s;
+        }
+        self.short_rtt += (rtt_s - self.short_rtt) * 0.5;
+        self.long_rtt += (rtt_s - self.long_rtt) / f64::from(c.long_window);
+        // Recovering from a latency spike: let the long-term average come back down faster.
+        if self.long_rtt / self.short_rtt.max(1e-9) > 2.0 {
+            self.long_rtt *= 0.95;
+        }
+        // An app that does not use its limit says nothing about a higher one.
+        if f64::from(in_flight) < self.limit / 2.0 {
+            return;
+        }
+        let gradient = (c.tolerance * self.long_rtt / self.short_rtt.max(1e-9)).clamp(0.5, 1.0);
+        let queue = self.limit.sqrt().max(1.0);
+        let target = self.limit * gradient + queue;
+        self.limit = (self.limit * (1.0 - c.smoothing) + target * c.smoothing).clamp(f64::from(c.min), f64::from(c.max));
+    }
+}
+
 /// The limit, pure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aimd {
@@ -76,17 +164,49 @@ impl Aimd {
     }
 }
 
+/// Either algorithm.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Limit {
+    /// Additive increase, multiplicative decrease on drops.
+    Aimd(Aimd),
+    /// Latency gradient.
+    Gradient2(Gradient2),
+}
+
+impl Limit {
+    fn limit(&self) -> u32 {
+        match self {
+            Limit::Aimd(a) => a.limit(),
+            Limit::Gradient2(g) => g.limit(),
+        }
+    }
+
+    fn on_sample(&mut self, in_flight: u32, latency: Duration, dropped: bool) {
+        match self {
+            Limit::Aimd(a) => a.on_sample(in_flight, dropped),
+            Limit::Gradient2(g) if !dropped => g.on_sample(latency.as_secs_f64(), in_flight),
+            // A drop says the limit is too high, whatever the latency: halve toward the floor.
+            Limit::Gradient2(g) => g.limit = (g.limit * 0.5).max(f64::from(g.config.min)),
+        }
+    }
+}
+
 /// Puts an adaptive limit in front of a service.
 pub struct AimdLayer {
-    aimd: Arc<Mutex<Aimd>>,
+    aimd: Arc<Mutex<Limit>>,
     in_flight: Arc<AtomicU32>,
     events: Arc<dyn EventSink>,
 }
 
 impl AimdLayer {
-    /// A limit with a validated `config`.
+    /// An AIMD limit with a validated `config`.
     pub fn new(config: AimdConfig, events: Arc<dyn EventSink>) -> Self {
-        AimdLayer { aimd: Arc::new(Mutex::new(Aimd::new(config))), in_flight: Arc::new(AtomicU32::new(0)), events }
+        Self::with_limit(Limit::Aimd(Aimd::new(config)), events)
+    }
+
+    /// A layer around any [`Limit`].
+    pub fn with_limit(limit: Limit, events: Arc<dyn EventSink>) -> Self {
+        AimdLayer { aimd: Arc::new(Mutex::new(limit)), in_flight: Arc::new(AtomicU32::new(0)), events }
     }
 }
 
@@ -104,7 +224,7 @@ where
 /// A service behind an adaptive limit.
 pub struct Limited<Req, Resp, Err> {
     inner: BoxService<Req, Resp, Err>,
-    aimd: Arc<Mutex<Aimd>>,
+    aimd: Arc<Mutex<Limit>>,
     in_flight: Arc<AtomicU32>,
     events: Arc<dyn EventSink>,
 }
@@ -139,11 +259,12 @@ where
         let (aimd, events) = (self.aimd.clone(), self.events.clone());
         Box::pin(async move {
             let _guard = guard;
+            let start = tokio::time::Instant::now();
             let result = fut.await;
             let dropped = matches!(&result, Err(e) if e.is_timeout() || e.is_overload());
             if let Ok(mut a) = aimd.lock() {
                 let before = a.limit();
-                a.on_sample(now + 1, dropped);
+                a.on_sample(now + 1, start.elapsed(), dropped);
                 if a.limit() != before && dropped {
                     events.emit(PatternEvent { pattern: "adaptive", kind: "decreased", detail: format!("limit={}", a.limit()) });
                 }
@@ -173,5 +294,24 @@ mod tests {
             a.on_sample(1, true);
         }
         assert_eq!(a.limit(), 1, "never below min");
+    }
+
+    #[test]
+    fn gradient2_grows_at_steady_latency_and_shrinks_when_latency_climbs() {
+        let mut g = Gradient2::new(Gradient2Config::default());
+        for _ in 0..200 {
+            g.on_sample(0.010, 200);
+        }
+        let grown = g.limit();
+        assert!(grown > 60, "steady latency: the limit grows ({grown})");
+        for _ in 0..50 {
+            g.on_sample(0.100, 200);
+        }
+        assert!(g.limit() < grown / 2, "10x latency: it shrinks ({} from {grown})", g.limit());
+        let mut idle = Gradient2::new(Gradient2Config::default());
+        for _ in 0..200 {
+            idle.on_sample(0.010, 1);
+        }
+        assert_eq!(idle.limit(), 20, "an idle client does not raise its limit");
     }
 }

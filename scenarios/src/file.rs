@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use faultline_patterns::adaptive::AimdConfig;
+use faultline_patterns::adaptive::{AimdConfig, Gradient2Config};
 use faultline_patterns::balance::{BalanceConfig, Ejection, Strategy};
 use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::bulkhead::BulkheadConfig;
@@ -174,10 +174,14 @@ struct ThrottleFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdaptiveFile {
+    algorithm: Option<String>,
     initial: Option<u32>,
     min: Option<u32>,
     max: Option<u32>,
     backoff_ratio: Option<f64>,
+    tolerance: Option<f64>,
+    long_window: Option<u32>,
+    smoothing: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -492,6 +496,42 @@ fn bulkhead(key: &str, b: &BulkheadFile) -> Result<LayerSpec, KeyError> {
     Ok(LayerSpec::Bulkhead(config.validate().map_err(|c| config_error(key, c))?))
 }
 
+fn adaptive(key: &str, a: &AdaptiveFile) -> Result<LayerSpec, KeyError> {
+    let given = [
+        ("backoff_ratio", a.backoff_ratio.is_some()),
+        ("tolerance", a.tolerance.is_some()),
+        ("long_window", a.long_window.is_some()),
+        ("smoothing", a.smoothing.is_some()),
+    ];
+    match a.algorithm.as_deref().unwrap_or("aimd") {
+        "aimd" => {
+            only(key, "aimd", &given, &["backoff_ratio"])?;
+            let d = AimdConfig::default();
+            let config = AimdConfig {
+                initial: a.initial.unwrap_or(d.initial),
+                min: a.min.unwrap_or(d.min),
+                max: a.max.unwrap_or(d.max),
+                backoff_ratio: a.backoff_ratio.unwrap_or(d.backoff_ratio),
+            };
+            Ok(LayerSpec::Adaptive(config.validate().map_err(|c| config_error(key, c))?))
+        }
+        "gradient2" => {
+            only(key, "gradient2", &given, &["tolerance", "long_window", "smoothing"])?;
+            let d = Gradient2Config::default();
+            let config = Gradient2Config {
+                initial: a.initial.unwrap_or(d.initial),
+                min: a.min.unwrap_or(d.min),
+                max: a.max.unwrap_or(d.max),
+                tolerance: a.tolerance.unwrap_or(d.tolerance),
+                long_window: a.long_window.unwrap_or(d.long_window),
+                smoothing: a.smoothing.unwrap_or(d.smoothing),
+            };
+            Ok(LayerSpec::Gradient2(config.validate().map_err(|c| config_error(key, c))?))
+        }
+        other => err(format!("{key}.algorithm"), format!("\"{other}\" is not allowed (expected aimd or gradient2)")),
+    }
+}
+
 fn rate_limiter(key: &str, r: &RateLimitFile) -> Result<LayerSpec, KeyError> {
     let d = RateLimitConfig::default();
     let max_wait = match r.max_wait_ms {
@@ -607,17 +647,7 @@ fn edge_stack(edge: &str, e: &EdgeFile, services: &[&str]) -> Result<PatternStac
                 };
                 LayerSpec::Throttle(config.validate().map_err(|c| config_error(&key("throttle"), c))?)
             }
-            "adaptive" => {
-                let a = e.adaptive.as_ref();
-                let d = AimdConfig::default();
-                let config = AimdConfig {
-                    initial: a.and_then(|a| a.initial).unwrap_or(d.initial),
-                    min: a.and_then(|a| a.min).unwrap_or(d.min),
-                    max: a.and_then(|a| a.max).unwrap_or(d.max),
-                    backoff_ratio: a.and_then(|a| a.backoff_ratio).unwrap_or(d.backoff_ratio),
-                };
-                LayerSpec::Adaptive(config.validate().map_err(|c| config_error(&key("adaptive"), c))?)
-            }
+            "adaptive" => adaptive(&key("adaptive"), e.adaptive.as_ref().unwrap_or(&AdaptiveFile::default()))?,
             "hedge" => hedge(&key("hedge"), e.hedge.as_ref().unwrap_or(&HedgeFile::default()))?,
             "balance" => balance(&key("balance"), e.balance.as_ref().unwrap_or(&BalanceFile::default()))?,
             "cache" => cache(&key("cache"), e.cache.as_ref().unwrap_or(&CacheFile::default()), services)?,

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBreakerLayer};
 use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
-use faultline_patterns::adaptive::{AimdConfig, AimdLayer};
+use faultline_patterns::adaptive::{AimdConfig, AimdLayer, Gradient2, Gradient2Config, Limit};
 use faultline_patterns::balance::{BalanceConfig, BalanceLayer};
 use faultline_patterns::cache::{CacheAsideLayer, CacheConfig};
 use faultline_patterns::deadline::DeadlineLayer;
@@ -46,6 +46,8 @@ pub enum LayerSpec {
     Throttle(ThrottleConfig),
     /// AIMD adaptive concurrency limit.
     Adaptive(AimdConfig),
+    /// Gradient2 adaptive concurrency limit.
+    Gradient2(Gradient2Config),
     /// A second copy of slow calls.
     Hedge(HedgeConfig),
     /// Injected failures and latency.
@@ -72,7 +74,8 @@ impl LayerSpec {
             LayerSpec::Fallback(_) => "fallback".to_owned(),
             LayerSpec::RateLimit(c) => format!("rate_limiter({}/s)", c.rate_per_s),
             LayerSpec::Throttle(c) => format!("throttle(K={})", c.k),
-            LayerSpec::Adaptive(c) => format!("adaptive({}..{})", c.min, c.max),
+            LayerSpec::Adaptive(c) => format!("adaptive(aimd {}..{})", c.min, c.max),
+            LayerSpec::Gradient2(c) => format!("adaptive(gradient2 {}..{})", c.min, c.max),
             LayerSpec::Hedge(c) => match c.delay {
                 HedgeDelay::Fixed(d) => format!("hedge({}ms)", d.as_millis()),
                 HedgeDelay::Percentile { percentile, .. } => format!("hedge(p{percentile})"),
@@ -197,6 +200,7 @@ impl EdgeStack for PatternStack {
                 LayerSpec::RateLimit(c) => RateLimiterLayer::new(*c, Arc::new(|_: &faultline_sim::CallRequest| ()), ctx.events.clone()).layer(svc),
                 LayerSpec::Throttle(c) => ThrottleLayer::new(*c, ctx.stream(&format!("{i}/throttle")).into_rng_core(), ctx.events.clone()).layer(svc),
                 LayerSpec::Adaptive(c) => AimdLayer::new(*c, ctx.events.clone()).layer(svc),
+                LayerSpec::Gradient2(c) => AimdLayer::with_limit(Limit::Gradient2(Gradient2::new(*c)), ctx.events.clone()).layer(svc),
                 LayerSpec::Hedge(c) => HedgeLayer::new(*c, ctx.events.clone()).layer(svc),
                 LayerSpec::Chaos(c) => ChaosLayer::new(*c, ctx.stream(&format!("{i}/chaos")).into_rng_core(), ctx.events.clone()).layer(svc),
                 LayerSpec::Cache(service, c) => match (ctx.cache)(service) {
