@@ -110,6 +110,7 @@ fn edges_and_their_layers_are_checked() {
     contains_all(&load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { algorithm = \"vegas\" }"), &[]), &["adaptive.algorithm", "vegas", "gradient2"]);
     contains_all(&load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { tolerance = 2 }"), &[]), &["adaptive.tolerance", "aimd"]);
     contains_all(&load_err(&with_edge("stack = [\"rate_limiter\"]\nrate_limiter = { rate_per_s = 0 }"), &[]), &["rate_limiter.rate_per_s", "0"]);
+    contains_all(&load_err(&with_edge("stack = [\"rate_limiter\"]\nrate_limiter = { algorithm = \"sliding_window\", burst = 3 }"), &[]), &["rate_limiter.burst", "sliding_window", "window_ms"]);
     contains_all(&load_err(&with_edge("stack = [\"chaos\"]\nchaos = { error_rate = 1.5 }"), &[]), &["chaos.error_rate", "1.5"]);
     contains_all(&load_err(&with_edge("stack = [\"balance\"]\nbalance = { strategy = \"fastest\" }"), &[]), &["balance.strategy", "fastest", "p2c_peak_ewma"]);
     contains_all(&load_err(&with_edge("stack = [\"balance\"]\nbalance = { eject_after = 0 }"), &[]), &["balance.eject_after", "0"]);

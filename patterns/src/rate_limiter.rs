@@ -8,6 +8,11 @@
 //!
 //! Guarantee (property test): in any interval of length `d`, at most `burst + rate x d` calls
 //! per key are admitted.
+//!
+//! The alternative algorithm is a sliding-window counter (as at Cloudflare): counts per fixed
+//! window, with the previous window's count weighted by how much of it the sliding window still
+//! covers; a call is admitted while that estimate stays below `rate x window`. It never admits
+//! more than `rate x window` in one fixed window (property test); it cannot wait for a slot.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,11 +33,13 @@ pub struct RateLimitConfig {
     pub burst: u32,
     /// How long a call may wait for its slot; longer waits are refused. Default 0.
     pub max_wait: Duration,
+    /// `None`: GCRA (the default). `Some(window)`: a sliding-window counter over `window`.
+    pub sliding_window: Option<Duration>,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        RateLimitConfig { rate_per_s: 50.0, burst: 1, max_wait: Duration::ZERO }
+        RateLimitConfig { rate_per_s: 50.0, burst: 1, max_wait: Duration::ZERO, sliding_window: None }
     }
 }
 
@@ -44,6 +51,11 @@ impl RateLimitConfig {
         }
         if !(1..=1_000_000).contains(&self.burst) {
             return Err(ConfigError::new("burst", self.burst, "an integer from 1 to 1000000"));
+        }
+        if let Some(w) = self.sliding_window {
+            if w.is_zero() || self.rate_per_s * w.as_secs_f64() < 1.0 {
+                return Err(ConfigError::new("window_ms", w.as_millis(), "a window holding at least one call (rate_per_s x window >= 1)"));
+            }
         }
         Ok(self)
     }
@@ -79,16 +91,66 @@ impl Gcra {
     }
 }
 
+/// Sliding-window counter state for one key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlidingWindow {
+    window: u64,
+    current: u32,
+    previous: u32,
+}
+
+impl SlidingWindow {
+    /// Admits (`Ok(ZERO)`) or refuses (`Err(retry_after)`) a call at `now`, with windows of
+    /// `window` holding at most `limit` calls.
+    pub fn admit(&mut self, window: Duration, limit: f64, now: Duration) -> Result<Duration, Duration> {
+        let w = window.as_nanos().max(1) as u64;
+        let index = now.as_nanos() as u64 / w;
+        if index != self.window {
+            self.previous = if index == self.window + 1 { self.current } else { 0 };
+            self.current = 0;
+            self.window = index;
+        }
+        let into = (now.as_nanos() as u64 % w) as f64 / w as f64;
+        let estimate = f64::from(self.previous) * (1.0 - into) + f64::from(self.current);
+        if estimate + 1.0 > limit {
+            return Err(Duration::from_nanos(w - now.as_nanos() as u64 % w));
+        }
+        self.current += 1;
+        Ok(Duration::ZERO)
+    }
+}
+
+/// One key's limiter state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyState {
+    Gcra(Gcra),
+    Sliding(SlidingWindow),
+}
+
 /// Independent limits per key.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct KeyedLimiter<K: Ord> {
-    keys: BTreeMap<K, Gcra>,
+    keys: BTreeMap<K, KeyState>,
+}
+
+impl<K: Ord> Default for KeyedLimiter<K> {
+    fn default() -> Self {
+        KeyedLimiter { keys: BTreeMap::new() }
+    }
 }
 
 impl<K: Ord> KeyedLimiter<K> {
-    /// Asks for a slot for `key` at `now` (see [`Gcra::reserve`]).
+    /// Asks for a slot for `key` at `now`: `Ok(wait)` or `Err(retry_after)`.
     pub fn reserve(&mut self, key: K, config: &RateLimitConfig, now: Duration) -> Result<Duration, Duration> {
-        self.keys.entry(key).or_default().reserve(config, now)
+        let state = self.keys.entry(key).or_insert_with(|| match config.sliding_window {
+            None => KeyState::Gcra(Gcra::default()),
+            Some(_) => KeyState::Sliding(SlidingWindow::default()),
+        });
+        match (state, config.sliding_window) {
+            (KeyState::Gcra(g), _) => g.reserve(config, now),
+            (KeyState::Sliding(s), Some(window)) => s.admit(window, config.rate_per_s * window.as_secs_f64(), now),
+            (KeyState::Sliding(_), None) => Ok(Duration::ZERO),
+        }
     }
 }
 
@@ -107,7 +169,7 @@ pub struct RateLimiterLayer<Req, K: Ord> {
 impl<Req, K: Ord + Send + 'static> RateLimiterLayer<Req, K> {
     /// A limiter with a validated `config`, keyed by `key`.
     pub fn new(config: RateLimitConfig, key: KeyFn<Req, K>, events: Arc<dyn EventSink>) -> Self {
-        RateLimiterLayer { config, limiter: Arc::new(Mutex::new(KeyedLimiter { keys: BTreeMap::new() })), key, events, origin: Instant::now() }
+        RateLimiterLayer { config, limiter: Arc::new(Mutex::new(KeyedLimiter::default())), key, events, origin: Instant::now() }
     }
 }
 
@@ -179,10 +241,11 @@ where
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn bursts_then_paces() {
-        let c = RateLimitConfig { rate_per_s: 10.0, burst: 3, max_wait: Duration::ZERO };
+        let c = RateLimitConfig { rate_per_s: 10.0, burst: 3, max_wait: Duration::ZERO, sliding_window: None };
         let mut g = Gcra::default();
         let admitted = (0..10).filter(|_| g.reserve(&c, Duration::ZERO).is_ok()).count();
         assert_eq!(admitted, 3, "the burst");
@@ -200,7 +263,7 @@ mod tests {
             wait_ms in 0u64..200,
             gaps in proptest::collection::vec(0u64..30, 1..500),
         ) {
-            let c = RateLimitConfig { rate_per_s: rate, burst, max_wait: Duration::from_millis(wait_ms) };
+            let c = RateLimitConfig { rate_per_s: rate, burst, max_wait: Duration::from_millis(wait_ms), sliding_window: None };
             let mut g = Gcra::default();
             let mut starts: Vec<f64> = Vec::new(); // when each admitted call actually starts
             let mut now = 0u64;
@@ -217,6 +280,31 @@ mod tests {
                     let n = (j - i + 1) as f64;
                     prop_assert!(n <= f64::from(burst) + rate * span + 1e-6, "{} calls in {} s (rate {}, burst {})", n, span, rate, burst);
                 }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn sliding_window_never_exceeds_the_limit_in_a_window(
+            rate in 1.0f64..100.0,
+            window_ms in 100u64..2000,
+            gaps in proptest::collection::vec(0u64..40, 1..600),
+        ) {
+            let window = Duration::from_millis(window_ms);
+            let limit = rate * window.as_secs_f64();
+            prop_assume!(limit >= 1.0);
+            let mut s = SlidingWindow::default();
+            let mut now = 0u64;
+            let mut per_window: BTreeMap<u64, u32> = BTreeMap::new();
+            for gap in gaps {
+                now += gap;
+                if s.admit(window, limit, Duration::from_millis(now)).is_ok() {
+                    *per_window.entry(now / window_ms).or_default() += 1;
+                }
+            }
+            for (w, n) in per_window {
+                prop_assert!(f64::from(n) <= limit, "{} calls in window {} (limit {})", n, w, limit);
             }
         }
     }

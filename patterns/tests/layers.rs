@@ -286,7 +286,7 @@ async fn a_hedge_answers_when_the_first_call_is_slow_and_the_loser_is_cancelled(
 
 #[tokio::test]
 async fn a_rate_limiter_admits_the_burst_and_refuses_the_rest() {
-    let config = RateLimitConfig { rate_per_s: 50.0, burst: 2, max_wait: Duration::ZERO };
+    let config = RateLimitConfig { rate_per_s: 50.0, burst: 2, ..RateLimitConfig::default() };
     let layer = RateLimiterLayer::new(config.validate().unwrap(), Arc::new(|_: &u32| 0u8), Arc::new(MemorySink::default()));
     let svc = layer.layer(slow(1));
     // Ten calls at the same instant: the burst of 2 passes, the rest are refused at once.

@@ -159,9 +159,11 @@ struct BalanceFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RateLimitFile {
+    algorithm: Option<String>,
     rate_per_s: Option<f64>,
     burst: Option<u32>,
     max_wait_ms: Option<f64>,
+    window_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -370,7 +372,7 @@ impl ScenarioFile {
             spec.optional = s.optional.clone();
             spec.gateway = s.gateway.as_ref().map(|g| GatewaySpec {
                 auth: g.auth.unwrap_or(true),
-                per_client: g.client_rate_per_s.map(|rate_per_s| RateLimitConfig { rate_per_s, burst: g.client_burst.unwrap_or(1), max_wait: Duration::ZERO }),
+                per_client: g.client_rate_per_s.map(|rate_per_s| RateLimitConfig { rate_per_s, burst: g.client_burst.unwrap_or(1), ..RateLimitConfig::default() }),
             });
             if let Some(ms) = s.readiness_period_ms {
                 spec.readiness_period = millis(&format!("services.{name}.readiness_period_ms"), ms)?;
@@ -538,7 +540,19 @@ fn rate_limiter(key: &str, r: &RateLimitFile) -> Result<LayerSpec, KeyError> {
         Some(ms) => millis(&format!("{key}.max_wait_ms"), ms)?,
         None => d.max_wait,
     };
-    let config = RateLimitConfig { rate_per_s: r.rate_per_s.unwrap_or(d.rate_per_s), burst: r.burst.unwrap_or(d.burst), max_wait };
+    let given = [("burst", r.burst.is_some()), ("max_wait_ms", r.max_wait_ms.is_some()), ("window_ms", r.window_ms.is_some())];
+    let sliding_window = match r.algorithm.as_deref().unwrap_or("gcra") {
+        "gcra" => {
+            only(key, "gcra", &given, &["burst", "max_wait_ms"])?;
+            None
+        }
+        "sliding_window" => {
+            only(key, "sliding_window", &given, &["window_ms"])?;
+            Some(millis(&format!("{key}.window_ms"), r.window_ms.unwrap_or(1000.0))?)
+        }
+        other => return err(format!("{key}.algorithm"), format!("\"{other}\" is not allowed (expected gcra or sliding_window)")),
+    };
+    let config = RateLimitConfig { rate_per_s: r.rate_per_s.unwrap_or(d.rate_per_s), burst: r.burst.unwrap_or(d.burst), max_wait, sliding_window };
     Ok(LayerSpec::RateLimit(config.validate().map_err(|c| config_error(key, c))?))
 }
 
