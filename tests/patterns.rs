@@ -258,3 +258,19 @@ fn a_propagated_deadline_stops_work_for_callers_that_left() {
     // No hop below waits longer than the client's 200 ms.
     assert!(propagated.edge("b->c").unwrap().max_ms <= 200.0);
 }
+
+#[test]
+fn a_liveness_probe_restarts_a_stuck_replica() {
+    let (stuck, _) = run_named("stuck-replica", &[]);
+    let (probed, rows) = run_named("stuck-replica-liveness", &[]);
+    assert!(stuck.edges[0].success_rate < 0.8);
+    assert!(probed.edges[0].success_rate > 0.94, "{}", probed.edges[0].success_rate);
+    let restarts: Vec<&String> = rows.events.iter().filter(|e| e.contains("liveness.restart")).collect();
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    let at_s: f64 = restarts[0].split(',').next().unwrap().parse::<f64>().unwrap() / 1e6;
+    assert!((12.0..16.0).contains(&at_s), "restarted at {at_s} s (frozen at 10 s, 3 probes 1 s apart)");
+    // While it starts again it refuses connections: fast failures, not timeouts.
+    let reqs = requests(&rows);
+    assert!(share(&reqs, "api->db", at_s, at_s + 1.9, "refused").0 > 0.2);
+    assert_eq!(share(&reqs, "api->db", at_s + 2.5, 60.0, "timeout").0, 0.0, "no timeouts once it is back");
+}

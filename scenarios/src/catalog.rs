@@ -22,6 +22,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("shared-dependency-fail-open", include_str!("../catalog/shared-dependency-fail-open.toml")),
     ("deadline-chain", include_str!("../catalog/deadline-chain.toml")),
     ("deadline-chain-propagated", include_str!("../catalog/deadline-chain-propagated.toml")),
+    ("stuck-replica", include_str!("../catalog/stuck-replica.toml")),
+    ("stuck-replica-liveness", include_str!("../catalog/stuck-replica-liveness.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),

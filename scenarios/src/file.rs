@@ -94,6 +94,16 @@ struct ServiceFile {
     #[serde(default)]
     optional: Vec<String>,
     gateway: Option<GatewayFile>,
+    startup_ms: Option<f64>,
+    liveness: Option<LivenessFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LivenessFile {
+    period_ms: Option<f64>,
+    timeout_ms: Option<f64>,
+    failure_threshold: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -369,6 +379,20 @@ impl ScenarioFile {
             spec.calls = s.calls.clone();
             spec.readiness = s.readiness.clone();
             spec.parallel = s.parallel.unwrap_or(false);
+            if let Some(ms) = s.startup_ms {
+                spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
+            }
+            if let Some(l) = &s.liveness {
+                let d = ProbeConfig::default();
+                let key = format!("services.{name}.liveness");
+                let ms = |k: &str, v: Option<f64>, default: Duration| v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v));
+                spec.liveness = Some(ProbeConfig {
+                    period: ms("period_ms", l.period_ms, d.period)?,
+                    timeout: ms("timeout_ms", l.timeout_ms, d.timeout)?,
+                    failure_threshold: l.failure_threshold.unwrap_or(d.failure_threshold),
+                    success_threshold: 1,
+                });
+            }
             spec.optional = s.optional.clone();
             spec.gateway = s.gateway.as_ref().map(|g| GatewaySpec {
                 auth: g.auth.unwrap_or(true),

@@ -35,6 +35,8 @@ pub(crate) enum Envelope {
     Request { from: u32, call: u64, request: u64, meta: Meta },
     /// A health probe: answered at once from the node's cached readiness.
     Health { from: u32, call: u64 },
+    /// A liveness probe: answered by any running process, ready or not.
+    Live { from: u32, call: u64 },
     Reply { call: u64, result: Result<Served, CallError> },
 }
 
@@ -121,6 +123,10 @@ impl Transport {
                         h.clone().handle(self.clone(), from, call, request, meta);
                     }
                 }
+                Envelope::Live { from, call } => {
+                    let this = self.clone();
+                    tokio::spawn(async move { this.send(from, Envelope::Reply { call, result: Ok(Served::Full) }).await });
+                }
                 Envelope::Health { from, call } => {
                     let ready = handler.as_ref().is_some_and(|h| h.ready());
                     let result = if ready { Ok(Served::Full) } else { Err(CallError::Server) };
@@ -167,6 +173,11 @@ impl Transport {
     /// Asks `dst` whether it is ready; false on any failure or after `timeout`.
     pub(crate) async fn probe(self: &Arc<Self>, dst: u32, timeout: std::time::Duration) -> bool {
         matches!(tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Health { from, call })).await, Ok(Ok(_)))
+    }
+
+    /// Asks `dst` whether its process is alive (answering at all); false after `timeout`.
+    pub(crate) async fn probe_live(self: &Arc<Self>, dst: u32, timeout: std::time::Duration) -> bool {
+        matches!(tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Live { from, call })).await, Ok(Ok(_)))
     }
 
     async fn round_trip(self: &Arc<Self>, dst: u32, envelope: impl FnOnce(u32, u64) -> Envelope) -> Result<Served, CallError> {

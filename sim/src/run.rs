@@ -351,7 +351,40 @@ async fn start_node(world: Arc<World>, me: u32) {
         transport.serve(Some(replica)).await;
     } else {
         tokio::spawn(drive_workload(transport.clone()));
+        tokio::spawn(supervise_liveness(transport.clone()));
         transport.serve(None).await;
+    }
+}
+
+/// The kubelet: for every service with liveness settings, probes each replica and restarts one
+/// that fails `failure_threshold` probes in a row (a stuck or paused process). After a restart
+/// it waits out the service's startup time before probing again.
+async fn supervise_liveness(transport: Arc<Transport>) {
+    let world = transport.world.clone();
+    for service in world.spec.services.clone() {
+        let Some(config) = service.liveness else { continue };
+        for node in world.replicas_of(&service.name) {
+            let (transport, world) = (transport.clone(), world.clone());
+            tokio::spawn(async move {
+                let mut tracker = faultline_patterns::health::ProbeTracker::new(config, true);
+                tokio::time::sleep(service.startup).await;
+                loop {
+                    tokio::time::sleep(config.period).await;
+                    let alive = !world.is_alive(node) || transport.probe_live(node, config.timeout).await;
+                    if tracker.on_result(alive) == Some(false) {
+                        let name = world.nodes[node as usize].name.clone();
+                        world.event(&name, "liveness.restart", format!("after {} failed probes", config.failure_threshold));
+                        world.crash_node(node);
+                        if let Some(id) = madsim_id(&world, node) {
+                            Handle::current().kill(id);
+                        }
+                        restart(&world, &[node]);
+                        tracker = faultline_patterns::health::ProbeTracker::new(config, true);
+                        tokio::time::sleep(service.startup).await;
+                    }
+                }
+            });
+        }
     }
 }
 

@@ -115,6 +115,8 @@ pub(crate) struct Replica {
     deps: Vec<(String, EdgeService, bool)>,
     ready: Arc<AtomicBool>,
     per_client: Mutex<faultline_patterns::rate_limiter::KeyedLimiter<u32>>,
+    /// Until when (µs of virtual time) the replica is still starting.
+    starting_until_us: u64,
 }
 
 impl Replica {
@@ -133,7 +135,12 @@ impl Replica {
         if !spec.readiness.is_empty() {
             tokio::spawn(track_readiness(transport.clone(), spec.readiness.clone(), spec.readiness_period, ready.clone()));
         }
+        let starting_until_us = world.now_us() + spec.startup.as_micros() as u64;
+        if !spec.startup.is_zero() {
+            world.event(name, "startup.begin", format!("ms={}", spec.startup.as_millis()));
+        }
         Arc::new(Replica {
+            starting_until_us,
             ready,
             per_client: Mutex::new(faultline_patterns::rate_limiter::KeyedLimiter::default()),
             permits: Semaphore::new(spec.concurrency as usize),
@@ -163,6 +170,10 @@ impl Replica {
     }
 
     async fn process(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        if self.world.now_us() < self.starting_until_us {
+            // Still starting: nothing listens yet.
+            return Err(CallError::Refused);
+        }
         self.admit_client(meta)?;
         let spec = &self.world.spec.services[self.service];
         if self.permits.available_permits() == 0 && self.waiting.load(Ordering::Relaxed) >= spec.queue {
@@ -263,7 +274,7 @@ async fn track_readiness(transport: Arc<Transport>, deps: Vec<String>, period: s
 
 impl Handler for Replica {
     fn ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.world.now_us() >= self.starting_until_us && self.ready.load(Ordering::Relaxed)
     }
 
     fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, meta: Meta) {

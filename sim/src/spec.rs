@@ -56,6 +56,12 @@ pub struct ServiceSpec {
     pub optional: Vec<String>,
     /// Gateway duties, checked before any work.
     pub gateway: Option<GatewaySpec>,
+    /// After each (re)start, the replica refuses connections and reports not ready for this
+    /// long (a startup probe's grace). Default 0.
+    pub startup: Duration,
+    /// A supervisor (like a kubelet) probes each replica and restarts one that fails this many
+    /// probes in a row; `None`: no liveness probing.
+    pub liveness: Option<faultline_patterns::health::ProbeConfig>,
 }
 
 /// What a gateway service checks on every request.
@@ -83,6 +89,8 @@ impl ServiceSpec {
             parallel: false,
             optional: Vec::new(),
             gateway: None,
+            startup: Duration::ZERO,
+            liveness: None,
         }
     }
     /// Sets the replica count.
@@ -386,6 +394,11 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         if let Some(limit) = s.gateway.as_ref().and_then(|g| g.per_client) {
             if let Err(c) = limit.validate() {
                 return Err(SpecError::new(format!("services.{}.gateway.client_{}", s.name, c.key), c.value, c.allowed));
+            }
+        }
+        if let Some(l) = s.liveness {
+            if let Err(c) = l.validate() {
+                return Err(SpecError::new(format!("services.{}.liveness.{}", s.name, c.key), c.value, c.allowed));
             }
         }
         if s.readiness_period.is_zero() {
