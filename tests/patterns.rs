@@ -59,7 +59,7 @@ fn five_layers(on: RetryOn, budget: BudgetSpec) -> (u64, u64) {
         }
         b = b.service(s);
     }
-    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 }, keys: None, clients: None });
+    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 }, keys: None, clients: None, routes: vec![] });
     let callers = ["client", "l1", "l2", "l3", "l4"];
     for (from, to) in callers.iter().zip(names) {
         b = with_stack(b, from, to, vec![retry(3, on.clone(), budget.clone())]);
@@ -273,4 +273,17 @@ fn a_liveness_probe_restarts_a_stuck_replica() {
     let reqs = requests(&rows);
     assert!(share(&reqs, "api->db", at_s, at_s + 1.9, "refused").0 > 0.2);
     assert_eq!(share(&reqs, "api->db", at_s + 2.5, 60.0, "timeout").0, 0.0, "no timeouts once it is back");
+}
+
+#[test]
+fn a_gateway_routes_by_path_and_an_outage_stays_on_its_route() {
+    let (out, rows) = run_named("gateway-routes", &[]);
+    let (products, orders) = (out.edge("gateway->product").unwrap(), out.edge("gateway->orders").unwrap());
+    let share = products.requests as f64 / (products.requests + orders.requests) as f64;
+    assert!((share - 0.8).abs() < 0.02, "/products got {share:.3} of requests");
+    assert_eq!(products.success_rate, 1.0, "the payments outage does not touch /products");
+    let reqs = requests(&rows);
+    assert_eq!(super::support::share(&reqs, "gateway->orders", 20.5, 39.5, "error").0, 1.0, "/orders fails during the outage");
+    // Every client request took exactly one route: one call to one of the two services.
+    assert_eq!(products.requests + orders.requests, out.edges[0].requests);
 }

@@ -29,6 +29,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),
     ("api-gateway", include_str!("../catalog/api-gateway.toml")),
     ("api-gateway-composed", include_str!("../catalog/api-gateway-composed.toml")),
+    ("gateway-routes", include_str!("../catalog/gateway-routes.toml")),
     ("flaky-network", include_str!("../catalog/flaky-network.toml")),
     ("crash-restart", include_str!("../catalog/crash-restart.toml")),
     ("chain3", include_str!("../catalog/chain3.toml")),

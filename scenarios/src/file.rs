@@ -96,6 +96,8 @@ struct ServiceFile {
     gateway: Option<GatewayFile>,
     startup_ms: Option<f64>,
     liveness: Option<LivenessFile>,
+    #[serde(default)]
+    routes: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -290,6 +292,8 @@ struct WorkloadFile {
     api_clients: Option<u32>,
     unauthenticated: Option<f64>,
     noisy_client_share: Option<f64>,
+    #[serde(default)]
+    routes: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -379,6 +383,7 @@ impl ScenarioFile {
             spec.calls = s.calls.clone();
             spec.readiness = s.readiness.clone();
             spec.parallel = s.parallel.unwrap_or(false);
+            spec.routes = s.routes.clone();
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
             }
@@ -857,7 +862,8 @@ fn workload(w: &WorkloadFile) -> Result<Workload, KeyError> {
     } else {
         None
     };
-    Ok(Workload { target: w.target.clone(), arrivals, keys, clients })
+    let routes = w.routes.iter().map(|(r, share)| (r.clone(), *share)).collect();
+    Ok(Workload { target: w.target.clone(), arrivals, keys, clients, routes })
 }
 
 fn fault(i: usize, f: &FaultFile) -> Result<Fault, KeyError> {

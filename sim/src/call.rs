@@ -24,6 +24,8 @@ pub struct Meta {
     pub client: u32,
     /// When the original caller stops waiting (set by a `deadline` layer, carried on).
     pub deadline: Option<tokio::time::Instant>,
+    /// The request's route (index into the workload's routes; 0 without routes).
+    pub route: u16,
 }
 
 /// One call on an edge. Retries clone it; every clone shares the attempt counter.

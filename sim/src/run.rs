@@ -408,7 +408,8 @@ async fn drive_workload(transport: Arc<Transport>) {
                     let client = client_space.map_or(1, |cs| cs.client(&mut rng));
                     while Duration::from_micros(world.now_us()) < run {
                         let key = keys.as_ref().map_or(0, |k| k.key(rng.unit()));
-                        one_request(&world, &edge, &stack, Meta { key, client, deadline: None }).await;
+                        let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(rng.unit()) };
+                        one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route }).await;
                         let pause = think.sample(&mut rng);
                         if !pause.is_zero() {
                             tokio::time::sleep(pause).await;
@@ -421,6 +422,7 @@ async fn drive_workload(transport: Arc<Transport>) {
             let mut rng = stream(world.spec.seed, "workload");
             let mut key_rng = stream(world.spec.seed, "workload/keys");
             let mut client_rng = stream(world.spec.seed, "workload/clients");
+            let mut route_rng = stream(world.spec.seed, "workload/routes");
             let mut t = Duration::ZERO;
             while let Some(next) = arrivals.next_arrival(t, run, &mut rng) {
                 t = next;
@@ -429,8 +431,9 @@ async fn drive_workload(transport: Arc<Transport>) {
                 tokio::time::sleep_until(start + t).await;
                 let key = keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
                 let client = client_space.map_or(1, |cs| cs.client(&mut client_rng));
+                let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(route_rng.unit()) };
                 let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
-                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client, deadline: None }).await });
+                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route }).await });
             }
         }
     }

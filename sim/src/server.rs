@@ -113,6 +113,8 @@ pub(crate) struct Replica {
     waiting: AtomicU32,
     rng: Mutex<SimRng>,
     deps: Vec<(String, EdgeService, bool)>,
+    /// Per workload route, which of `deps` a request on it calls (`None`: all).
+    routes: Option<Vec<Vec<bool>>>,
     ready: Arc<AtomicBool>,
     per_client: Mutex<faultline_patterns::rate_limiter::KeyedLimiter<u32>>,
     /// Until when (µs of virtual time) the replica is still starting.
@@ -135,11 +137,21 @@ impl Replica {
         if !spec.readiness.is_empty() {
             tokio::spawn(track_readiness(transport.clone(), spec.readiness.clone(), spec.readiness_period, ready.clone()));
         }
+        let routes = (!spec.routes.is_empty()).then(|| {
+            world
+                .spec
+                .workload
+                .routes
+                .iter()
+                .map(|(route, _)| spec.calls.iter().map(|d| spec.routes.get(route).is_some_and(|ds| ds.contains(d))).collect())
+                .collect()
+        });
         let starting_until_us = world.now_us() + spec.startup.as_micros() as u64;
         if !spec.startup.is_zero() {
             world.event(name, "startup.begin", format!("ms={}", spec.startup.as_millis()));
         }
         Arc::new(Replica {
+            routes,
             starting_until_us,
             ready,
             per_client: Mutex::new(faultline_patterns::rate_limiter::KeyedLimiter::default()),
@@ -203,13 +215,16 @@ impl Replica {
         if failed {
             return Err(CallError::Server);
         }
+        let on_route = |i: usize| self.routes.as_ref().is_none_or(|r| r.get(usize::from(meta.route)).is_some_and(|deps| deps[i]));
         let results: Vec<(bool, Result<Served, CallError>)> = if spec.parallel {
             // API composition: every dependency at once (a call whose caller is dropped keeps
             // running to its end, as a spawned request would).
             let calls: Vec<_> = self
                 .deps
                 .iter()
-                .map(|(edge, stack, optional)| {
+                .enumerate()
+                .filter(|(i, _)| on_route(*i))
+                .map(|(_, (edge, stack, optional))| {
                     let (world, edge, stack, optional) = (self.world.clone(), edge.clone(), stack.clone(), *optional);
                     tokio::spawn(async move { (optional, recorded_call(&world, world.next_id(), &edge, &stack, request, meta).await) })
                 })
@@ -221,7 +236,10 @@ impl Replica {
             out
         } else {
             let mut out = Vec::with_capacity(self.deps.len());
-            for (edge, stack, optional) in &self.deps {
+            for (i, (edge, stack, optional)) in self.deps.iter().enumerate() {
+                if !on_route(i) {
+                    continue;
+                }
                 let r = recorded_call(&self.world, self.world.next_id(), edge, stack, request, meta).await;
                 let failed_required = r.is_err() && !optional;
                 out.push((*optional, r));

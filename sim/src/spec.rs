@@ -8,7 +8,7 @@
 //!     .duration(Duration::from_secs(10))
 //!     .service(ServiceSpec::new("api").service_time(Dist::parse("exp(5ms)").unwrap()).calls(["db"]))
 //!     .service(ServiceSpec::new("db").service_time(Dist::parse("const(2ms)").unwrap()))
-//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 }, keys: None, clients: None })
+//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 }, keys: None, clients: None, routes: vec![] })
 //!     .fault(Fault::new(FaultKind::Outage, Target::parse("db").unwrap(), Duration::from_secs(3), Some(Duration::from_secs(2))))
 //!     .build()
 //!     .unwrap();
@@ -56,6 +56,9 @@ pub struct ServiceSpec {
     pub optional: Vec<String>,
     /// Gateway duties, checked before any work.
     pub gateway: Option<GatewaySpec>,
+    /// Routing: for each workload route, the dependencies (among `calls`) a request on it
+    /// calls. Empty: every request calls every dependency. A route not listed calls none.
+    pub routes: BTreeMap<String, Vec<String>>,
     /// After each (re)start, the replica refuses connections and reports not ready for this
     /// long (a startup probe's grace). Default 0.
     pub startup: Duration,
@@ -89,6 +92,7 @@ impl ServiceSpec {
             parallel: false,
             optional: Vec::new(),
             gateway: None,
+            routes: BTreeMap::new(),
             startup: Duration::ZERO,
             liveness: None,
         }
@@ -220,7 +224,7 @@ impl SimSpec {
                 services: Vec::new(),
                 network: NetworkSpec::default(),
                 edges: BTreeMap::new(),
-                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 }, keys: None, clients: None },
+                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 }, keys: None, clients: None, routes: Vec::new() },
                 faults: FaultPlan::default(),
             },
         }
@@ -386,6 +390,17 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                 }
             }
         }
+        for (route, deps) in &s.routes {
+            if !spec.workload.routes.iter().any(|(r, _)| r == route) {
+                let known: Vec<&str> = spec.workload.routes.iter().map(|(r, _)| r.as_str()).collect();
+                return Err(SpecError::new(format!("services.{}.routes", s.name), format!("\"{route}\""), format!("a workload route: {}", known.join(", "))));
+            }
+            for d in deps {
+                if !s.calls.contains(d) {
+                    return Err(SpecError::new(format!("services.{}.routes.{route}", s.name), format!("\"{d}\""), format!("one of its calls: {}", s.calls.join(", "))));
+                }
+            }
+        }
         for d in &s.optional {
             if !s.calls.contains(d) {
                 return Err(SpecError::new(format!("services.{}.optional", s.name), format!("\"{d}\""), format!("one of its calls: {}", s.calls.join(", "))));
@@ -412,6 +427,11 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         return Err(SpecError::new("workload.target", format!("\"{}\"", spec.workload.target), format!("one of the services: {}", join(&names))));
     }
     validate_arrivals(&spec.workload.arrivals)?;
+    for (route, share) in &spec.workload.routes {
+        if !(share.is_finite() && *share > 0.0) {
+            return Err(SpecError::new(format!("workload.routes.{route}"), share, "a share > 0"));
+        }
+    }
     if let Some(c) = spec.workload.clients {
         if !(1..=1_000_000).contains(&c.count) {
             return Err(SpecError::new("workload.api_clients", c.count, "an integer from 1 to 1000000"));

@@ -171,6 +171,24 @@ pub struct Workload {
     /// The API clients sending; `None`: every request comes from client 1.
     #[serde(default)]
     pub clients: Option<ClientSpace>,
+    /// Request routes (e.g. `/products`) and their shares of traffic; empty: one route.
+    #[serde(default)]
+    pub routes: Vec<(String, f64)>,
+}
+
+impl Workload {
+    /// The route index for a uniform draw (0 without routes).
+    pub fn route(&self, unit: f64) -> u16 {
+        let total: f64 = self.routes.iter().map(|r| r.1).sum();
+        let mut acc = 0.0;
+        for (i, (_, share)) in self.routes.iter().enumerate() {
+            acc += share / total;
+            if unit < acc {
+                return i as u16;
+            }
+        }
+        self.routes.len().saturating_sub(1) as u16
+    }
 }
 
 /// Who sends: `count` API clients, a share of requests without valid credentials, and
