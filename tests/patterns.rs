@@ -287,3 +287,19 @@ fn a_gateway_routes_by_path_and_an_outage_stays_on_its_route() {
     // Every client request took exactly one route: one call to one of the two services.
     assert_eq!(products.requests + orders.requests, out.edges[0].requests);
 }
+
+#[test]
+fn service_discovery_drops_a_replica_that_stops_heartbeating() {
+    let (out, rows) = run_named("stuck-replica-discovery", &[]);
+    assert!(out.edges[0].success_rate > 0.95 && out.edges[0].p99_ms < 100.0, "{} {}", out.edges[0].success_rate, out.edges[0].p99_ms);
+    let changes: Vec<(f64, String)> = rows
+        .events
+        .iter()
+        .filter(|e| e.contains(",api-0,discovery.changed,"))
+        .map(|e| (e.split(',').next().unwrap().parse::<f64>().unwrap() / 1e6, e.rsplit('=').next().unwrap().to_owned()))
+        .collect();
+    // db-1 froze at 10 s: out of api-0's rotation 3-5 s later, back after it thaws at 70 s.
+    let out_at = changes.iter().find(|c| c.1 == "0+2").map(|c| c.0).expect("db-1 left the rotation");
+    assert!((12.0..15.5).contains(&out_at), "left at {out_at} s");
+    assert!(changes.iter().any(|c| c.0 > 70.0 && c.1 == "0+1+2"), "db-1 rejoined: {changes:?}");
+}

@@ -129,12 +129,14 @@ pub struct Endpoint {
     times_ejected: u32,
     /// False while health checks say it is not ready.
     pub unhealthy: bool,
+    /// True while service discovery does not list it.
+    pub unregistered: bool,
 }
 
 impl Endpoint {
-    /// In rotation: neither ejected nor unhealthy.
+    /// In rotation: registered, neither ejected nor unhealthy.
     pub fn live(&self) -> bool {
-        self.ejected_until.is_none() && !self.unhealthy
+        self.ejected_until.is_none() && !self.unhealthy && !self.unregistered
     }
 }
 
@@ -201,6 +203,13 @@ impl Balancer {
     pub fn set_healthy(&mut self, i: usize, healthy: bool) {
         if let Some(e) = self.endpoints.get_mut(i) {
             e.unhealthy = !healthy;
+        }
+    }
+
+    /// Sets which endpoints service discovery lists (`listed[i]`).
+    pub fn set_registered(&mut self, listed: &[bool]) {
+        for (e, l) in self.endpoints.iter_mut().zip(listed) {
+            e.unregistered = !l;
         }
     }
 
@@ -272,6 +281,9 @@ impl Balancer {
     }
 }
 
+/// Which endpoints service discovery lists now (`true` at index i: endpoint i is registered).
+pub type Membership = Arc<dyn Fn() -> Vec<bool> + Send + Sync>;
+
 /// Puts a balancer in front of a service whose requests are [`Routable`].
 pub struct BalanceLayer {
     balancer: Arc<Mutex<Balancer>>,
@@ -289,6 +301,31 @@ impl BalanceLayer {
     /// The balancer, to observe it.
     pub fn balancer(&self) -> Arc<Mutex<Balancer>> {
         self.balancer.clone()
+    }
+
+    /// Refreshes membership from service discovery every `refresh` (a client-side cache of the
+    /// registry, like Eureka's): endpoints the registry does not list leave the rotation.
+    pub fn with_discovery(self, registry: Membership, refresh: Duration) -> Self {
+        let weak = Arc::downgrade(&self.balancer);
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let mut last: Vec<bool> = Vec::new();
+            loop {
+                let listed = registry();
+                let Some(balancer) = weak.upgrade() else { return };
+                if let Ok(mut b) = balancer.lock() {
+                    b.set_registered(&listed);
+                }
+                drop(balancer);
+                if listed != last {
+                    let up: Vec<String> = listed.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i.to_string()).collect();
+                    events.emit(PatternEvent { pattern: "discovery", kind: "changed", detail: format!("endpoints={}", up.join("+")) });
+                    last = listed;
+                }
+                tokio::time::sleep(refresh).await;
+            }
+        });
+        self
     }
 
     /// Probes every endpoint with `probe` every `config.period` (off the request path) and

@@ -24,6 +24,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("deadline-chain-propagated", include_str!("../catalog/deadline-chain-propagated.toml")),
     ("stuck-replica", include_str!("../catalog/stuck-replica.toml")),
     ("stuck-replica-liveness", include_str!("../catalog/stuck-replica-liveness.toml")),
+    ("stuck-replica-discovery", include_str!("../catalog/stuck-replica-discovery.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),

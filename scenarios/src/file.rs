@@ -96,8 +96,16 @@ struct ServiceFile {
     gateway: Option<GatewayFile>,
     startup_ms: Option<f64>,
     liveness: Option<LivenessFile>,
+    register: Option<RegisterFile>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterFile {
+    heartbeat_ms: Option<f64>,
+    ttl_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +174,7 @@ struct BalanceFile {
     health_timeout_ms: Option<f64>,
     unhealthy_after: Option<u32>,
     healthy_after: Option<u32>,
+    discovery_refresh_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -386,6 +395,12 @@ impl ScenarioFile {
             spec.routes = s.routes.clone();
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
+            }
+            if let Some(r) = &s.register {
+                let key = format!("services.{name}.register");
+                let heartbeat = millis(&format!("{key}.heartbeat_ms"), r.heartbeat_ms.unwrap_or(1000.0))?;
+                let ttl = millis(&format!("{key}.ttl_ms"), r.ttl_ms.unwrap_or(3000.0))?;
+                spec.register = Some((heartbeat, ttl));
             }
             if let Some(l) = &s.liveness {
                 let d = ProbeConfig::default();
@@ -622,7 +637,17 @@ fn balance(key: &str, b: &BalanceFile) -> Result<LayerSpec, KeyError> {
     } else {
         None
     };
-    Ok(LayerSpec::Balance(config, health))
+    let discovery = match b.discovery_refresh_ms {
+        Some(ms) => {
+            let d = millis(&format!("{key}.discovery_refresh_ms"), ms)?;
+            if d.is_zero() {
+                return err(format!("{key}.discovery_refresh_ms"), "0 is not allowed (expected a duration > 0)");
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    Ok(LayerSpec::Balance(config, health, discovery))
 }
 
 fn hedge(key: &str, h: &HedgeFile) -> Result<LayerSpec, KeyError> {

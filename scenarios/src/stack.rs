@@ -53,8 +53,8 @@ pub enum LayerSpec {
     /// Injected failures and latency.
     Chaos(ChaosConfig),
     /// Load balancing over the callee's replicas, with outlier ejection and, optionally,
-    /// active health checks.
-    Balance(BalanceConfig, Option<ProbeConfig>),
+    /// active health checks and discovery (refresh period).
+    Balance(BalanceConfig, Option<ProbeConfig>, Option<std::time::Duration>),
     /// Cache-aside against the named cache service.
     Cache(String, CacheConfig),
 }
@@ -82,11 +82,12 @@ impl LayerSpec {
             },
             LayerSpec::Chaos(c) => format!("chaos(errors {}, latency {})", c.error_rate, c.latency_rate),
             LayerSpec::Cache(service, c) => format!("cache({service}, ttl {}ms)", c.ttl.as_millis()),
-            LayerSpec::Balance(c, h) => format!(
-                "balance({:?}{}{}{})",
+            LayerSpec::Balance(c, h, d) => format!(
+                "balance({:?}{}{}{}{})",
                 c.strategy,
                 if c.ejection.is_some() { ", ejection" } else { "" },
                 if h.is_some() { ", health checks" } else { "" },
+                if d.is_some() { ", discovery" } else { "" },
                 if c.fail_open { "" } else { ", fail closed" }
             ),
         }
@@ -207,10 +208,13 @@ impl EdgeStack for PatternStack {
                     Some(store) => CacheAsideLayer::new(store, *c, ctx.stream(&format!("{i}/cache")).into_rng_core(), ctx.events.clone()).layer(svc),
                     None => svc, // checked when the scenario was read
                 },
-                LayerSpec::Balance(c, health) => {
+                LayerSpec::Balance(c, health, discovery) => {
                     let mut layer = BalanceLayer::new(*c, ctx.replicas, ctx.stream(&format!("{i}/balance")).into_rng_core(), ctx.events.clone());
                     if let Some(probe) = health {
                         layer = layer.with_health_checks(ctx.probe.clone(), *probe);
+                    }
+                    if let Some(refresh) = discovery {
+                        layer = layer.with_discovery(ctx.membership.clone(), *refresh);
                     }
                     layer.layer(svc)
                 }

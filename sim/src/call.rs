@@ -201,6 +201,8 @@ pub struct EdgeContext {
     pub probe: faultline_patterns::health::EndpointProbe,
     /// A client of the named cache service, from this node (`None`: no such service).
     pub cache: CacheFactory,
+    /// Which callee replicas service discovery lists now.
+    pub membership: faultline_patterns::balance::Membership,
     /// The run's root seed (use [`EdgeContext::stream`]).
     pub seed: u64,
     /// Where pattern decisions go (the run's event log).

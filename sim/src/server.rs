@@ -38,6 +38,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
     let t = transport.clone();
     let count = replicas.len();
     let targets = replicas.clone();
+    let members = replicas.clone();
     let base: EdgeService = service_fn(move |req: CallRequest| {
         let t = t.clone();
         let i = match req.endpoint {
@@ -63,11 +64,14 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         let (t, dst) = (prober.clone(), targets[i % targets.len()]);
         Box::pin(async move { t.probe(dst, std::time::Duration::from_secs(1)).await })
     });
+    let registry_world = world.clone();
+    let membership: faultline_patterns::balance::Membership = Arc::new(move || members.iter().map(|&n| registry_world.registered(n)).collect());
     let cache_transport = transport.clone();
     let cache: crate::call::CacheFactory = Arc::new(move |service: &str| {
         crate::cache::SimCache::new(cache_transport.clone(), service).map(|c| Arc::new(c) as Arc<dyn faultline_patterns::cache::CacheStore<Served>>)
     });
     let ctx = EdgeContext {
+        membership,
         cache,
         probe,
         seed: world.spec.seed,
@@ -136,6 +140,16 @@ impl Replica {
         let ready = Arc::new(AtomicBool::new(true));
         if !spec.readiness.is_empty() {
             tokio::spawn(track_readiness(transport.clone(), spec.readiness.clone(), spec.readiness_period, ready.clone()));
+        }
+        if let Some((heartbeat, _)) = spec.register {
+            let (world, startup) = (world.clone(), spec.startup);
+            tokio::spawn(async move {
+                tokio::time::sleep(startup).await;
+                loop {
+                    world.heartbeat(node);
+                    tokio::time::sleep(heartbeat).await;
+                }
+            });
         }
         let routes = (!spec.routes.is_empty()).then(|| {
             world

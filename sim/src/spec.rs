@@ -65,6 +65,9 @@ pub struct ServiceSpec {
     /// A supervisor (like a kubelet) probes each replica and restarts one that fails this many
     /// probes in a row; `None`: no liveness probing.
     pub liveness: Option<faultline_patterns::health::ProbeConfig>,
+    /// Register replicas with service discovery: (heartbeat period, TTL). A replica heartbeats
+    /// once started; the registry drops it after a TTL without a heartbeat (crashed, frozen).
+    pub register: Option<(Duration, Duration)>,
 }
 
 /// What a gateway service checks on every request.
@@ -95,6 +98,7 @@ impl ServiceSpec {
             routes: BTreeMap::new(),
             startup: Duration::ZERO,
             liveness: None,
+            register: None,
         }
     }
     /// Sets the replica count.
@@ -409,6 +413,11 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         if let Some(limit) = s.gateway.as_ref().and_then(|g| g.per_client) {
             if let Err(c) = limit.validate() {
                 return Err(SpecError::new(format!("services.{}.gateway.client_{}", s.name, c.key), c.value, c.allowed));
+            }
+        }
+        if let Some((heartbeat, ttl)) = s.register {
+            if heartbeat.is_zero() || ttl <= heartbeat {
+                return Err(SpecError::new(format!("services.{}.register.ttl_ms", s.name), ttl.as_millis(), "a TTL longer than the heartbeat period (> 0)"));
             }
         }
         if let Some(l) = s.liveness {

@@ -88,6 +88,8 @@ pub struct World {
     pub(crate) recorder: Mutex<Recorder>,
     pub(crate) stores: Mutex<BTreeMap<u32, StoreData>>,
     pub(crate) caches: Mutex<crate::cache::CacheData>,
+    /// Service discovery: last heartbeat (µs) per registered node.
+    pub(crate) registry: Mutex<BTreeMap<u32, u64>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     pub(crate) idle: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -121,6 +123,7 @@ impl World {
             recorder: Mutex::new(recorder),
             stores: Mutex::new(BTreeMap::new()),
             caches: Mutex::new(BTreeMap::new()),
+            registry: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
@@ -321,6 +324,20 @@ impl World {
 
     pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
         lock(&self.inflight)
+    }
+
+    /// A heartbeat from `node` now.
+    pub(crate) fn heartbeat(&self, node: u32) {
+        let now = self.now_us();
+        lock(&self.registry).insert(node, now);
+    }
+
+    /// Whether the registry lists `node` now: a heartbeat within the service's TTL.
+    pub(crate) fn registered(&self, node: u32) -> bool {
+        let Some(service) = self.nodes[node as usize].service else { return false };
+        let Some((_, ttl)) = self.spec.services[service].register else { return true };
+        let now = self.now_us();
+        lock(&self.registry).get(&node).is_some_and(|t| now.saturating_sub(*t) <= ttl.as_micros() as u64)
     }
 
     pub(crate) fn caches(&self) -> MutexGuard<'_, crate::cache::CacheData> {
