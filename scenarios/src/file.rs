@@ -817,7 +817,9 @@ fn retry(key: &str, r: &RetryFile) -> Result<LayerSpec, KeyError> {
     ];
     let budget = match r.budget.as_deref().unwrap_or("none") {
         "none" => {
-            only(&format!("{key} (budget \"none\")"), "none", &budget_keys, &[])?;
+            if let Some((name, _)) = budget_keys.iter().find(|(_, given)| *given) {
+                return err(format!("{key}.{name}"), format!("`{name}` needs a budget: set budget = \"ratio\" or \"token_bucket\" (it is \"none\")"));
+            }
             BudgetSpec::None
         }
         "token_bucket" => {
