@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use crate::config::ConfigError;
+use crate::counters::SecondCounters;
 
 /// What a retry layer asks of its budget.
 pub trait RetryBudget: Send {
@@ -85,8 +86,8 @@ impl RetryBudget for TokenBucketBudget {
 pub struct RatioBudget {
     ratio: f64,
     min_per_s: f64,
-    /// (second, requests, retries) per second of the window.
-    buckets: Vec<(u64, u64, u64)>,
+    /// Requests (0) and retries (1) per second of the window.
+    counts: SecondCounters<2>,
 }
 
 impl RatioBudget {
@@ -108,41 +109,28 @@ impl RatioBudget {
         if !(1..=3600).contains(&secs) {
             return Err(ConfigError::new("budget_ttl_s", secs, "whole seconds from 1 to 3600"));
         }
-        Ok(RatioBudget { ratio, min_per_s, buckets: vec![(u64::MAX, 0, 0); secs as usize] })
-    }
-
-    fn bucket(&mut self, now: Duration) -> &mut (u64, u64, u64) {
-        let sec = now.as_secs();
-        let i = (sec % self.buckets.len() as u64) as usize;
-        if self.buckets[i].0 != sec {
-            self.buckets[i] = (sec, 0, 0);
-        }
-        &mut self.buckets[i]
+        Ok(RatioBudget { ratio, min_per_s, counts: SecondCounters::new(secs) })
     }
 
     /// (requests, retries) within the window ending at `now`.
     pub fn totals(&self, now: Duration) -> (u64, u64) {
-        let sec = now.as_secs();
-        let span = self.buckets.len() as u64;
-        self.buckets
-            .iter()
-            .filter(|b| b.0 != u64::MAX && b.0 <= sec && b.0 + span > sec)
-            .fold((0, 0), |(r, t), b| (r + b.1, t + b.2))
+        let [requests, retries] = self.counts.totals(now);
+        (requests, retries)
     }
 }
 
 impl RetryBudget for RatioBudget {
     fn deposit(&mut self, now: Duration) {
-        self.bucket(now).1 += 1;
+        self.counts.add(now, 0);
     }
 
     fn try_withdraw(&mut self, now: Duration, _after_timeout: bool) -> bool {
         let (requests, retries) = self.totals(now);
-        let allowance = self.ratio * requests as f64 + self.min_per_s * self.buckets.len() as f64;
+        let allowance = self.ratio * requests as f64 + self.min_per_s * self.counts.seconds() as f64;
         if (retries + 1) as f64 > allowance {
             return false;
         }
-        self.bucket(now).2 += 1;
+        self.counts.add(now, 1);
         true
     }
 

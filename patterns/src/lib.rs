@@ -6,13 +6,20 @@
 //! the [`Service`] trait that the caller implements (the simulator's transport, or a real client).
 //!
 //! Where to start:
-//! - [`service`]: the `Service` / `Layer` abstraction every pattern wraps (a small, boxed tower).
-//! - [`timeout`]: a deadline on one call; the losing work is dropped (cancelled).
-//! - [`retry`]: attempts with backoff and jitter; the policy is a pure function of the attempt.
+//! - [`service`]: the `Service` / `Layer` / `Classify` abstraction every pattern wraps (a small,
+//!   boxed tower).
 //! - [`event`]: every decision a pattern makes is reported to an [`event::EventSink`].
+//! - [`retry`] is the simplest pattern to read; [`circuit_breaker`] the fullest.
+//!
+//! Patterns: [`timeout`], [`deadline`] (propagated down a chain), [`retry`] with [`budget`],
+//! [`circuit_breaker`], [`bulkhead`], [`fallback`], [`rate_limiter`], [`throttle`] (SRE adaptive
+//! throttling), [`adaptive`] (AIMD, Gradient2), [`hedge`], [`chaos`], [`balance`] (load
+//! balancing, outlier ejection, discovery) with [`health`], and [`cache`] (cache-aside).
+//! Shared pieces: [`config`], [`counters`].
 //!
 //! Each pattern module has the same shape: a `Config` with documented defaults and a validating
-//! builder, the pure decision logic, and the async layer.
+//! builder, the pure decision logic (time and random draws passed in), and the async layer.
+//! docs/patterns.md explains each one, its knobs, and the scenario that shows it.
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
 
@@ -25,6 +32,7 @@ pub mod chaos;
 pub mod circuit_breaker;
 pub mod deadline;
 pub mod config;
+pub mod counters;
 pub mod event;
 pub mod fallback;
 pub mod health;

@@ -15,6 +15,7 @@ use rand_core::RngCore;
 use tokio::time::Instant;
 
 use crate::config::ConfigError;
+use crate::counters::SecondCounters;
 use crate::event::{EventSink, PatternEvent};
 use crate::retry::unit_f64;
 use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
@@ -51,29 +52,20 @@ impl ThrottleConfig {
 #[derive(Debug, Clone)]
 pub struct Throttle {
     k: f64,
-    buckets: Vec<(u64, u64, u64)>,
+    /// Requests (0) and accepts (1) per second of the window.
+    counts: SecondCounters<2>,
 }
 
 impl Throttle {
     /// A throttle with a validated `config`.
     pub fn new(config: ThrottleConfig) -> Self {
-        Throttle { k: config.k, buckets: vec![(u64::MAX, 0, 0); config.window.as_secs().max(1) as usize] }
-    }
-
-    fn bucket(&mut self, now: Duration) -> &mut (u64, u64, u64) {
-        let sec = now.as_secs();
-        let i = (sec % self.buckets.len() as u64) as usize;
-        if self.buckets[i].0 != sec {
-            self.buckets[i] = (sec, 0, 0);
-        }
-        &mut self.buckets[i]
+        Throttle { k: config.k, counts: SecondCounters::new(config.window.as_secs()) }
     }
 
     /// (requests, accepts) in the window at `now`.
     pub fn totals(&self, now: Duration) -> (u64, u64) {
-        let sec = now.as_secs();
-        let span = self.buckets.len() as u64;
-        self.buckets.iter().filter(|b| b.0 != u64::MAX && b.0 + span > sec && b.0 <= sec).fold((0, 0), |a, b| (a.0 + b.1, a.1 + b.2))
+        let [requests, accepts] = self.counts.totals(now);
+        (requests, accepts)
     }
 
     /// The local rejection probability at `now`.
@@ -85,13 +77,13 @@ impl Throttle {
     /// Counts a request at `now` and decides, from a uniform draw `unit`, whether to send it.
     pub fn admit(&mut self, now: Duration, unit: f64) -> bool {
         let p = self.reject_probability(now);
-        self.bucket(now).1 += 1;
+        self.counts.add(now, 0);
         unit >= p
     }
 
     /// The backend accepted a request (answered, even with an error of its own).
     pub fn accepted(&mut self, now: Duration) {
-        self.bucket(now).2 += 1;
+        self.counts.add(now, 1);
     }
 }
 
