@@ -11,7 +11,7 @@
 //!
 //! Which failures are retried is a predicate on the error (default [`Classify::is_retryable`])
 //! and, optionally, on a successful response that should count as a failure. A
-//! [`RetryBudget`](crate::budget::RetryBudget) caps retries relative to requests.
+//! [`crate::budget::RetryBudget`] caps retries relative to requests.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
