@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod consistency;
 mod determinism;
 mod faults;
 mod memory;

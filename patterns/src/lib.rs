@@ -34,6 +34,7 @@ pub mod deadline;
 pub mod config;
 pub mod counters;
 pub mod event;
+pub mod event_sourcing;
 pub mod fallback;
 pub mod health;
 pub mod hedge;

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod checkers;
 pub mod file;
 pub mod overrides;
 pub mod stack;

@@ -1,0 +1,57 @@
+//! Consistency patterns and their checkers (issue 4, first part: event sourcing and CQRS).
+
+use faultline::scenarios::checkers::event_sourcing::{check_e2, check_e3, concurrent_writers, Account, AccountEvent, Attempt};
+use faultline_patterns::event_sourcing::{EventStore, ExpectedVersion, MemoryEventStore, Projection};
+
+#[test]
+fn optimistic_concurrency_holds_e1_e2_e3_over_many_interleavings() {
+    for seed in 1..=500 {
+        let run = concurrent_writers(seed, 5, 2, 6, true);
+        assert!(run.violation.is_none(), "seed {seed}: {}", run.violation.unwrap());
+        assert!(run.balances.values().all(|b| *b >= 0), "seed {seed}: {:?}", run.balances);
+        let refused = run.attempts.iter().filter(|a| a.accepted.is_none()).count();
+        if seed == 1 {
+            assert!(refused > 0, "no append was ever refused: the interleavings test nothing");
+        }
+    }
+}
+
+#[test]
+fn appends_without_the_version_check_are_caught_within_a_few_seeds() {
+    // The planted bug: last writer wins. Seeds to detection (E2 names the lost update).
+    let first = (1..=100u64).find(|&seed| concurrent_writers(seed, 5, 2, 6, false).violation.is_some());
+    let first = first.expect("the planted bug was never caught in 100 seeds");
+    let run = concurrent_writers(first, 5, 2, 6, false);
+    let v = run.violation.unwrap();
+    println!("no version check: caught at seed {first}: {v}");
+    assert!(first <= 5, "caught only at seed {first}");
+    assert_eq!(v.checker, "E2");
+    assert!(v.detail.contains("lost update"), "{v}");
+    let caught = (1..=100u64).filter(|&seed| concurrent_writers(seed, 5, 2, 6, false).violation.is_some()).count();
+    println!("caught in {caught} of 100 seeds");
+}
+
+#[test]
+fn e2_rejects_two_winners_for_one_expected_version() {
+    let a = |writer, expected, accepted| Attempt { writer, stream: "s".into(), expected, accepted };
+    assert_eq!(check_e2(&[a(0, 1, Some(2)), a(1, 1, None), a(1, 2, Some(3))]), None);
+    let v = check_e2(&[a(0, 1, Some(2)), a(1, 1, Some(3))]).unwrap();
+    assert_eq!((v.checker, v.at), ("E2", 1));
+}
+
+#[tokio::test]
+async fn projections_lag_then_catch_up_and_e3_catches_a_wrong_read_model() {
+    let store = MemoryEventStore::<AccountEvent>::default();
+    for i in 0..10 {
+        store.append(&format!("account-{}", i % 3), ExpectedVersion::Any, vec![AccountEvent::Deposited(i)]).await.unwrap();
+    }
+    let mut p = Projection::<Account>::default();
+    assert_eq!(p.lag(&store).await, 10);
+    p.catch_up(&store, 4).await;
+    assert_eq!((p.checkpoint, p.lag(&store).await), (4, 6), "lag is head - checkpoint");
+    assert_eq!(check_e3(&store, &p), None, "a partial read model at its checkpoint is consistent");
+    while p.catch_up(&store, 4).await > 0 {}
+    assert_eq!(p.lag(&store).await, 0);
+    p.views.get_mut("account-1").unwrap().balance += 1;
+    assert_eq!(check_e3(&store, &p).map(|v| v.checker), Some("E3"));
+}
