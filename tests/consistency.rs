@@ -55,3 +55,16 @@ async fn projections_lag_then_catch_up_and_e3_catches_a_wrong_read_model() {
     p.views.get_mut("account-1").unwrap().balance += 1;
     assert_eq!(check_e3(&store, &p).map(|v| v.checker), Some("E3"));
 }
+
+#[test]
+fn retries_charge_twice_unless_commands_carry_idempotency_keys() {
+    let load = |name: &str| faultline::scenarios::load(name, &[], None).unwrap().spec;
+    let (dup, rows) = crate::support::run_rows(load("payment-duplicates"));
+    let duplicates = rows.events.iter().filter(|e| e.contains(",exactly_once.duplicate,")).count();
+    println!("duplicate charges without idempotency keys: {duplicates} of {} requests", dup.edges[0].requests);
+    assert!(duplicates > 100);
+    assert!(dup.failed_checks[0].contains("more than once"), "{:?}", dup.failed_checks.first());
+    let keyed = crate::support::run(load("payment-idempotent"));
+    assert!(keyed.failed_checks.is_empty(), "{:?}", keyed.failed_checks);
+    assert_eq!(keyed.edges[0].success_rate, 1.0, "duplicates wait for the first execution instead of failing");
+}

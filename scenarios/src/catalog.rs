@@ -25,6 +25,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("stuck-replica", include_str!("../catalog/stuck-replica.toml")),
     ("stuck-replica-liveness", include_str!("../catalog/stuck-replica-liveness.toml")),
     ("stuck-replica-discovery", include_str!("../catalog/stuck-replica-discovery.toml")),
+    ("payment-duplicates", include_str!("../catalog/payment-duplicates.toml")),
+    ("payment-idempotent", include_str!("../catalog/payment-idempotent.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),
@@ -46,6 +48,9 @@ pub fn get(name: &str) -> Option<&'static str> {
 pub fn names() -> Vec<String> {
     ENTRIES.iter().map(|(n, _)| (*n).to_owned()).collect()
 }
+
+/// Scenarios that fail a check on purpose (they show what a checker catches).
+pub const FAILING_ON_PURPOSE: &[&str] = &["payment-duplicates"];
 
 /// The scenario the bare `faultline` command demonstrates: no patterns, retry + timeout, and
 /// retry + breaker + timeout, on the same seed and faults.

@@ -97,6 +97,8 @@ struct ServiceFile {
     startup_ms: Option<f64>,
     liveness: Option<LivenessFile>,
     register: Option<RegisterFile>,
+    idempotency: Option<bool>,
+    exactly_once_check: Option<bool>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
 }
@@ -393,6 +395,8 @@ impl ScenarioFile {
             spec.readiness = s.readiness.clone();
             spec.parallel = s.parallel.unwrap_or(false);
             spec.routes = s.routes.clone();
+            spec.idempotency = s.idempotency.unwrap_or(false);
+            spec.exactly_once_check = s.exactly_once_check.unwrap_or(false);
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
             }

@@ -239,7 +239,8 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     }
     tokio::time::sleep(Duration::from_millis(1)).await;
     let _ = Handle::current().metrics().num_tasks();
-    let failed_checks = stalls.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut failed_checks = stalls.lock().map(|s| s.clone()).unwrap_or_default();
+    failed_checks.extend(world.failed_checks.lock().map(|f| f.clone()).unwrap_or_default());
     finish(&world, end_us, failed_checks)
 }
 

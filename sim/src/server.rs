@@ -195,6 +195,56 @@ impl Replica {
         Ok(())
     }
 
+    /// Idempotency and the exactly-once check around one execution of request `request`.
+    async fn execute_once(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        let spec = &self.world.spec.services[self.service];
+        let key = (self.service, request);
+        if spec.idempotency {
+            // A duplicate of a request that is still running waits for its outcome (polling
+            // the store every 5 ms): the stored result if it succeeded, a new execution if it
+            // failed. The caller's own timeout bounds the wait.
+            loop {
+                let state = {
+                    let mut store = self.world.idempotency.lock().unwrap_or_else(|e| e.into_inner());
+                    match store.get(&key) {
+                        Some(Some(served)) => Some(Some(*served)),
+                        Some(None) => Some(None),
+                        None => {
+                            store.insert(key, None);
+                            None
+                        }
+                    }
+                };
+                match state {
+                    Some(Some(served)) => return Ok(served),
+                    Some(None) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+                    None => break,
+                }
+            }
+        }
+        let result = self.process(request, meta).await;
+        if spec.idempotency {
+            let mut store = self.world.idempotency.lock().unwrap_or_else(|e| e.into_inner());
+            match result {
+                Ok(served) => store.insert(key, Some(served)),
+                Err(_) => store.remove(&key), // failures are not stored: a retry may run again
+            };
+        }
+        if spec.exactly_once_check && result.is_ok() {
+            let count = {
+                let mut ex = self.world.executions.lock().unwrap_or_else(|e| e.into_inner());
+                let c = ex.entry(key).or_insert(0);
+                *c += 1;
+                *c
+            };
+            if count == 2 {
+                let name = &self.world.nodes[self.node as usize].name;
+                self.world.fail_check(name, "exactly_once.duplicate", format!("{} executed request {request} more than once (a duplicate side effect)", spec.name));
+            }
+        }
+        result
+    }
+
     async fn process(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         if self.world.now_us() < self.starting_until_us {
             // Still starting: nothing listens yet.
@@ -320,10 +370,10 @@ impl Handler for Replica {
                         self.world.event(&self.world.nodes[self.node as usize].name, "deadline.expired_on_arrival", format!("request={request}"));
                         Err(CallError::Timeout)
                     } else {
-                        tokio::time::timeout(left, self.process(request, meta)).await.unwrap_or(Err(CallError::Timeout))
+                        tokio::time::timeout(left, self.execute_once(request, meta)).await.unwrap_or(Err(CallError::Timeout))
                     }
                 }
-                None => self.process(request, meta).await,
+                None => self.execute_once(request, meta).await,
             };
             transport.send(from, Envelope::Reply { call, result }).await;
         });

@@ -65,6 +65,13 @@ pub struct ServiceSpec {
     /// A supervisor (like a kubelet) probes each replica and restarts one that fails this many
     /// probes in a row; `None`: no liveness probing.
     pub liveness: Option<faultline_patterns::health::ProbeConfig>,
+    /// Idempotency keys: a request whose id (kept by retries and duplicated messages) already
+    /// succeeded is answered from the stored result instead of being executed again; a
+    /// duplicate of one still running waits for its outcome. Default false.
+    pub idempotency: bool,
+    /// Count successful executions per request id and fail the run on a second one (a double
+    /// charge). Opt-in: it remembers every id. Default false.
+    pub exactly_once_check: bool,
     /// Register replicas with service discovery: (heartbeat period, TTL). A replica heartbeats
     /// once started; the registry drops it after a TTL without a heartbeat (crashed, frozen).
     pub register: Option<(Duration, Duration)>,
@@ -98,6 +105,8 @@ impl ServiceSpec {
             routes: BTreeMap::new(),
             startup: Duration::ZERO,
             liveness: None,
+            idempotency: false,
+            exactly_once_check: false,
             register: None,
         }
     }

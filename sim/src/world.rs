@@ -90,6 +90,12 @@ pub struct World {
     pub(crate) caches: Mutex<crate::cache::CacheData>,
     /// Service discovery: last heartbeat (µs) per registered node.
     pub(crate) registry: Mutex<BTreeMap<u32, u64>>,
+    /// Idempotency store per (service, request id): `None` while running, then the result.
+    pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
+    /// Successful executions per (service, request id), for services with the exactly-once check.
+    pub(crate) executions: Mutex<BTreeMap<(usize, u64), u32>>,
+    /// Checks that failed during the run, one line each.
+    pub(crate) failed_checks: Mutex<Vec<String>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     pub(crate) idle: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -124,6 +130,9 @@ impl World {
             stores: Mutex::new(BTreeMap::new()),
             caches: Mutex::new(BTreeMap::new()),
             registry: Mutex::new(BTreeMap::new()),
+            idempotency: Mutex::new(BTreeMap::new()),
+            executions: Mutex::new(BTreeMap::new()),
+            failed_checks: Mutex::new(Vec::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
@@ -324,6 +333,15 @@ impl World {
 
     pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
         lock(&self.inflight)
+    }
+
+    /// Records a failed check (with an event), once per distinct line.
+    pub(crate) fn fail_check(&self, node: &str, kind: &str, line: String) {
+        self.event(node, kind, line.clone());
+        let mut f = lock(&self.failed_checks);
+        if f.len() < 100 {
+            f.push(line);
+        }
     }
 
     /// A heartbeat from `node` now.
