@@ -85,7 +85,13 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         Some(Command::Run(args)) => {
             let scenario = load(&args.scenario)?;
             let out = args.out.unwrap_or_else(|| default_out(&scenario));
-            let report = run_to_dir(&scenario, &out)?;
+            let mut report = run_to_dir(&scenario, &out)?;
+            // The invariant checkers that apply read the event log the run wrote.
+            let events = std::fs::read_to_string(report.dir.join("events.csv")).map_err(|e| internal(format!("events.csv: {e}")))?;
+            let rows: Vec<&str> = events.lines().skip(1).collect();
+            for v in faultline_scenarios::checkers::for_run(&scenario.spec, rows.iter().copied()) {
+                report.output.failed_checks.push(v.to_string());
+            }
             print_report(&scenario, &report);
             if report.output.failed_checks.is_empty() {
                 Ok(0)

@@ -40,6 +40,7 @@ pub mod health;
 pub mod hedge;
 pub mod rate_limiter;
 pub mod retry;
+pub mod saga;
 pub mod service;
 pub mod throttle;
 pub mod timeout;

@@ -27,6 +27,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("stuck-replica-discovery", include_str!("../catalog/stuck-replica-discovery.toml")),
     ("payment-duplicates", include_str!("../catalog/payment-duplicates.toml")),
     ("payment-idempotent", include_str!("../catalog/payment-idempotent.toml")),
+    ("order-saga", include_str!("../catalog/order-saga.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),

@@ -99,6 +99,11 @@ struct ServiceFile {
     register: Option<RegisterFile>,
     idempotency: Option<bool>,
     exactly_once_check: Option<bool>,
+    app: Option<String>,
+    saga_compensate: Option<bool>,
+    decline_every: Option<u64>,
+    #[serde(default)]
+    non_idempotent: Vec<String>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
 }
@@ -397,6 +402,10 @@ impl ScenarioFile {
             spec.routes = s.routes.clone();
             spec.idempotency = s.idempotency.unwrap_or(false);
             spec.exactly_once_check = s.exactly_once_check.unwrap_or(false);
+            spec.app = s.app.clone();
+            spec.saga_compensate = s.saga_compensate.unwrap_or(true);
+            spec.decline_every = s.decline_every;
+            spec.non_idempotent = s.non_idempotent.clone();
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
             }

@@ -26,6 +26,8 @@ pub struct Meta {
     pub deadline: Option<tokio::time::Instant>,
     /// The request's route (index into the workload's routes; 0 without routes).
     pub route: u16,
+    /// An operation for a participant service: (operation, saga id).
+    pub op: Option<(&'static str, u64)>,
 }
 
 /// One call on an edge. Retries clone it; every clone shares the attempt counter.

@@ -23,6 +23,7 @@ mod net;
 pub mod record;
 pub mod rng;
 mod run;
+mod saga;
 mod server;
 pub mod spec;
 pub mod stats;

@@ -348,7 +348,9 @@ async fn start_node(world: Arc<World>, me: u32) {
         }
     };
     if world.nodes[me as usize].service.is_some() {
-        let replica: Arc<dyn Handler> = Replica::new(&transport);
+        let replica = Replica::new(&transport);
+        replica.resume_sagas();
+        let replica: Arc<dyn Handler> = replica;
         transport.serve(Some(replica)).await;
     } else {
         tokio::spawn(drive_workload(transport.clone()));
@@ -410,7 +412,7 @@ async fn drive_workload(transport: Arc<Transport>) {
                     while Duration::from_micros(world.now_us()) < run {
                         let key = keys.as_ref().map_or(0, |k| k.key(rng.unit()));
                         let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(rng.unit()) };
-                        one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route }).await;
+                        one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route, op: None }).await;
                         let pause = think.sample(&mut rng);
                         if !pause.is_zero() {
                             tokio::time::sleep(pause).await;
@@ -434,7 +436,7 @@ async fn drive_workload(transport: Arc<Transport>) {
                 let client = client_space.map_or(1, |cs| cs.client(&mut client_rng));
                 let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(route_rng.unit()) };
                 let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
-                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route }).await });
+                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route, op: None }).await });
             }
         }
     }

@@ -195,6 +195,72 @@ impl Replica {
         Ok(())
     }
 
+    /// As a saga participant: applies `op` for `saga` once (or, for a planted non-idempotent
+    /// operation, every time), recording the effect as an event the checkers read.
+    fn apply_saga_op(&self, op: &'static str, saga: u64) -> Result<Served, CallError> {
+        let spec = &self.world.spec.services[self.service];
+        let is_action = faultline_patterns::saga::SagaDefinition::order().steps.iter().any(|s| s.action == op);
+        if is_action && spec.decline_every.is_some_and(|every| saga % every == 0) {
+            return Err(CallError::Server); // declined for good: the saga must compensate
+        }
+        let count = {
+            let mut effects = self.world.effects.lock().unwrap_or_else(|e| e.into_inner());
+            let n = effects.entry((self.service, op, saga)).or_insert(0);
+            let reapply = spec.non_idempotent.iter().any(|o| o == op);
+            if *n == 0 || reapply {
+                *n += 1;
+            }
+            *n
+        };
+        let name = &self.world.nodes[self.node as usize].name;
+        self.world.event(name, "participant.effect", format!("service={} op={op} saga={saga} applied={count}", spec.name));
+        Ok(Served::Full)
+    }
+
+    /// As an orchestrator: runs (or, after a retry of the same request, resumes) the saga
+    /// whose id is the request's id.
+    async fn run_app(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        let spec = &self.world.spec.services[self.service];
+        let (log, participants) = self.saga_ports(meta);
+        match crate::saga::orchestrate(&log, &participants, request, spec.saga_compensate).await {
+            faultline_patterns::saga::SagaOutcome::Completed => Ok(Served::Full),
+            faultline_patterns::saga::SagaOutcome::Compensated => Err(CallError::Server),
+        }
+    }
+
+    fn saga_ports(&self, meta: Meta) -> (crate::saga::StoreSagaLog, crate::saga::EdgeParticipants) {
+        let node = self.world.nodes[self.node as usize].name.clone();
+        let log = crate::saga::StoreSagaLog { store: crate::store::StoreHandle { world: self.world.clone(), node: self.node }, world: self.world.clone(), node };
+        let edges = self
+            .deps
+            .iter()
+            .filter_map(|(edge, stack, _)| {
+                let service = edge.split_once("->").map(|(_, to)| to)?;
+                let service: &'static str = ["inventory", "payment", "shipping"].into_iter().find(|s| *s == service)?;
+                Some((service, (edge.clone(), stack.clone())))
+            })
+            .collect();
+        (log, crate::saga::EdgeParticipants { world: self.world.clone(), edges, meta })
+    }
+
+    /// After a restart: resumes every saga the log shows unfinished.
+    pub(crate) fn resume_sagas(self: &Arc<Self>) {
+        if self.world.spec.services[self.service].app.is_none() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let (log, participants) = this.saga_ports(Meta::default());
+            let compensate = this.world.spec.services[this.service].saga_compensate;
+            use faultline_patterns::saga::SagaLog;
+            for id in log.unfinished().await {
+                let name = this.world.nodes[this.node as usize].name.clone();
+                this.world.event(&name, "saga.resume", format!("id={id}"));
+                crate::saga::orchestrate(&log, &participants, id, compensate).await;
+            }
+        });
+    }
+
     /// Idempotency and the exactly-once check around one execution of request `request`.
     async fn execute_once(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let spec = &self.world.spec.services[self.service];
@@ -278,6 +344,12 @@ impl Replica {
         }
         if failed {
             return Err(CallError::Server);
+        }
+        if let Some((op, saga)) = meta.op {
+            return self.apply_saga_op(op, saga);
+        }
+        if spec.app.is_some() {
+            return self.run_app(request, meta).await;
         }
         let on_route = |i: usize| self.routes.as_ref().is_none_or(|r| r.get(usize::from(meta.route)).is_some_and(|deps| deps[i]));
         let results: Vec<(bool, Result<Served, CallError>)> = if spec.parallel {

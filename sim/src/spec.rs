@@ -72,6 +72,17 @@ pub struct ServiceSpec {
     /// Count successful executions per request id and fail the run on a second one (a double
     /// charge). Opt-in: it remembers every id. Default false.
     pub exactly_once_check: bool,
+    /// An application the service runs for each request instead of calling `calls` in turn:
+    /// `order_saga` orchestrates the order saga over its `calls`.
+    pub app: Option<String>,
+    /// For `order_saga`: compensate failed sagas (false is a planted bug). Default true.
+    pub saga_compensate: bool,
+    /// As a saga participant: the actions (not compensations) of sagas whose id is a multiple
+    /// of this fail for good (a declined card, say). `None`: never.
+    pub decline_every: Option<u64>,
+    /// As a saga participant: operations applied again on every delivery instead of once per
+    /// saga (a planted bug: a non-idempotent compensation).
+    pub non_idempotent: Vec<String>,
     /// Register replicas with service discovery: (heartbeat period, TTL). A replica heartbeats
     /// once started; the registry drops it after a TTL without a heartbeat (crashed, frozen).
     pub register: Option<(Duration, Duration)>,
@@ -107,6 +118,10 @@ impl ServiceSpec {
             liveness: None,
             idempotency: false,
             exactly_once_check: false,
+            app: None,
+            saga_compensate: true,
+            decline_every: None,
+            non_idempotent: Vec::new(),
             register: None,
         }
     }
@@ -423,6 +438,18 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             if let Err(c) = limit.validate() {
                 return Err(SpecError::new(format!("services.{}.gateway.client_{}", s.name, c.key), c.value, c.allowed));
             }
+        }
+        if let Some(app) = &s.app {
+            if app != "order_saga" {
+                return Err(SpecError::new(format!("services.{}.app", s.name), format!("\"{app}\""), "order_saga"));
+            }
+            let want = ["inventory", "payment", "shipping"];
+            if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
+                return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "the order saga's participants: inventory, payment, shipping"));
+            }
+        }
+        if s.decline_every == Some(0) {
+            return Err(SpecError::new(format!("services.{}.decline_every", s.name), 0, "an integer >= 1"));
         }
         if let Some((heartbeat, ttl)) = s.register {
             if heartbeat.is_zero() || ttl <= heartbeat {

@@ -94,6 +94,8 @@ pub struct World {
     pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
     /// Successful executions per (service, request id), for services with the exactly-once check.
     pub(crate) executions: Mutex<BTreeMap<(usize, u64), u32>>,
+    /// Saga participants' applied effects: times applied per (service, operation, saga).
+    pub(crate) effects: Mutex<BTreeMap<(usize, &'static str, u64), u32>>,
     /// Checks that failed during the run, one line each.
     pub(crate) failed_checks: Mutex<Vec<String>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
@@ -133,6 +135,7 @@ impl World {
             idempotency: Mutex::new(BTreeMap::new()),
             executions: Mutex::new(BTreeMap::new()),
             failed_checks: Mutex::new(Vec::new()),
+            effects: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),

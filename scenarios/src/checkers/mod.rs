@@ -5,8 +5,12 @@
 //! - [`event_sourcing`]: E1 (replay and snapshot + tail reproduce the state), E2 (of concurrent
 //!   appends with the same expected version exactly one wins), E3 (a read model at checkpoint c
 //!   equals the fold of the events up to c), and a seeded driver of concurrent writers.
+//! - [`saga`]: S1-S3 over a run's event log (S4 compares two runs).
+//!
+//! [`for_run`] picks the checkers that apply to a run and runs them on its event rows.
 
 pub mod event_sourcing;
+pub mod saga;
 
 use std::fmt;
 
@@ -25,4 +29,13 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} violated at event {}: {}", self.checker, self.at, self.detail)
     }
+}
+
+/// The checkers that apply to a run of `spec`, run on its event rows (without header).
+pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violation> {
+    let mut out = Vec::new();
+    if spec.services.iter().any(|s| s.app.as_deref() == Some("order_saga")) {
+        out.extend(saga::check(rows));
+    }
+    out
 }

@@ -1,0 +1,84 @@
+//! Saga checkers S1-S3, over the event log (`saga.record` and `participant.effect` rows).
+//!
+//! - S1: every saga that started finished, completed or compensated (none stuck).
+//! - S2: compensations only for steps that were done, in reverse order; a saga that finished
+//!   compensated compensated every step it had done.
+//! - S3: every participant operation took effect at most once per saga (compensations are
+//!   idempotent), and every compensation that was needed happened (retried until done).
+//!
+//! S4 (a crash of the orchestrator resumes to the same outcome) compares two runs; see the
+//! tests.
+
+use std::collections::BTreeMap;
+
+use faultline_patterns::saga::{LogRecord, SagaOutcome};
+
+use super::Violation;
+
+/// One event row (`t_us,node,kind,detail`) split into kind and `key=value` details.
+fn parse(row: &str) -> Option<(&str, BTreeMap<&str, &str>)> {
+    let mut parts = row.splitn(4, ',');
+    let (_, _, kind, detail) = (parts.next()?, parts.next()?, parts.next()?, parts.next().unwrap_or(""));
+    let detail = detail.trim_matches('"');
+    Some((kind, detail.split_whitespace().filter_map(|kv| kv.split_once('=')).collect()))
+}
+
+/// Each saga's records, in order, with the row index of its first record.
+pub fn saga_logs<'a>(rows: impl IntoIterator<Item = &'a str>) -> BTreeMap<u64, (usize, Vec<LogRecord>)> {
+    let mut logs: BTreeMap<u64, (usize, Vec<LogRecord>)> = BTreeMap::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        let Some(("saga.record", kv)) = parse(row) else { continue };
+        let (Some(id), Some(record)) = (kv.get("id").and_then(|v| v.parse().ok()), kv.get("record").and_then(|r| LogRecord::decode(r))) else { continue };
+        logs.entry(id).or_insert((i, Vec::new())).1.push(record);
+    }
+    logs
+}
+
+/// The final outcome of each finished saga.
+pub fn outcomes<'a>(rows: impl IntoIterator<Item = &'a str>) -> BTreeMap<u64, SagaOutcome> {
+    saga_logs(rows)
+        .into_iter()
+        .filter_map(|(id, (_, log))| log.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None }).map(|o| (id, o)))
+        .collect()
+}
+
+/// Runs S1-S3 over the event rows; every violation found, the first event of each.
+pub fn check<'a>(rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let logs = saga_logs(rows.clone());
+    for (id, (at, log)) in &logs {
+        let done: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::StepDone(i) = r { Some(*i) } else { None }).collect();
+        let undone: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
+        let finished = log.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None });
+        if finished.is_none() {
+            out.push(Violation { checker: "S1", at: *at, detail: format!("saga {id} started and never finished: {}", encode(log)) });
+        }
+        if let Some(i) = undone.iter().find(|i| !done.contains(i)) {
+            out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} compensated step {i}, which was never done") });
+        }
+        if undone.windows(2).any(|w| w[0] <= w[1]) {
+            out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} compensated out of reverse order: {undone:?}") });
+        }
+        if finished == Some(SagaOutcome::Compensated) {
+            if let Some(i) = done.iter().find(|i| !undone.contains(i)) {
+                out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} finished compensated but step {i} was done and never compensated") });
+            }
+        }
+    }
+    for (i, row) in rows.into_iter().enumerate() {
+        let Some(("participant.effect", kv)) = parse(row) else { continue };
+        if kv.get("applied").and_then(|a| a.parse::<u32>().ok()).is_some_and(|n| n > 1) {
+            out.push(Violation {
+                checker: "S3",
+                at: i,
+                detail: format!("{} applied {} for saga {} more than once (not idempotent)", kv.get("service").unwrap_or(&"?"), kv.get("op").unwrap_or(&"?"), kv.get("saga").unwrap_or(&"?")),
+            });
+            break;
+        }
+    }
+    out
+}
+
+fn encode(log: &[LogRecord]) -> String {
+    log.iter().map(LogRecord::encode).collect::<Vec<_>>().join(",")
+}
