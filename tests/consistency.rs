@@ -122,6 +122,24 @@ mod sagas {
     }
 
     #[test]
+    fn failing_compensations_are_retried_until_done() {
+        let s = scenarios::load("order-saga-compensation-failure", &[], None).unwrap();
+        let (_, rows) = crate::support::run_rows(s.spec);
+        let events: Vec<&str> = rows.events.iter().map(String::as_str).collect();
+        assert!(checkers::saga::check(events.iter().copied()).is_empty());
+        // Refunds that failed were retried until payment took them: every saga with a failed
+        // refund still finished compensated with its charge refunded.
+        let ids_with = |needle: &str| -> std::collections::BTreeSet<String> {
+            events.iter().filter(|e| e.contains(needle)).filter_map(|e| e.split("id=").nth(1)).map(|r| r.split(' ').next().unwrap().to_owned()).collect()
+        };
+        let failed_refunds = ids_with("op=refund error=");
+        let refunded = ids_with("record=compensated:1");
+        let retried = failed_refunds.intersection(&refunded).count();
+        assert_eq!(retried, failed_refunds.len(), "a saga gave up on a failed refund");
+        assert!(retried > 5, "only {retried} sagas waited for payment to accept their refund");
+    }
+
+    #[test]
     fn planted_saga_bugs_are_caught_within_a_few_seeds() {
         for (bug, sets, checker) in [
             ("no compensation", vec!["services.orders.saga_compensate=false"], "S2"),

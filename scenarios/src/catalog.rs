@@ -28,6 +28,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("payment-duplicates", include_str!("../catalog/payment-duplicates.toml")),
     ("payment-idempotent", include_str!("../catalog/payment-idempotent.toml")),
     ("order-saga", include_str!("../catalog/order-saga.toml")),
+    ("order-saga-participant-crash", include_str!("../catalog/order-saga-participant-crash.toml")),
+    ("order-saga-compensation-failure", include_str!("../catalog/order-saga-compensation-failure.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),

@@ -77,7 +77,12 @@ impl Participants for EdgeParticipants {
         let meta = Meta { op: Some((op, id)), ..self.meta };
         Box::pin(async move {
             let call_id = world.next_id();
-            recorded_call(&world, call_id, &edge, &stack, id, meta).await.map(|_| ()).map_err(|_| ())
+            let result = recorded_call(&world, call_id, &edge, &stack, id, meta).await;
+            if let Err(e) = result {
+                let node = edge.split_once("->").map_or("sim", |(from, _)| from).to_owned();
+                world.event(&node, "saga.op_failed", format!("id={id} service={service} op={op} error={}", e.name()));
+            }
+            result.map(|_| ()).map_err(|_| ())
         })
     }
 }
