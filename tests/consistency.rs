@@ -154,3 +154,36 @@ mod sagas {
         }
     }
 }
+
+mod outbox {
+    use faultline::scenarios::{self, checkers};
+
+    fn violations(sets: &[&str], seed: u64) -> Vec<checkers::Violation> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let s = scenarios::load("outbox", &sets, Some(seed)).unwrap();
+        let (_, rows) = crate::support::run_rows(s.spec);
+        checkers::outbox::check(rows.events.iter().map(String::as_str))
+    }
+
+    #[test]
+    fn the_outbox_keeps_o1_o2_o3_under_crashes_partitions_and_duplicates() {
+        for seed in 1..=15 {
+            let v = violations(&[], seed);
+            assert!(v.is_empty(), "seed {seed}: {}", v[0]);
+        }
+    }
+
+    #[test]
+    fn each_planted_outbox_bug_is_caught_within_a_few_seeds() {
+        for (bug, set, checker, needle) in [
+            ("dual write, commit first", "services.orders.outbox_mode=dual_write_commit_first", "O1", "lost"),
+            ("dual write, publish first", "services.orders.outbox_mode=dual_write_publish_first", "O1", "phantom"),
+            ("consumer without dedup", "services.shipping.dedup=false", "O2", "applied"),
+            ("relay losing per-key order", "services.orders.relay_parallel=true", "O3", "applied after"),
+        ] {
+            let first = (1..=10u64).find(|&seed| violations(&[set], seed).iter().any(|v| v.checker == checker && v.detail.contains(needle)));
+            println!("{bug}: caught by {checker} at seed {first:?}");
+            assert!(first.is_some_and(|s| s <= 5), "{bug}: first caught at {first:?}");
+        }
+    }
+}

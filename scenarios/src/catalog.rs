@@ -27,6 +27,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("stuck-replica-discovery", include_str!("../catalog/stuck-replica-discovery.toml")),
     ("payment-duplicates", include_str!("../catalog/payment-duplicates.toml")),
     ("payment-idempotent", include_str!("../catalog/payment-idempotent.toml")),
+    ("outbox", include_str!("../catalog/outbox.toml")),
     ("order-saga", include_str!("../catalog/order-saga.toml")),
     ("order-saga-participant-crash", include_str!("../catalog/order-saga-participant-crash.toml")),
     ("order-saga-compensation-failure", include_str!("../catalog/order-saga-compensation-failure.toml")),

@@ -44,6 +44,8 @@ pub struct ScenarioFile {
     /// Stall watchdog: no completion for this long with requests in flight fails the run
     /// (default 120; 0 turns it off).
     pub stall_after_s: Option<f64>,
+    /// After the drain, time for background work to finish (default 0).
+    pub settle_s: Option<f64>,
     #[serde(default)]
     network: NetworkFile,
     services: BTreeMap<String, ServiceFile>,
@@ -104,6 +106,10 @@ struct ServiceFile {
     decline_every: Option<u64>,
     #[serde(default)]
     non_idempotent: Vec<String>,
+    outbox_mode: Option<String>,
+    relay_parallel: Option<bool>,
+    partitions: Option<u32>,
+    dedup: Option<bool>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
 }
@@ -383,6 +389,7 @@ impl ScenarioFile {
             .seed(self.seed.unwrap_or(1))
             .duration(seconds("duration_s", self.duration_s)?)
             .drain(seconds("drain_s", self.drain_s.unwrap_or(60.0))?)
+            .settle(seconds("settle_s", self.settle_s.unwrap_or(0.0))?)
             .stall_after(match self.stall_after_s {
                 Some(v) if v == 0.0 => None,
                 Some(v) => Some(seconds("stall_after_s", v)?),
@@ -406,6 +413,10 @@ impl ScenarioFile {
             spec.saga_compensate = s.saga_compensate.unwrap_or(true);
             spec.decline_every = s.decline_every;
             spec.non_idempotent = s.non_idempotent.clone();
+            spec.outbox_mode = s.outbox_mode.clone().unwrap_or_else(|| "outbox".to_owned());
+            spec.relay_parallel = s.relay_parallel.unwrap_or(false);
+            spec.partitions = s.partitions.unwrap_or(4);
+            spec.dedup = s.dedup.unwrap_or(true);
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
             }

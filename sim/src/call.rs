@@ -26,8 +26,22 @@ pub struct Meta {
     pub deadline: Option<tokio::time::Instant>,
     /// The request's route (index into the workload's routes; 0 without routes).
     pub route: u16,
-    /// An operation for a participant service: (operation, saga id).
-    pub op: Option<(&'static str, u64)>,
+    /// An operation for an application service (a saga step, a publish, a delivery).
+    pub op: Option<Op>,
+}
+
+/// An operation carried by a request: its name and up to three numbers whose meaning depends
+/// on it (a saga step: the saga id; a message: event id, key, sequence number).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Op {
+    /// e.g. `reserve`, `publish`, `deliver`.
+    pub name: &'static str,
+    /// The saga or event id.
+    pub id: u64,
+    /// The aggregate key (messages).
+    pub key: u64,
+    /// The sequence number within the key (messages).
+    pub seq: u64,
 }
 
 /// One call on an edge. Retries clone it; every clone shares the attempt counter.

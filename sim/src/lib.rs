@@ -20,6 +20,7 @@ pub mod call;
 pub mod dist;
 pub mod fault;
 mod net;
+mod outbox;
 pub mod record;
 pub mod rng;
 mod run;
@@ -31,7 +32,7 @@ pub mod store;
 pub mod workload;
 mod world;
 
-pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Meta, Served};
+pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Meta, Op, Served};
 pub use dist::Dist;
 pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};

@@ -220,6 +220,9 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
         let _ = tokio::time::timeout(deadline - now, world.idle.notified()).await;
     }
 
+    if !world.spec.settle.is_zero() {
+        tokio::time::sleep(world.spec.settle).await;
+    }
     let end_us = world.now_us();
     let unfinished: Vec<(u64, u64)> = world.inflight().iter().map(|(id, start)| (*id, *start)).collect();
     let entry = format!("{CLIENT}->{}", world.spec.workload.target);
@@ -350,6 +353,8 @@ async fn start_node(world: Arc<World>, me: u32) {
     if world.nodes[me as usize].service.is_some() {
         let replica = Replica::new(&transport);
         replica.resume_sagas();
+        replica.start_deliveries();
+        replica.start_relay();
         let replica: Arc<dyn Handler> = replica;
         transport.serve(Some(replica)).await;
     } else {

@@ -74,7 +74,7 @@ impl Participants for EdgeParticipants {
     fn perform(&self, service: &'static str, op: &'static str, id: u64) -> BoxFuture<Result<(), ()>> {
         let Some((edge, stack)) = self.edges.get(service).cloned() else { return Box::pin(async { Err(()) }) };
         let world = self.world.clone();
-        let meta = Meta { op: Some((op, id)), ..self.meta };
+        let meta = Meta { op: Some(crate::call::Op { name: op, id, ..Default::default() }), ..self.meta };
         Box::pin(async move {
             let call_id = world.next_id();
             let result = recorded_call(&world, call_id, &edge, &stack, id, meta).await;

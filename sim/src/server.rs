@@ -110,13 +110,13 @@ pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &Ed
 
 /// One replica incarnation.
 pub(crate) struct Replica {
-    world: Arc<World>,
-    node: u32,
-    service: usize,
+    pub(crate) world: Arc<World>,
+    pub(crate) node: u32,
+    pub(crate) service: usize,
     permits: Semaphore,
     waiting: AtomicU32,
-    rng: Mutex<SimRng>,
-    deps: Vec<(String, EdgeService, bool)>,
+    pub(crate) rng: Mutex<SimRng>,
+    pub(crate) deps: Vec<(String, EdgeService, bool)>,
     /// Per workload route, which of `deps` a request on it calls (`None`: all).
     routes: Option<Vec<Vec<bool>>>,
     ready: Arc<AtomicBool>,
@@ -345,11 +345,13 @@ impl Replica {
         if failed {
             return Err(CallError::Server);
         }
-        if let Some((op, saga)) = meta.op {
-            return self.apply_saga_op(op, saga);
-        }
-        if spec.app.is_some() {
-            return self.run_app(request, meta).await;
+        match (spec.app.as_deref(), meta.op) {
+            (Some("broker"), Some(op)) => return self.broker_publish(op),
+            (Some("consumer"), Some(op)) => return self.consumer_apply(op),
+            (_, Some(op)) => return self.apply_saga_op(op.name, op.id),
+            (Some("order_saga"), None) => return self.run_app(request, meta).await,
+            (Some("outbox"), None) => return self.outbox_write(request, meta).await,
+            _ => {}
         }
         let on_route = |i: usize| self.routes.as_ref().is_none_or(|r| r.get(usize::from(meta.route)).is_some_and(|deps| deps[i]));
         let results: Vec<(bool, Result<Served, CallError>)> = if spec.parallel {

@@ -83,6 +83,15 @@ pub struct ServiceSpec {
     /// As a saga participant: operations applied again on every delivery instead of once per
     /// saga (a planted bug: a non-idempotent compensation).
     pub non_idempotent: Vec<String>,
+    /// For `outbox`: `outbox` (default), or the planted bugs `dual_write_commit_first` and
+    /// `dual_write_publish_first`.
+    pub outbox_mode: String,
+    /// For `outbox`: the relay publishes its batch all at once (a planted bug: order is lost).
+    pub relay_parallel: bool,
+    /// For `broker`: partitions (messages go to key mod partitions). Default 4.
+    pub partitions: u32,
+    /// For `consumer`: apply each event id once (false is a planted bug). Default true.
+    pub dedup: bool,
     /// Register replicas with service discovery: (heartbeat period, TTL). A replica heartbeats
     /// once started; the registry drops it after a TTL without a heartbeat (crashed, frozen).
     pub register: Option<(Duration, Duration)>,
@@ -122,6 +131,10 @@ impl ServiceSpec {
             saga_compensate: true,
             decline_every: None,
             non_idempotent: Vec::new(),
+            outbox_mode: "outbox".to_owned(),
+            relay_parallel: false,
+            partitions: 4,
+            dedup: true,
             register: None,
         }
     }
@@ -213,6 +226,9 @@ pub struct SimSpec {
     /// ("quiet but work pending", e.g. a deadlock): the watchdog records it and the run's
     /// checks fail. Default 120 s; `None` turns the watchdog off.
     pub stall_after: Option<Duration>,
+    /// After the drain, keep running this long so that background work (relays, deliveries,
+    /// resumed sagas) can finish before the run is checked. Default 0.
+    pub settle: Duration,
     /// Services by declaration order.
     pub services: Vec<ServiceSpec>,
     /// The network.
@@ -249,6 +265,7 @@ impl SimSpec {
                 duration: Duration::from_secs(60),
                 drain: Duration::from_secs(60),
                 stall_after: Some(Duration::from_secs(120)),
+                settle: Duration::ZERO,
                 services: Vec::new(),
                 network: NetworkSpec::default(),
                 edges: BTreeMap::new(),
@@ -319,6 +336,11 @@ impl SimBuilder {
     /// Sets the drain time after the workload stops.
     pub fn drain(mut self, d: Duration) -> Self {
         self.spec.drain = d;
+        self
+    }
+    /// Sets the settle time after the drain.
+    pub fn settle(mut self, d: Duration) -> Self {
+        self.spec.settle = d;
         self
     }
     /// Sets (or with `None` turns off) the stall watchdog.
@@ -439,14 +461,30 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                 return Err(SpecError::new(format!("services.{}.gateway.client_{}", s.name, c.key), c.value, c.allowed));
             }
         }
-        if let Some(app) = &s.app {
-            if app != "order_saga" {
-                return Err(SpecError::new(format!("services.{}.app", s.name), format!("\"{app}\""), "order_saga"));
+        match s.app.as_deref() {
+            None | Some("consumer") => {}
+            Some("order_saga") => {
+                let want = ["inventory", "payment", "shipping"];
+                if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
+                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "the order saga's participants: inventory, payment, shipping"));
+                }
             }
-            let want = ["inventory", "payment", "shipping"];
-            if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
-                return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "the order saga's participants: inventory, payment, shipping"));
+            Some(app @ ("outbox" | "broker")) => {
+                let callee = s.calls.first().and_then(|c| spec.services.iter().find(|x| &x.name == c));
+                let want = if app == "outbox" { "broker" } else { "consumer" };
+                if s.calls.len() != 1 || callee.and_then(|c| c.app.as_deref()) != Some(want) {
+                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), format!("one service whose app is {want}")));
+                }
             }
+            Some(other) => {
+                return Err(SpecError::new(format!("services.{}.app", s.name), format!("\"{other}\""), "order_saga, outbox, broker or consumer"));
+            }
+        }
+        if !["outbox", "dual_write_commit_first", "dual_write_publish_first"].contains(&s.outbox_mode.as_str()) {
+            return Err(SpecError::new(format!("services.{}.outbox_mode", s.name), format!("\"{}\"", s.outbox_mode), "outbox, dual_write_commit_first or dual_write_publish_first"));
+        }
+        if !(1..=1024).contains(&s.partitions) {
+            return Err(SpecError::new(format!("services.{}.partitions", s.name), s.partitions, "an integer from 1 to 1024"));
         }
         if s.decline_every == Some(0) {
             return Err(SpecError::new(format!("services.{}.decline_every", s.name), 0, "an integer >= 1"));

@@ -6,10 +6,12 @@
 //!   appends with the same expected version exactly one wins), E3 (a read model at checkpoint c
 //!   equals the fold of the events up to c), and a seeded driver of concurrent writers.
 //! - [`saga`]: S1-S3 over a run's event log (S4 compares two runs).
+//! - [`outbox`]: O1-O3 over a run's event log.
 //!
 //! [`for_run`] picks the checkers that apply to a run and runs them on its event rows.
 
 pub mod event_sourcing;
+pub mod outbox;
 pub mod saga;
 
 use std::fmt;
@@ -35,7 +37,10 @@ impl fmt::Display for Violation {
 pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violation> {
     let mut out = Vec::new();
     if spec.services.iter().any(|s| s.app.as_deref() == Some("order_saga")) {
-        out.extend(saga::check(rows));
+        out.extend(saga::check(rows.clone()));
+    }
+    if spec.services.iter().any(|s| s.app.as_deref() == Some("outbox")) {
+        out.extend(outbox::check(rows));
     }
     out
 }

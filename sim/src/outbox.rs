@@ -1,0 +1,200 @@
+//! Messaging on simulated nodes: a push broker, the transactional outbox and its relay, and an
+//! inbox consumer.
+//!
+//! - **Broker** (`app = "broker"`): `publish` appends to a partition (key mod `partitions`) in
+//!   the broker's durable store, synced. One delivery loop per partition pushes messages in
+//!   order to the consumer service it calls and commits the offset only after the ack: at-least-
+//!   once, per-key order, redelivery from the last commit after any crash or lost ack.
+//! - **Outbox** (`app = "outbox"`): the change and its outbox record are one synced write; a
+//!   relay polls the outbox, publishes records in order and deletes each after the broker's ack
+//!   (a crash between the two republishes: at-least-once). Planted bugs: `outbox_mode =
+//!   "dual_write_commit_first"` (commit, then publish from the request: a crash between loses
+//!   the event), `"dual_write_publish_first"` (a crash between leaves a phantom event), and
+//!   `relay_parallel = true` (the relay publishes its batch at once: per-key order is lost).
+//! - **Consumer** (`app = "consumer"`): applies each delivery once per event id, remembering
+//!   ids in an inbox in its store (`dedup = false` is the planted bug).
+//!
+//! Events the O1-O3 checkers read: `change.commit`, `broker.publish`, `consumer.apply`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::call::{CallError, Meta, Op, Served};
+use crate::server::{recorded_call, Replica};
+use crate::store::StoreHandle;
+
+fn store(r: &Replica) -> StoreHandle {
+    StoreHandle { world: r.world.clone(), node: r.node }
+}
+
+fn read_u64(s: &StoreHandle, key: &str) -> u64 {
+    s.get(key).and_then(|v| String::from_utf8_lossy(&v).parse().ok()).unwrap_or(0)
+}
+
+impl Replica {
+    fn node_name(&self) -> String {
+        self.world.nodes[self.node as usize].name.clone()
+    }
+
+    /// Broker: appends a message to its partition, durably.
+    pub(crate) fn broker_publish(&self, op: Op) -> Result<Served, CallError> {
+        let spec = &self.world.spec.services[self.service];
+        let part = op.key % u64::from(spec.partitions.max(1));
+        let s = store(self);
+        let offset = read_u64(&s, &format!("head/{part}")) + 1;
+        s.put(&format!("log/{part}/{offset:020}"), format!("{},{},{}", op.id, op.key, op.seq).as_bytes());
+        s.put(&format!("head/{part}"), offset.to_string().as_bytes());
+        s.sync();
+        self.world.event(&self.node_name(), "broker.publish", format!("part={part} offset={offset} event={} key={} seq={}", op.id, op.key, op.seq));
+        Ok(Served::Full)
+    }
+
+    /// Broker: starts one delivery loop per partition (after every start).
+    pub(crate) fn start_deliveries(self: &Arc<Self>) {
+        let spec = &self.world.spec.services[self.service];
+        if spec.app.as_deref() != Some("broker") {
+            return;
+        }
+        for part in 0..u64::from(spec.partitions.max(1)) {
+            let this = self.clone();
+            tokio::spawn(async move { this.deliver_partition(part).await });
+        }
+    }
+
+    async fn deliver_partition(self: Arc<Self>, part: u64) {
+        let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
+        let s = store(&self);
+        loop {
+            let next = read_u64(&s, &format!("offset/{part}")) + 1;
+            let Some(entry) = s.get(&format!("log/{part}/{next:020}")) else {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            };
+            let text = String::from_utf8_lossy(&entry).into_owned();
+            let mut f = text.split(',').map(|x| x.parse::<u64>().unwrap_or(0));
+            let (id, key, seq) = (f.next().unwrap_or(0), f.next().unwrap_or(0), f.next().unwrap_or(0));
+            let meta = Meta { op: Some(Op { name: "deliver", id, key, seq }), key, ..Meta::default() };
+            match recorded_call(&self.world, self.world.next_id(), &edge, &stack, 0, meta).await {
+                Ok(_) => {
+                    s.put(&format!("offset/{part}"), next.to_string().as_bytes());
+                    s.sync();
+                }
+                // Not acknowledged: deliver the same message again, in order.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Consumer: applies a delivered message once per event id (unless dedup is off).
+    pub(crate) fn consumer_apply(&self, op: Op) -> Result<Served, CallError> {
+        let spec = &self.world.spec.services[self.service];
+        let s = store(self);
+        let inbox = format!("inbox/{}", op.id);
+        if spec.dedup && s.get(&inbox).is_some() {
+            return Ok(Served::Full); // seen before: acknowledge without applying again
+        }
+        s.put(&inbox, b"1");
+        s.sync();
+        self.world.event(&self.node_name(), "consumer.apply", format!("event={} key={} seq={}", op.id, op.key, op.seq));
+        Ok(Served::Full)
+    }
+
+    /// Writer: one change (a new order for the request's key) and its message.
+    pub(crate) async fn outbox_write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        let spec = &self.world.spec.services[self.service];
+        let s = store(self);
+        let key = meta.key;
+        let seq = read_u64(&s, &format!("seq/{key}")) + 1;
+        let commit = |s: &StoreHandle| {
+            s.put(&format!("order/{request}"), format!("{key},{seq}").as_bytes());
+            s.put(&format!("seq/{key}"), seq.to_string().as_bytes());
+        };
+        let name = self.node_name();
+        let committed = |world: &crate::world::World| world.event(&name, "change.commit", format!("event={request} key={key} seq={seq}"));
+        let op = Op { name: "publish", id: request, key, seq };
+        match spec.outbox_mode.as_str() {
+            "outbox" => {
+                commit(&s);
+                // Records are keyed by commit order (not request id: requests commit out of
+                // id order), so that the relay, reading them in key order, keeps per-key order.
+                let position = read_u64(&s, "outbox_next") + 1;
+                s.put("outbox_next", position.to_string().as_bytes());
+                s.put(&format!("outbox/{position:020}"), format!("{request},{key},{seq}").as_bytes());
+                s.sync(); // the change and its outbox record commit together
+                committed(&self.world);
+                Ok(Served::Full)
+            }
+            mode => {
+                let publish_first = mode == "dual_write_publish_first";
+                let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
+                let publish = || recorded_call(&self.world, self.world.next_id(), &edge, &stack, request, Meta { op: Some(op), ..meta });
+                if publish_first {
+                    publish().await?;
+                } else {
+                    commit(&s);
+                    s.sync();
+                    committed(&self.world);
+                }
+                // The work between the two writes: a crash here splits them.
+                let pause = {
+                    let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+                    spec.service_time.sample(&mut rng)
+                };
+                tokio::time::sleep(pause).await;
+                if publish_first {
+                    commit(&s);
+                    s.sync();
+                    committed(&self.world);
+                } else {
+                    publish().await?;
+                }
+                Ok(Served::Full)
+            }
+        }
+    }
+
+    /// Writer in outbox mode: starts the relay (after every start).
+    pub(crate) fn start_relay(self: &Arc<Self>) {
+        let spec = &self.world.spec.services[self.service];
+        if spec.app.as_deref() != Some("outbox") || spec.outbox_mode != "outbox" {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move { this.relay().await });
+    }
+
+    async fn relay(self: Arc<Self>) {
+        let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
+        let parallel = self.world.spec.services[self.service].relay_parallel;
+        let s = store(&self);
+        loop {
+            let pending = s.keys_with_prefix("outbox/");
+            let mut batch = Vec::new();
+            for k in pending {
+                let Some(v) = s.get(&k) else { continue };
+                let text = String::from_utf8_lossy(&v).into_owned();
+                let mut f = text.split(',').map(|x| x.parse::<u64>().unwrap_or(0));
+                let (id, key, seq) = (f.next().unwrap_or(0), f.next().unwrap_or(0), f.next().unwrap_or(0));
+                let meta = Meta { op: Some(Op { name: "publish", id, key, seq }), key, ..Meta::default() };
+                let (world, edge, stack, s, k) = (self.world.clone(), edge.clone(), stack.clone(), s.clone(), k.clone());
+                let publish = async move {
+                    let ok = recorded_call(&world, world.next_id(), &edge, &stack, id, meta).await.is_ok();
+                    if ok {
+                        s.delete(&k);
+                        s.sync();
+                    }
+                    ok
+                };
+                if parallel {
+                    batch.push(tokio::spawn(publish));
+                } else if !publish.await {
+                    break; // keep the order: retry this record before any later one
+                }
+            }
+            for b in batch {
+                let _ = b.await;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
