@@ -187,3 +187,31 @@ mod outbox {
         }
     }
 }
+
+mod event_store_node {
+    use faultline::scenarios::{self, checkers};
+
+    fn e2(sets: &[&str], seed: u64) -> (Option<checkers::Violation>, usize) {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let s = scenarios::load("concurrent-writers", &sets, Some(seed)).unwrap();
+        let (_, rows) = crate::support::run_rows(s.spec);
+        let conflicts = rows.events.iter().filter(|e| e.contains(",es.conflict,")).count();
+        (checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows.events.iter().map(String::as_str))), conflicts)
+    }
+
+    #[test]
+    fn concurrent_writers_on_a_simulated_store_keep_e2() {
+        for seed in 1..=5 {
+            let (v, conflicts) = e2(&["duration_s=10", "faults[0].at_s=5"], seed);
+            assert!(v.is_none(), "seed {seed}: {}", v.unwrap());
+            assert!(conflicts > 100, "seed {seed}: only {conflicts} conflicts: no contention to test");
+        }
+    }
+
+    #[test]
+    fn a_store_without_the_version_check_loses_updates() {
+        let first = (1..=10u64).find(|&seed| e2(&["duration_s=10", "services.store.version_check=false"], seed).0.is_some());
+        println!("no version check on the simulated store: caught by E2 at seed {first:?}");
+        assert_eq!(first, Some(1));
+    }
+}

@@ -110,6 +110,7 @@ struct ServiceFile {
     relay_parallel: Option<bool>,
     partitions: Option<u32>,
     dedup: Option<bool>,
+    version_check: Option<bool>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
 }
@@ -417,6 +418,7 @@ impl ScenarioFile {
             spec.relay_parallel = s.relay_parallel.unwrap_or(false);
             spec.partitions = s.partitions.unwrap_or(4);
             spec.dedup = s.dedup.unwrap_or(true);
+            spec.version_check = s.version_check.unwrap_or(true);
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
             }

@@ -113,11 +113,14 @@ pub enum CallError {
     Unauthorized,
     /// A gateway refused the request: its client is over its rate limit (429).
     RateLimited,
+    /// An event store refused an append: the stream is not at the expected version (409).
+    /// Not retried as is: the writer must read again and decide again.
+    Conflict,
 }
 
 impl CallError {
     /// Names for retry predicates, in the order of [`CallError::parse`].
-    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused, shed, unauthorized, rate_limited";
+    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused, shed, unauthorized, rate_limited, conflict";
 
     /// The name a scenario uses for this error in a retry predicate.
     pub fn name(self) -> &'static str {
@@ -130,6 +133,7 @@ impl CallError {
             CallError::Shed => "shed",
             CallError::Unauthorized => "unauthorized",
             CallError::RateLimited => "rate_limited",
+            CallError::Conflict => "conflict",
         }
     }
 
@@ -144,6 +148,7 @@ impl CallError {
             CallError::Shed,
             CallError::Unauthorized,
             CallError::RateLimited,
+            CallError::Conflict,
         ]
         .into_iter()
         .find(|e| e.name() == name)
@@ -159,6 +164,7 @@ impl CallError {
             CallError::Shed => Outcome::Shed,
             CallError::Unauthorized => Outcome::Unauthorized,
             CallError::RateLimited => Outcome::RateLimited,
+            CallError::Conflict => Outcome::Conflict,
         }
     }
 }
@@ -166,7 +172,7 @@ impl CallError {
 impl Classify for CallError {
     fn is_retryable(&self) -> bool {
         // Retrying a local refusal only asks the same pattern again; bad credentials stay bad.
-        !matches!(self, CallError::Shed | CallError::Unauthorized)
+        !matches!(self, CallError::Shed | CallError::Unauthorized | CallError::Conflict)
     }
     fn timed_out(_after: Duration) -> Self {
         CallError::Timeout
@@ -198,6 +204,8 @@ pub enum Served {
     /// By the callee, without the parts that optional dependencies failed to provide (API
     /// composition with a partial fallback).
     Partial,
+    /// By the callee, with a number (a stream's version read from an event store).
+    Value(u64),
 }
 
 /// A call edge's service type.

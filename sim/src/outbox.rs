@@ -197,4 +197,48 @@ impl Replica {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+
+    /// Event store: `read` answers a stream's version; `append` adds one event if the stream
+    /// is at the expected version (`op.seq`), durably, and refuses it as a conflict otherwise.
+    pub(crate) fn event_store_op(&self, op: Op) -> Result<Served, CallError> {
+        let s = store(self);
+        let stream = op.key;
+        let version = read_u64(&s, &format!("esver/{stream}"));
+        match op.name {
+            "read" => Ok(Served::Value(version)),
+            _ => {
+                let check = self.world.spec.services[self.service].version_check;
+                if check && op.seq != version {
+                    self.world.event(&self.node_name(), "es.conflict", format!("stream={stream} expected={} actual={version} writer={}", op.seq, op.id));
+                    return Err(CallError::Conflict);
+                }
+                let new = version + 1;
+                s.put(&format!("es/{stream}/{new:020}"), op.id.to_string().as_bytes());
+                s.put(&format!("esver/{stream}"), new.to_string().as_bytes());
+                s.sync();
+                self.world.event(&self.node_name(), "es.append", format!("stream={stream} expected={} version={new} writer={}", op.seq, op.id));
+                Ok(Served::Full)
+            }
+        }
+    }
+
+    /// Writer: reads the request's stream, works, appends with the version it read; on a
+    /// conflict reads again and tries again (at most 10 times).
+    pub(crate) async fn es_write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
+        let call = |op: Op| recorded_call(&self.world, self.world.next_id(), &edge, &stack, request, Meta { op: Some(op), ..meta });
+        for _ in 0..10 {
+            let Served::Value(version) = call(Op { name: "read", id: request, key: meta.key, seq: 0 }).await? else { return Err(CallError::Server) };
+            let pause = {
+                let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+                self.world.spec.services[self.service].service_time.sample(&mut rng)
+            };
+            tokio::time::sleep(pause).await; // deciding, with what was read
+            match call(Op { name: "append", id: request, key: meta.key, seq: version }).await {
+                Err(CallError::Conflict) => continue,
+                other => return other,
+            }
+        }
+        Err(CallError::Conflict)
+    }
 }

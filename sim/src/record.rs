@@ -37,13 +37,15 @@ pub enum Outcome {
     Unauthorized,
     /// Refused by a gateway: the client is over its rate limit.
     RateLimited,
+    /// Refused by an event store: the stream had moved past the expected version.
+    Conflict,
     /// Still in flight when the run ended.
     Unfinished,
 }
 
 impl Outcome {
     /// Every outcome, in column order.
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 12] = [
         Outcome::Ok,
         Outcome::Error,
         Outcome::Timeout,
@@ -54,6 +56,7 @@ impl Outcome {
         Outcome::Partial,
         Outcome::Unauthorized,
         Outcome::RateLimited,
+        Outcome::Conflict,
         Outcome::Unfinished,
     ];
 
@@ -70,6 +73,7 @@ impl Outcome {
             Outcome::Partial => "partial",
             Outcome::Unauthorized => "unauthorized",
             Outcome::RateLimited => "rate_limited",
+            Outcome::Conflict => "conflict",
             Outcome::Unfinished => "unfinished",
         }
     }

@@ -91,7 +91,7 @@ pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &Ed
     let start_us = world.now_us();
     let result = stack.call(req.clone()).await;
     let outcome = match result {
-        Ok(Served::Full) => Outcome::Ok,
+        Ok(Served::Full | Served::Value(_)) => Outcome::Ok,
         Ok(Served::Fallback) => Outcome::Fallback,
         Ok(Served::Partial) => Outcome::Partial,
         Err(e) => e.outcome(),
@@ -348,6 +348,8 @@ impl Replica {
         match (spec.app.as_deref(), meta.op) {
             (Some("broker"), Some(op)) => return self.broker_publish(op),
             (Some("consumer"), Some(op)) => return self.consumer_apply(op),
+            (Some("event_store"), Some(op)) => return self.event_store_op(op),
+            (Some("es_writer"), None) => return self.es_write(request, meta).await,
             (_, Some(op)) => return self.apply_saga_op(op.name, op.id),
             (Some("order_saga"), None) => return self.run_app(request, meta).await,
             (Some("outbox"), None) => return self.outbox_write(request, meta).await,

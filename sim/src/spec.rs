@@ -92,6 +92,9 @@ pub struct ServiceSpec {
     pub partitions: u32,
     /// For `consumer`: apply each event id once (false is a planted bug). Default true.
     pub dedup: bool,
+    /// For `event_store`: refuse appends whose expected version is stale (false is a planted
+    /// bug: last writer wins). Default true.
+    pub version_check: bool,
     /// Register replicas with service discovery: (heartbeat period, TTL). A replica heartbeats
     /// once started; the registry drops it after a TTL without a heartbeat (crashed, frozen).
     pub register: Option<(Duration, Duration)>,
@@ -135,6 +138,7 @@ impl ServiceSpec {
             relay_parallel: false,
             partitions: 4,
             dedup: true,
+            version_check: true,
             register: None,
         }
     }
@@ -462,7 +466,13 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             }
         }
         match s.app.as_deref() {
-            None | Some("consumer") => {}
+            None | Some("consumer") | Some("event_store") => {}
+            Some("es_writer") => {
+                let callee = s.calls.first().and_then(|c| spec.services.iter().find(|x| &x.name == c));
+                if s.calls.len() != 1 || callee.and_then(|c| c.app.as_deref()) != Some("event_store") {
+                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "one service whose app is event_store"));
+                }
+            }
             Some("order_saga") => {
                 let want = ["inventory", "payment", "shipping"];
                 if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
@@ -477,7 +487,7 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                 }
             }
             Some(other) => {
-                return Err(SpecError::new(format!("services.{}.app", s.name), format!("\"{other}\""), "order_saga, outbox, broker or consumer"));
+                return Err(SpecError::new(format!("services.{}.app", s.name), format!("\"{other}\""), "order_saga, outbox, broker, consumer, event_store or es_writer"));
             }
         }
         if !["outbox", "dual_write_commit_first", "dual_write_publish_first"].contains(&s.outbox_mode.as_str()) {

@@ -40,7 +40,10 @@ pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item =
         out.extend(saga::check(rows.clone()));
     }
     if spec.services.iter().any(|s| s.app.as_deref() == Some("outbox")) {
-        out.extend(outbox::check(rows));
+        out.extend(outbox::check(rows.clone()));
+    }
+    if spec.services.iter().any(|s| s.app.as_deref() == Some("event_store")) {
+        out.extend(event_sourcing::check_e2(&event_sourcing::attempts_from_events(rows)));
     }
     out
 }
