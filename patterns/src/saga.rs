@@ -8,6 +8,12 @@
 //! at any point resumes by reading its log and asking again: it re-issues at most the one
 //! action it had not yet recorded, which participants must therefore apply idempotently.
 //! Compensations are retried until they succeed (a compensation may not fail for good).
+//!
+//! After a failure every attempted step is compensated, the failed one included: a refused,
+//! timed-out, delayed or duplicated action can still take effect after the saga saw it fail (a
+//! faultline run found exactly that: a duplicated charge applied after its first copy failed,
+//! never refunded). Participants therefore treat a compensation for an action they never
+//! applied as a no-op that leaves a tombstone, and refuse the action if it arrives later.
 
 use std::time::Duration;
 
@@ -66,8 +72,12 @@ pub enum LogRecord {
     Started,
     /// Step `i` succeeded.
     StepDone(usize),
-    /// Step `i` failed for good (its action is not compensated: it did not happen).
+    /// Step `i` was refused. It is compensated all the same: a delayed or duplicated copy of
+    /// its action may still take effect, and the compensation's tombstone refuses it.
     StepFailed(usize),
+    /// Step `i`'s outcome is unknown (it timed out: the participant may have done it). It is
+    /// compensated like a done step; compensations must tolerate actions that never happened.
+    StepUnknown(usize),
     /// Step `i`'s compensation succeeded.
     CompensationDone(usize),
     /// The saga ended.
@@ -81,6 +91,7 @@ impl LogRecord {
             LogRecord::Started => "started".into(),
             LogRecord::StepDone(i) => format!("step_done:{i}"),
             LogRecord::StepFailed(i) => format!("step_failed:{i}"),
+            LogRecord::StepUnknown(i) => format!("step_unknown:{i}"),
             LogRecord::CompensationDone(i) => format!("compensated:{i}"),
             LogRecord::Finished(SagaOutcome::Completed) => "finished:completed".into(),
             LogRecord::Finished(SagaOutcome::Compensated) => "finished:compensated".into(),
@@ -95,6 +106,7 @@ impl LogRecord {
             "started" => LogRecord::Started,
             "step_done" => LogRecord::StepDone(n()?),
             "step_failed" => LogRecord::StepFailed(n()?),
+            "step_unknown" => LogRecord::StepUnknown(n()?),
             "compensated" => LogRecord::CompensationDone(n()?),
             "finished" if arg == "completed" => LogRecord::Finished(SagaOutcome::Completed),
             "finished" if arg == "compensated" => LogRecord::Finished(SagaOutcome::Compensated),
@@ -123,7 +135,7 @@ pub fn next_action(def: &SagaDefinition, log: &[LogRecord], compensate: bool) ->
         return Action::Done;
     }
     let done: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::StepDone(i) = r { Some(*i) } else { None }).collect();
-    let failed = log.iter().any(|r| matches!(r, LogRecord::StepFailed(_)));
+    let failed = log.iter().any(|r| matches!(r, LogRecord::StepFailed(_) | LogRecord::StepUnknown(_)));
     if !failed {
         let next = done.iter().max().map_or(0, |m| m + 1);
         return if next < def.steps.len() { Action::Do(next) } else { Action::Finish(SagaOutcome::Completed) };
@@ -132,8 +144,12 @@ pub fn next_action(def: &SagaDefinition, log: &[LogRecord], compensate: bool) ->
         return Action::Finish(SagaOutcome::Compensated);
     }
     let undone: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
-    // Compensate the completed steps in reverse order.
-    match done.iter().rev().find(|i| !undone.contains(i)) {
+    // Compensate every step that was attempted (done, failed or unknown), in reverse order:
+    // a failed step's action may still arrive late, and its compensation must stop it.
+    let mut to_undo: Vec<usize> =
+        log.iter().filter_map(|r| if let LogRecord::StepDone(i) | LogRecord::StepUnknown(i) | LogRecord::StepFailed(i) = r { Some(*i) } else { None }).collect();
+    to_undo.sort_unstable();
+    match to_undo.iter().rev().find(|i| !undone.contains(i)) {
         Some(i) => Action::Undo(*i),
         None => Action::Finish(SagaOutcome::Compensated),
     }
@@ -149,10 +165,21 @@ pub trait SagaLog: Send + Sync {
     fn unfinished(&self) -> BoxFuture<Vec<u64>>;
 }
 
-/// Sends an operation for saga `id` to a participant service; `Ok` when it was applied.
+/// What a participant call established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepResult {
+    /// It was applied.
+    Done,
+    /// It was refused: it was not applied.
+    Failed,
+    /// No answer (a timeout): it may or may not have been applied.
+    Unknown,
+}
+
+/// Sends an operation for saga `id` to a participant service.
 pub trait Participants: Send + Sync {
     /// Performs `op` at `service` for saga `id`.
-    fn perform(&self, service: &'static str, op: &'static str, id: u64) -> BoxFuture<Result<(), ()>>;
+    fn perform(&self, service: &'static str, op: &'static str, id: u64) -> BoxFuture<StepResult>;
 }
 
 /// Runs (or resumes) saga `id` to its end: reads the log, performs the next action, records
@@ -174,15 +201,16 @@ pub async fn run_saga(def: &SagaDefinition, log: &dyn SagaLog, participants: &dy
             Action::Do(i) => {
                 let step = &def.steps[i];
                 match participants.perform(step.service, step.action, id).await {
-                    Ok(()) => LogRecord::StepDone(i),
-                    Err(()) => LogRecord::StepFailed(i),
+                    StepResult::Done => LogRecord::StepDone(i),
+                    StepResult::Failed => LogRecord::StepFailed(i),
+                    StepResult::Unknown => LogRecord::StepUnknown(i),
                 }
             }
             Action::Undo(i) => {
                 let step = &def.steps[i];
                 match participants.perform(step.service, step.compensation, id).await {
-                    Ok(()) => LogRecord::CompensationDone(i),
-                    Err(()) => {
+                    StepResult::Done => LogRecord::CompensationDone(i),
+                    StepResult::Failed | StepResult::Unknown => {
                         tokio::time::sleep(compensation_retry).await;
                         continue;
                     }
@@ -206,8 +234,10 @@ mod tests {
         assert_eq!(next_action(&def, &[Started], true), Action::Do(0));
         assert_eq!(next_action(&def, &[Started, StepDone(0), StepDone(1), StepDone(2)], true), Action::Finish(SagaOutcome::Completed));
         let failed = [Started, StepDone(0), StepDone(1), StepFailed(2)];
-        assert_eq!(next_action(&def, &failed, true), Action::Undo(1), "reverse order: the last completed first");
+        assert_eq!(next_action(&def, &failed, true), Action::Undo(2), "reverse order, the failed step first (it may still take effect)");
         let mut more = failed.to_vec();
+        more.push(CompensationDone(2));
+        assert_eq!(next_action(&def, &more, true), Action::Undo(1));
         more.push(CompensationDone(1));
         assert_eq!(next_action(&def, &more, true), Action::Undo(0));
         more.push(CompensationDone(0));
@@ -220,6 +250,7 @@ mod tests {
             Just(LogRecord::Started),
             (0usize..3).prop_map(LogRecord::StepDone),
             (0usize..3).prop_map(LogRecord::StepFailed),
+            (0usize..3).prop_map(LogRecord::StepUnknown),
             (0usize..3).prop_map(LogRecord::CompensationDone),
         ]
     }
@@ -233,7 +264,7 @@ mod tests {
         // Driving the log with next_action from any prefix of a run (a resumed orchestrator)
         // ends the same way and never compensates a step that was not done (S2, S4 in the pure).
         #[test]
-        fn resuming_from_any_prefix_reaches_the_same_end(fail_at in proptest::option::of(0usize..3), cut in 0usize..12) {
+        fn resuming_from_any_prefix_reaches_the_same_end(fail_at in proptest::option::of(0usize..3), unknown in any::<bool>(), cut in 0usize..12) {
             let def = SagaDefinition::order();
             let run = |mut log: Vec<LogRecord>| {
                 let mut undone = Vec::new();
@@ -241,6 +272,7 @@ mod tests {
                     let r = match next_action(&def, &log, true) {
                         Action::Done => break,
                         Action::Finish(o) => LogRecord::Finished(o),
+                        Action::Do(i) if Some(i) == fail_at && unknown => LogRecord::StepUnknown(i),
                         Action::Do(i) if Some(i) == fail_at => LogRecord::StepFailed(i),
                         Action::Do(i) => LogRecord::StepDone(i),
                         Action::Undo(i) => { undone.push(i); LogRecord::CompensationDone(i) }
@@ -252,10 +284,13 @@ mod tests {
             let (full, undone) = run(vec![LogRecord::Started]);
             let resumed = run(full[..cut.min(full.len())].to_vec()).0;
             prop_assert_eq!(full.last(), resumed.last());
-            let done: Vec<usize> = full.iter().filter_map(|r| if let LogRecord::StepDone(i) = r { Some(*i) } else { None }).collect();
-            let mut expected = if fail_at.is_some() { done.clone() } else { Vec::new() };
+            let attempted: Vec<usize> = full
+                .iter()
+                .filter_map(|r| if let LogRecord::StepDone(i) | LogRecord::StepUnknown(i) | LogRecord::StepFailed(i) = r { Some(*i) } else { None })
+                .collect();
+            let mut expected = if fail_at.is_some() { attempted.clone() } else { Vec::new() };
             expected.reverse();
-            prop_assert_eq!(undone, expected, "compensations: exactly the done steps, in reverse, and only after a failure");
+            prop_assert_eq!(undone, expected, "compensations: exactly the attempted steps, in reverse, and only after a failure");
         }
     }
 }

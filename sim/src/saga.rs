@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use faultline_patterns::saga::{run_saga, LogRecord, Participants, SagaDefinition, SagaLog};
+use faultline_patterns::saga::{run_saga, LogRecord, Participants, SagaDefinition, SagaLog, StepResult};
 use faultline_patterns::BoxFuture;
 
 use crate::call::{EdgeService, Meta};
@@ -71,8 +71,8 @@ pub(crate) struct EdgeParticipants {
 }
 
 impl Participants for EdgeParticipants {
-    fn perform(&self, service: &'static str, op: &'static str, id: u64) -> BoxFuture<Result<(), ()>> {
-        let Some((edge, stack)) = self.edges.get(service).cloned() else { return Box::pin(async { Err(()) }) };
+    fn perform(&self, service: &'static str, op: &'static str, id: u64) -> BoxFuture<StepResult> {
+        let Some((edge, stack)) = self.edges.get(service).cloned() else { return Box::pin(async { StepResult::Failed }) };
         let world = self.world.clone();
         let meta = Meta { op: Some(crate::call::Op { name: op, id, ..Default::default() }), ..self.meta };
         Box::pin(async move {
@@ -82,7 +82,12 @@ impl Participants for EdgeParticipants {
                 let node = edge.split_once("->").map_or("sim", |(from, _)| from).to_owned();
                 world.event(&node, "saga.op_failed", format!("id={id} service={service} op={op} error={}", e.name()));
             }
-            result.map(|_| ()).map_err(|_| ())
+            match result {
+                Ok(_) => StepResult::Done,
+                // No answer: the participant may have applied it.
+                Err(crate::call::CallError::Timeout) => StepResult::Unknown,
+                Err(_) => StepResult::Failed,
+            }
         })
     }
 }

@@ -199,20 +199,33 @@ impl Replica {
     /// operation, every time), recording the effect as an event the checkers read.
     fn apply_saga_op(&self, op: &'static str, saga: u64) -> Result<Served, CallError> {
         let spec = &self.world.spec.services[self.service];
-        let is_action = faultline_patterns::saga::SagaDefinition::order().steps.iter().any(|s| s.action == op);
-        if is_action && spec.decline_every.is_some_and(|every| saga % every == 0) {
+        let def = faultline_patterns::saga::SagaDefinition::order();
+        let compensation_of_this = def.steps.iter().find(|s| s.action == op).map(|s| s.compensation);
+        let action_undone_by_this = def.steps.iter().find(|s| s.compensation == op).map(|s| s.action);
+        if compensation_of_this.is_some() && spec.decline_every.is_some_and(|every| saga % every == 0) {
             return Err(CallError::Server); // declined for good: the saga must compensate
         }
+        let name = &self.world.nodes[self.node as usize].name;
         let count = {
             let mut effects = self.world.effects.lock().unwrap_or_else(|e| e.into_inner());
+            // An action arriving after its compensation (delayed or duplicated) is refused: the
+            // saga has already undone it.
+            if let Some(comp) = compensation_of_this {
+                if effects.contains_key(&(self.service, comp, saga)) {
+                    self.world.event(name, "participant.refused", format!("service={} op={op} saga={saga} reason=compensated", spec.name));
+                    return Err(CallError::Server);
+                }
+            }
+            // A compensation for an action that never took effect has nothing to undo; it
+            // leaves a tombstone (count 0) so that a late action is refused.
+            let nothing_to_undo = action_undone_by_this.is_some_and(|a| effects.get(&(self.service, a, saga)).copied().unwrap_or(0) == 0);
             let n = effects.entry((self.service, op, saga)).or_insert(0);
             let reapply = spec.non_idempotent.iter().any(|o| o == op);
-            if *n == 0 || reapply {
+            if !nothing_to_undo && (*n == 0 || reapply) {
                 *n += 1;
             }
             *n
         };
-        let name = &self.world.nodes[self.node as usize].name;
         self.world.event(name, "participant.effect", format!("service={} op={op} saga={saga} applied={count}", spec.name));
         Ok(Served::Full)
     }

@@ -1,8 +1,9 @@
 //! Saga checkers S1-S3, over the event log (`saga.record` and `participant.effect` rows).
 //!
 //! - S1: every saga that started finished, completed or compensated (none stuck).
-//! - S2: compensations only for steps that were done, in reverse order; a saga that finished
-//!   compensated compensated every step it had done.
+//! - S2: compensations only for steps that were attempted, in reverse order; a saga that
+//!   finished compensated compensated every step it attempted; and, on the participants'
+//!   effects, every action that took effect in a compensated saga was undone.
 //! - S3: every participant operation took effect at most once per saga (compensations are
 //!   idempotent), and every compensation that was needed happened (retried until done).
 //!
@@ -47,21 +48,45 @@ pub fn check<'a>(rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violati
     let mut out = Vec::new();
     let logs = saga_logs(rows.clone());
     for (id, (at, log)) in &logs {
-        let done: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::StepDone(i) = r { Some(*i) } else { None }).collect();
+        let done: Vec<usize> =
+            log.iter().filter_map(|r| if let LogRecord::StepDone(i) | LogRecord::StepUnknown(i) | LogRecord::StepFailed(i) = r { Some(*i) } else { None }).collect();
         let undone: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
         let finished = log.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None });
         if finished.is_none() {
             out.push(Violation { checker: "S1", at: *at, detail: format!("saga {id} started and never finished: {}", encode(log)) });
         }
         if let Some(i) = undone.iter().find(|i| !done.contains(i)) {
-            out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} compensated step {i}, which was never done") });
+            out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} compensated step {i}, which was never attempted") });
         }
         if undone.windows(2).any(|w| w[0] <= w[1]) {
             out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} compensated out of reverse order: {undone:?}") });
         }
         if finished == Some(SagaOutcome::Compensated) {
             if let Some(i) = done.iter().find(|i| !undone.contains(i)) {
-                out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} finished compensated but step {i} was done and never compensated") });
+                out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} finished compensated but step {i} was attempted and never compensated") });
+            }
+        }
+    }
+    // S2 on effects: in a compensated saga every action that took effect was compensated (a
+    // timed-out step the saga thought failed, but the participant applied, shows up here).
+    let def = faultline_patterns::saga::SagaDefinition::order();
+    let mut effects: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for row in rows.clone() {
+        if let Some(("participant.effect", kv)) = parse(row) {
+            if kv.get("applied") == Some(&"0") {
+                continue; // a compensation with nothing to undo (a tombstone), not an effect
+            }
+            if let (Some(saga), Some(op)) = (kv.get("saga").and_then(|s| s.parse().ok()), kv.get("op")) {
+                effects.entry(saga).or_default().push(op);
+            }
+        }
+    }
+    for (id, (at, log)) in &logs {
+        if log.iter().any(|r| *r == LogRecord::Finished(SagaOutcome::Compensated)) {
+            let applied = effects.get(id).cloned().unwrap_or_default();
+            if let Some(step) = def.steps.iter().find(|s| applied.contains(&s.action) && !applied.contains(&s.compensation)) {
+                out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} finished compensated but {} took effect and {} never did", step.action, step.compensation) });
+                break;
             }
         }
     }
