@@ -369,13 +369,14 @@ async fn start_node(world: Arc<World>, me: u32) {
 /// it waits out the service's startup time before probing again.
 async fn supervise_liveness(transport: Arc<Transport>) {
     let world = transport.world.clone();
-    for service in world.spec.services.clone() {
+    for service in &world.spec.services {
         let Some(config) = service.liveness else { continue };
+        let startup = service.startup;
         for node in world.replicas_of(&service.name) {
             let (transport, world) = (transport.clone(), world.clone());
             tokio::spawn(async move {
                 let mut tracker = faultline_patterns::health::ProbeTracker::new(config, true);
-                tokio::time::sleep(service.startup).await;
+                tokio::time::sleep(startup).await;
                 loop {
                     tokio::time::sleep(config.period).await;
                     let alive = !world.is_alive(node) || transport.probe_live(node, config.timeout).await;
@@ -388,7 +389,7 @@ async fn supervise_liveness(transport: Arc<Transport>) {
                         }
                         restart(&world, &[node]);
                         tracker = faultline_patterns::health::ProbeTracker::new(config, true);
-                        tokio::time::sleep(service.startup).await;
+                        tokio::time::sleep(startup).await;
                     }
                 }
             });

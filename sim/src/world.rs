@@ -82,6 +82,9 @@ pub(crate) struct Dynamic {
 /// The run's shared state.
 pub struct World {
     pub(crate) spec: SimSpec,
+    /// The link model of every (caller, callee) pair of services (the client is group 0),
+    /// resolved once: messages look it up by index instead of by name.
+    link_table: Vec<LinkModel>,
     pub(crate) start: Instant,
     pub(crate) nodes: Vec<NodeInfo>,
     pub(crate) dynamic: Mutex<Dynamic>,
@@ -118,7 +121,14 @@ impl World {
             }
         }
         let n = nodes.len();
+        let groups: Vec<&str> = std::iter::once(CLIENT).chain(spec.services.iter().map(|s| s.name.as_str())).collect();
+        let link_table = groups
+            .iter()
+            .flat_map(|from| groups.iter().map(move |to| (*from, *to)))
+            .map(|(from, to)| spec.network.links.get(&(from.to_owned(), to.to_owned())).copied().unwrap_or(spec.network.default))
+            .collect();
         World {
+            link_table,
             spec,
             start: Instant::now(),
             nodes,
@@ -206,8 +216,8 @@ impl World {
     }
 
     fn link_model(&self, src: u32, dst: u32) -> LinkModel {
-        let key = (self.service_name(src).to_owned(), self.service_name(dst).to_owned());
-        self.spec.network.links.get(&key).copied().unwrap_or(self.spec.network.default)
+        let group = |n: u32| self.nodes[n as usize].service.map_or(0, |s| s + 1);
+        self.link_table[group(src) * (self.spec.services.len() + 1) + group(dst)]
     }
 
     /// What happens to one message from `src` to `dst`: `None` when it is dropped, else its
