@@ -181,15 +181,14 @@ pub fn concurrent_writers(seed: u64, writers: u32, accounts: u32, ops: u32, vers
 /// The accepted appends an event store on a simulated node reported (`es.append` events), as
 /// attempts for [`check_e2`].
 pub fn attempts_from_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<Attempt> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let detail = row.split_once(",es.append,")?.1;
-            let kv: BTreeMap<&str, u64> = detail.split_whitespace().filter_map(|kv| kv.split_once('=')).filter_map(|(k, v)| Some((k, v.parse().ok()?))).collect();
+    super::event_rows(rows)
+        .filter(|r| r.kind == "es.append")
+        .filter_map(|r| {
             Some(Attempt {
-                writer: kv.get("writer").copied().unwrap_or(0) as u32,
-                stream: format!("stream-{}", kv.get("stream")?),
-                expected: *kv.get("expected")?,
-                accepted: Some(*kv.get("version")?),
+                writer: r.number("writer").unwrap_or(0) as u32,
+                stream: format!("stream-{}", r.get("stream")?),
+                expected: r.number("expected")?,
+                accepted: Some(r.number("version")?),
             })
         })
         .collect()

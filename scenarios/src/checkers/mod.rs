@@ -14,7 +14,41 @@ pub mod event_sourcing;
 pub mod outbox;
 pub mod saga;
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+/// One row of a run's event log (`t_us,node,kind,detail`), with its `key=value` details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow<'a> {
+    /// Position in the log (0-based, header excluded).
+    pub index: usize,
+    /// e.g. `saga.record`.
+    pub kind: &'a str,
+    /// The `key=value` pairs of the detail column.
+    pub details: BTreeMap<&'a str, &'a str>,
+}
+
+impl EventRow<'_> {
+    /// A detail as text.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.details.get(key).copied()
+    }
+
+    /// A detail as a number.
+    pub fn number(&self, key: &str) -> Option<u64> {
+        self.get(key).and_then(|v| v.parse().ok())
+    }
+}
+
+/// Parses event rows (malformed rows are skipped), keeping each row's position.
+pub fn event_rows<'a>(rows: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = EventRow<'a>> {
+    rows.into_iter().enumerate().filter_map(|(index, row)| {
+        let mut parts = row.splitn(4, ',');
+        let (_, _, kind) = (parts.next()?, parts.next()?, parts.next()?);
+        let details = parts.next().unwrap_or("").trim_matches('"').split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
+        Some(EventRow { index, kind, details })
+    })
+}
 
 /// A broken invariant: which checker, the index of the first violating event, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,4 +80,18 @@ pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item =
         out.extend(event_sourcing::check_e2(&event_sourcing::attempts_from_events(rows)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_rows_keep_positions_and_read_quoted_details() {
+        let rows = ["1,orders-0,saga.record,id=7 record=started", "bad row", "3,payment-0,participant.effect,\"service=payment op=charge saga=7, applied=1\""];
+        let parsed: Vec<EventRow> = event_rows(rows).collect();
+        assert_eq!(parsed.len(), 2, "the malformed row is skipped");
+        assert_eq!((parsed[0].index, parsed[0].kind, parsed[0].number("id")), (0, "saga.record", Some(7)));
+        assert_eq!((parsed[1].index, parsed[1].get("op"), parsed[1].number("applied")), (2, Some("charge"), Some(1)));
+    }
 }

@@ -8,47 +8,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Violation;
-
-/// (row index, kind, details) of each event row.
-fn rows<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<(usize, &'a str, BTreeMap<&'a str, u64>)> {
-    rows.into_iter()
-        .enumerate()
-        .filter_map(|(i, row)| {
-            let mut parts = row.splitn(4, ',');
-            let (_, _, kind, detail) = (parts.next()?, parts.next()?, parts.next()?, parts.next().unwrap_or(""));
-            let kv = detail.trim_matches('"').split_whitespace().filter_map(|kv| kv.split_once('=')).filter_map(|(k, v)| Some((k, v.parse().ok()?))).collect();
-            Some((i, kind, kv))
-        })
-        .collect()
-}
+use super::{event_rows, Violation};
 
 /// Runs O1-O3; the first violation of each.
 pub fn check<'a>(events: impl IntoIterator<Item = &'a str>) -> Vec<Violation> {
-    let rows = rows(events);
     let mut committed: BTreeMap<u64, usize> = BTreeMap::new();
     let mut published: BTreeMap<u64, usize> = BTreeMap::new();
     let mut applied: BTreeMap<u64, (usize, u32)> = BTreeMap::new();
     let mut last_seq: BTreeMap<u64, u64> = BTreeMap::new();
     let mut out = Vec::new();
     let mut o3 = None;
-    for (i, kind, kv) in &rows {
-        let event = kv.get("event").copied().unwrap_or(0);
-        match *kind {
+    for row in event_rows(events) {
+        let i = row.index;
+        let event = row.number("event").unwrap_or(0);
+        match row.kind {
             "change.commit" => {
-                committed.entry(event).or_insert(*i);
+                committed.entry(event).or_insert(i);
             }
             "broker.publish" => {
-                published.entry(event).or_insert(*i);
+                published.entry(event).or_insert(i);
             }
             "consumer.apply" => {
-                let e = applied.entry(event).or_insert((*i, 0));
+                let e = applied.entry(event).or_insert((i, 0));
                 e.1 += 1;
-                let (key, seq) = (kv.get("key").copied().unwrap_or(0), kv.get("seq").copied().unwrap_or(0));
+                let (key, seq) = (row.number("key").unwrap_or(0), row.number("seq").unwrap_or(0));
                 if e.1 == 1 {
                     let last = last_seq.entry(key).or_insert(0);
                     if seq < *last && o3.is_none() {
-                        o3 = Some(Violation { checker: "O3", at: *i, detail: format!("key {key}: event {event} (seq {seq}) applied after seq {last}") });
+                        o3 = Some(Violation { checker: "O3", at: i, detail: format!("key {key}: event {event} (seq {seq}) applied after seq {last}") });
                     }
                     *last = (*last).max(seq);
                 }

@@ -14,23 +14,14 @@ use std::collections::BTreeMap;
 
 use faultline_patterns::saga::{LogRecord, SagaOutcome};
 
-use super::Violation;
-
-/// One event row (`t_us,node,kind,detail`) split into kind and `key=value` details.
-fn parse(row: &str) -> Option<(&str, BTreeMap<&str, &str>)> {
-    let mut parts = row.splitn(4, ',');
-    let (_, _, kind, detail) = (parts.next()?, parts.next()?, parts.next()?, parts.next().unwrap_or(""));
-    let detail = detail.trim_matches('"');
-    Some((kind, detail.split_whitespace().filter_map(|kv| kv.split_once('=')).collect()))
-}
+use super::{event_rows, Violation};
 
 /// Each saga's records, in order, with the row index of its first record.
 pub fn saga_logs<'a>(rows: impl IntoIterator<Item = &'a str>) -> BTreeMap<u64, (usize, Vec<LogRecord>)> {
     let mut logs: BTreeMap<u64, (usize, Vec<LogRecord>)> = BTreeMap::new();
-    for (i, row) in rows.into_iter().enumerate() {
-        let Some(("saga.record", kv)) = parse(row) else { continue };
-        let (Some(id), Some(record)) = (kv.get("id").and_then(|v| v.parse().ok()), kv.get("record").and_then(|r| LogRecord::decode(r))) else { continue };
-        logs.entry(id).or_insert((i, Vec::new())).1.push(record);
+    for row in event_rows(rows).filter(|r| r.kind == "saga.record") {
+        let (Some(id), Some(record)) = (row.number("id"), row.get("record").and_then(LogRecord::decode)) else { continue };
+        logs.entry(id).or_insert((row.index, Vec::new())).1.push(record);
     }
     logs
 }
@@ -70,36 +61,29 @@ pub fn check<'a>(rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violati
     // S2 on effects: in a compensated saga every action that took effect was compensated (a
     // timed-out step the saga thought failed, but the participant applied, shows up here).
     let def = faultline_patterns::saga::SagaDefinition::order();
-    let mut effects: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
-    for row in rows.clone() {
-        if let Some(("participant.effect", kv)) = parse(row) {
-            if kv.get("applied") == Some(&"0") {
-                continue; // a compensation with nothing to undo (a tombstone), not an effect
-            }
-            if let (Some(saga), Some(op)) = (kv.get("saga").and_then(|s| s.parse().ok()), kv.get("op")) {
-                effects.entry(saga).or_default().push(op);
-            }
+    let mut effects: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    // A compensation with nothing to undo (applied=0) is a tombstone, not an effect.
+    for row in event_rows(rows.clone()).filter(|r| r.kind == "participant.effect" && r.get("applied") != Some("0")) {
+        if let (Some(saga), Some(op)) = (row.number("saga"), row.get("op")) {
+            effects.entry(saga).or_default().push(op.to_owned());
         }
     }
     for (id, (at, log)) in &logs {
         if log.iter().any(|r| *r == LogRecord::Finished(SagaOutcome::Compensated)) {
             let applied = effects.get(id).cloned().unwrap_or_default();
-            if let Some(step) = def.steps.iter().find(|s| applied.contains(&s.action) && !applied.contains(&s.compensation)) {
+            let took_effect = |op: &str| applied.iter().any(|a| a == op);
+            if let Some(step) = def.steps.iter().find(|s| took_effect(s.action) && !took_effect(s.compensation)) {
                 out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} finished compensated but {} took effect and {} never did", step.action, step.compensation) });
                 break;
             }
         }
     }
-    for (i, row) in rows.into_iter().enumerate() {
-        let Some(("participant.effect", kv)) = parse(row) else { continue };
-        if kv.get("applied").and_then(|a| a.parse::<u32>().ok()).is_some_and(|n| n > 1) {
-            out.push(Violation {
-                checker: "S3",
-                at: i,
-                detail: format!("{} applied {} for saga {} more than once (not idempotent)", kv.get("service").unwrap_or(&"?"), kv.get("op").unwrap_or(&"?"), kv.get("saga").unwrap_or(&"?")),
-            });
-            break;
-        }
+    if let Some(row) = event_rows(rows).find(|r| r.kind == "participant.effect" && r.number("applied").is_some_and(|n| n > 1)) {
+        out.push(Violation {
+            checker: "S3",
+            at: row.index,
+            detail: format!("{} applied {} for saga {} more than once (not idempotent)", row.get("service").unwrap_or("?"), row.get("op").unwrap_or("?"), row.get("saga").unwrap_or("?")),
+        });
     }
     out
 }
