@@ -170,3 +170,11 @@ fn messages_are_one_line_and_names_cannot_escape_the_output_directory() {
     assert!(!m.contains('\n') && m.contains("x.toml") && m.contains("line 1"), "{m}");
     contains_all(&load_err(BASE, &["name=\"../../etc\""]), &["`name`", "../../etc"]);
 }
+
+#[test]
+fn app_settings_belong_to_their_app() {
+    contains_all(&load_err(BASE, &["services.db.partitions=8"]), &["services.db.partitions", "app \"none\""]);
+    contains_all(&load_err(BASE, &["services.db.app=\"consumer\"", "services.db.partitions=8"]), &["services.db.partitions", "consumer", "dedup"]);
+    contains_all(&load_err(BASE, &["services.db.app=\"queue\"", "services.db.dedup=false"]), &["services.db.app", "queue", "event_store"]);
+    contains_all(&load_err(BASE, &["services.db.app=\"broker\""]), &["services.db.calls", "consumer"]);
+}

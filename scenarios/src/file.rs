@@ -22,7 +22,7 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKin
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_patterns::ConfigError;
 use faultline_patterns::timeout::TimeoutConfig;
-use faultline_sim::{Arrivals, CallError, ClientSpace, Dist, GatewaySpec, KeySpace, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
+use faultline_sim::{AppSpec, Arrivals, CallError, ClientSpace, Dist, GatewaySpec, KeySpace, OutboxMode, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
 use serde::Deserialize;
 
 use crate::stack::{BudgetSpec, LayerSpec, PatternStack, RetryOn};
@@ -410,15 +410,9 @@ impl ScenarioFile {
             spec.routes = s.routes.clone();
             spec.idempotency = s.idempotency.unwrap_or(false);
             spec.exactly_once_check = s.exactly_once_check.unwrap_or(false);
-            spec.app = s.app.clone();
-            spec.saga_compensate = s.saga_compensate.unwrap_or(true);
+            spec.app = app(name, s)?;
             spec.decline_every = s.decline_every;
             spec.non_idempotent = s.non_idempotent.clone();
-            spec.outbox_mode = s.outbox_mode.clone().unwrap_or_else(|| "outbox".to_owned());
-            spec.relay_parallel = s.relay_parallel.unwrap_or(false);
-            spec.partitions = s.partitions.unwrap_or(4);
-            spec.dedup = s.dedup.unwrap_or(true);
-            spec.version_check = s.version_check.unwrap_or(true);
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
             }
@@ -464,6 +458,50 @@ impl ScenarioFile {
         let spec = b.build().map_err(|e| KeyError { key: e.key.clone(), message: format!("{} is not allowed (expected {})", e.value, e.allowed) })?;
         Ok((spec, description))
     }
+}
+
+/// The service's application and its settings; an application's keys without that
+/// application are an error.
+fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
+    let table = format!("services.{name}");
+    let kind = s.app.as_deref().unwrap_or("none");
+    let given = [
+        ("saga_compensate", s.saga_compensate.is_some()),
+        ("outbox_mode", s.outbox_mode.is_some()),
+        ("relay_parallel", s.relay_parallel.is_some()),
+        ("partitions", s.partitions.is_some()),
+        ("dedup", s.dedup.is_some()),
+        ("version_check", s.version_check.is_some()),
+    ];
+    let keys: &[&str] = match kind {
+        "order_saga" => &["saga_compensate"],
+        "outbox" => &["outbox_mode", "relay_parallel"],
+        "broker" => &["partitions"],
+        "consumer" => &["dedup"],
+        "event_store" => &["version_check"],
+        "none" | "es_writer" => &[],
+        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, outbox, broker, consumer, event_store or es_writer)")),
+    };
+    if let Some((key, _)) = given.iter().find(|(k, present)| *present && !keys.contains(k)) {
+        return err(format!("{table}.{key}"), format!("`{key}` is not used by app \"{kind}\" (its keys: {})", if keys.is_empty() { "none".into() } else { keys.join(", ") }));
+    }
+    Ok(Some(match kind {
+        "none" => return Ok(None),
+        "order_saga" => AppSpec::OrderSaga { compensate: s.saga_compensate.unwrap_or(true) },
+        "outbox" => AppSpec::Outbox {
+            mode: match s.outbox_mode.as_deref().unwrap_or("outbox") {
+                "outbox" => OutboxMode::Outbox,
+                "dual_write_commit_first" => OutboxMode::DualWriteCommitFirst,
+                "dual_write_publish_first" => OutboxMode::DualWritePublishFirst,
+                other => return err(format!("{table}.outbox_mode"), format!("\"{other}\" is not allowed (expected outbox, dual_write_commit_first or dual_write_publish_first)")),
+            },
+            relay_parallel: s.relay_parallel.unwrap_or(false),
+        },
+        "broker" => AppSpec::Broker { partitions: s.partitions.unwrap_or(4) },
+        "consumer" => AppSpec::Consumer { dedup: s.dedup.unwrap_or(true) },
+        "event_store" => AppSpec::EventStore { version_check: s.version_check.unwrap_or(true) },
+        _ => AppSpec::EsWriter,
+    }))
 }
 
 fn link(key: &str, base: LinkModel, l: &LinkFile) -> Result<LinkModel, KeyError> {

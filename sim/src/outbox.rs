@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::{CallError, Meta, Op, Served};
+use crate::spec::{AppSpec, OutboxMode};
 use crate::server::{recorded_call, Replica};
 use crate::store::StoreHandle;
 
@@ -37,9 +38,16 @@ impl Replica {
     }
 
     /// Broker: appends a message to its partition, durably.
+    /// The broker's partition count (1 for anything that is not a broker).
+    fn partitions(&self) -> u64 {
+        match self.world.spec.services[self.service].app {
+            Some(AppSpec::Broker { partitions }) => u64::from(partitions.max(1)),
+            _ => 1,
+        }
+    }
+
     pub(crate) fn broker_publish(&self, op: Op) -> Result<Served, CallError> {
-        let spec = &self.world.spec.services[self.service];
-        let part = op.key % u64::from(spec.partitions.max(1));
+        let part = op.key % self.partitions();
         let s = store(self);
         let offset = read_u64(&s, &format!("head/{part}")) + 1;
         s.put(&format!("log/{part}/{offset:020}"), format!("{},{},{}", op.id, op.key, op.seq).as_bytes());
@@ -51,11 +59,10 @@ impl Replica {
 
     /// Broker: starts one delivery loop per partition (after every start).
     pub(crate) fn start_deliveries(self: &Arc<Self>) {
-        let spec = &self.world.spec.services[self.service];
-        if spec.app.as_deref() != Some("broker") {
+        if !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Broker { .. })) {
             return;
         }
-        for part in 0..u64::from(spec.partitions.max(1)) {
+        for part in 0..self.partitions() {
             let this = self.clone();
             tokio::spawn(async move { this.deliver_partition(part).await });
         }
@@ -87,10 +94,10 @@ impl Replica {
 
     /// Consumer: applies a delivered message once per event id (unless dedup is off).
     pub(crate) fn consumer_apply(&self, op: Op) -> Result<Served, CallError> {
-        let spec = &self.world.spec.services[self.service];
+        let dedup = !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Consumer { dedup: false }));
         let s = store(self);
         let inbox = format!("inbox/{}", op.id);
-        if spec.dedup && s.get(&inbox).is_some() {
+        if dedup && s.get(&inbox).is_some() {
             return Ok(Served::Full); // seen before: acknowledge without applying again
         }
         s.put(&inbox, b"1");
@@ -112,8 +119,12 @@ impl Replica {
         let name = self.node_name();
         let committed = |world: &crate::world::World| world.event(&name, "change.commit", format!("event={request} key={key} seq={seq}"));
         let op = Op { name: "publish", id: request, key, seq };
-        match spec.outbox_mode.as_str() {
-            "outbox" => {
+        let mode = match spec.app {
+            Some(AppSpec::Outbox { mode, .. }) => mode,
+            _ => return Err(CallError::Server),
+        };
+        match mode {
+            OutboxMode::Outbox => {
                 commit(&s);
                 // Records are keyed by commit order (not request id: requests commit out of
                 // id order), so that the relay, reading them in key order, keeps per-key order.
@@ -124,8 +135,8 @@ impl Replica {
                 committed(&self.world);
                 Ok(Served::Full)
             }
-            mode => {
-                let publish_first = mode == "dual_write_publish_first";
+            dual_write => {
+                let publish_first = dual_write == OutboxMode::DualWritePublishFirst;
                 let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
                 let publish = || recorded_call(&self.world, self.world.next_id(), &edge, &stack, request, Meta { op: Some(op), ..meta });
                 if publish_first {
@@ -155,8 +166,7 @@ impl Replica {
 
     /// Writer in outbox mode: starts the relay (after every start).
     pub(crate) fn start_relay(self: &Arc<Self>) {
-        let spec = &self.world.spec.services[self.service];
-        if spec.app.as_deref() != Some("outbox") || spec.outbox_mode != "outbox" {
+        if !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { mode: OutboxMode::Outbox, .. })) {
             return;
         }
         let this = self.clone();
@@ -165,7 +175,7 @@ impl Replica {
 
     async fn relay(self: Arc<Self>) {
         let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
-        let parallel = self.world.spec.services[self.service].relay_parallel;
+        let parallel = matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { relay_parallel: true, .. }));
         let s = store(&self);
         loop {
             let pending = s.keys_with_prefix("outbox/");
@@ -207,7 +217,7 @@ impl Replica {
         match op.name {
             "read" => Ok(Served::Value(version)),
             _ => {
-                let check = self.world.spec.services[self.service].version_check;
+                let check = !matches!(self.world.spec.services[self.service].app, Some(AppSpec::EventStore { version_check: false }));
                 if check && op.seq != version {
                     self.world.event(&self.node_name(), "es.conflict", format!("stream={stream} expected={} actual={version} writer={}", op.seq, op.id));
                     return Err(CallError::Conflict);

@@ -235,7 +235,8 @@ impl Replica {
     async fn run_app(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let spec = &self.world.spec.services[self.service];
         let (log, participants) = self.saga_ports(meta);
-        match crate::saga::orchestrate(&log, &participants, request, spec.saga_compensate).await {
+        let compensate = !matches!(spec.app, Some(crate::spec::AppSpec::OrderSaga { compensate: false }));
+        match crate::saga::orchestrate(&log, &participants, request, compensate).await {
             faultline_patterns::saga::SagaOutcome::Completed => Ok(Served::Full),
             faultline_patterns::saga::SagaOutcome::Compensated => Err(CallError::Server),
         }
@@ -258,13 +259,13 @@ impl Replica {
 
     /// After a restart: resumes every saga the log shows unfinished.
     pub(crate) fn resume_sagas(self: &Arc<Self>) {
-        if self.world.spec.services[self.service].app.is_none() {
+        if self.world.spec.services[self.service].app_name() != Some("order_saga") {
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
             let (log, participants) = this.saga_ports(Meta::default());
-            let compensate = this.world.spec.services[this.service].saga_compensate;
+            let compensate = !matches!(this.world.spec.services[this.service].app, Some(crate::spec::AppSpec::OrderSaga { compensate: false }));
             use faultline_patterns::saga::SagaLog;
             for id in log.unfinished().await {
                 let name = this.world.nodes[this.node as usize].name.clone();
@@ -358,7 +359,7 @@ impl Replica {
         if failed {
             return Err(CallError::Server);
         }
-        match (spec.app.as_deref(), meta.op) {
+        match (spec.app_name(), meta.op) {
             (Some("broker"), Some(op)) => return self.broker_publish(op),
             (Some("consumer"), Some(op)) => return self.consumer_apply(op),
             (Some("event_store"), Some(op)) => return self.event_store_op(op),

@@ -72,29 +72,14 @@ pub struct ServiceSpec {
     /// Count successful executions per request id and fail the run on a second one (a double
     /// charge). Opt-in: it remembers every id. Default false.
     pub exactly_once_check: bool,
-    /// An application the service runs for each request instead of calling `calls` in turn:
-    /// `order_saga` orchestrates the order saga over its `calls`.
-    pub app: Option<String>,
-    /// For `order_saga`: compensate failed sagas (false is a planted bug). Default true.
-    pub saga_compensate: bool,
+    /// An application the service runs instead of the generic work (see [`AppSpec`]).
+    pub app: Option<AppSpec>,
     /// As a saga participant: the actions (not compensations) of sagas whose id is a multiple
     /// of this fail for good (a declined card, say). `None`: never.
     pub decline_every: Option<u64>,
     /// As a saga participant: operations applied again on every delivery instead of once per
     /// saga (a planted bug: a non-idempotent compensation).
     pub non_idempotent: Vec<String>,
-    /// For `outbox`: `outbox` (default), or the planted bugs `dual_write_commit_first` and
-    /// `dual_write_publish_first`.
-    pub outbox_mode: String,
-    /// For `outbox`: the relay publishes its batch all at once (a planted bug: order is lost).
-    pub relay_parallel: bool,
-    /// For `broker`: partitions (messages go to key mod partitions). Default 4.
-    pub partitions: u32,
-    /// For `consumer`: apply each event id once (false is a planted bug). Default true.
-    pub dedup: bool,
-    /// For `event_store`: refuse appends whose expected version is stale (false is a planted
-    /// bug: last writer wins). Default true.
-    pub version_check: bool,
     /// Register replicas with service discovery: (heartbeat period, TTL). A replica heartbeats
     /// once started; the registry drops it after a TTL without a heartbeat (crashed, frozen).
     pub register: Option<(Duration, Duration)>,
@@ -109,7 +94,73 @@ pub struct GatewaySpec {
     pub per_client: Option<faultline_patterns::rate_limiter::RateLimitConfig>,
 }
 
+/// An application a service runs instead of the generic work (the consistency patterns), with
+/// its settings. The `false`/non-default settings marked "planted bug" exist so that checkers
+/// can be shown catching them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppSpec {
+    /// Orchestrates the order saga over its calls (inventory, payment, shipping).
+    OrderSaga {
+        /// Compensate failed sagas (false: planted bug).
+        compensate: bool,
+    },
+    /// Writes changes with a transactional outbox and relays them to the broker it calls.
+    Outbox {
+        /// How the change and its message are written.
+        mode: OutboxMode,
+        /// The relay publishes its batch all at once (planted bug: per-key order lost).
+        relay_parallel: bool,
+    },
+    /// A push broker delivering to the consumer it calls.
+    Broker {
+        /// Messages go to key mod partitions.
+        partitions: u32,
+    },
+    /// Applies delivered messages.
+    Consumer {
+        /// Apply each event id once (false: planted bug).
+        dedup: bool,
+    },
+    /// Event streams with optimistic concurrency.
+    EventStore {
+        /// Refuse stale appends (false: planted bug, last writer wins).
+        version_check: bool,
+    },
+    /// Reads a stream, works, appends with the version read (calls an event store).
+    EsWriter,
+}
+
+/// How an outbox writer writes a change and its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxMode {
+    /// Change and outbox record in one local transaction, published by the relay.
+    Outbox,
+    /// Planted bug: commit, then publish from the request (a crash between loses the event).
+    DualWriteCommitFirst,
+    /// Planted bug: publish, then commit (a crash between leaves a phantom event).
+    DualWritePublishFirst,
+}
+
+impl AppSpec {
+    /// The name used in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AppSpec::OrderSaga { .. } => "order_saga",
+            AppSpec::Outbox { .. } => "outbox",
+            AppSpec::Broker { .. } => "broker",
+            AppSpec::Consumer { .. } => "consumer",
+            AppSpec::EventStore { .. } => "event_store",
+            AppSpec::EsWriter => "es_writer",
+        }
+    }
+}
+
 impl ServiceSpec {
+    /// The name of the service's application, if it runs one.
+    pub fn app_name(&self) -> Option<&'static str> {
+        self.app.as_ref().map(AppSpec::name)
+    }
+
     /// A service with the defaults.
     pub fn new(name: impl Into<String>) -> Self {
         ServiceSpec {
@@ -131,14 +182,8 @@ impl ServiceSpec {
             idempotency: false,
             exactly_once_check: false,
             app: None,
-            saga_compensate: true,
             decline_every: None,
             non_idempotent: Vec::new(),
-            outbox_mode: "outbox".to_owned(),
-            relay_parallel: false,
-            partitions: 4,
-            dedup: true,
-            version_check: true,
             register: None,
         }
     }
@@ -465,36 +510,31 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                 return Err(SpecError::new(format!("services.{}.gateway.client_{}", s.name, c.key), c.value, c.allowed));
             }
         }
-        match s.app.as_deref() {
-            None | Some("consumer") | Some("event_store") => {}
-            Some("es_writer") => {
-                let callee = s.calls.first().and_then(|c| spec.services.iter().find(|x| &x.name == c));
-                if s.calls.len() != 1 || callee.and_then(|c| c.app.as_deref()) != Some("event_store") {
-                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "one service whose app is event_store"));
+        // Applications that call one other application check what they call.
+        let single_callee = |want: &str| {
+            let callee = s.calls.first().and_then(|c| spec.services.iter().find(|x| &x.name == c));
+            if s.calls.len() == 1 && callee.and_then(ServiceSpec::app_name) == Some(want) {
+                Ok(())
+            } else {
+                Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), format!("one service whose app is {want}")))
+            }
+        };
+        match s.app {
+            None | Some(AppSpec::Consumer { .. } | AppSpec::EventStore { .. }) => {}
+            Some(AppSpec::EsWriter) => single_callee("event_store")?,
+            Some(AppSpec::Outbox { .. }) => single_callee("broker")?,
+            Some(AppSpec::Broker { partitions }) => {
+                single_callee("consumer")?;
+                if !(1..=1024).contains(&partitions) {
+                    return Err(SpecError::new(format!("services.{}.partitions", s.name), partitions, "an integer from 1 to 1024"));
                 }
             }
-            Some("order_saga") => {
+            Some(AppSpec::OrderSaga { .. }) => {
                 let want = ["inventory", "payment", "shipping"];
                 if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
                     return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "the order saga's participants: inventory, payment, shipping"));
                 }
             }
-            Some(app @ ("outbox" | "broker")) => {
-                let callee = s.calls.first().and_then(|c| spec.services.iter().find(|x| &x.name == c));
-                let want = if app == "outbox" { "broker" } else { "consumer" };
-                if s.calls.len() != 1 || callee.and_then(|c| c.app.as_deref()) != Some(want) {
-                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), format!("one service whose app is {want}")));
-                }
-            }
-            Some(other) => {
-                return Err(SpecError::new(format!("services.{}.app", s.name), format!("\"{other}\""), "order_saga, outbox, broker, consumer, event_store or es_writer"));
-            }
-        }
-        if !["outbox", "dual_write_commit_first", "dual_write_publish_first"].contains(&s.outbox_mode.as_str()) {
-            return Err(SpecError::new(format!("services.{}.outbox_mode", s.name), format!("\"{}\"", s.outbox_mode), "outbox, dual_write_commit_first or dual_write_publish_first"));
-        }
-        if !(1..=1024).contains(&s.partitions) {
-            return Err(SpecError::new(format!("services.{}.partitions", s.name), s.partitions, "an integer from 1 to 1024"));
         }
         if s.decline_every == Some(0) {
             return Err(SpecError::new(format!("services.{}.decline_every", s.name), 0, "an integer >= 1"));

@@ -70,13 +70,13 @@ impl fmt::Display for Violation {
 /// The checkers that apply to a run of `spec`, run on its event rows (without header).
 pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violation> {
     let mut out = Vec::new();
-    if spec.services.iter().any(|s| s.app.as_deref() == Some("order_saga")) {
+    if spec.services.iter().any(|s| s.app_name() == Some("order_saga")) {
         out.extend(saga::check(rows.clone()));
     }
-    if spec.services.iter().any(|s| s.app.as_deref() == Some("outbox")) {
+    if spec.services.iter().any(|s| s.app_name() == Some("outbox")) {
         out.extend(outbox::check(rows.clone()));
     }
-    if spec.services.iter().any(|s| s.app.as_deref() == Some("event_store")) {
+    if spec.services.iter().any(|s| s.app_name() == Some("event_store")) {
         out.extend(event_sourcing::check_e2(&event_sourcing::attempts_from_events(rows)));
     }
     out
