@@ -37,7 +37,6 @@ impl Replica {
         self.world.nodes[self.node as usize].name.clone()
     }
 
-    /// Broker: appends a message to its partition, durably.
     /// The broker's partition count (1 for anything that is not a broker).
     fn partitions(&self) -> u64 {
         match self.world.spec.services[self.service].app {
@@ -46,6 +45,7 @@ impl Replica {
         }
     }
 
+    /// Broker: appends a message to its partition, durably.
     pub(crate) fn broker_publish(&self, op: Op) -> Result<Served, CallError> {
         let part = op.key % self.partitions();
         let s = store(self);

@@ -12,6 +12,7 @@ use crate::call::{CallError, CallRequest, EdgeContext, EdgeService, Meta, Served
 use crate::net::{Envelope, Handler, Transport};
 use crate::record::{Outcome, RequestRecord};
 use crate::rng::{stream, SimRng};
+use crate::spec::AppSpec;
 use crate::world::World;
 
 /// Pattern events from one node, into the run's event log.
@@ -233,10 +234,8 @@ impl Replica {
     /// As an orchestrator: runs (or, after a retry of the same request, resumes) the saga
     /// whose id is the request's id.
     async fn run_app(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
-        let spec = &self.world.spec.services[self.service];
         let (log, participants) = self.saga_ports(meta);
-        let compensate = !matches!(spec.app, Some(crate::spec::AppSpec::OrderSaga { compensate: false }));
-        match crate::saga::orchestrate(&log, &participants, request, compensate).await {
+        match crate::saga::orchestrate(&log, &participants, request, self.saga_compensates()).await {
             faultline_patterns::saga::SagaOutcome::Completed => Ok(Served::Full),
             faultline_patterns::saga::SagaOutcome::Compensated => Err(CallError::Server),
         }
@@ -257,15 +256,21 @@ impl Replica {
         (log, crate::saga::EdgeParticipants { world: self.world.clone(), edges, meta })
     }
 
+    /// Whether this order-saga orchestrator compensates failed sagas (not doing so is a
+    /// planted bug).
+    fn saga_compensates(&self) -> bool {
+        !matches!(self.world.spec.services[self.service].app, Some(AppSpec::OrderSaga { compensate: false }))
+    }
+
     /// After a restart: resumes every saga the log shows unfinished.
     pub(crate) fn resume_sagas(self: &Arc<Self>) {
-        if self.world.spec.services[self.service].app_name() != Some("order_saga") {
+        if !matches!(self.world.spec.services[self.service].app, Some(AppSpec::OrderSaga { .. })) {
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
             let (log, participants) = this.saga_ports(Meta::default());
-            let compensate = !matches!(this.world.spec.services[this.service].app, Some(crate::spec::AppSpec::OrderSaga { compensate: false }));
+            let compensate = this.saga_compensates();
             use faultline_patterns::saga::SagaLog;
             for id in log.unfinished().await {
                 let name = this.world.nodes[this.node as usize].name.clone();
@@ -359,14 +364,14 @@ impl Replica {
         if failed {
             return Err(CallError::Server);
         }
-        match (spec.app_name(), meta.op) {
-            (Some("broker"), Some(op)) => return self.broker_publish(op),
-            (Some("consumer"), Some(op)) => return self.consumer_apply(op),
-            (Some("event_store"), Some(op)) => return self.event_store_op(op),
-            (Some("es_writer"), None) => return self.es_write(request, meta).await,
+        match (spec.app, meta.op) {
+            (Some(AppSpec::Broker { .. }), Some(op)) => return self.broker_publish(op),
+            (Some(AppSpec::Consumer { .. }), Some(op)) => return self.consumer_apply(op),
+            (Some(AppSpec::EventStore { .. }), Some(op)) => return self.event_store_op(op),
+            (Some(AppSpec::EsWriter), None) => return self.es_write(request, meta).await,
             (_, Some(op)) => return self.apply_saga_op(op.name, op.id),
-            (Some("order_saga"), None) => return self.run_app(request, meta).await,
-            (Some("outbox"), None) => return self.outbox_write(request, meta).await,
+            (Some(AppSpec::OrderSaga { .. }), None) => return self.run_app(request, meta).await,
+            (Some(AppSpec::Outbox { .. }), None) => return self.outbox_write(request, meta).await,
             _ => {}
         }
         let on_route = |i: usize| self.routes.as_ref().is_none_or(|r| r.get(usize::from(meta.route)).is_some_and(|deps| deps[i]));
