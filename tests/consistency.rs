@@ -187,6 +187,25 @@ mod outbox {
     }
 
     #[test]
+    fn a_log_tailing_relay_keeps_o1_o2_o3_and_publishes_sooner_than_polling() {
+        for seed in 1..=8 {
+            let v = violations(&["services.orders.relay=log_tailing"], seed);
+            assert!(v.is_empty(), "log tailing, seed {seed}: {}", v[0]);
+        }
+        let median_delay = |relay: &str| {
+            let s = scenarios::load("outbox", &[format!("services.orders.relay={relay}")], Some(1)).unwrap();
+            let (_, rows) = crate::support::run_rows(s.spec);
+            let mut d = checkers::outbox::publish_delays(rows.events.iter().map(String::as_str));
+            d.sort_unstable();
+            assert!(d.len() > 1000, "{relay}: only {} events published", d.len());
+            d[d.len() / 2]
+        };
+        let (polling, tailing) = (median_delay("polling"), median_delay("log_tailing"));
+        println!("commit to publish, median: polling {polling} us, log tailing {tailing} us");
+        assert!(tailing < polling, "log tailing {tailing} us, polling {polling} us");
+    }
+
+    #[test]
     fn each_planted_outbox_bug_is_caught_within_a_few_seeds() {
         for (bug, set, checker, needle) in [
             ("dual write, commit first", "services.orders.outbox_mode=dual_write_commit_first", "O1", "lost"),

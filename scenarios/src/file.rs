@@ -22,7 +22,7 @@ use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKin
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_patterns::ConfigError;
 use faultline_patterns::timeout::TimeoutConfig;
-use faultline_sim::{AppSpec, Arrivals, CallError, ClientSpace, Dist, GatewaySpec, KeySpace, OutboxMode, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
+use faultline_sim::{AppSpec, Arrivals, CallError, ClientSpace, Dist, GatewaySpec, KeySpace, OutboxMode, Relay, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
 use serde::Deserialize;
 
 use crate::stack::{BudgetSpec, LayerSpec, PatternStack, RetryOn};
@@ -108,6 +108,7 @@ struct ServiceFile {
     non_idempotent: Vec<String>,
     outbox_mode: Option<String>,
     relay_parallel: Option<bool>,
+    relay: Option<String>,
     partitions: Option<u32>,
     dedup: Option<bool>,
     version_check: Option<bool>,
@@ -469,13 +470,14 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         ("saga_compensate", s.saga_compensate.is_some()),
         ("outbox_mode", s.outbox_mode.is_some()),
         ("relay_parallel", s.relay_parallel.is_some()),
+        ("relay", s.relay.is_some()),
         ("partitions", s.partitions.is_some()),
         ("dedup", s.dedup.is_some()),
         ("version_check", s.version_check.is_some()),
     ];
     let keys: &[&str] = match kind {
         "order_saga" => &["saga_compensate"],
-        "outbox" => &["outbox_mode", "relay_parallel"],
+        "outbox" => &["outbox_mode", "relay_parallel", "relay"],
         "broker" => &["partitions"],
         "consumer" => &["dedup"],
         "event_store" => &["version_check"],
@@ -496,6 +498,14 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
                 other => return err(format!("{table}.outbox_mode"), format!("\"{other}\" is not allowed (expected outbox, dual_write_commit_first or dual_write_publish_first)")),
             },
             relay_parallel: s.relay_parallel.unwrap_or(false),
+            relay: match s.relay.as_deref().unwrap_or("polling") {
+                "polling" => Relay::Polling,
+                "log_tailing" if s.relay_parallel == Some(true) => {
+                    return err(format!("{table}.relay_parallel"), "true is not allowed with relay = \"log_tailing\" (a log tailer reads one entry at a time; expected false)".to_owned())
+                }
+                "log_tailing" => Relay::LogTailing,
+                other => return err(format!("{table}.relay"), format!("\"{other}\" is not allowed (expected polling or log_tailing)")),
+            },
         },
         "broker" => AppSpec::Broker { partitions: s.partitions.unwrap_or(4) },
         "consumer" => AppSpec::Consumer { dedup: s.dedup.unwrap_or(true) },

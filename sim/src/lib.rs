@@ -37,6 +37,6 @@ pub use dist::Dist;
 pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};
 pub use run::{madsim_config, run, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary, SimHandle};
-pub use spec::{AppSpec, GatewaySpec, LinkModel, OutboxMode, NetworkSpec, ServiceSpec, SimBuilder, SimSpec, SpecError, CLIENT};
+pub use spec::{AppSpec, GatewaySpec, LinkModel, OutboxMode, NetworkSpec, Relay, ServiceSpec, SimBuilder, SimSpec, SpecError, CLIENT};
 pub use workload::{Arrivals, ClientSpace, KeySpace, Workload};
 pub use world::World;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::{CallError, Meta, Op, Served};
-use crate::spec::{AppSpec, OutboxMode};
+use crate::spec::{AppSpec, OutboxMode, Relay};
 use crate::server::{recorded_call, Replica};
 use crate::store::StoreHandle;
 
@@ -30,6 +30,13 @@ fn store(r: &Replica) -> StoreHandle {
 
 fn read_u64(s: &StoreHandle, key: &str) -> u64 {
     s.get(key).and_then(|v| String::from_utf8_lossy(&v).parse().ok()).unwrap_or(0)
+}
+
+/// A stored message `id,key,seq` (missing fields read as 0).
+fn message(entry: &[u8]) -> (u64, u64, u64) {
+    let text = String::from_utf8_lossy(entry);
+    let mut f = text.split(',').map(|x| x.parse::<u64>().unwrap_or(0));
+    (f.next().unwrap_or(0), f.next().unwrap_or(0), f.next().unwrap_or(0))
 }
 
 impl Replica {
@@ -77,9 +84,7 @@ impl Replica {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             };
-            let text = String::from_utf8_lossy(&entry).into_owned();
-            let mut f = text.split(',').map(|x| x.parse::<u64>().unwrap_or(0));
-            let (id, key, seq) = (f.next().unwrap_or(0), f.next().unwrap_or(0), f.next().unwrap_or(0));
+            let (id, key, seq) = message(&entry);
             let meta = Meta { op: Some(Op { name: "deliver", id, key, seq }), key, ..Meta::default() };
             match recorded_call(&self.world, self.world.next_id(), &edge, &stack, 0, meta).await {
                 Ok(_) => {
@@ -128,9 +133,15 @@ impl Replica {
                 commit(&s);
                 // Records are keyed by commit order (not request id: requests commit out of
                 // id order), so that the relay, reading them in key order, keeps per-key order.
+                // A polling relay reads (and deletes) outbox rows; a log tailer reads the
+                // commit log, where the transaction's entry carries the message.
+                let table = match spec.app {
+                    Some(AppSpec::Outbox { relay: Relay::LogTailing, .. }) => "wal",
+                    _ => "outbox",
+                };
                 let position = read_u64(&s, "outbox_next") + 1;
                 s.put("outbox_next", position.to_string().as_bytes());
-                s.put(&format!("outbox/{position:020}"), format!("{request},{key},{seq}").as_bytes());
+                s.put(&format!("{table}/{position:020}"), format!("{request},{key},{seq}").as_bytes());
                 s.sync(); // the change and its outbox record commit together
                 committed(&self.world);
                 Ok(Served::Full)
@@ -170,9 +181,36 @@ impl Replica {
             return;
         }
         let this = self.clone();
-        tokio::spawn(async move { this.relay().await });
+        match self.world.spec.services[self.service].app {
+            Some(AppSpec::Outbox { relay: Relay::LogTailing, .. }) => tokio::spawn(async move { this.tail_log().await }),
+            _ => tokio::spawn(async move { this.relay().await }),
+        };
     }
 
+    /// The log-tailing relay: publishes commit-log entries in order from its durable position,
+    /// advancing it after each ack (a crash between the two republishes one entry). It looks for
+    /// a new entry every millisecond, as a connector streaming the log would.
+    async fn tail_log(self: Arc<Self>) {
+        let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
+        let s = store(&self);
+        loop {
+            let next = read_u64(&s, "tail_position") + 1;
+            let Some(entry) = s.get(&format!("wal/{next:020}")) else {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            };
+            let (id, key, seq) = message(&entry);
+            let meta = Meta { op: Some(Op { name: "publish", id, key, seq }), key, ..Meta::default() };
+            if recorded_call(&self.world, self.world.next_id(), &edge, &stack, id, meta).await.is_ok() {
+                s.put("tail_position", next.to_string().as_bytes());
+                s.sync();
+            } else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    /// The polling relay.
     async fn relay(self: Arc<Self>) {
         let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
         let parallel = matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { relay_parallel: true, .. }));
@@ -182,9 +220,7 @@ impl Replica {
             let mut batch = Vec::new();
             for k in pending {
                 let Some(v) = s.get(&k) else { continue };
-                let text = String::from_utf8_lossy(&v).into_owned();
-                let mut f = text.split(',').map(|x| x.parse::<u64>().unwrap_or(0));
-                let (id, key, seq) = (f.next().unwrap_or(0), f.next().unwrap_or(0), f.next().unwrap_or(0));
+                let (id, key, seq) = message(&v);
                 let meta = Meta { op: Some(Op { name: "publish", id, key, seq }), key, ..Meta::default() };
                 let (world, edge, stack, s, k) = (self.world.clone(), edge.clone(), stack.clone(), s.clone(), k.clone());
                 let publish = async move {

@@ -110,6 +110,8 @@ pub enum AppSpec {
         mode: OutboxMode,
         /// The relay publishes its batch all at once (planted bug: per-key order lost).
         relay_parallel: bool,
+        /// How the relay finds what to publish.
+        relay: Relay,
     },
     /// A push broker delivering to the consumer it calls.
     Broker {
@@ -139,6 +141,17 @@ pub enum OutboxMode {
     DualWriteCommitFirst,
     /// Planted bug: publish, then commit (a crash between leaves a phantom event).
     DualWritePublishFirst,
+}
+
+/// How an outbox relay finds the messages to publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relay {
+    /// Polling publisher: every 10 ms, reads the outbox rows in order, publishes each and
+    /// deletes it after the broker's ack.
+    Polling,
+    /// Transaction log tailing (change data capture): follows the database's commit log from a
+    /// durable read position, advanced after each ack; nothing is deleted.
+    LogTailing,
 }
 
 impl AppSpec {

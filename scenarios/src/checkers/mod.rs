@@ -22,6 +22,8 @@ use std::fmt;
 pub struct EventRow<'a> {
     /// Position in the log (0-based, header excluded).
     pub index: usize,
+    /// Virtual time of the event, µs.
+    pub t_us: u64,
     /// e.g. `saga.record`.
     pub kind: &'a str,
     /// The `key=value` pairs of the detail column.
@@ -44,9 +46,9 @@ impl EventRow<'_> {
 pub fn event_rows<'a>(rows: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = EventRow<'a>> {
     rows.into_iter().enumerate().filter_map(|(index, row)| {
         let mut parts = row.splitn(4, ',');
-        let (_, _, kind) = (parts.next()?, parts.next()?, parts.next()?);
+        let (t_us, _, kind) = (parts.next()?.parse().ok()?, parts.next()?, parts.next()?);
         let details = parts.next().unwrap_or("").trim_matches('"').split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
-        Some(EventRow { index, kind, details })
+        Some(EventRow { index, t_us, kind, details })
     })
 }
 

@@ -58,3 +58,25 @@ pub fn check<'a>(events: impl IntoIterator<Item = &'a str>) -> Vec<Violation> {
     out.extend(o3);
     out
 }
+
+/// For each committed change that was published, the time from its commit to its first
+/// publication (µs), in commit order: the relay's delay.
+pub fn publish_delays<'a>(events: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+    let mut committed: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut delays = Vec::new();
+    for row in event_rows(events) {
+        let event = row.number("event").unwrap_or(0);
+        match row.kind {
+            "change.commit" => {
+                committed.entry(event).or_insert(row.t_us);
+            }
+            "broker.publish" => {
+                if let Some(at) = committed.remove(&event) {
+                    delays.push(row.t_us.saturating_sub(at));
+                }
+            }
+            _ => {}
+        }
+    }
+    delays
+}
