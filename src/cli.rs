@@ -96,13 +96,29 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
             if report.output.failed_checks.is_empty() {
                 Ok(0)
             } else {
-                for c in &report.output.failed_checks {
-                    println!("CHECK FAILED: {c}");
-                }
+                print_failed_checks(&report.output.failed_checks);
                 Ok(EXIT_CHECK_FAILED)
             }
         }
         Some(Command::Check(args)) => check(&load(&args)?),
+    }
+}
+
+/// The failed checks, at most three per checker (a stalled run can break S1 once per saga),
+/// with how many more there were.
+fn print_failed_checks(checks: &[String]) {
+    const SHOWN: usize = 3;
+    let mut shown: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for c in checks {
+        let checker = c.split_whitespace().next().unwrap_or("");
+        let n = shown.entry(checker).or_insert(0);
+        *n += 1;
+        if *n <= SHOWN {
+            println!("CHECK FAILED: {c}");
+        }
+    }
+    for (checker, n) in shown.into_iter().filter(|(_, n)| *n > SHOWN) {
+        println!("CHECK FAILED: and {} more {checker} violations", n - SHOWN);
     }
 }
 

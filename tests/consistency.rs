@@ -168,6 +168,54 @@ mod sagas {
     }
 }
 
+mod choreography {
+    use faultline::scenarios::{self, checkers};
+    use faultline_patterns::saga::SagaOutcome;
+
+    fn events(extra: &[&str], seed: u64) -> Vec<String> {
+        let mut sets: Vec<String> = ["duration_s=20", "faults[0].at_s=5", "faults[1].at_s=10", "faults[2].at_s=14"].iter().map(|s| s.to_string()).collect();
+        sets.extend(extra.iter().map(|s| s.to_string()));
+        let s = scenarios::load("order-saga-choreography", &sets, Some(seed)).unwrap();
+        crate::support::run_rows(s.spec).1.events
+    }
+
+    #[test]
+    fn the_choreographed_saga_keeps_s1_s2_s3_under_crashes_a_partition_and_duplicates() {
+        for seed in 1..=10 {
+            let events = events(&[], seed);
+            let v = checkers::saga::check(events.iter().map(String::as_str));
+            assert!(v.is_empty(), "seed {seed}: {}", v[0]);
+            let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
+            assert!(outcomes.len() > 300, "seed {seed}: only {} sagas finished", outcomes.len());
+            assert!(outcomes.values().any(|o| *o == SagaOutcome::Compensated) && outcomes.values().any(|o| *o == SagaOutcome::Completed));
+        }
+    }
+
+    #[test]
+    fn each_saga_ends_as_its_declines_decide_whatever_crashes_and_duplicates_do() {
+        // Without transient errors, a saga's outcome is fixed by its id (payment declines every
+        // 7th, shipping every 11th): crashes, a partition, redeliveries and duplicates must not
+        // change a single one. This is S4 for the choreography.
+        let calm = ["services.inventory.error_rate=0", "services.payment.error_rate=0", "services.shipping.error_rate=0"];
+        let events = events(&calm, 2);
+        let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
+        assert!(outcomes.len() > 300, "only {} sagas finished", outcomes.len());
+        for (id, outcome) in &outcomes {
+            let expected = if id % 7 == 0 || id % 11 == 0 { SagaOutcome::Compensated } else { SagaOutcome::Completed };
+            assert_eq!(*outcome, expected, "saga {id}");
+        }
+        let refunds = events.iter().filter(|e| e.contains("op=refund") && e.contains("applied=1")).count();
+        assert!(refunds > 5, "only {refunds} refunds: shipping's declines were never compensated upstream");
+    }
+
+    #[test]
+    fn a_participant_ignoring_failures_stalls_sagas_and_s1_catches_it() {
+        let first = (1..=5u64).find(|&seed| checkers::saga::check(events(&["services.inventory.saga_compensate=false"], seed).iter().map(String::as_str)).iter().any(|v| v.checker == "S1"));
+        println!("choreography without compensation: caught by S1 at seed {first:?}");
+        assert_eq!(first, Some(1));
+    }
+}
+
 mod outbox {
     use faultline::scenarios::{self, checkers};
 

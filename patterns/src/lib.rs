@@ -29,6 +29,7 @@ pub mod budget;
 pub mod cache;
 pub mod bulkhead;
 pub mod chaos;
+pub mod choreography;
 pub mod circuit_breaker;
 pub mod deadline;
 pub mod config;

@@ -33,6 +33,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("order-saga", include_str!("../catalog/order-saga.toml")),
     ("order-saga-participant-crash", include_str!("../catalog/order-saga-participant-crash.toml")),
     ("order-saga-compensation-failure", include_str!("../catalog/order-saga-compensation-failure.toml")),
+    ("order-saga-choreography", include_str!("../catalog/order-saga-choreography.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),

@@ -476,13 +476,13 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         ("version_check", s.version_check.is_some()),
     ];
     let keys: &[&str] = match kind {
-        "order_saga" => &["saga_compensate"],
+        "order_saga" | "saga_choreography" => &["saga_compensate"],
         "outbox" => &["outbox_mode", "relay_parallel", "relay"],
         "broker" => &["partitions"],
         "consumer" => &["dedup"],
         "event_store" => &["version_check"],
         "none" | "es_writer" => &[],
-        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, outbox, broker, consumer, event_store or es_writer)")),
+        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_choreography, outbox, broker, consumer, event_store or es_writer)")),
     };
     if let Some((key, _)) = given.iter().find(|(k, present)| *present && !keys.contains(k)) {
         return err(format!("{table}.{key}"), format!("`{key}` is not used by app \"{kind}\" (its keys: {})", if keys.is_empty() { "none".into() } else { keys.join(", ") }));
@@ -490,6 +490,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
     Ok(Some(match kind {
         "none" => return Ok(None),
         "order_saga" => AppSpec::OrderSaga { compensate: s.saga_compensate.unwrap_or(true) },
+        "saga_choreography" => AppSpec::SagaChoreography { compensate: s.saga_compensate.unwrap_or(true) },
         "outbox" => AppSpec::Outbox {
             mode: match s.outbox_mode.as_deref().unwrap_or("outbox") {
                 "outbox" => OutboxMode::Outbox,

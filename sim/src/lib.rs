@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod choreography;
 pub mod call;
 pub mod dist;
 pub mod fault;

@@ -24,7 +24,7 @@ use crate::spec::{AppSpec, OutboxMode, Relay};
 use crate::server::{recorded_call, Replica};
 use crate::store::StoreHandle;
 
-fn store(r: &Replica) -> StoreHandle {
+pub(crate) fn store(r: &Replica) -> StoreHandle {
     StoreHandle { world: r.world.clone(), node: r.node }
 }
 
@@ -40,7 +40,7 @@ fn message(entry: &[u8]) -> (u64, u64, u64) {
 }
 
 impl Replica {
-    fn node_name(&self) -> String {
+    pub(crate) fn node_name(&self) -> String {
         self.world.nodes[self.node as usize].name.clone()
     }
 
@@ -64,22 +64,27 @@ impl Replica {
         Ok(Served::Full)
     }
 
-    /// Broker: starts one delivery loop per partition (after every start).
+    /// Broker: starts one delivery loop per consumer group (each service it calls) and
+    /// partition (after every start).
     pub(crate) fn start_deliveries(self: &Arc<Self>) {
         if !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Broker { .. })) {
             return;
         }
-        for part in 0..self.partitions() {
-            let this = self.clone();
-            tokio::spawn(async move { this.deliver_partition(part).await });
+        for group in 0..self.deps.len() {
+            for part in 0..self.partitions() {
+                let this = self.clone();
+                tokio::spawn(async move { this.deliver_partition(group, part).await });
+            }
         }
     }
 
-    async fn deliver_partition(self: Arc<Self>, part: u64) {
-        let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
+    /// Delivers partition `part` to consumer group `group`, from the group's committed offset.
+    async fn deliver_partition(self: Arc<Self>, group: usize, part: u64) {
+        let Some((edge, stack, _)) = self.deps.get(group).cloned() else { return };
         let s = store(&self);
+        let offset_key = format!("offset/{group}/{part}");
         loop {
-            let next = read_u64(&s, &format!("offset/{part}")) + 1;
+            let next = read_u64(&s, &offset_key) + 1;
             let Some(entry) = s.get(&format!("log/{part}/{next:020}")) else {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
@@ -88,7 +93,7 @@ impl Replica {
             let meta = Meta { op: Some(Op { name: "deliver", id, key, seq }), key, ..Meta::default() };
             match recorded_call(&self.world, self.world.next_id(), &edge, &stack, 0, meta).await {
                 Ok(_) => {
-                    s.put(&format!("offset/{part}"), next.to_string().as_bytes());
+                    s.put(&offset_key, next.to_string().as_bytes());
                     s.sync();
                 }
                 // Not acknowledged: deliver the same message again, in order.
@@ -131,17 +136,7 @@ impl Replica {
         match mode {
             OutboxMode::Outbox => {
                 commit(&s);
-                // Records are keyed by commit order (not request id: requests commit out of
-                // id order), so that the relay, reading them in key order, keeps per-key order.
-                // A polling relay reads (and deletes) outbox rows; a log tailer reads the
-                // commit log, where the transaction's entry carries the message.
-                let table = match spec.app {
-                    Some(AppSpec::Outbox { relay: Relay::LogTailing, .. }) => "wal",
-                    _ => "outbox",
-                };
-                let position = read_u64(&s, "outbox_next") + 1;
-                s.put("outbox_next", position.to_string().as_bytes());
-                s.put(&format!("{table}/{position:020}"), format!("{request},{key},{seq}").as_bytes());
+                self.outbox_append(&s, request, key, seq);
                 s.sync(); // the change and its outbox record commit together
                 committed(&self.world);
                 Ok(Served::Full)
@@ -175,9 +170,25 @@ impl Replica {
         }
     }
 
-    /// Writer in outbox mode: starts the relay (after every start).
+    /// Writes message `id,key,seq` to the outbox, in the caller's local transaction (it syncs).
+    /// Records are keyed by commit order (not message id: requests commit out of id order), so
+    /// that the relay, reading them in key order, keeps per-key order. A polling relay reads
+    /// (and deletes) outbox rows; a log tailer reads the commit log, where the transaction's
+    /// entry carries the message.
+    pub(crate) fn outbox_append(&self, s: &StoreHandle, id: u64, key: u64, seq: u64) {
+        let table = match self.world.spec.services[self.service].app {
+            Some(AppSpec::Outbox { relay: Relay::LogTailing, .. }) => "wal",
+            _ => "outbox",
+        };
+        let position = read_u64(s, "outbox_next") + 1;
+        s.put("outbox_next", position.to_string().as_bytes());
+        s.put(&format!("{table}/{position:020}"), format!("{id},{key},{seq}").as_bytes());
+    }
+
+    /// Writer in outbox mode, or a saga choreography member: starts the relay (after every
+    /// start).
     pub(crate) fn start_relay(self: &Arc<Self>) {
-        if !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { mode: OutboxMode::Outbox, .. })) {
+        if !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { mode: OutboxMode::Outbox, .. } | AppSpec::SagaChoreography { .. })) {
             return;
         }
         let this = self.clone();

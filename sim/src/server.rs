@@ -198,7 +198,7 @@ impl Replica {
 
     /// As a saga participant: applies `op` for `saga` once (or, for a planted non-idempotent
     /// operation, every time), recording the effect as an event the checkers read.
-    fn apply_saga_op(&self, op: &'static str, saga: u64) -> Result<Served, CallError> {
+    pub(crate) fn apply_saga_op(&self, op: &'static str, saga: u64) -> Result<Served, CallError> {
         let spec = &self.world.spec.services[self.service];
         let def = faultline_patterns::saga::SagaDefinition::order();
         let compensation_of_this = def.steps.iter().find(|s| s.action == op).map(|s| s.compensation);
@@ -369,6 +369,8 @@ impl Replica {
             (Some(AppSpec::Consumer { .. }), Some(op)) => return self.consumer_apply(op),
             (Some(AppSpec::EventStore { .. }), Some(op)) => return self.event_store_op(op),
             (Some(AppSpec::EsWriter), None) => return self.es_write(request, meta).await,
+            (Some(AppSpec::SagaChoreography { .. }), Some(op)) => return self.choreography_deliver(op),
+            (Some(AppSpec::SagaChoreography { .. }), None) => return self.choreography_start(request, meta),
             (_, Some(op)) => return self.apply_saga_op(op.name, op.id),
             (Some(AppSpec::OrderSaga { .. }), None) => return self.run_app(request, meta).await,
             (Some(AppSpec::Outbox { .. }), None) => return self.outbox_write(request, meta).await,

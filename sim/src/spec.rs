@@ -104,6 +104,13 @@ pub enum AppSpec {
         /// Compensate failed sagas (false: planted bug).
         compensate: bool,
     },
+    /// A participant of the choreographed order saga (the service named inventory, payment or
+    /// shipping runs that step; any other one starts sagas and records their outcome): reacts
+    /// to saga events delivered by the broker it calls, publishing its own through an outbox.
+    SagaChoreography {
+        /// React to failures with compensations (false: planted bug).
+        compensate: bool,
+    },
     /// Writes changes with a transactional outbox and relays them to the broker it calls.
     Outbox {
         /// How the change and its message are written.
@@ -159,6 +166,7 @@ impl AppSpec {
     pub fn name(&self) -> &'static str {
         match self {
             AppSpec::OrderSaga { .. } => "order_saga",
+            AppSpec::SagaChoreography { .. } => "saga_choreography",
             AppSpec::Outbox { .. } => "outbox",
             AppSpec::Broker { .. } => "broker",
             AppSpec::Consumer { .. } => "consumer",
@@ -536,8 +544,13 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             None | Some(AppSpec::Consumer { .. } | AppSpec::EventStore { .. }) => {}
             Some(AppSpec::EsWriter) => single_callee("event_store")?,
             Some(AppSpec::Outbox { .. }) => single_callee("broker")?,
+            Some(AppSpec::SagaChoreography { .. }) => single_callee("broker")?,
             Some(AppSpec::Broker { partitions }) => {
-                single_callee("consumer")?;
+                // Each service it calls is a consumer group: every message goes to each.
+                let consumer = |c: &String| spec.services.iter().find(|x| &x.name == c).and_then(ServiceSpec::app_name).is_some_and(|a| a == "consumer" || a == "saga_choreography");
+                if s.calls.is_empty() || !s.calls.iter().all(consumer) {
+                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "services whose app is consumer or saga_choreography (one consumer group each)"));
+                }
                 if !(1..=1024).contains(&partitions) {
                     return Err(SpecError::new(format!("services.{}.partitions", s.name), partitions, "an integer from 1 to 1024"));
                 }
@@ -566,6 +579,7 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             return Err(SpecError::new(format!("services.{}.readiness_period_ms", s.name), 0, "a duration > 0"));
         }
     }
+    check_choreography(spec)?;
     if let Some(cycle) = find_cycle(spec) {
         return Err(SpecError::new("services", cycle, "calls without a cycle"));
     }
@@ -720,8 +734,38 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
     }
 }
 
+/// A choreographed saga needs each participant of the order saga and one initiator, all
+/// reached by the broker they publish to.
+fn check_choreography(spec: &SimSpec) -> Result<(), SpecError> {
+    let members: Vec<&ServiceSpec> = spec.services.iter().filter(|s| s.app_name() == Some("saga_choreography")).collect();
+    if members.is_empty() {
+        return Ok(());
+    }
+    let def = faultline_patterns::saga::SagaDefinition::order();
+    let participants: Vec<&str> = def.steps.iter().map(|s| s.service).collect();
+    for p in &participants {
+        if !members.iter().any(|m| m.name == *p) {
+            let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+            return Err(SpecError::new("services", format!("{names:?} with app saga_choreography"), format!("one of each participant ({}) and one initiator", participants.join(", "))));
+        }
+    }
+    let initiators: Vec<&str> = members.iter().map(|m| m.name.as_str()).filter(|n| !participants.contains(n)).collect();
+    if initiators.len() != 1 {
+        return Err(SpecError::new("services", format!("initiators {initiators:?}"), "exactly one saga_choreography service besides inventory, payment and shipping (it starts the sagas)"));
+    }
+    for m in &members {
+        let broker = spec.services.iter().find(|b| m.calls.first() == Some(&b.name));
+        if !broker.is_some_and(|b| b.calls.contains(&m.name)) {
+            return Err(SpecError::new(format!("services.{}.calls", broker.map_or(m.name.as_str(), |b| b.name.as_str())), format!("{:?}", broker.map_or(&m.calls, |b| &b.calls)), format!("a broker that delivers to {} (it reacts to the saga's events)", m.name)));
+        }
+    }
+    Ok(())
+}
+
+/// A cycle of synchronous calls. A broker's deliveries are not part of any request (they run
+/// from its log), so its calls do not close a cycle.
 fn find_cycle(spec: &SimSpec) -> Option<String> {
-    let deps: BTreeMap<&str, &Vec<String>> = spec.services.iter().map(|s| (s.name.as_str(), &s.calls)).collect();
+    let deps: BTreeMap<&str, &Vec<String>> = spec.services.iter().filter(|s| s.app_name() != Some("broker")).map(|s| (s.name.as_str(), &s.calls)).collect();
     fn visit<'a>(n: &'a str, deps: &BTreeMap<&'a str, &'a Vec<String>>, path: &mut Vec<&'a str>, done: &mut BTreeSet<&'a str>) -> Option<String> {
         if let Some(pos) = path.iter().position(|p| *p == n) {
             let mut cycle: Vec<&str> = path[pos..].to_vec();

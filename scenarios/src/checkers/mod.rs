@@ -72,7 +72,7 @@ impl fmt::Display for Violation {
 /// The checkers that apply to a run of `spec`, run on its event rows (without header).
 pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violation> {
     let mut out = Vec::new();
-    if spec.services.iter().any(|s| s.app_name() == Some("order_saga")) {
+    if spec.services.iter().any(|s| matches!(s.app_name(), Some("order_saga" | "saga_choreography"))) {
         out.extend(saga::check(rows.clone()));
     }
     if spec.services.iter().any(|s| s.app_name() == Some("outbox")) {
