@@ -93,6 +93,9 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
                 report.output.failed_checks.push(v.to_string());
             }
             print_report(&scenario, &report);
+            if scenario.spec.services.iter().any(|s| s.app_name() == Some("projector")) {
+                print_projection_lag(&faultline_scenarios::checkers::event_sourcing::projection_lag(rows.iter().copied()));
+            }
             if report.output.failed_checks.is_empty() {
                 Ok(0)
             } else {
@@ -102,6 +105,13 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         }
         Some(Command::Check(args)) => check(&load(&args)?),
     }
+}
+
+/// How far a read model fell behind its event store, and where it ended.
+fn print_projection_lag(lag: &[(u64, u64)]) {
+    let Some(&(end_us, end)) = lag.last() else { return };
+    let (max_at_us, max) = lag.iter().fold((0, 0), |best, &(t, l)| if l > best.1 { (t, l) } else { best });
+    println!("read model lag: max {max} events at {:.1} s; {end} at the last event ({:.1} s)", max_at_us as f64 / 1e6, end_us as f64 / 1e6);
 }
 
 /// The failed checks, at most three per checker (a stalled run can break S1 once per saga),

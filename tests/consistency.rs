@@ -288,6 +288,44 @@ mod event_store_node {
         }
     }
 
+    fn projection(sets: &[&str], seed: u64) -> Vec<String> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let s = scenarios::load("projection-lag", &sets, Some(seed)).unwrap();
+        crate::support::run_rows(s.spec).1.events
+    }
+
+    #[test]
+    fn a_read_model_falls_behind_in_a_burst_catches_up_and_keeps_e3_across_a_crash() {
+        use checkers::event_sourcing::{check_e3_events, projection_lag};
+        for seed in 1..=4 {
+            let events = projection(&[], seed);
+            let rows = || events.iter().map(String::as_str);
+            assert_eq!(check_e3_events(rows()), None, "seed {seed}");
+            assert_eq!(checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())), None, "seed {seed}");
+            let lag = projection_lag(rows());
+            let worst = |from_s: u64, to_s: u64| lag.iter().filter(|(t, _)| (from_s * 1_000_000..to_s * 1_000_000).contains(t)).map(|(_, l)| *l).max().unwrap_or(0);
+            // The first burst (15-18 s) outruns the projector; it has caught up before the
+            // second (30 s); the crash (34-36 s) adds to the second; all is applied at the end.
+            let (in_burst, before_next, after_crash) = (worst(15, 19), worst(29, 30), worst(36, 37));
+            if seed == 1 {
+                println!("read model lag, seed 1: {in_burst} events in the first burst, {before_next} before the second, {after_crash} after the crash");
+            }
+            assert!(in_burst > 500, "seed {seed}: lag only {in_burst} in the burst");
+            assert!(before_next < 50, "seed {seed}: lag {before_next} before the second burst: it never caught up");
+            assert!(after_crash > in_burst, "seed {seed}: the crash added no lag ({after_crash} vs {in_burst})");
+            assert_eq!(lag.last().map(|l| l.1), Some(0), "seed {seed}: events left unapplied");
+        }
+    }
+
+    #[test]
+    fn a_projector_writing_its_checkpoint_apart_from_its_read_model_is_caught_by_e3() {
+        let caught = |seed: u64| checkers::event_sourcing::check_e3_events(projection(&["services.projector.projection_atomic=false"], seed).iter().map(String::as_str));
+        let first = (1..=10u64).find(|&seed| caught(seed).is_some());
+        println!("projector checkpointing apart from its read model: caught by E3 at seed {first:?}");
+        assert!(first.is_some_and(|s| s <= 3), "first caught at {first:?}");
+        assert!(caught(first.unwrap()).unwrap().detail.contains("the log up to it has"));
+    }
+
     #[test]
     fn a_store_without_the_version_check_loses_updates() {
         let first = (1..=10u64).find(|&seed| e2(&["duration_s=10", "services.store.version_check=false"], seed).0.is_some());

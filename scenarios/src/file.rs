@@ -112,6 +112,8 @@ struct ServiceFile {
     partitions: Option<u32>,
     dedup: Option<bool>,
     version_check: Option<bool>,
+    projection_batch: Option<u32>,
+    projection_atomic: Option<bool>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
 }
@@ -474,6 +476,8 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         ("partitions", s.partitions.is_some()),
         ("dedup", s.dedup.is_some()),
         ("version_check", s.version_check.is_some()),
+        ("projection_batch", s.projection_batch.is_some()),
+        ("projection_atomic", s.projection_atomic.is_some()),
     ];
     let keys: &[&str] = match kind {
         "order_saga" | "saga_choreography" => &["saga_compensate"],
@@ -481,8 +485,9 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         "broker" => &["partitions"],
         "consumer" => &["dedup"],
         "event_store" => &["version_check"],
+        "projector" => &["projection_batch", "projection_atomic"],
         "none" | "es_writer" => &[],
-        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_choreography, outbox, broker, consumer, event_store or es_writer)")),
+        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_choreography, outbox, broker, consumer, event_store, es_writer or projector)")),
     };
     if let Some((key, _)) = given.iter().find(|(k, present)| *present && !keys.contains(k)) {
         return err(format!("{table}.{key}"), format!("`{key}` is not used by app \"{kind}\" (its keys: {})", if keys.is_empty() { "none".into() } else { keys.join(", ") }));
@@ -511,6 +516,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         "broker" => AppSpec::Broker { partitions: s.partitions.unwrap_or(4) },
         "consumer" => AppSpec::Consumer { dedup: s.dedup.unwrap_or(true) },
         "event_store" => AppSpec::EventStore { version_check: s.version_check.unwrap_or(true) },
+        "projector" => AppSpec::Projector { batch: s.projection_batch.unwrap_or(16), atomic: s.projection_atomic.unwrap_or(true) },
         _ => AppSpec::EsWriter,
     }))
 }

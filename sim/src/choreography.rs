@@ -12,7 +12,6 @@ use faultline_patterns::choreography::{react, Reaction, Role, SagaEvent};
 use faultline_patterns::saga::{LogRecord, SagaDefinition, SagaOutcome};
 
 use crate::call::{CallError, Meta, Op, Served};
-use crate::outbox::store;
 use crate::server::Replica;
 use crate::spec::AppSpec;
 use crate::store::StoreHandle;
@@ -30,7 +29,7 @@ impl Replica {
     /// The initiator, on a client request: starts saga `request` (once, however often the
     /// request is retried) and answers at once; the saga goes on through the broker.
     pub(crate) fn choreography_start(&self, request: u64, _meta: Meta) -> Result<Served, CallError> {
-        let s = store(self);
+        let s = self.store();
         let order = format!("order/{request}");
         if s.get(&order).is_none() {
             s.put(&order, b"pending");
@@ -47,7 +46,7 @@ impl Replica {
         let Some((saga, event)) = SagaEvent::parse(op.id) else { return Ok(Served::Full) };
         let spec = &self.world.spec.services[self.service];
         let compensate = !matches!(spec.app, Some(AppSpec::SagaChoreography { compensate: false }));
-        let s = store(self);
+        let s = self.store();
         let inbox = format!("inbox/{}", op.id);
         if s.get(&inbox).is_some() {
             return Ok(Served::Full);

@@ -19,6 +19,7 @@ mod cache;
 mod choreography;
 pub mod call;
 pub mod dist;
+mod event_store;
 pub mod fault;
 mod net;
 mod outbox;

@@ -24,13 +24,6 @@ use crate::spec::{AppSpec, OutboxMode, Relay};
 use crate::server::{recorded_call, Replica};
 use crate::store::StoreHandle;
 
-pub(crate) fn store(r: &Replica) -> StoreHandle {
-    StoreHandle { world: r.world.clone(), node: r.node }
-}
-
-fn read_u64(s: &StoreHandle, key: &str) -> u64 {
-    s.get(key).and_then(|v| String::from_utf8_lossy(&v).parse().ok()).unwrap_or(0)
-}
 
 /// A stored message `id,key,seq` (missing fields read as 0).
 fn message(entry: &[u8]) -> (u64, u64, u64) {
@@ -55,8 +48,8 @@ impl Replica {
     /// Broker: appends a message to its partition, durably.
     pub(crate) fn broker_publish(&self, op: Op) -> Result<Served, CallError> {
         let part = op.key % self.partitions();
-        let s = store(self);
-        let offset = read_u64(&s, &format!("head/{part}")) + 1;
+        let s = self.store();
+        let offset = s.get_u64(&format!("head/{part}")) + 1;
         s.put(&format!("log/{part}/{offset:020}"), format!("{},{},{}", op.id, op.key, op.seq).as_bytes());
         s.put(&format!("head/{part}"), offset.to_string().as_bytes());
         s.sync();
@@ -81,10 +74,10 @@ impl Replica {
     /// Delivers partition `part` to consumer group `group`, from the group's committed offset.
     async fn deliver_partition(self: Arc<Self>, group: usize, part: u64) {
         let Some((edge, stack, _)) = self.deps.get(group).cloned() else { return };
-        let s = store(&self);
+        let s = self.store();
         let offset_key = format!("offset/{group}/{part}");
         loop {
-            let next = read_u64(&s, &offset_key) + 1;
+            let next = s.get_u64(&offset_key) + 1;
             let Some(entry) = s.get(&format!("log/{part}/{next:020}")) else {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
@@ -105,7 +98,7 @@ impl Replica {
     /// Consumer: applies a delivered message once per event id (unless dedup is off).
     pub(crate) fn consumer_apply(&self, op: Op) -> Result<Served, CallError> {
         let dedup = !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Consumer { dedup: false }));
-        let s = store(self);
+        let s = self.store();
         let inbox = format!("inbox/{}", op.id);
         if dedup && s.get(&inbox).is_some() {
             return Ok(Served::Full); // seen before: acknowledge without applying again
@@ -119,9 +112,9 @@ impl Replica {
     /// Writer: one change (a new order for the request's key) and its message.
     pub(crate) async fn outbox_write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let spec = &self.world.spec.services[self.service];
-        let s = store(self);
+        let s = self.store();
         let key = meta.key;
-        let seq = read_u64(&s, &format!("seq/{key}")) + 1;
+        let seq = s.get_u64(&format!("seq/{key}")) + 1;
         let commit = |s: &StoreHandle| {
             s.put(&format!("order/{request}"), format!("{key},{seq}").as_bytes());
             s.put(&format!("seq/{key}"), seq.to_string().as_bytes());
@@ -153,11 +146,7 @@ impl Replica {
                     committed(&self.world);
                 }
                 // The work between the two writes: a crash here splits them.
-                let pause = {
-                    let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-                    spec.service_time.sample(&mut rng)
-                };
-                tokio::time::sleep(pause).await;
+                tokio::time::sleep(self.work_time()).await;
                 if publish_first {
                     commit(&s);
                     s.sync();
@@ -180,7 +169,7 @@ impl Replica {
             Some(AppSpec::Outbox { relay: Relay::LogTailing, .. }) => "wal",
             _ => "outbox",
         };
-        let position = read_u64(s, "outbox_next") + 1;
+        let position = s.get_u64("outbox_next") + 1;
         s.put("outbox_next", position.to_string().as_bytes());
         s.put(&format!("{table}/{position:020}"), format!("{id},{key},{seq}").as_bytes());
     }
@@ -203,9 +192,9 @@ impl Replica {
     /// a new entry every millisecond, as a connector streaming the log would.
     async fn tail_log(self: Arc<Self>) {
         let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
-        let s = store(&self);
+        let s = self.store();
         loop {
-            let next = read_u64(&s, "tail_position") + 1;
+            let next = s.get_u64("tail_position") + 1;
             let Some(entry) = s.get(&format!("wal/{next:020}")) else {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
@@ -225,7 +214,7 @@ impl Replica {
     async fn relay(self: Arc<Self>) {
         let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
         let parallel = matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { relay_parallel: true, .. }));
-        let s = store(&self);
+        let s = self.store();
         loop {
             let pending = s.keys_with_prefix("outbox/");
             let mut batch = Vec::new();
@@ -253,49 +242,5 @@ impl Replica {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
-
-    /// Event store: `read` answers a stream's version; `append` adds one event if the stream
-    /// is at the expected version (`op.seq`), durably, and refuses it as a conflict otherwise.
-    pub(crate) fn event_store_op(&self, op: Op) -> Result<Served, CallError> {
-        let s = store(self);
-        let stream = op.key;
-        let version = read_u64(&s, &format!("esver/{stream}"));
-        match op.name {
-            "read" => Ok(Served::Value(version)),
-            _ => {
-                let check = !matches!(self.world.spec.services[self.service].app, Some(AppSpec::EventStore { version_check: false }));
-                if check && op.seq != version {
-                    self.world.event(&self.node_name(), "es.conflict", format!("stream={stream} expected={} actual={version} writer={}", op.seq, op.id));
-                    return Err(CallError::Conflict);
-                }
-                let new = version + 1;
-                s.put(&format!("es/{stream}/{new:020}"), op.id.to_string().as_bytes());
-                s.put(&format!("esver/{stream}"), new.to_string().as_bytes());
-                s.sync();
-                self.world.event(&self.node_name(), "es.append", format!("stream={stream} expected={} version={new} writer={}", op.seq, op.id));
-                Ok(Served::Full)
-            }
-        }
-    }
-
-    /// Writer: reads the request's stream, works, appends with the version it read; on a
-    /// conflict reads again and tries again (at most 10 times).
-    pub(crate) async fn es_write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
-        let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
-        let call = |op: Op| recorded_call(&self.world, self.world.next_id(), &edge, &stack, request, Meta { op: Some(op), ..meta });
-        for _ in 0..10 {
-            let Served::Value(version) = call(Op { name: "read", id: request, key: meta.key, seq: 0 }).await? else { return Err(CallError::Server) };
-            let pause = {
-                let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-                self.world.spec.services[self.service].service_time.sample(&mut rng)
-            };
-            tokio::time::sleep(pause).await; // deciding, with what was read
-            match call(Op { name: "append", id: request, key: meta.key, seq: version }).await {
-                Err(CallError::Conflict) => continue,
-                other => return other,
-            }
-        }
-        Err(CallError::Conflict)
     }
 }

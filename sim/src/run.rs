@@ -355,6 +355,7 @@ async fn start_node(world: Arc<World>, me: u32) {
         replica.resume_sagas();
         replica.start_deliveries();
         replica.start_relay();
+        replica.start_projection();
         let replica: Arc<dyn Handler> = replica;
         transport.serve(Some(replica)).await;
     } else {

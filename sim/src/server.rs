@@ -180,6 +180,11 @@ impl Replica {
         })
     }
 
+    /// This replica's durable store (its database).
+    pub(crate) fn store(&self) -> crate::store::StoreHandle {
+        crate::store::StoreHandle { world: self.world.clone(), node: self.node }
+    }
+
     /// A gateway's checks, before any work: credentials, then the client's rate limit.
     fn admit_client(&self, meta: Meta) -> Result<(), CallError> {
         let Some(gateway) = &self.world.spec.services[self.service].gateway else { return Ok(()) };

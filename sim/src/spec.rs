@@ -137,6 +137,15 @@ pub enum AppSpec {
     },
     /// Reads a stream, works, appends with the version read (calls an event store).
     EsWriter,
+    /// A CQRS read model: follows the event store it calls from a durable checkpoint and
+    /// counts each stream's events.
+    Projector {
+        /// Events read per round (concurrent reads of consecutive positions).
+        batch: u32,
+        /// The read model and its checkpoint are written in one transaction (false: planted
+        /// bug, a crash between the two applies an event twice).
+        atomic: bool,
+    },
 }
 
 /// How an outbox writer writes a change and its message.
@@ -172,6 +181,7 @@ impl AppSpec {
             AppSpec::Consumer { .. } => "consumer",
             AppSpec::EventStore { .. } => "event_store",
             AppSpec::EsWriter => "es_writer",
+            AppSpec::Projector { .. } => "projector",
         }
     }
 }
@@ -543,6 +553,12 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         match s.app {
             None | Some(AppSpec::Consumer { .. } | AppSpec::EventStore { .. }) => {}
             Some(AppSpec::EsWriter) => single_callee("event_store")?,
+            Some(AppSpec::Projector { batch, .. }) => {
+                single_callee("event_store")?;
+                if !(1..=256).contains(&batch) {
+                    return Err(SpecError::new(format!("services.{}.projection_batch", s.name), batch, "an integer from 1 to 256"));
+                }
+            }
             Some(AppSpec::Outbox { .. }) => single_callee("broker")?,
             Some(AppSpec::SagaChoreography { .. }) => single_callee("broker")?,
             Some(AppSpec::Broker { partitions }) => {

@@ -86,6 +86,11 @@ impl StoreHandle {
         })
     }
 
+    /// A number stored as text under `key` (0 when absent or not a number).
+    pub fn get_u64(&self, key: &str) -> u64 {
+        self.get(key).and_then(|v| String::from_utf8_lossy(&v).parse().ok()).unwrap_or(0)
+    }
+
     /// Writes not yet synced.
     pub fn unsynced(&self) -> usize {
         self.with(|s| s.unsynced.len())

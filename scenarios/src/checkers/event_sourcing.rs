@@ -193,3 +193,46 @@ pub fn attempts_from_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<
         })
         .collect()
 }
+
+/// E3 on a simulated projector's events: each `projection.apply` (position `p`, stream `s`,
+/// count `n`) must show the fold of the store's log up to `p`, that is `n` = the number of
+/// `es.append` events of `s` at positions up to `p`. An event applied twice (or skipped) breaks
+/// it at the first wrong count.
+pub fn check_e3_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Option<Violation> {
+    let mut positions: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for row in super::event_rows(rows) {
+        let (Some(stream), Some(position)) = (row.number("stream"), row.number("position")) else { continue };
+        match row.kind {
+            "es.append" => positions.entry(stream).or_default().push(position),
+            "projection.apply" => {
+                let expected = positions.get(&stream).map_or(0, |ps| ps.iter().filter(|p| **p <= position).count() as u64);
+                let count = row.number("count").unwrap_or(0);
+                if count != expected {
+                    return Some(Violation {
+                        checker: "E3",
+                        at: row.index,
+                        detail: format!("the read model counts {count} events of stream {stream} at checkpoint {position}; the log up to it has {expected}"),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The read model's lag over a run: after every append and every applied event, `(t_us, head -
+/// checkpoint)`, in events.
+pub fn projection_lag<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<(u64, u64)> {
+    let (mut head, mut checkpoint) = (0u64, 0u64);
+    let mut out = Vec::new();
+    for row in super::event_rows(rows) {
+        match row.kind {
+            "es.append" => head = head.max(row.number("position").unwrap_or(0)),
+            "projection.apply" => checkpoint = checkpoint.max(row.number("position").unwrap_or(0)),
+            _ => continue,
+        }
+        out.push((row.t_us, head.saturating_sub(checkpoint)));
+    }
+    out
+}
