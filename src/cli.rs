@@ -93,6 +93,10 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
                 report.output.failed_checks.push(v.to_string());
             }
             print_report(&scenario, &report);
+            if scenario.spec.services.iter().any(|s| s.stock.is_some()) {
+                let n = faultline_scenarios::checkers::saga::dirty_reads(rows.iter().copied()).len();
+                println!("isolation: {n} sagas refused an item while another saga held a unit it later gave back (dirty reads)");
+            }
             if scenario.spec.services.iter().any(|s| s.app_name() == Some("projector")) {
                 print_projection_lag(&faultline_scenarios::checkers::event_sourcing::projection_lag(rows.iter().copied()));
             }

@@ -39,6 +39,10 @@ pub struct SagaDefinition {
     pub name: &'static str,
     /// The steps.
     pub steps: Vec<Step>,
+    /// Operations `(service, op)` sent, each retried until it succeeds, once every step is
+    /// done and before the saga is recorded completed: e.g. confirming a reservation, which
+    /// lifts a semantic lock.
+    pub on_complete: Vec<(&'static str, &'static str)>,
 }
 
 impl SagaDefinition {
@@ -52,7 +56,16 @@ impl SagaDefinition {
                 Step { name: "charge_payment", service: "payment", action: "charge", compensation: "refund" },
                 Step { name: "create_shipment", service: "shipping", action: "ship", compensation: "cancel_shipment" },
             ],
+            on_complete: Vec::new(),
         }
+    }
+
+    /// The order saga with a semantic lock on the reserved item: inventory marks the item
+    /// pending while the saga runs (another saga wanting it waits: [`StepResult::Busy`]); the
+    /// lock is lifted by `release` if the saga compensates, or by `confirm`, sent when it
+    /// completes.
+    pub fn order_with_semantic_lock() -> Self {
+        SagaDefinition { on_complete: vec![("inventory", "confirm")], ..Self::order() }
     }
 }
 
@@ -174,6 +187,9 @@ pub enum StepResult {
     Failed,
     /// No answer (a timeout): it may or may not have been applied.
     Unknown,
+    /// Not now: another saga holds what it needs (a semantic lock). Nothing was applied; the
+    /// saga asks again later.
+    Busy,
 }
 
 /// Sends an operation for saga `id` to a participant service.
@@ -184,8 +200,9 @@ pub trait Participants: Send + Sync {
 
 /// Runs (or resumes) saga `id` to its end: reads the log, performs the next action, records
 /// the result durably, and repeats. A failed action is recorded as the step's failure (after
-/// the participant's own retries, if its stack has them); a failed compensation is retried
-/// every `compensation_retry` until it succeeds.
+/// the participant's own retries, if its stack has them); a busy participant (a semantic lock
+/// held by another saga), a failed compensation and a failed `on_complete` operation are tried
+/// again every `compensation_retry` until they succeed.
 pub async fn run_saga(def: &SagaDefinition, log: &dyn SagaLog, participants: &dyn Participants, id: u64, compensate: bool, compensation_retry: Duration) -> SagaOutcome {
     let mut records = log.read(id).await;
     if records.is_empty() {
@@ -197,20 +214,34 @@ pub async fn run_saga(def: &SagaDefinition, log: &dyn SagaLog, participants: &dy
             Action::Done => {
                 return records.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None }).unwrap_or(SagaOutcome::Compensated);
             }
-            Action::Finish(outcome) => LogRecord::Finished(outcome),
+            Action::Finish(outcome) => {
+                if outcome == SagaOutcome::Completed {
+                    // Idempotent, so a resumed saga may send them again.
+                    for &(service, op) in &def.on_complete {
+                        while participants.perform(service, op, id).await != StepResult::Done {
+                            tokio::time::sleep(compensation_retry).await;
+                        }
+                    }
+                }
+                LogRecord::Finished(outcome)
+            }
             Action::Do(i) => {
                 let step = &def.steps[i];
                 match participants.perform(step.service, step.action, id).await {
                     StepResult::Done => LogRecord::StepDone(i),
                     StepResult::Failed => LogRecord::StepFailed(i),
                     StepResult::Unknown => LogRecord::StepUnknown(i),
+                    StepResult::Busy => {
+                        tokio::time::sleep(compensation_retry).await;
+                        continue;
+                    }
                 }
             }
             Action::Undo(i) => {
                 let step = &def.steps[i];
                 match participants.perform(step.service, step.compensation, id).await {
                     StepResult::Done => LogRecord::CompensationDone(i),
-                    StepResult::Failed | StepResult::Unknown => {
+                    StepResult::Failed | StepResult::Unknown | StepResult::Busy => {
                         tokio::time::sleep(compensation_retry).await;
                         continue;
                     }

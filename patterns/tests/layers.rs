@@ -387,3 +387,59 @@ mod cache_aside {
         assert_eq!(loads.load(Ordering::SeqCst), 2, "refreshed in the background");
     }
 }
+
+mod saga_with_a_semantic_lock {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use faultline_patterns::saga::{run_saga, LogRecord, Participants, SagaDefinition, SagaLog, SagaOutcome, StepResult};
+    use faultline_patterns::BoxFuture;
+
+    #[derive(Default)]
+    struct MemoryLog(Mutex<Vec<LogRecord>>);
+
+    impl SagaLog for MemoryLog {
+        fn append(&self, _id: u64, record: LogRecord) -> BoxFuture<()> {
+            self.0.lock().unwrap().push(record);
+            Box::pin(async {})
+        }
+        fn read(&self, _id: u64) -> BoxFuture<Vec<LogRecord>> {
+            let records = self.0.lock().unwrap().clone();
+            Box::pin(async move { records })
+        }
+        fn unfinished(&self) -> BoxFuture<Vec<u64>> {
+            Box::pin(async { Vec::new() })
+        }
+    }
+
+    /// Inventory is busy (another saga holds the item) for the first `busy` reserves.
+    struct Scripted {
+        busy: Mutex<u32>,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Participants for Scripted {
+        fn perform(&self, service: &'static str, op: &'static str, _id: u64) -> BoxFuture<StepResult> {
+            self.calls.lock().unwrap().push(format!("{service}.{op}"));
+            let mut busy = self.busy.lock().unwrap();
+            let result = if op == "reserve" && *busy > 0 {
+                *busy -= 1;
+                StepResult::Busy
+            } else {
+                StepResult::Done
+            };
+            Box::pin(async move { result })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_busy_step_waits_without_a_record_and_confirm_comes_before_completed() {
+        let (log, participants) = (MemoryLog::default(), Scripted { busy: Mutex::new(2), calls: Mutex::new(Vec::new()) });
+        let outcome = run_saga(&SagaDefinition::order_with_semantic_lock(), &log, &participants, 1, true, Duration::from_millis(5)).await;
+        assert_eq!(outcome, SagaOutcome::Completed);
+        let calls = participants.calls.lock().unwrap().clone();
+        assert_eq!(calls, ["inventory.reserve", "inventory.reserve", "inventory.reserve", "payment.charge", "shipping.ship", "inventory.confirm"]);
+        use LogRecord::*;
+        assert_eq!(*log.0.lock().unwrap(), [Started, StepDone(0), StepDone(1), StepDone(2), Finished(SagaOutcome::Completed)], "waiting leaves no record");
+    }
+}

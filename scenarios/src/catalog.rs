@@ -35,6 +35,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("order-saga-participant-crash", include_str!("../catalog/order-saga-participant-crash.toml")),
     ("order-saga-compensation-failure", include_str!("../catalog/order-saga-compensation-failure.toml")),
     ("order-saga-choreography", include_str!("../catalog/order-saga-choreography.toml")),
+    ("order-saga-hot-items", include_str!("../catalog/order-saga-hot-items.toml")),
+    ("order-saga-semantic-lock", include_str!("../catalog/order-saga-semantic-lock.toml")),
     ("herd", include_str!("../catalog/herd.toml")),
     ("product-db", include_str!("../catalog/product-db.toml")),
     ("product-cache-aside", include_str!("../catalog/product-cache-aside.toml")),

@@ -104,6 +104,8 @@ struct ServiceFile {
     app: Option<String>,
     saga_compensate: Option<bool>,
     decline_every: Option<u64>,
+    stock: Option<u64>,
+    semantic_lock: Option<bool>,
     #[serde(default)]
     non_idempotent: Vec<String>,
     outbox_mode: Option<String>,
@@ -415,6 +417,7 @@ impl ScenarioFile {
             spec.exactly_once_check = s.exactly_once_check.unwrap_or(false);
             spec.app = app(name, s)?;
             spec.decline_every = s.decline_every;
+            spec.stock = s.stock;
             spec.non_idempotent = s.non_idempotent.clone();
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
@@ -470,6 +473,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
     let kind = s.app.as_deref().unwrap_or("none");
     let given = [
         ("saga_compensate", s.saga_compensate.is_some()),
+        ("semantic_lock", s.semantic_lock.is_some()),
         ("outbox_mode", s.outbox_mode.is_some()),
         ("relay_parallel", s.relay_parallel.is_some()),
         ("relay", s.relay.is_some()),
@@ -480,7 +484,8 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         ("projection_atomic", s.projection_atomic.is_some()),
     ];
     let keys: &[&str] = match kind {
-        "order_saga" | "saga_choreography" => &["saga_compensate"],
+        "order_saga" => &["saga_compensate", "semantic_lock"],
+        "saga_choreography" => &["saga_compensate"],
         "outbox" => &["outbox_mode", "relay_parallel", "relay"],
         "broker" => &["partitions"],
         "consumer" => &["dedup"],
@@ -494,7 +499,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
     }
     Ok(Some(match kind {
         "none" => return Ok(None),
-        "order_saga" => AppSpec::OrderSaga { compensate: s.saga_compensate.unwrap_or(true) },
+        "order_saga" => AppSpec::OrderSaga { compensate: s.saga_compensate.unwrap_or(true), semantic_lock: s.semantic_lock.unwrap_or(false) },
         "saga_choreography" => AppSpec::SagaChoreography { compensate: s.saga_compensate.unwrap_or(true) },
         "outbox" => AppSpec::Outbox {
             mode: match s.outbox_mode.as_deref().unwrap_or("outbox") {

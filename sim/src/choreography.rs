@@ -57,19 +57,19 @@ impl Replica {
             Reaction::Ignore => {}
             Reaction::Do(k) => {
                 let step = &def.steps[k];
-                if self.apply_saga_op(step.action, saga).is_ok() {
+                if self.apply_saga_op(step.action, saga, 0).is_ok() {
                     records.push(LogRecord::StepDone(k));
                     self.publish_saga_event(&s, saga, SagaEvent::Done(k));
                 } else {
                     // Refused: leave a tombstone (a late copy of the action is refused too)
                     // and tell the others.
-                    self.apply_saga_op(step.compensation, saga)?;
+                    self.apply_saga_op(step.compensation, saga, 0)?;
                     records.extend([LogRecord::StepFailed(k), LogRecord::CompensationDone(k)]);
                     self.publish_saga_event(&s, saga, SagaEvent::Failed(k));
                 }
             }
             Reaction::Undo(k) => {
-                self.apply_saga_op(def.steps[k].compensation, saga)?;
+                self.apply_saga_op(def.steps[k].compensation, saga, 0)?;
                 records.push(LogRecord::CompensationDone(k));
                 self.publish_saga_event(&s, saga, SagaEvent::Undone(k));
             }

@@ -74,7 +74,7 @@ impl Participants for EdgeParticipants {
     fn perform(&self, service: &'static str, op: &'static str, id: u64) -> BoxFuture<StepResult> {
         let Some((edge, stack)) = self.edges.get(service).cloned() else { return Box::pin(async { StepResult::Failed }) };
         let world = self.world.clone();
-        let meta = Meta { op: Some(crate::call::Op { name: op, id, ..Default::default() }), ..self.meta };
+        let meta = Meta { op: Some(crate::call::Op { name: op, id, key: self.meta.key, seq: 0 }), ..self.meta };
         Box::pin(async move {
             let call_id = world.next_id();
             let result = recorded_call(&world, call_id, &edge, &stack, id, meta).await;
@@ -86,6 +86,8 @@ impl Participants for EdgeParticipants {
                 Ok(_) => StepResult::Done,
                 // No answer: the participant may have applied it.
                 Err(crate::call::CallError::Timeout) => StepResult::Unknown,
+                // Another saga holds the item (a semantic lock): nothing was applied.
+                Err(crate::call::CallError::Conflict) => StepResult::Busy,
                 Err(_) => StepResult::Failed,
             }
         })
@@ -93,6 +95,70 @@ impl Participants for EdgeParticipants {
 }
 
 /// Runs (or resumes) saga `id`.
-pub(crate) async fn orchestrate(log: &StoreSagaLog, participants: &EdgeParticipants, id: u64, compensate: bool) -> faultline_patterns::saga::SagaOutcome {
-    run_saga(&SagaDefinition::order(), log, participants, id, compensate, COMPENSATION_RETRY).await
+pub(crate) async fn orchestrate(log: &StoreSagaLog, participants: &EdgeParticipants, id: u64, compensate: bool, semantic_lock: bool) -> faultline_patterns::saga::SagaOutcome {
+    let def = if semantic_lock { SagaDefinition::order_with_semantic_lock() } else { SagaDefinition::order() };
+    run_saga(&def, log, participants, id, compensate, COMPENSATION_RETRY).await
+}
+
+/// An item's stock at a participant.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ItemStock {
+    /// Units not reserved.
+    available: u64,
+    /// The saga whose reservation holds the item's semantic lock.
+    holder: Option<u64>,
+}
+
+/// What a saga operation does to an item's stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StockChange {
+    /// The step's action: reserve one unit.
+    Take,
+    /// Its compensation: put the unit back.
+    Return,
+    /// The saga completed: the reservation is final.
+    Confirm,
+}
+
+/// Applies `change` for `saga` to the stock of `(service, item)` (starting at `units`), with a
+/// semantic lock when some orchestrator asks for one. Refuses a reservation with `Conflict`
+/// while another saga holds the lock (the orchestrator waits and asks again) and with `Server`
+/// when no unit is left (the step fails). Events: `stock.take`, `stock.out`, `stock.return`,
+/// `stock.locked`, `stock.confirm`.
+pub(crate) fn change_stock(world: &World, node: &str, key: (usize, u64), units: u64, saga: u64, change: StockChange) -> Result<(), crate::call::CallError> {
+    let locking = world.spec.services.iter().any(|s| matches!(s.app, Some(crate::spec::AppSpec::OrderSaga { semantic_lock: true, .. })));
+    let mut stock = world.stock.lock().unwrap_or_else(|e| e.into_inner());
+    let item = stock.entry(key).or_insert(ItemStock { available: units, holder: None });
+    let detail = |available: u64, what: &str| format!("item={} saga={saga} available={available}{what}", key.1);
+    match change {
+        StockChange::Take if locking && item.holder.is_some_and(|h| h != saga) => {
+            world.event(node, "stock.locked", detail(item.available, &format!(" holder={}", item.holder.unwrap_or(0))));
+            return Err(crate::call::CallError::Conflict);
+        }
+        StockChange::Take if item.available == 0 => {
+            world.event(node, "stock.out", detail(item.available, ""));
+            return Err(crate::call::CallError::Server);
+        }
+        StockChange::Take => {
+            item.available -= 1;
+            if locking {
+                item.holder = Some(saga);
+            }
+            world.event(node, "stock.take", detail(item.available, ""));
+        }
+        StockChange::Return => {
+            item.available += 1;
+            if item.holder == Some(saga) {
+                item.holder = None;
+            }
+            world.event(node, "stock.return", detail(item.available, ""));
+        }
+        StockChange::Confirm => {
+            if item.holder == Some(saga) {
+                item.holder = None;
+            }
+            world.event(node, "stock.confirm", detail(item.available, ""));
+        }
+    }
+    Ok(())
 }

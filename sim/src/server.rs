@@ -203,7 +203,8 @@ impl Replica {
 
     /// As a saga participant: applies `op` for `saga` once (or, for a planted non-idempotent
     /// operation, every time), recording the effect as an event the checkers read.
-    pub(crate) fn apply_saga_op(&self, op: &'static str, saga: u64) -> Result<Served, CallError> {
+    /// `item`: the data key the saga is about (a participant with `stock` keeps units per item).
+    pub(crate) fn apply_saga_op(&self, op: &'static str, saga: u64, item: u64) -> Result<Served, CallError> {
         let spec = &self.world.spec.services[self.service];
         let def = faultline_patterns::saga::SagaDefinition::order();
         let compensation_of_this = def.steps.iter().find(|s| s.action == op).map(|s| s.compensation);
@@ -226,6 +227,17 @@ impl Replica {
             // leaves a tombstone (count 0) so that a late action is refused.
             let nothing_to_undo = action_undone_by_this.is_some_and(|a| effects.get(&(self.service, a, saga)).copied().unwrap_or(0) == 0);
             let n = effects.entry((self.service, op, saga)).or_insert(0);
+            if let Some(units) = spec.stock {
+                let change = match (compensation_of_this, action_undone_by_this) {
+                    (Some(_), _) if *n == 0 => Some(crate::saga::StockChange::Take),
+                    (_, Some(_)) if *n == 0 && !nothing_to_undo => Some(crate::saga::StockChange::Return),
+                    _ if op == "confirm" => Some(crate::saga::StockChange::Confirm),
+                    _ => None,
+                };
+                if let Some(change) = change {
+                    crate::saga::change_stock(&self.world, name, (self.service, item), units, saga, change)?;
+                }
+            }
             let reapply = spec.non_idempotent.iter().any(|o| o == op);
             if !nothing_to_undo && (*n == 0 || reapply) {
                 *n += 1;
@@ -240,7 +252,10 @@ impl Replica {
     /// whose id is the request's id.
     async fn run_app(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let (log, participants) = self.saga_ports(meta);
-        match crate::saga::orchestrate(&log, &participants, request, self.saga_compensates()).await {
+        // The item it is about, for a resumed saga (made durable with the saga's first record).
+        log.store.put(&format!("saga_item/{request}"), meta.key.to_string().as_bytes());
+        let (compensate, semantic_lock) = self.saga_settings();
+        match crate::saga::orchestrate(&log, &participants, request, compensate, semantic_lock).await {
             faultline_patterns::saga::SagaOutcome::Completed => Ok(Served::Full),
             faultline_patterns::saga::SagaOutcome::Compensated => Err(CallError::Server),
         }
@@ -262,9 +277,12 @@ impl Replica {
     }
 
     /// Whether this order-saga orchestrator compensates failed sagas (not doing so is a
-    /// planted bug).
-    fn saga_compensates(&self) -> bool {
-        !matches!(self.world.spec.services[self.service].app, Some(AppSpec::OrderSaga { compensate: false }))
+    /// planted bug), and whether it takes a semantic lock on the item.
+    fn saga_settings(&self) -> (bool, bool) {
+        match self.world.spec.services[self.service].app {
+            Some(AppSpec::OrderSaga { compensate, semantic_lock }) => (compensate, semantic_lock),
+            _ => (true, false),
+        }
     }
 
     /// After a restart: resumes every saga the log shows unfinished.
@@ -274,13 +292,20 @@ impl Replica {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let (log, participants) = this.saga_ports(Meta::default());
-            let compensate = this.saga_compensates();
+            let (log, _) = this.saga_ports(Meta::default());
             use faultline_patterns::saga::SagaLog;
+            // All at once, as they ran before the crash: one saga may wait for another (a
+            // semantic lock), and resuming them one by one deadlocked (found by faultline).
             for id in log.unfinished().await {
                 let name = this.world.nodes[this.node as usize].name.clone();
                 this.world.event(&name, "saga.resume", format!("id={id}"));
-                crate::saga::orchestrate(&log, &participants, id, compensate).await;
+                let this = this.clone();
+                tokio::spawn(async move {
+                    let key = this.store().get_u64(&format!("saga_item/{id}"));
+                    let (log, participants) = this.saga_ports(Meta { key, ..Meta::default() });
+                    let (compensate, semantic_lock) = this.saga_settings();
+                    crate::saga::orchestrate(&log, &participants, id, compensate, semantic_lock).await;
+                });
             }
         });
     }
@@ -376,7 +401,7 @@ impl Replica {
             (Some(AppSpec::EsWriter), None) => return self.es_write(request, meta).await,
             (Some(AppSpec::SagaChoreography { .. }), Some(op)) => return self.choreography_deliver(op),
             (Some(AppSpec::SagaChoreography { .. }), None) => return self.choreography_start(request, meta),
-            (_, Some(op)) => return self.apply_saga_op(op.name, op.id),
+            (_, Some(op)) => return self.apply_saga_op(op.name, op.id, op.key),
             (Some(AppSpec::OrderSaga { .. }), None) => return self.run_app(request, meta).await,
             (Some(AppSpec::Outbox { .. }), None) => return self.outbox_write(request, meta).await,
             _ => {}

@@ -77,6 +77,10 @@ pub struct ServiceSpec {
     /// As a saga participant: the actions (not compensations) of sagas whose id is a multiple
     /// of this fail for good (a declined card, say). `None`: never.
     pub decline_every: Option<u64>,
+    /// As a participant of the orchestrated saga: units of each item (the request's data key)
+    /// in stock; its action takes one (refused when none is left), its compensation returns it.
+    /// `None`: unlimited.
+    pub stock: Option<u64>,
     /// As a saga participant: operations applied again on every delivery instead of once per
     /// saga (a planted bug: a non-idempotent compensation).
     pub non_idempotent: Vec<String>,
@@ -103,6 +107,9 @@ pub enum AppSpec {
     OrderSaga {
         /// Compensate failed sagas (false: planted bug).
         compensate: bool,
+        /// Hold a semantic lock on the saga's item from its reservation until the saga ends
+        /// (another saga wanting the item waits); lifted by `release` or by `confirm`.
+        semantic_lock: bool,
     },
     /// A participant of the choreographed order saga (the service named inventory, payment or
     /// shipping runs that step; any other one starts sagas and records their outcome): reacts
@@ -214,6 +221,7 @@ impl ServiceSpec {
             exactly_once_check: false,
             app: None,
             decline_every: None,
+            stock: None,
             non_idempotent: Vec::new(),
             register: None,
         }

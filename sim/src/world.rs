@@ -99,6 +99,9 @@ pub struct World {
     pub(crate) executions: Mutex<BTreeMap<(usize, u64), u32>>,
     /// Saga participants' applied effects: times applied per (service, operation, saga).
     pub(crate) effects: Mutex<BTreeMap<(usize, &'static str, u64), u32>>,
+    /// Saga participants' stock per (service, item): units available and the saga holding the
+    /// item's semantic lock.
+    pub(crate) stock: Mutex<BTreeMap<(usize, u64), crate::saga::ItemStock>>,
     /// Checks that failed during the run, one line each.
     pub(crate) failed_checks: Mutex<Vec<String>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
@@ -146,6 +149,7 @@ impl World {
             executions: Mutex::new(BTreeMap::new()),
             failed_checks: Mutex::new(Vec::new()),
             effects: Mutex::new(BTreeMap::new()),
+            stock: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),

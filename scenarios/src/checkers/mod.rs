@@ -5,7 +5,8 @@
 //! - [`event_sourcing`]: E1 (replay and snapshot + tail reproduce the state), E2 (of concurrent
 //!   appends with the same expected version exactly one wins), E3 (a read model at checkpoint c
 //!   equals the fold of the events up to c), and a seeded driver of concurrent writers.
-//! - [`saga`]: S1-S3 over a run's event log (S4 compares two runs).
+//! - [`saga`]: S1-S3 over a run's event log (S4 compares two runs), and dirty reads (`SL`:
+//!   a violation when the saga takes a semantic lock, a measure otherwise).
 //! - [`outbox`]: O1-O3 over a run's event log.
 //!
 //! [`for_run`] picks the checkers that apply to a run and runs them on its event rows.
@@ -74,6 +75,9 @@ pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item =
     let mut out = Vec::new();
     if spec.services.iter().any(|s| matches!(s.app_name(), Some("order_saga" | "saga_choreography"))) {
         out.extend(saga::check(rows.clone()));
+    }
+    if spec.services.iter().any(|s| matches!(s.app, Some(faultline_sim::AppSpec::OrderSaga { semantic_lock: true, .. }))) {
+        out.extend(saga::dirty_reads(rows.clone()));
     }
     if spec.services.iter().any(|s| s.app_name() == Some("outbox")) {
         out.extend(outbox::check(rows.clone()));

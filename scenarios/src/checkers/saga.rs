@@ -91,3 +91,42 @@ pub fn check<'a>(rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violati
 fn encode(log: &[LogRecord]) -> String {
     log.iter().map(LogRecord::encode).collect::<Vec<_>>().join(",")
 }
+
+/// Sagas refused for want of stock while another saga held a reservation on the same item that
+/// it later gave back: decisions taken on uncommitted state (a dirty read, the isolation
+/// anomaly of sagas). Reads `stock.take`, `stock.out`, `stock.return` and the sagas' completion.
+/// Without a semantic lock this is a measure; with one, each is a violation (checker `SL`).
+pub fn dirty_reads<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<Violation> {
+    let mut pending: BTreeMap<u64, Vec<u64>> = BTreeMap::new(); // item -> sagas holding a unit
+    let mut item_of: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut returned: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+    let mut refusals: Vec<(usize, u64, u64, Vec<u64>)> = Vec::new();
+    for row in event_rows(rows) {
+        let (item, saga) = (row.number("item"), row.number("saga"));
+        match (row.kind, item, saga) {
+            ("stock.take", Some(item), Some(saga)) => {
+                pending.entry(item).or_default().push(saga);
+                item_of.insert(saga, item);
+            }
+            ("stock.out", Some(item), Some(saga)) => refusals.push((row.index, saga, item, pending.get(&item).cloned().unwrap_or_default())),
+            ("stock.return", Some(item), Some(saga)) => {
+                pending.entry(item).or_default().retain(|s| *s != saga);
+                returned.insert(saga);
+            }
+            ("saga.record", _, _) if row.get("record") == Some("finished:completed") => {
+                let id = row.number("id").unwrap_or(0);
+                if let Some(item) = item_of.get(&id) {
+                    pending.entry(*item).or_default().retain(|s| *s != id);
+                }
+            }
+            _ => {}
+        }
+    }
+    refusals
+        .into_iter()
+        .filter_map(|(at, saga, item, holders)| {
+            let undone = holders.into_iter().find(|h| returned.contains(h))?;
+            Some(Violation { checker: "SL", at, detail: format!("saga {saga} was refused item {item} while saga {undone} held a unit it later gave back (a dirty read)") })
+        })
+        .collect()
+}
