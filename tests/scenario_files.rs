@@ -177,6 +177,8 @@ fn app_settings_belong_to_their_app() {
     contains_all(&load_err(BASE, &["services.db.app=\"consumer\"", "services.db.partitions=8"]), &["services.db.partitions", "consumer", "dedup"]);
     contains_all(&load_err(BASE, &["services.db.app=\"queue\"", "services.db.dedup=false"]), &["services.db.app", "queue", "event_store"]);
     contains_all(&load_err(BASE, &["services.db.app=\"broker\""]), &["services.db.calls", "consumer"]);
+    contains_all(&load_err(BASE, &["services.db.stock=5"]), &["services.db.stock", "order_saga"]);
+    contains_all(&faultline::scenarios::load("order-saga", &["services.orders.semantic_lock=true".to_owned()], None).unwrap_err().to_string(), &["semantic_lock", "stock"]);
     let tailing = ["services.db.app=\"outbox\"", "services.db.relay=\"log_tailing\""];
     contains_all(&load_err(BASE, &[tailing[0], tailing[1], "services.db.relay_parallel=true"]), &["services.db.relay_parallel", "log_tailing"]);
     contains_all(&load_err(BASE, &[tailing[0], "services.db.relay=\"cdc\""]), &["services.db.relay", "cdc", "polling or log_tailing"]);

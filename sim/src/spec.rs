@@ -579,12 +579,18 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                     return Err(SpecError::new(format!("services.{}.partitions", s.name), partitions, "an integer from 1 to 1024"));
                 }
             }
-            Some(AppSpec::OrderSaga { .. }) => {
+            Some(AppSpec::OrderSaga { semantic_lock, .. }) => {
                 let want = ["inventory", "payment", "shipping"];
                 if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
                     return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "the order saga's participants: inventory, payment, shipping"));
                 }
+                if semantic_lock && !spec.services.iter().any(|x| x.name == "inventory" && x.stock.is_some()) {
+                    return Err(SpecError::new(format!("services.{}.semantic_lock", s.name), true, "false, or true with `stock` set on inventory (the lock is on its items)"));
+                }
             }
+        }
+        if s.stock.is_some() && !spec.services.iter().any(|o| matches!(o.app, Some(AppSpec::OrderSaga { .. })) && o.calls.contains(&s.name)) {
+            return Err(SpecError::new(format!("services.{}.stock", s.name), s.stock.unwrap_or(0), "no stock: only a participant called by an order_saga orchestrator keeps one"));
         }
         if s.decline_every == Some(0) {
             return Err(SpecError::new(format!("services.{}.decline_every", s.name), 0, "an integer >= 1"));
