@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
+        // `faultline list | head`: the reader left. Not an error (Rust ignores SIGPIPE, so
+        // `println!` panics instead of the process ending quietly as a C tool would).
+        let message = info.payload().downcast_ref::<String>().map(String::as_str).unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         eprintln!("faultline: internal error (a bug; please report it with the command line): {info}");
         std::process::exit(cli::EXIT_INTERNAL.into());
     }));

@@ -19,6 +19,16 @@ fn text(o: &Output) -> (String, String) {
 }
 
 #[test]
+fn a_reader_that_leaves_early_is_not_an_error() {
+    // `faultline list | head -1`: stdout is a pipe nobody reads any more.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("list").stdout(writer).output().expect("the binary runs");
+    let (_, err) = text(&o);
+    assert_eq!((o.status.code(), err.as_str()), (Some(0), ""));
+}
+
+#[test]
 fn the_bare_command_runs_the_demo() {
     let dir = tmp("demo");
     let o = faultline(&[], &dir);
