@@ -28,3 +28,11 @@ fn open_loop_shapes_send_their_rates() {
     let ramp = count(Arrivals::Ramp { from_rate_per_s: 0.0, to_rate_per_s: 100.0 });
     assert!((ramp - 5000.0).abs() < 300.0, "{ramp}");
 }
+
+#[test]
+fn open_loops_send_more_than_one_request_per_millisecond() {
+    // madsim makes every sleep it starts last at least 1 ms: the driver must not depend on one
+    // sleep per arrival, or rates above 1,000 per second would be capped.
+    let sent = run(api_db(14, 5000.0, 4.0).build().unwrap()).edge("client->api").unwrap().requests as f64;
+    assert!((sent - 20_000.0).abs() < 600.0, "{sent} requests in 4 s at 5,000/s");
+}
