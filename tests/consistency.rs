@@ -360,10 +360,11 @@ mod event_store_node {
     #[test]
     fn a_projector_writing_its_checkpoint_apart_from_its_read_model_is_caught_by_e3() {
         let caught = |seed: u64| checkers::event_sourcing::check_e3_events(projection(&["services.projector.projection_atomic=false"], seed).iter().map(String::as_str));
-        let first = (1..=10u64).find(|&seed| caught(seed).is_some());
-        println!("projector checkpointing apart from its read model: caught by E3 at seed {first:?}");
-        assert!(first.is_some_and(|s| s <= 3), "first caught at {first:?}");
-        assert!(caught(first.unwrap()).unwrap().detail.contains("the log up to it has"));
+        let hits: Vec<u64> = (1..=6u64).filter(|&seed| caught(seed).is_some()).collect();
+        println!("projector checkpointing apart from its read model: caught by E3 at seeds {hits:?} of 1-6");
+        assert!(hits.first().is_some_and(|s| *s <= 2), "first caught at {:?}", hits.first());
+        assert!(hits.len() >= 3, "caught in only {} of 6 seeds", hits.len());
+        assert!(caught(hits[0]).unwrap().detail.contains("the log up to it has"));
     }
 
     #[test]
