@@ -2,12 +2,16 @@
 //! inbox consumer.
 //!
 //! - **Broker** (`app = "broker"`): `publish` appends to a partition (key mod `partitions`) in
-//!   the broker's durable store, synced. One delivery loop per partition pushes messages in
-//!   order to the consumer service it calls and commits the offset only after the ack: at-least-
-//!   once, per-key order, redelivery from the last commit after any crash or lost ack.
+//!   the broker's durable store, synced. Each service it calls is a consumer group: one
+//!   delivery loop per group and partition pushes messages in order and commits the group's
+//!   offset only after the ack: at-least-once, per-key order, redelivery from the last commit
+//!   after any crash or lost ack. One broker service is one topic.
 //! - **Outbox** (`app = "outbox"`): the change and its outbox record are one synced write; a
-//!   relay polls the outbox, publishes records in order and deletes each after the broker's ack
-//!   (a crash between the two republishes: at-least-once). Planted bugs: `outbox_mode =
+//!   relay publishes records in order: the polling relay reads the outbox table and deletes each
+//!   record after the broker's ack, the log tailer (`relay = "log_tailing"`) follows the commit
+//!   log from a durable position (a crash between publish and delete, or publish and position,
+//!   republishes: at-least-once). The saga choreography members use the same outbox and relay.
+//!   Planted bugs: `outbox_mode =
 //!   "dual_write_commit_first"` (commit, then publish from the request: a crash between loses
 //!   the event), `"dual_write_publish_first"` (a crash between leaves a phantom event), and
 //!   `relay_parallel = true` (the relay publishes its batch at once: per-key order is lost).
