@@ -152,25 +152,19 @@ mod sagas {
         assert!(retried > 5, "only {retried} sagas waited for payment to accept their refund");
     }
 
-    fn run_named(name: &str, sets: &[&str], seed: u64) -> Vec<String> {
-        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        let s = scenarios::load(name, &sets, Some(seed)).unwrap();
-        crate::support::run_rows(s.spec).1.events
-    }
-
     const CRASH: &str = "faults=[{kind=\"crash\",target=\"orders\",at_s=10,duration_s=2}]";
 
     #[test]
     fn without_isolation_sagas_act_on_uncommitted_stock_and_a_semantic_lock_prevents_it() {
         let (mut dirty, mut waits) = (0, 0);
         for seed in 1..=3 {
-            let events = run_named("order-saga-hot-items", &["duration_s=20"], seed);
+            let events = crate::support::catalog_events("order-saga-hot-items", &["duration_s=20"], seed);
             let rows = || events.iter().map(String::as_str);
             let v = checkers::saga::check(rows());
             assert!(v.is_empty(), "hot items, seed {seed}: {}", v[0]);
             dirty += checkers::saga::dirty_reads(rows()).len();
             // The same orders with the lock, and an orchestrator crash in the middle.
-            let events = run_named("order-saga-semantic-lock", &["duration_s=20", CRASH], seed);
+            let events = crate::support::catalog_events("order-saga-semantic-lock", &["duration_s=20", CRASH], seed);
             let rows = || events.iter().map(String::as_str);
             let v: Vec<_> = checkers::saga::check(rows()).into_iter().chain(checkers::saga::dirty_reads(rows())).collect();
             assert!(v.is_empty(), "semantic lock, seed {seed}: {}", v[0]);
@@ -186,7 +180,7 @@ mod sagas {
         // Found by faultline: a restarted orchestrator resumed its sagas one by one, and a
         // resumed saga waiting for an item held by one later in the queue waited forever
         // (306 sagas never finished, seed 73). They are now resumed all at once.
-        let events = run_named("order-saga-semantic-lock", &[CRASH], 73);
+        let events = crate::support::catalog_events("order-saga-semantic-lock", &[CRASH], 73);
         let v = checkers::saga::check(events.iter().map(String::as_str));
         assert!(v.is_empty(), "{} (and {} more)", v[0], v.len() - 1);
         assert!(events.iter().filter(|e| e.contains(",saga.resume,")).count() > 5, "too few sagas were resumed to test anything");
@@ -329,9 +323,7 @@ mod event_store_node {
     }
 
     fn projection(sets: &[&str], seed: u64) -> Vec<String> {
-        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        let s = scenarios::load("projection-lag", &sets, Some(seed)).unwrap();
-        crate::support::run_rows(s.spec).1.events
+        crate::support::catalog_events("projection-lag", sets, seed)
     }
 
     #[test]
@@ -365,6 +357,41 @@ mod event_store_node {
         assert!(hits.first().is_some_and(|s| *s <= 2), "first caught at {:?}", hits.first());
         assert!(hits.len() >= 3, "caught in only {} of 6 seeds", hits.len());
         assert!(caught(hits[0]).unwrap().detail.contains("the log up to it has"));
+    }
+
+    fn accounts(sets: &[&str], seed: u64) -> (Vec<String>, f64) {
+        let mut all = vec!["duration_s=10", "faults[0].at_s=5"];
+        all.extend_from_slice(sets);
+        let events = crate::support::catalog_events("account-snapshots", &all, seed);
+        let replayed: Vec<f64> = checkers::event_rows(events.iter().map(String::as_str)).filter(|r| r.kind == "es.load").filter_map(|r| r.number("replayed")).map(|n| n as f64).collect();
+        let mean = replayed.iter().sum::<f64>() / replayed.len().max(1) as f64;
+        (events, mean)
+    }
+
+    #[test]
+    fn accounts_loaded_from_snapshots_match_a_full_replay_under_contention_and_a_crash() {
+        for seed in 1..=3 {
+            let (events, with) = accounts(&[], seed);
+            let rows = || events.iter().map(String::as_str);
+            assert_eq!(checkers::event_sourcing::check_e1_events(rows()), None, "seed {seed}");
+            assert_eq!(checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())), None, "seed {seed}");
+            let snapshot_loads = checkers::event_rows(rows()).filter(|r| r.kind == "es.load" && r.number("snapshot").is_some_and(|s| s > 0)).count();
+            assert!(snapshot_loads > 100, "seed {seed}: only {snapshot_loads} loads from a snapshot");
+            assert!(with < 25.0, "seed {seed}: {with:.1} events replayed per load with snapshots every 25");
+            if seed == 1 {
+                let (events, without) = accounts(&["services.accounts.snapshot_every=0"], seed);
+                assert_eq!(checkers::event_sourcing::check_e1_events(events.iter().map(String::as_str)), None, "no snapshots");
+                println!("events replayed per load: {with:.1} with snapshots every 25, {without:.1} without");
+                assert!(without > 4.0 * with, "{with:.1} events per load with snapshots, {without:.1} without");
+            }
+        }
+    }
+
+    #[test]
+    fn a_snapshot_holding_the_state_before_its_event_is_caught_by_e1() {
+        let first = (1..=5u64).find(|&seed| checkers::event_sourcing::check_e1_events(accounts(&["services.accounts.snapshot_off_by_one=true"], seed).0.iter().map(String::as_str)).is_some());
+        println!("snapshot off by one: caught by E1 at seed {first:?}");
+        assert_eq!(first, Some(1));
     }
 
     #[test]

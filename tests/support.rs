@@ -51,6 +51,13 @@ pub fn run_rows(spec: SimSpec) -> (RunOutput, sim::record::Rows) {
     (out, sink.rows())
 }
 
+/// The event rows of a catalog scenario run with `sets` at `seed`.
+pub fn catalog_events(name: &str, sets: &[&str], seed: u64) -> Vec<String> {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let s = faultline::scenarios::load(name, &sets, Some(seed)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    run_rows(s.spec).1.events
+}
+
 /// Runs a spec, discarding rows.
 pub fn run(spec: SimSpec) -> RunOutput {
     let seed = spec.seed;

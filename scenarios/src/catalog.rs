@@ -30,6 +30,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("outbox", include_str!("../catalog/outbox.toml")),
     ("duplicate-storm", include_str!("../catalog/duplicate-storm.toml")),
     ("concurrent-writers", include_str!("../catalog/concurrent-writers.toml")),
+    ("account-snapshots", include_str!("../catalog/account-snapshots.toml")),
     ("projection-lag", include_str!("../catalog/projection-lag.toml")),
     ("order-saga", include_str!("../catalog/order-saga.toml")),
     ("order-saga-participant-crash", include_str!("../catalog/order-saga-participant-crash.toml")),

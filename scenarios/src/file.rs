@@ -115,6 +115,8 @@ struct ServiceFile {
     dedup: Option<bool>,
     version_check: Option<bool>,
     projection_batch: Option<u32>,
+    snapshot_every: Option<u32>,
+    snapshot_off_by_one: Option<bool>,
     projection_atomic: Option<bool>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
@@ -481,6 +483,8 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         ("dedup", s.dedup.is_some()),
         ("version_check", s.version_check.is_some()),
         ("projection_batch", s.projection_batch.is_some()),
+        ("snapshot_every", s.snapshot_every.is_some()),
+        ("snapshot_off_by_one", s.snapshot_off_by_one.is_some()),
         ("projection_atomic", s.projection_atomic.is_some()),
     ];
     let keys: &[&str] = match kind {
@@ -491,8 +495,9 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         "consumer" => &["dedup"],
         "event_store" => &["version_check"],
         "projector" => &["projection_batch", "projection_atomic"],
+        "account" => &["snapshot_every", "snapshot_off_by_one"],
         "none" | "es_writer" => &[],
-        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_choreography, outbox, broker, consumer, event_store, es_writer or projector)")),
+        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_choreography, outbox, broker, consumer, event_store, es_writer, account or projector)")),
     };
     if let Some((key, _)) = given.iter().find(|(k, present)| *present && !keys.contains(k)) {
         return err(format!("{table}.{key}"), format!("`{key}` is not used by app \"{kind}\" (its keys: {})", if keys.is_empty() { "none".into() } else { keys.join(", ") }));
@@ -521,6 +526,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         "broker" => AppSpec::Broker { partitions: s.partitions.unwrap_or(4) },
         "consumer" => AppSpec::Consumer { dedup: s.dedup.unwrap_or(true) },
         "event_store" => AppSpec::EventStore { version_check: s.version_check.unwrap_or(true) },
+        "account" => AppSpec::Account { snapshot_every: s.snapshot_every.unwrap_or(0), snapshot_off_by_one: s.snapshot_off_by_one.unwrap_or(false) },
         "projector" => AppSpec::Projector { batch: s.projection_batch.unwrap_or(16), atomic: s.projection_atomic.unwrap_or(true) },
         _ => AppSpec::EsWriter,
     }))

@@ -9,6 +9,10 @@
 //!   synced write.
 //! - **Writer** (`app = "es_writer"`): reads, works, appends with the version it read; reads
 //!   again on a conflict.
+//! - **Account** (`app = "account"`): loads its state from the latest snapshot plus the events
+//!   after it (`read_snapshot`, `read`, `read_event`), deposits or withdraws, appends with the
+//!   version loaded, and saves a snapshot every `snapshot_every` versions (`save_snapshot`).
+//!   `snapshot_off_by_one` is a planted bug.
 //! - **Projector** (`app = "projector"`): a read model (events per stream) and its checkpoint
 //!   (the last position applied) in its own store. Each round it asks for the head, reads up to
 //!   `batch` events after its checkpoint at once, and applies them in position order, the read
@@ -16,8 +20,8 @@
 //!   that matches its read model. `atomic = false` (planted bug) syncs the read model, works,
 //!   then writes the checkpoint: a crash between applies an event twice.
 //!
-//! Events the checkers read: `es.append` (E2, and E3's expected fold), `es.conflict`,
-//! `projection.apply` (E3, and the read model's lag).
+//! Events the checkers read: `es.append` (E2, and E1's and E3's expected folds),
+//! `es.conflict`, `es.load` (E1), `projection.apply` (E3, and the read model's lag).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,10 +40,23 @@ impl Replica {
     /// Event store: one operation (see the module docs).
     pub(crate) fn event_store_op(&self, op: Op) -> Result<Served, CallError> {
         let s = self.store();
+        // A position, event or snapshot not yet written answers without a value.
+        let value = |key: String, parse: fn(&str) -> Option<u64>| Ok(s.get(&key).and_then(|v| parse(&String::from_utf8_lossy(&v))).map_or(Served::Full, Served::Value));
         match op.name {
             "head" => return Ok(Served::Value(s.get_u64("head"))),
-            // A position not yet written answers without a value.
-            "read_at" => return Ok(s.get(&format!("all/{:020}", op.seq)).map_or(Served::Full, |v| Served::Value(String::from_utf8_lossy(&v).parse().unwrap_or(0)))),
+            "read_at" => return value(format!("all/{:020}", op.seq), |v| v.parse().ok()),
+            // An account event's amount: 1 a deposit, 2 a withdrawal.
+            "read_event" => return value(format!("es/{}/{:020}", op.key, op.seq), |v| v.split_once(',').and_then(|(_, kind)| kind.parse().ok())),
+            // The stream's snapshot: version << 32 | balance.
+            "read_snapshot" => return value(format!("snap/{}", op.key), |v| v.parse().ok()),
+            "save_snapshot" => {
+                // Kept if newer than the one stored (`op.seq`: the packed snapshot).
+                if op.seq >> 32 > s.get_u64(&format!("snap/{}", op.key)) >> 32 {
+                    s.put(&format!("snap/{}", op.key), op.seq.to_string().as_bytes());
+                    s.sync();
+                }
+                return Ok(Served::Full);
+            }
             _ => {}
         }
         let stream = op.key;
@@ -54,12 +71,20 @@ impl Replica {
         }
         let new = version + 1;
         let position = s.get_u64("head") + 1;
-        s.put(&format!("es/{stream}/{new:020}"), op.id.to_string().as_bytes());
+        // Accounts' events say what they do; plain appends only who wrote them.
+        let kind = match op.name {
+            "deposit" => Some(1),
+            "withdraw" => Some(2),
+            _ => None,
+        };
+        let event = kind.map_or(op.id.to_string(), |k| format!("{},{k}", op.id));
+        s.put(&format!("es/{stream}/{new:020}"), event.as_bytes());
         s.put(&format!("esver/{stream}"), new.to_string().as_bytes());
         s.put(&format!("all/{position:020}"), stream.to_string().as_bytes());
         s.put("head", position.to_string().as_bytes());
         s.sync();
-        self.world.event(&self.node_name(), "es.append", format!("stream={stream} expected={} version={new} writer={} position={position}", op.seq, op.id));
+        let what = if kind.is_some() { format!(" kind={}", op.name) } else { String::new() };
+        self.world.event(&self.node_name(), "es.append", format!("stream={stream} expected={} version={new} writer={} position={position}{what}", op.seq, op.id));
         Ok(Served::Full)
     }
 
@@ -74,6 +99,56 @@ impl Replica {
             match call(Op { name: "append", id: request, key: meta.key, seq: version }).await {
                 Err(CallError::Conflict) => continue,
                 other => return other,
+            }
+        }
+        Err(CallError::Conflict)
+    }
+
+    /// Account: loads the request's account (snapshot + replay), deposits or withdraws 10 (a
+    /// withdrawal only with enough money), appends with the version loaded, and on a conflict
+    /// loads again (at most 10 times). Every `snapshot_every` versions it saves a snapshot.
+    pub(crate) async fn account_write(&self, request: u64, meta: Meta, snapshot_every: u32, off_by_one: bool) -> Result<Served, CallError> {
+        let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
+        let stream = meta.key;
+        let call = |name: &'static str, seq: u64| {
+            let (world, edge, stack) = (self.world.clone(), edge.clone(), stack.clone());
+            async move { recorded_call(&world, world.next_id(), &edge, &stack, request, Meta { op: Some(Op { name, id: request, key: stream, seq }), ..meta }).await }
+        };
+        for _ in 0..10 {
+            // The snapshot first: the version read after it is at least the snapshot's.
+            let (from, mut balance) = match snapshot_every {
+                0 => (0, 0),
+                _ => match call("read_snapshot", 0).await? {
+                    Served::Value(packed) => unpack(packed),
+                    _ => (0, 0),
+                },
+            };
+            let Served::Value(version) = call("read", 0).await? else { return Err(CallError::Server) };
+            // Replay the tail, all reads at once.
+            let reads: Vec<_> = (from + 1..=version).map(|v| tokio::spawn(call("read_event", v))).collect();
+            for read in reads {
+                match read.await {
+                    Ok(Ok(Served::Value(1))) => balance += 10,
+                    Ok(Ok(Served::Value(2))) => balance -= 10,
+                    Ok(Err(e)) => return Err(e),
+                    _ => return Err(CallError::Server),
+                }
+            }
+            self.world.event(&self.node_name(), "es.load", format!("stream={stream} version={version} balance={balance} snapshot={from} replayed={}", version - from));
+            tokio::time::sleep(self.work_time()).await; // deciding, with what was loaded
+            let (name, after) = if balance >= 10 && request % 2 == 0 { ("withdraw", balance - 10) } else { ("deposit", balance + 10) };
+            match call(name, version).await {
+                Err(CallError::Conflict) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => {
+                    let new = version + 1;
+                    if snapshot_every > 0 && new % u64::from(snapshot_every) == 0 {
+                        let saved = if off_by_one { balance } else { after };
+                        // Best effort: a lost snapshot only makes later loads replay more.
+                        let _ = call("save_snapshot", pack(new, saved)).await;
+                    }
+                    return Ok(Served::Full);
+                }
             }
         }
         Err(CallError::Conflict)
@@ -132,4 +207,13 @@ impl Replica {
             }
         }
     }
+}
+
+/// A snapshot as one number: version in the high 32 bits, the balance (as i32) in the low.
+fn pack(version: u64, balance: i64) -> u64 {
+    (version << 32) | u64::from(balance as i32 as u32)
+}
+
+fn unpack(packed: u64) -> (u64, i64) {
+    (packed >> 32, i64::from(packed as u32 as i32))
 }

@@ -399,6 +399,7 @@ impl Replica {
             (Some(AppSpec::Consumer { .. }), Some(op)) => return self.consumer_apply(op),
             (Some(AppSpec::EventStore { .. }), Some(op)) => return self.event_store_op(op),
             (Some(AppSpec::EsWriter), None) => return self.es_write(request, meta).await,
+            (Some(AppSpec::Account { snapshot_every, snapshot_off_by_one }), None) => return self.account_write(request, meta, snapshot_every, snapshot_off_by_one).await,
             (Some(AppSpec::SagaChoreography { .. }), Some(op)) => return self.choreography_deliver(op),
             (Some(AppSpec::SagaChoreography { .. }), None) => return self.choreography_start(request, meta),
             (_, Some(op)) => return self.apply_saga_op(op.name, op.id, op.key),

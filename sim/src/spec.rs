@@ -144,6 +144,15 @@ pub enum AppSpec {
     },
     /// Reads a stream, works, appends with the version read (calls an event store).
     EsWriter,
+    /// An event-sourced bank account (calls an event store): loads the account by replaying
+    /// its events, from the latest snapshot if there is one, deposits or withdraws (never
+    /// below zero), and appends with the version it loaded.
+    Account {
+        /// Save a snapshot every this many events (0: never; every load replays the stream).
+        snapshot_every: u32,
+        /// The snapshot holds the balance before the event it claims to include (planted bug).
+        snapshot_off_by_one: bool,
+    },
     /// A CQRS read model: follows the event store it calls from a durable checkpoint and
     /// counts each stream's events.
     Projector {
@@ -189,6 +198,7 @@ impl AppSpec {
             AppSpec::EventStore { .. } => "event_store",
             AppSpec::EsWriter => "es_writer",
             AppSpec::Projector { .. } => "projector",
+            AppSpec::Account { .. } => "account",
         }
     }
 }
@@ -560,7 +570,7 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         };
         match s.app {
             None | Some(AppSpec::Consumer { .. } | AppSpec::EventStore { .. }) => {}
-            Some(AppSpec::EsWriter) => single_callee("event_store")?,
+            Some(AppSpec::EsWriter | AppSpec::Account { .. }) => single_callee("event_store")?,
             Some(AppSpec::Projector { batch, .. }) => {
                 single_callee("event_store")?;
                 if !(1..=256).contains(&batch) {

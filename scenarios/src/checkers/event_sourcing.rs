@@ -236,3 +236,43 @@ pub fn projection_lag<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<(u64, 
     }
     out
 }
+
+/// E1 on an event-sourced account service's events: every `es.load` (stream, version, balance,
+/// loaded from a snapshot or by replay alone) must equal the fold of the stream's `es.append`
+/// events up to that version (a deposit adds 10, a withdrawal takes 10).
+pub fn check_e1_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Option<Violation> {
+    let mut balances: BTreeMap<u64, Vec<i64>> = BTreeMap::new(); // stream -> balance after each version
+    for row in super::event_rows(rows) {
+        let Some(stream) = row.number("stream") else { continue };
+        match row.kind {
+            "es.append" => {
+                let step = match row.get("kind") {
+                    Some("deposit") => 10,
+                    Some("withdraw") => -10,
+                    _ => continue,
+                };
+                let history = balances.entry(stream).or_default();
+                let last = history.last().copied().unwrap_or(0);
+                history.push(last + step);
+            }
+            "es.load" => {
+                let version = row.number("version").unwrap_or(0) as usize;
+                let loaded: i64 = row.get("balance").and_then(|b| b.parse().ok()).unwrap_or(0);
+                let fold = if version == 0 { Some(0) } else { balances.get(&stream).and_then(|h| h.get(version - 1)).copied() };
+                if fold != Some(loaded) {
+                    let how = match row.number("snapshot") {
+                        Some(s) if s > 0 => format!("from the snapshot at version {s} and {} events", row.get("replayed").unwrap_or("?")),
+                        _ => "by replaying every event".to_owned(),
+                    };
+                    return Some(Violation {
+                        checker: "E1",
+                        at: row.index,
+                        detail: format!("account {stream} loaded {how} at version {version} has balance {loaded}; its events fold to {}", fold.map_or("?".to_owned(), |f| f.to_string())),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}

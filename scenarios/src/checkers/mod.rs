@@ -85,6 +85,9 @@ pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item =
     if spec.services.iter().any(|s| s.app_name() == Some("event_store")) {
         out.extend(event_sourcing::check_e2(&event_sourcing::attempts_from_events(rows.clone())));
     }
+    if spec.services.iter().any(|s| s.app_name() == Some("account")) {
+        out.extend(event_sourcing::check_e1_events(rows.clone()));
+    }
     if spec.services.iter().any(|s| s.app_name() == Some("projector")) {
         out.extend(event_sourcing::check_e3_events(rows));
     }
