@@ -8,7 +8,8 @@
 //! same saga as the orchestrator's: step `k` runs after `Done(k-1)`; step `k` is compensated
 //! after `Failed(k+1)` or `Undone(k+1)`, so compensations run in reverse order; the initiator
 //! records the outcome after `Done(last)` (completed) or after `Failed(0)` / `Undone(0)`
-//! (compensated).
+//! (compensated). A participant with an `on_complete` operation (a semantic lock's `confirm`)
+//! runs it after `Done(last)`.
 //!
 //! What makes it correct is the messaging, not this module: every reaction must be one local
 //! transaction that applies the step, remembers the event id (an inbox: redelivered and
@@ -93,6 +94,9 @@ pub enum Reaction {
     Do(usize),
     /// Run step `k`'s compensation (retried until it succeeds); publish `Undone(k)`.
     Undo(usize),
+    /// The saga completed: run step `k`'s participant's `on_complete` operation (e.g. confirm
+    /// a reservation, lifting a semantic lock). Nothing is published.
+    Complete(usize),
     /// Record the saga's outcome.
     Finish(SagaOutcome),
     /// Not for this participant.
@@ -107,6 +111,7 @@ pub fn react(def: &SagaDefinition, role: Role, event: SagaEvent, compensate: boo
         (Role::Participant(0), SagaEvent::Started) => Reaction::Do(0),
         (Role::Participant(k), SagaEvent::Done(i)) if i + 1 == k => Reaction::Do(k),
         (Role::Participant(k), SagaEvent::Failed(i) | SagaEvent::Undone(i)) if i == k + 1 && compensate => Reaction::Undo(k),
+        (Role::Participant(k), SagaEvent::Done(i)) if i == last && def.on_complete.iter().any(|(service, _)| *service == def.steps[k].service) => Reaction::Complete(k),
         (Role::Initiator, SagaEvent::Done(i)) if i == last => Reaction::Finish(SagaOutcome::Completed),
         (Role::Initiator, SagaEvent::Failed(0) | SagaEvent::Undone(0)) => Reaction::Finish(SagaOutcome::Compensated),
         _ => Reaction::Ignore,
@@ -121,18 +126,21 @@ mod tests {
     /// Delivers events to every role until none is left (in publication order) and returns the
     /// reactions in order; `fail_at`: the step whose action is refused.
     fn play(fail_at: Option<usize>, compensate: bool) -> Vec<(Role, Reaction)> {
-        let def = SagaDefinition::order();
+        play_def(&SagaDefinition::order(), fail_at, compensate)
+    }
+
+    fn play_def(def: &SagaDefinition, fail_at: Option<usize>, compensate: bool) -> Vec<(Role, Reaction)> {
         let roles = [Role::Initiator, Role::Participant(0), Role::Participant(1), Role::Participant(2)];
         let mut queue = std::collections::VecDeque::from([SagaEvent::Started]);
         let mut out = Vec::new();
         while let Some(e) = queue.pop_front() {
             for role in roles {
-                let r = react(&def, role, e, compensate);
+                let r = react(def, role, e, compensate);
                 match r {
                     Reaction::Do(k) if Some(k) == fail_at => queue.push_back(SagaEvent::Failed(k)),
                     Reaction::Do(k) => queue.push_back(SagaEvent::Done(k)),
                     Reaction::Undo(k) => queue.push_back(SagaEvent::Undone(k)),
-                    Reaction::Finish(_) | Reaction::Ignore => {}
+                    Reaction::Complete(_) | Reaction::Finish(_) | Reaction::Ignore => {}
                 }
                 if r != Reaction::Ignore {
                     out.push((role, r));
@@ -150,6 +158,9 @@ mod tests {
         assert_eq!(actions(play(Some(2), true)), [Do(0), Do(1), Do(2), Undo(1), Undo(0), Finish(SagaOutcome::Compensated)], "reverse order");
         assert_eq!(actions(play(Some(0), true)), [Do(0), Finish(SagaOutcome::Compensated)]);
         assert_eq!(actions(play(Some(1), false)), [Do(0), Do(1)], "without compensation the saga stalls");
+        let locked = SagaDefinition::order_with_semantic_lock();
+        assert_eq!(actions(play_def(&locked, None, true)), [Do(0), Do(1), Do(2), Finish(SagaOutcome::Completed), Complete(0)], "inventory confirms");
+        assert_eq!(actions(play_def(&locked, Some(1), true)), [Do(0), Do(1), Undo(0), Finish(SagaOutcome::Compensated)], "a release needs no confirm");
     }
 
     proptest! {

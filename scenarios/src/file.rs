@@ -489,7 +489,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
     ];
     let keys: &[&str] = match kind {
         "order_saga" => &["saga_compensate", "semantic_lock"],
-        "saga_choreography" => &["saga_compensate"],
+        "saga_choreography" => &["saga_compensate", "semantic_lock"],
         "outbox" => &["outbox_mode", "relay_parallel", "relay"],
         "broker" => &["partitions"],
         "consumer" => &["dedup"],
@@ -505,7 +505,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
     Ok(Some(match kind {
         "none" => return Ok(None),
         "order_saga" => AppSpec::OrderSaga { compensate: s.saga_compensate.unwrap_or(true), semantic_lock: s.semantic_lock.unwrap_or(false) },
-        "saga_choreography" => AppSpec::SagaChoreography { compensate: s.saga_compensate.unwrap_or(true) },
+        "saga_choreography" => AppSpec::SagaChoreography { compensate: s.saga_compensate.unwrap_or(true), semantic_lock: s.semantic_lock.unwrap_or(false) },
         "outbox" => AppSpec::Outbox {
             mode: match s.outbox_mode.as_deref().unwrap_or("outbox") {
                 "outbox" => OutboxMode::Outbox,

@@ -6,7 +6,9 @@
 //! effect), the reaction ([`faultline_patterns::choreography::react`]: the step's action or
 //! compensation, applied by the participant as in the orchestrated saga), the `saga.record`
 //! it amounts to, and the next event in the outbox, synced together. The records are those of
-//! the orchestrated saga, so the S1-S3 checkers read both.
+//! the orchestrated saga, so the S1-S3 checkers read both. Events carry the saga's item; under
+//! a semantic lock, inventory parks a saga that wants a held item and runs it when the lock is
+//! lifted (see [`Replica::choreography_step`]).
 
 use faultline_patterns::choreography::{react, Reaction, Role, SagaEvent};
 use faultline_patterns::saga::{LogRecord, SagaDefinition, SagaOutcome};
@@ -16,74 +18,131 @@ use crate::server::Replica;
 use crate::spec::AppSpec;
 use crate::store::StoreHandle;
 
+/// How a participant's step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// It took effect.
+    Done,
+    /// Refused for good (declined, sold out): the saga compensates.
+    Refused,
+    /// Another saga holds the item: parked until the lock is lifted.
+    Parked,
+}
+
 impl Replica {
     fn saga_record(&self, saga: u64, record: LogRecord) {
         self.world.event(&self.node_name(), "saga.record", format!("id={saga} record={}", record.encode()));
     }
 
-    fn publish_saga_event(&self, s: &StoreHandle, saga: u64, event: SagaEvent) {
-        // Keyed by saga: one saga's events stay in one partition, in order.
-        self.outbox_append(s, event.message_id(saga), saga, 0);
+    /// Queues `event` for the others, in the caller's transaction. Keyed by saga: one saga's
+    /// events stay in one partition, in order. Every event carries the saga's item.
+    fn publish_saga_event(&self, s: &StoreHandle, saga: u64, item: u64, event: SagaEvent) {
+        self.outbox_append(s, event.message_id(saga), saga, item);
     }
 
-    /// The initiator, on a client request: starts saga `request` (once, however often the
-    /// request is retried) and answers at once; the saga goes on through the broker.
-    pub(crate) fn choreography_start(&self, request: u64, _meta: Meta) -> Result<Served, CallError> {
+    /// The initiator, on a client request: starts saga `request` for the request's item (once,
+    /// however often the request is retried) and answers at once; the saga goes on through the
+    /// broker.
+    pub(crate) fn choreography_start(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let s = self.store();
         let order = format!("order/{request}");
         if s.get(&order).is_none() {
             s.put(&order, b"pending");
-            self.publish_saga_event(&s, request, SagaEvent::Started);
+            self.publish_saga_event(&s, request, meta.key, SagaEvent::Started);
             s.sync();
             self.saga_record(request, LogRecord::Started);
         }
         Ok(Served::Full)
     }
 
-    /// A member, on a delivered event: reacts once per event (see the module docs). An error
-    /// leaves the event unacknowledged: the broker delivers it again.
+    /// A member, on a delivered event (`op.id`: the message, `op.seq`: the saga's item): reacts
+    /// once per event (see the module docs). An error leaves the event unacknowledged: the
+    /// broker delivers it again.
     pub(crate) fn choreography_deliver(&self, op: Op) -> Result<Served, CallError> {
         let Some((saga, event)) = SagaEvent::parse(op.id) else { return Ok(Served::Full) };
         let spec = &self.world.spec.services[self.service];
-        let compensate = !matches!(spec.app, Some(AppSpec::SagaChoreography { compensate: false }));
+        let compensate = !matches!(spec.app, Some(AppSpec::SagaChoreography { compensate: false, .. }));
         let s = self.store();
         let inbox = format!("inbox/{}", op.id);
         if s.get(&inbox).is_some() {
             return Ok(Served::Full);
         }
-        let def = SagaDefinition::order();
+        let item = op.seq;
+        let def = if self.world.spec.semantic_lock() { SagaDefinition::order_with_semantic_lock() } else { SagaDefinition::order() };
         let mut records = Vec::new();
         match react(&def, Role::of(&def, &spec.name), event, compensate) {
             Reaction::Ignore => {}
             Reaction::Do(k) => {
-                let step = &def.steps[k];
-                if self.apply_saga_op(step.action, saga, 0).is_ok() {
-                    records.push(LogRecord::StepDone(k));
-                    self.publish_saga_event(&s, saga, SagaEvent::Done(k));
-                } else {
-                    // Refused: leave a tombstone (a late copy of the action is refused too)
-                    // and tell the others.
-                    self.apply_saga_op(step.compensation, saga, 0)?;
-                    records.extend([LogRecord::StepFailed(k), LogRecord::CompensationDone(k)]);
-                    self.publish_saga_event(&s, saga, SagaEvent::Failed(k));
-                }
+                self.choreography_step(&s, &def, k, saga, item, &mut records)?;
             }
             Reaction::Undo(k) => {
-                self.apply_saga_op(def.steps[k].compensation, saga, 0)?;
-                records.push(LogRecord::CompensationDone(k));
-                self.publish_saga_event(&s, saga, SagaEvent::Undone(k));
+                self.apply_saga_op(def.steps[k].compensation, saga, item)?;
+                records.push((saga, LogRecord::CompensationDone(k)));
+                self.publish_saga_event(&s, saga, item, SagaEvent::Undone(k));
+                self.unpark(&s, &def, k, item, &mut records)?;
+            }
+            Reaction::Complete(k) => {
+                for &(_, op) in def.on_complete.iter().filter(|(service, _)| *service == def.steps[k].service) {
+                    self.apply_saga_op(op, saga, item)?;
+                }
+                self.unpark(&s, &def, k, item, &mut records)?;
             }
             Reaction::Finish(outcome) => {
                 let state = if outcome == SagaOutcome::Completed { "completed" } else { "cancelled" };
                 s.put(&format!("order/{saga}"), state.as_bytes());
-                records.push(LogRecord::Finished(outcome));
+                records.push((saga, LogRecord::Finished(outcome)));
             }
         }
         s.put(&inbox, b"1");
         s.sync();
-        for r in records {
+        for (saga, r) in records {
             self.saga_record(saga, r);
         }
         Ok(Served::Full)
+    }
+
+    /// Runs step `k`'s action for `saga` and tells the others how it went. If another saga
+    /// holds the item (a semantic lock), the saga is parked until the lock is lifted: waiting
+    /// (leaving the event unacknowledged) would block its partition, and with it the very event
+    /// that lifts the lock.
+    /// Returns whether the step took effect (so that, under a lock, it now holds the item).
+    fn choreography_step(&self, s: &StoreHandle, def: &SagaDefinition, k: usize, saga: u64, item: u64, records: &mut Vec<(u64, LogRecord)>) -> Result<Step, CallError> {
+        let step = &def.steps[k];
+        Ok(match self.apply_saga_op(step.action, saga, item) {
+            Ok(_) => {
+                records.push((saga, LogRecord::StepDone(k)));
+                self.publish_saga_event(s, saga, item, SagaEvent::Done(k));
+                Step::Done
+            }
+            Err(CallError::Conflict) => {
+                let n = s.get_u64("parked_next") + 1;
+                s.put("parked_next", n.to_string().as_bytes());
+                s.put(&format!("parked/{item:020}/{n:020}"), saga.to_string().as_bytes());
+                self.world.event(&self.node_name(), "saga.parked", format!("id={saga} item={item}"));
+                Step::Parked
+            }
+            Err(_) => {
+                // Refused: leave a tombstone (a late copy of the action is refused too) and
+                // tell the others.
+                self.apply_saga_op(step.compensation, saga, item)?;
+                records.extend([(saga, LogRecord::StepFailed(k)), (saga, LogRecord::CompensationDone(k))]);
+                self.publish_saga_event(s, saga, item, SagaEvent::Failed(k));
+                Step::Refused
+            }
+        })
+    }
+
+    /// The item's lock was lifted: the sagas parked on it run their step now, in the same
+    /// transaction, in the order they came, until one holds the item again. (Unparking only
+    /// the first stalled the rest whenever it was refused: found by the tests.)
+    fn unpark(&self, s: &StoreHandle, def: &SagaDefinition, k: usize, item: u64, records: &mut Vec<(u64, LogRecord)>) -> Result<(), CallError> {
+        while let Some(key) = s.keys_with_prefix(&format!("parked/{item:020}/")).into_iter().next() {
+            let saga = s.get_u64(&key);
+            s.delete(&key);
+            if self.choreography_step(s, def, k, saga, item, records)? != Step::Refused {
+                break;
+            }
+        }
+        Ok(())
     }
 }

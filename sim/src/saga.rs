@@ -126,7 +126,7 @@ pub(crate) enum StockChange {
 /// when no unit is left (the step fails). Events: `stock.take`, `stock.out`, `stock.return`,
 /// `stock.locked`, `stock.confirm`.
 pub(crate) fn change_stock(world: &World, node: &str, key: (usize, u64), units: u64, saga: u64, change: StockChange) -> Result<(), crate::call::CallError> {
-    let locking = world.spec.services.iter().any(|s| matches!(s.app, Some(crate::spec::AppSpec::OrderSaga { semantic_lock: true, .. })));
+    let locking = world.spec.semantic_lock();
     let mut stock = world.stock.lock().unwrap_or_else(|e| e.into_inner());
     let item = stock.entry(key).or_insert(ItemStock { available: units, holder: None });
     let detail = |available: u64, what: &str| format!("item={} saga={saga} available={available}{what}", key.1);

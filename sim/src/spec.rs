@@ -77,9 +77,9 @@ pub struct ServiceSpec {
     /// As a saga participant: the actions (not compensations) of sagas whose id is a multiple
     /// of this fail for good (a declined card, say). `None`: never.
     pub decline_every: Option<u64>,
-    /// As a participant of the orchestrated saga: units of each item (the request's data key)
-    /// in stock; its action takes one (refused when none is left), its compensation returns it.
-    /// `None`: unlimited.
+    /// As a saga participant (orchestrated or choreographed): units of each item (the
+    /// request's data key) in stock; its action takes one (refused when none is left), its
+    /// compensation returns it. `None`: unlimited.
     pub stock: Option<u64>,
     /// As a saga participant: operations applied again on every delivery instead of once per
     /// saga (a planted bug: a non-idempotent compensation).
@@ -117,6 +117,9 @@ pub enum AppSpec {
     SagaChoreography {
         /// React to failures with compensations (false: planted bug).
         compensate: bool,
+        /// On the initiator: inventory holds a semantic lock on the saga's item from its
+        /// reservation until the saga ends, and parks the sagas that want a held item.
+        semantic_lock: bool,
     },
     /// Writes changes with a transactional outbox and relays them to the broker it calls.
     Outbox {
@@ -200,6 +203,13 @@ impl AppSpec {
             AppSpec::Projector { .. } => "projector",
             AppSpec::Account { .. } => "account",
         }
+    }
+}
+
+impl SimSpec {
+    /// Whether the saga (orchestrated or choreographed) holds a semantic lock on its items.
+    pub fn semantic_lock(&self) -> bool {
+        self.services.iter().any(|s| matches!(s.app, Some(AppSpec::OrderSaga { semantic_lock: true, .. } | AppSpec::SagaChoreography { semantic_lock: true, .. })))
     }
 }
 
@@ -578,7 +588,10 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                 }
             }
             Some(AppSpec::Outbox { .. }) => single_callee("broker")?,
-            Some(AppSpec::SagaChoreography { .. }) => single_callee("broker")?,
+            Some(AppSpec::SagaChoreography { semantic_lock, .. }) => {
+                single_callee("broker")?;
+                check_lock_has_stock(spec, s, semantic_lock)?;
+            }
             Some(AppSpec::Broker { partitions }) => {
                 // Each service it calls is a consumer group: every message goes to each.
                 let consumer = |c: &String| spec.services.iter().find(|x| &x.name == c).and_then(ServiceSpec::app_name).is_some_and(|a| a == "consumer" || a == "saga_choreography");
@@ -594,13 +607,12 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
                 if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
                     return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "the order saga's participants: inventory, payment, shipping"));
                 }
-                if semantic_lock && !spec.services.iter().any(|x| x.name == "inventory" && x.stock.is_some()) {
-                    return Err(SpecError::new(format!("services.{}.semantic_lock", s.name), true, "false, or true with `stock` set on inventory (the lock is on its items)"));
-                }
+                check_lock_has_stock(spec, s, semantic_lock)?;
             }
         }
-        if s.stock.is_some() && !spec.services.iter().any(|o| matches!(o.app, Some(AppSpec::OrderSaga { .. })) && o.calls.contains(&s.name)) {
-            return Err(SpecError::new(format!("services.{}.stock", s.name), s.stock.unwrap_or(0), "no stock: only a participant called by an order_saga orchestrator keeps one"));
+        let orchestrated = spec.services.iter().any(|o| matches!(o.app, Some(AppSpec::OrderSaga { .. })) && o.calls.contains(&s.name));
+        if s.stock.is_some() && !orchestrated && !matches!(s.app, Some(AppSpec::SagaChoreography { .. })) {
+            return Err(SpecError::new(format!("services.{}.stock", s.name), s.stock.unwrap_or(0), "no stock: only a saga participant keeps one (called by an order_saga, or a saga_choreography member)"));
         }
         if s.decline_every == Some(0) {
             return Err(SpecError::new(format!("services.{}.decline_every", s.name), 0, "an integer >= 1"));
@@ -772,6 +784,14 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
         }
         _ => Ok(()),
     }
+}
+
+/// A semantic lock is on inventory's items: inventory must keep stock.
+fn check_lock_has_stock(spec: &SimSpec, s: &ServiceSpec, semantic_lock: bool) -> Result<(), SpecError> {
+    if semantic_lock && !spec.services.iter().any(|x| x.name == "inventory" && x.stock.is_some()) {
+        return Err(SpecError::new(format!("services.{}.semantic_lock", s.name), true, "false, or true with `stock` set on inventory (the lock is on its items)"));
+    }
+    Ok(())
 }
 
 /// A choreographed saga needs each participant of the order saga and one initiator, all

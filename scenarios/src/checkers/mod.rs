@@ -76,7 +76,7 @@ pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item =
     if spec.services.iter().any(|s| matches!(s.app_name(), Some("order_saga" | "saga_choreography"))) {
         out.extend(saga::check(rows.clone()));
     }
-    if spec.services.iter().any(|s| matches!(s.app, Some(faultline_sim::AppSpec::OrderSaga { semantic_lock: true, .. }))) {
+    if spec.semantic_lock() {
         out.extend(saga::dirty_reads(rows.clone()));
     }
     if spec.services.iter().any(|s| s.app_name() == Some("outbox")) {
