@@ -171,8 +171,26 @@ fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliError> {
     let wall_s = started.elapsed().as_secs_f64();
     summary::write_json(&output, &staging.path().join("summary.json")).map_err(|e| internal(format!("summary.json: {e}")))?;
     chart::write_latency_chart(&output, staging.path()).map_err(internal)?;
+    if scenario.spec.services.iter().any(|s| s.app_name() == Some("projector")) {
+        write_lag_chart(&output, staging.path())?;
+    }
     let dir = staging.commit().map_err(|e| usage(format!("{}: cannot move the output into place: {e}", out.display())))?;
     Ok(Report { output, dir, wall_s })
+}
+
+/// `lag.png`/`.svg`: the read model's lag (its largest in each quarter second) from the
+/// events just written.
+fn write_lag_chart(output: &RunOutput, dir: &Path) -> Result<(), CliError> {
+    let events = std::fs::read_to_string(dir.join("events.csv")).map_err(|e| internal(format!("events.csv: {e}")))?;
+    let lag = faultline_scenarios::checkers::event_sourcing::projection_lag(events.lines().skip(1));
+    let mut bins: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    for (t_us, l) in lag {
+        let bin = bins.entry(t_us / 250_000).or_insert(0);
+        *bin = (*bin).max(l);
+    }
+    let points: Vec<(f64, f64)> = bins.into_iter().map(|(b, l)| (b as f64 * 0.25, l as f64)).collect();
+    let title = format!("{} (seed {}): read model lag", output.scenario, output.seed);
+    chart::write_series_chart(dir, "lag", &title, "lag (events not yet applied)", &points, &output.faults, output.end_s).map_err(internal)
 }
 
 /// The configuration, logged before the run (seed and everything that shapes it).

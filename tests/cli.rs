@@ -71,6 +71,29 @@ fn run_writes_its_files_and_its_reproduce_command_reproduces_them() {
 }
 
 #[test]
+fn a_run_with_a_read_model_charts_its_lag_and_a_planted_bug_fails_it() {
+    let dir = tmp("lag");
+    let args = ["run", "projection-lag", "--set", "duration_s=20", "--set", "faults[0].at_s=16"];
+    let o = faultline(&[&args[..], &["--out", "first"]].concat(), &dir);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let lag_line = out.lines().find(|l| l.starts_with("read model lag: max ")).expect("a lag line");
+    let max: u64 = lag_line["read model lag: max ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(max > 500, "{lag_line}: the burst at 15 s should leave the projector behind");
+    faultline(&[&args[..], &["--out", "second"]].concat(), &dir);
+    for f in ["lag.png", "lag.svg"] {
+        let (a, b) = (std::fs::read(dir.join("first").join(f)).unwrap(), std::fs::read(dir.join("second").join(f)).unwrap());
+        assert!(a.len() > 1000 && a == b, "{f} is missing, empty or differs between two runs");
+    }
+    // The same scenario with the planted bug (seed 1 shows it): E3 fails the run.
+    let o = faultline(&["run", "projection-lag", "--seed", "1", "--set", "services.projector.projection_atomic=false", "--out", "bug"], &dir);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("CHECK FAILED: E3 violated"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn list_shows_the_catalog() {
     let o = faultline(&["list"], &std::env::temp_dir());
     let (out, _) = text(&o);

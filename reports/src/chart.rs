@@ -1,5 +1,6 @@
 //! Latency over time (p50 and p99 per time bin) of the entry edge and, below it, the share of
-//! requests that succeeded, with fault windows shaded, as PNG and SVG. The success panel is
+//! requests that succeeded, with fault windows shaded, as PNG and SVG; and a one-line chart of
+//! any measure over time (a read model's lag). The success panel is
 //! there because latency alone misleads: when a service sheds everything, latency drops.
 //!
 //! PNG text is drawn with DejaVu Sans shipped in this repository (`reports/assets`), so charts
@@ -39,6 +40,31 @@ pub fn write_latency_chart(out: &RunOutput, dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", png.display()))?;
     draw(SVGBackend::new(&svg, SIZE).into_drawing_area(), &title, edge, &out.faults, out.end_s)
         .map_err(|e| format!("{}: {e}", svg.display()))
+}
+
+/// Draws `<stem>.png` and `<stem>.svg` into `dir`: one line over virtual time (`points`:
+/// `(t_s, value)`), fault windows shaded. For measures derived from a run's events, such as a
+/// read model's lag.
+pub fn write_series_chart(dir: &Path, stem: &str, title: &str, y_desc: &str, points: &[(f64, f64)], faults: &[FaultWindow], end_s: f64) -> Result<(), String> {
+    register_font()?;
+    let png = dir.join(format!("{stem}.png"));
+    let svg = dir.join(format!("{stem}.svg"));
+    let size = (SIZE.0, SIZE.1 / 2 + 60);
+    draw_series(BitMapBackend::new(&png, size).into_drawing_area(), title, y_desc, points, faults, end_s).map_err(|e| format!("{}: {e}", png.display()))?;
+    draw_series(SVGBackend::new(&svg, size).into_drawing_area(), title, y_desc, points, faults, end_s).map_err(|e| format!("{}: {e}", svg.display()))
+}
+
+fn draw_series<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, y_desc: &str, points: &[(f64, f64)], faults: &[FaultWindow], end_s: f64) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
+    let y_max = points.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
+    let mut chart = time_panel(&root, y_desc, y_max, faults, end_s.max(1.0))?;
+    chart.draw_series(LineSeries::new(points.iter().copied(), RGBColor(110, 40, 160).stroke_width(2))).map_err(e)?;
+    root.present().map_err(e)
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, edge: &EdgeSummary, faults: &[FaultWindow], end_s: f64) -> Result<(), String>
@@ -112,26 +138,38 @@ where
     DB::ErrorType: 'static,
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max, 0f64..105f64)
-        .map_err(e)?;
+    let mut chart = time_panel(area, "success (%)", 105.0, faults, x_max)?;
+    let line = edge.series.iter().filter(|p| p.requests > 0).map(|p| (p.t_s, 100.0 * p.ok as f64 / p.requests as f64));
+    chart.draw_series(LineSeries::new(line, RGBColor(20, 130, 60).stroke_width(2))).map_err(e)?;
+    Ok(())
+}
+
+/// A linear panel over virtual time, `0..x_max` by `0..y_max`, with its axes and the fault
+/// windows shaded, ready for a line.
+fn time_panel<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    y_desc: &str,
+    y_max: f64,
+    faults: &[FaultWindow],
+    x_max: f64,
+) -> Result<ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>, String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+    let mut chart = ChartBuilder::on(area).margin(12).x_label_area_size(40).y_label_area_size(70).build_cartesian_2d(0f64..x_max, 0f64..y_max).map_err(e)?;
     chart
         .configure_mesh()
         .x_desc("virtual time (s)")
-        .y_desc("success (%)")
+        .y_desc(y_desc)
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 14))
         .draw()
         .map_err(e)?;
     for f in faults {
         chart
-            .draw_series(std::iter::once(Rectangle::new([(f.start_s, 0.0), (f.end_s.max(f.start_s + x_max / 400.0), 105.0)], SHADE.filled())))
+            .draw_series(std::iter::once(Rectangle::new([(f.start_s, 0.0), (f.end_s.max(f.start_s + x_max / 400.0), y_max)], SHADE.filled())))
             .map_err(e)?;
     }
-    let line = edge.series.iter().filter(|p| p.requests > 0).map(|p| (p.t_s, 100.0 * p.ok as f64 / p.requests as f64));
-    chart.draw_series(LineSeries::new(line, RGBColor(20, 130, 60).stroke_width(2))).map_err(e)?;
-    Ok(())
+    Ok(chart)
 }
