@@ -87,7 +87,8 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
             let out = args.out.unwrap_or_else(|| default_out(&scenario));
             let mut report = run_to_dir(&scenario, &out)?;
             // The invariant checkers that apply read the event log the run wrote.
-            let events = std::fs::read_to_string(report.dir.join("events.csv")).map_err(|e| internal(format!("events.csv: {e}")))?;
+            let events = std::fs::read_to_string(report.dir.join("events.csv"))
+                .map_err(|e| internal(format!("events.csv: {e}")))?;
             let rows: Vec<&str> = events.lines().skip(1).collect();
             for v in faultline_scenarios::checkers::for_run(&scenario.spec, rows.iter().copied()) {
                 report.output.failed_checks.push(v.to_string());
@@ -98,7 +99,9 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
                 println!("isolation: {n} sagas refused an item while another saga held a unit it later gave back (dirty reads)");
             }
             if scenario.spec.services.iter().any(|s| s.app_name() == Some("projector")) {
-                print_projection_lag(&faultline_scenarios::checkers::event_sourcing::projection_lag(rows.iter().copied()));
+                print_projection_lag(&faultline_scenarios::checkers::event_sourcing::projection_lag(
+                    rows.iter().copied(),
+                ));
             }
             if report.output.failed_checks.is_empty() {
                 Ok(0)
@@ -115,7 +118,11 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
 fn print_projection_lag(lag: &[(u64, u64)]) {
     let Some(&(end_us, end)) = lag.last() else { return };
     let (max_at_us, max) = lag.iter().fold((0, 0), |best, &(t, l)| if l > best.1 { (t, l) } else { best });
-    println!("read model lag: max {max} events at {:.1} s; {end} at the last event ({:.1} s)", max_at_us as f64 / 1e6, end_us as f64 / 1e6);
+    println!(
+        "read model lag: max {max} events at {:.1} s; {end} at the last event ({:.1} s)",
+        max_at_us as f64 / 1e6,
+        end_us as f64 / 1e6
+    );
 }
 
 /// The failed checks, at most three per checker (a stalled run can break S1 once per saga),
@@ -148,7 +155,9 @@ fn list() {
     let names = catalog::names();
     let width = names.iter().map(String::len).max().unwrap_or(0);
     for name in names {
-        let description = faultline_scenarios::load(&name, &[], None).map(|s| s.description).unwrap_or_else(|e| format!("(broken: {e})"));
+        let description = faultline_scenarios::load(&name, &[], None)
+            .map(|s| s.description)
+            .unwrap_or_else(|e| format!("(broken: {e})"));
         println!("{name:<width$}  {description}");
     }
 }
@@ -164,17 +173,21 @@ struct Report {
 fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliError> {
     println!("== {} (seed {}) ==", scenario.spec.name, scenario.spec.seed);
     println!("{}", describe(scenario));
-    let staging = Staging::new(out).map_err(|e| usage(format!("{}: cannot create the output directory: {e}", out.display())))?;
-    let sink = CsvSink::create(staging.path()).map_err(|e| usage(format!("{}: cannot write: {e}", staging.path().display())))?;
+    let staging =
+        Staging::new(out).map_err(|e| usage(format!("{}: cannot create the output directory: {e}", out.display())))?;
+    let sink = CsvSink::create(staging.path())
+        .map_err(|e| usage(format!("{}: cannot write: {e}", staging.path().display())))?;
     let started = Instant::now();
     let output = faultline_sim::run(scenario.spec.clone(), Box::new(sink)).map_err(|e| internal(e.to_string()))?;
     let wall_s = started.elapsed().as_secs_f64();
-    summary::write_json(&output, &staging.path().join("summary.json")).map_err(|e| internal(format!("summary.json: {e}")))?;
+    summary::write_json(&output, &staging.path().join("summary.json"))
+        .map_err(|e| internal(format!("summary.json: {e}")))?;
     chart::write_latency_chart(&output, staging.path()).map_err(internal)?;
     if scenario.spec.services.iter().any(|s| s.app_name() == Some("projector")) {
         write_lag_chart(&output, staging.path())?;
     }
-    let dir = staging.commit().map_err(|e| usage(format!("{}: cannot move the output into place: {e}", out.display())))?;
+    let dir =
+        staging.commit().map_err(|e| usage(format!("{}: cannot move the output into place: {e}", out.display())))?;
     Ok(Report { output, dir, wall_s })
 }
 
@@ -190,14 +203,21 @@ fn write_lag_chart(output: &RunOutput, dir: &Path) -> Result<(), CliError> {
     }
     let points: Vec<(f64, f64)> = bins.into_iter().map(|(b, l)| (b as f64 * 0.25, l as f64)).collect();
     let title = format!("{} (seed {}): read model lag", output.scenario, output.seed);
-    chart::write_series_chart(dir, "lag", &title, "lag (events not yet applied)", &points, &output.faults, output.end_s).map_err(internal)
+    chart::write_series_chart(dir, "lag", &title, "lag (events not yet applied)", &points, &output.faults, output.end_s)
+        .map_err(internal)
 }
 
 /// The configuration, logged before the run (seed and everything that shapes it).
 fn describe(s: &Scenario) -> String {
     let spec = &s.spec;
     let mut lines = Vec::new();
-    lines.push(format!("  duration {} s, drain {} s, workload {:?} -> {}", spec.duration.as_secs_f64(), spec.drain.as_secs_f64(), spec.workload.arrivals, spec.workload.target));
+    lines.push(format!(
+        "  duration {} s, drain {} s, workload {:?} -> {}",
+        spec.duration.as_secs_f64(),
+        spec.drain.as_secs_f64(),
+        spec.workload.arrivals,
+        spec.workload.target
+    ));
     for svc in &spec.services {
         lines.push(format!(
             "  service {} x{}: {} conc {} queue {} errors {} calls [{}]",
@@ -254,10 +274,13 @@ fn print_report(s: &Scenario, r: &Report) {
 }
 
 fn demo() -> Result<u8, CliError> {
-    println!("faultline demo: the same shop, seed and faults: no patterns; retry + timeout; retry + breaker + timeout.\n");
+    println!(
+        "faultline demo: the same shop, seed and faults: no patterns; retry + timeout; retry + breaker + timeout.\n"
+    );
     let mut reports = Vec::new();
     for name in catalog::DEMO {
-        let scenario = faultline_scenarios::load(name, &[], None).map_err(|e| internal(format!("built-in scenario {name}: {e}")))?;
+        let scenario = faultline_scenarios::load(name, &[], None)
+            .map_err(|e| internal(format!("built-in scenario {name}: {e}")))?;
         let out = PathBuf::from("out").join("demo").join(name);
         let report = run_to_dir(&scenario, &out)?;
         print_report(&scenario, &report);
@@ -268,7 +291,15 @@ fn demo() -> Result<u8, CliError> {
     println!("{:<24} {:>9} {:>9} {:>10} {:>10}  fingerprint", "scenario", "requests", "success", "p50 ms", "p99 ms");
     for (s, r) in &reports {
         if let Some(e) = r.output.edges.first() {
-            println!("{:<24} {:>9} {:>8.2}% {:>10.1} {:>10.1}  {}", s.spec.name, e.requests, e.success_rate * 100.0, e.p50_ms, e.p99_ms, r.output.fingerprint);
+            println!(
+                "{:<24} {:>9} {:>8.2}% {:>10.1} {:>10.1}  {}",
+                s.spec.name,
+                e.requests,
+                e.success_rate * 100.0,
+                e.p50_ms,
+                e.p99_ms,
+                r.output.fingerprint
+            );
         }
     }
     println!("\nCharts: out/demo/*/latency.png (and .svg). Catalog: `{} list`.", program());
@@ -284,16 +315,28 @@ fn check(s: &Scenario) -> Result<u8, CliError> {
     };
     let (a, rows_a) = once()?;
     let (b, rows_b) = once()?;
-    let first_diff = |x: &[String], y: &[String]| x.iter().zip(y).position(|(p, q)| p != q).or((x.len() != y.len()).then(|| x.len().min(y.len())));
+    let first_diff = |x: &[String], y: &[String]| {
+        x.iter().zip(y).position(|(p, q)| p != q).or((x.len() != y.len()).then(|| x.len().min(y.len())))
+    };
     match (first_diff(&rows_a.requests, &rows_b.requests), first_diff(&rows_a.events, &rows_b.events)) {
         (None, None) if a == b => {
-            println!("deterministic: two runs of {} seed {} gave fingerprint {} and identical rows ({} requests, {} events)", s.spec.name, s.spec.seed, a.fingerprint, a.requests, a.events);
+            println!(
+                "deterministic: two runs of {} seed {} gave fingerprint {} and identical rows ({} requests, {} events)",
+                s.spec.name, s.spec.seed, a.fingerprint, a.requests, a.events
+            );
             Ok(0)
         }
         (req, ev) => {
-            println!("NOT deterministic: {} seed {}: fingerprints {} and {}", s.spec.name, s.spec.seed, a.fingerprint, b.fingerprint);
+            println!(
+                "NOT deterministic: {} seed {}: fingerprints {} and {}",
+                s.spec.name, s.spec.seed, a.fingerprint, b.fingerprint
+            );
             if let Some(i) = req {
-                println!("  first differing request row {i}: {:?} vs {:?}", rows_a.requests.get(i), rows_b.requests.get(i));
+                println!(
+                    "  first differing request row {i}: {:?} vs {:?}",
+                    rows_a.requests.get(i),
+                    rows_b.requests.get(i)
+                );
             }
             if let Some(i) = ev {
                 println!("  first differing event row {i}: {:?} vs {:?}", rows_a.events.get(i), rows_b.events.get(i));

@@ -34,7 +34,10 @@ fn the_bare_command_runs_the_demo() {
     let o = faultline(&[], &dir);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
-    assert!(out.contains("comparison") && out.contains("shop-outage-resilient") && out.contains("fingerprint: "), "{out}");
+    assert!(
+        out.contains("comparison") && out.contains("shop-outage-resilient") && out.contains("fingerprint: "),
+        "{out}"
+    );
     for v in ["shop-outage", "shop-outage-resilient"] {
         for f in ["requests.csv", "events.csv", "summary.json", "latency.png", "latency.svg"] {
             assert!(dir.join("out/demo").join(v).join(f).is_file(), "missing {v}/{f}");
@@ -54,7 +57,8 @@ fn run_writes_its_files_and_its_reproduce_command_reproduces_them() {
     assert!(out.contains("client->api") && out.contains("p99 ms"), "no per-edge summary: {out}");
     let repro = out.lines().find_map(|l| l.strip_prefix("reproduce: ")).expect("a reproduce line");
     // The program part is `faultline` or `cargo run --` (from a checkout); the rest is ours.
-    let ours = repro.rsplit_once(" -- ").map(|x| x.1).or_else(|| repro.strip_prefix("faultline ")).expect("a program prefix");
+    let ours =
+        repro.rsplit_once(" -- ").map(|x| x.1).or_else(|| repro.strip_prefix("faultline ")).expect("a program prefix");
     let args: Vec<&str> = ours.split_whitespace().collect();
     assert_eq!(args, ["run", "flaky-network", "--seed", "11", "--set", "duration_s=20"]);
     let mut again: Vec<&str> = args.clone();
@@ -62,7 +66,8 @@ fn run_writes_its_files_and_its_reproduce_command_reproduces_them() {
     let o2 = faultline(&again, &dir);
     assert!(text(&o2).0.contains(&format!("fingerprint: {fingerprint}")));
     for f in ["requests.csv", "events.csv", "summary.json", "latency.svg", "latency.png"] {
-        let (a, b) = (std::fs::read(dir.join("first").join(f)).unwrap(), std::fs::read(dir.join("second").join(f)).unwrap());
+        let (a, b) =
+            (std::fs::read(dir.join("first").join(f)).unwrap(), std::fs::read(dir.join("second").join(f)).unwrap());
         assert!(a == b, "{f} differs between a run and its reproduction");
     }
     let rows = faultline::reports::csv_sink::read_requests(&dir.join("first/requests.csv")).unwrap();
@@ -82,11 +87,24 @@ fn a_run_with_a_read_model_charts_its_lag_and_a_planted_bug_fails_it() {
     assert!(max > 500, "{lag_line}: the burst at 15 s should leave the projector behind");
     faultline(&[&args[..], &["--out", "second"]].concat(), &dir);
     for f in ["lag.png", "lag.svg"] {
-        let (a, b) = (std::fs::read(dir.join("first").join(f)).unwrap(), std::fs::read(dir.join("second").join(f)).unwrap());
+        let (a, b) =
+            (std::fs::read(dir.join("first").join(f)).unwrap(), std::fs::read(dir.join("second").join(f)).unwrap());
         assert!(a.len() > 1000 && a == b, "{f} is missing, empty or differs between two runs");
     }
     // The same scenario with the planted bug (seed 1 shows it): E3 fails the run.
-    let o = faultline(&["run", "projection-lag", "--seed", "1", "--set", "services.projector.projection_atomic=false", "--out", "bug"], &dir);
+    let o = faultline(
+        &[
+            "run",
+            "projection-lag",
+            "--seed",
+            "1",
+            "--set",
+            "services.projector.projection_atomic=false",
+            "--out",
+            "bug",
+        ],
+        &dir,
+    );
     let (out, _) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("CHECK FAILED: E3 violated"), "{out}");

@@ -1,6 +1,8 @@
 //! Consistency patterns and their checkers (issue 4, first part: event sourcing and CQRS).
 
-use faultline::scenarios::checkers::event_sourcing::{check_e2, check_e3, concurrent_writers, Account, AccountEvent, Attempt};
+use faultline::scenarios::checkers::event_sourcing::{
+    check_e2, check_e3, concurrent_writers, Account, AccountEvent, Attempt,
+};
 use faultline_patterns::event_sourcing::{EventStore, ExpectedVersion, MemoryEventStore, Projection};
 
 #[test]
@@ -43,7 +45,10 @@ fn e2_rejects_two_winners_for_one_expected_version() {
 async fn projections_lag_then_catch_up_and_e3_catches_a_wrong_read_model() {
     let store = MemoryEventStore::<AccountEvent>::default();
     for i in 0..10 {
-        store.append(&format!("account-{}", i % 3), ExpectedVersion::Any, vec![AccountEvent::Deposited(i)]).await.unwrap();
+        store
+            .append(&format!("account-{}", i % 3), ExpectedVersion::Any, vec![AccountEvent::Deposited(i)])
+            .await
+            .unwrap();
     }
     let mut p = Projection::<Account>::default();
     assert_eq!(p.lag(&store).await, 10);
@@ -92,7 +97,10 @@ mod sagas {
             let violations = checkers::saga::check(events.iter().map(String::as_str));
             assert!(violations.is_empty(), "seed {seed}: {}", violations[0]);
             let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
-            assert!(outcomes.values().any(|o| *o == SagaOutcome::Compensated) && outcomes.values().any(|o| *o == SagaOutcome::Completed));
+            assert!(
+                outcomes.values().any(|o| *o == SagaOutcome::Compensated)
+                    && outcomes.values().any(|o| *o == SagaOutcome::Completed)
+            );
         }
     }
 
@@ -104,7 +112,11 @@ mod sagas {
         let expected = |id: u64| if id % 7 == 0 { SagaOutcome::Compensated } else { SagaOutcome::Completed };
         let mut resumed = 0;
         for crash_ms in [0u64, 8_003, 8_517, 11_041, 14_909] {
-            let mut extra = vec!["services.inventory.error_rate=0".to_owned(), "services.payment.error_rate=0".to_owned(), "services.shipping.error_rate=0".to_owned()];
+            let mut extra = vec![
+                "services.inventory.error_rate=0".to_owned(),
+                "services.payment.error_rate=0".to_owned(),
+                "services.shipping.error_rate=0".to_owned(),
+            ];
             if crash_ms == 0 {
                 extra.push("faults=[]".to_owned());
             } else {
@@ -143,7 +155,12 @@ mod sagas {
         // Refunds that failed were retried until payment took them: every saga with a failed
         // refund still finished compensated with its charge refunded.
         let ids_with = |needle: &str| -> std::collections::BTreeSet<String> {
-            events.iter().filter(|e| e.contains(needle)).filter_map(|e| e.split("id=").nth(1)).map(|r| r.split(' ').next().unwrap().to_owned()).collect()
+            events
+                .iter()
+                .filter(|e| e.contains(needle))
+                .filter_map(|e| e.split("id=").nth(1))
+                .map(|r| r.split(' ').next().unwrap().to_owned())
+                .collect()
         };
         let failed_refunds = ids_with("op=refund error=");
         let refunded = ids_with("record=compensated:1");
@@ -166,7 +183,8 @@ mod sagas {
             // The same orders with the lock, and an orchestrator crash in the middle.
             let events = crate::support::catalog_events("order-saga-semantic-lock", &["duration_s=20", CRASH], seed);
             let rows = || events.iter().map(String::as_str);
-            let v: Vec<_> = checkers::saga::check(rows()).into_iter().chain(checkers::saga::dirty_reads(rows())).collect();
+            let v: Vec<_> =
+                checkers::saga::check(rows()).into_iter().chain(checkers::saga::dirty_reads(rows())).collect();
             assert!(v.is_empty(), "semantic lock, seed {seed}: {}", v[0]);
             waits += events.iter().filter(|e| e.contains(",stock.locked,")).count();
         }
@@ -183,7 +201,10 @@ mod sagas {
         let events = crate::support::catalog_events("order-saga-semantic-lock", &[CRASH], 73);
         let v = checkers::saga::check(events.iter().map(String::as_str));
         assert!(v.is_empty(), "{} (and {} more)", v[0], v.len() - 1);
-        assert!(events.iter().filter(|e| e.contains(",saga.resume,")).count() > 5, "too few sagas were resumed to test anything");
+        assert!(
+            events.iter().filter(|e| e.contains(",saga.resume,")).count() > 5,
+            "too few sagas were resumed to test anything"
+        );
     }
 
     #[test]
@@ -207,7 +228,10 @@ mod choreography {
     use faultline_patterns::saga::SagaOutcome;
 
     fn events(extra: &[&str], seed: u64) -> Vec<String> {
-        let mut sets: Vec<String> = ["duration_s=20", "faults[0].at_s=5", "faults[1].at_s=10", "faults[2].at_s=14"].iter().map(|s| s.to_string()).collect();
+        let mut sets: Vec<String> = ["duration_s=20", "faults[0].at_s=5", "faults[1].at_s=10", "faults[2].at_s=14"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         sets.extend(extra.iter().map(|s| s.to_string()));
         let s = scenarios::load("order-saga-choreography", &sets, Some(seed)).unwrap();
         crate::support::run_rows(s.spec).1.events
@@ -221,7 +245,10 @@ mod choreography {
             assert!(v.is_empty(), "seed {seed}: {}", v[0]);
             let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
             assert!(outcomes.len() > 300, "seed {seed}: only {} sagas finished", outcomes.len());
-            assert!(outcomes.values().any(|o| *o == SagaOutcome::Compensated) && outcomes.values().any(|o| *o == SagaOutcome::Completed));
+            assert!(
+                outcomes.values().any(|o| *o == SagaOutcome::Compensated)
+                    && outcomes.values().any(|o| *o == SagaOutcome::Completed)
+            );
         }
     }
 
@@ -230,7 +257,8 @@ mod choreography {
         // Without transient errors, a saga's outcome is fixed by its id (payment declines every
         // 7th, shipping every 11th): crashes, a partition, redeliveries and duplicates must not
         // change a single one. This is S4 for the choreography.
-        let calm = ["services.inventory.error_rate=0", "services.payment.error_rate=0", "services.shipping.error_rate=0"];
+        let calm =
+            ["services.inventory.error_rate=0", "services.payment.error_rate=0", "services.shipping.error_rate=0"];
         let events = events(&calm, 2);
         let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
         assert!(outcomes.len() > 300, "only {} sagas finished", outcomes.len());
@@ -245,14 +273,23 @@ mod choreography {
     #[test]
     fn a_semantic_lock_parks_sagas_on_held_items_instead_of_blocking_the_partition() {
         // Popular items with little stock, a slow payment that declines every 3rd order.
-        let hot = ["services.inventory.stock=5", "workload.keys=100", "workload.key_skew=1.0", "services.payment.service_time=\"exp(100ms)\"", "services.payment.decline_every=3", "services.broker.partitions=16", "services.payment.concurrency=256"];
+        let hot = [
+            "services.inventory.stock=5",
+            "workload.keys=100",
+            "workload.key_skew=1.0",
+            "services.payment.service_time=\"exp(100ms)\"",
+            "services.payment.decline_every=3",
+            "services.broker.partitions=16",
+            "services.payment.concurrency=256",
+        ];
         let (mut dirty, mut parked) = (0, 0);
         for seed in 1..=3 {
             let unlocked = events(&hot, seed);
             dirty += checkers::saga::dirty_reads(unlocked.iter().map(String::as_str)).len();
             let locked = events(&[&hot[..], &["services.orders.semantic_lock=true"]].concat(), seed);
             let rows = || locked.iter().map(String::as_str);
-            let v: Vec<_> = checkers::saga::check(rows()).into_iter().chain(checkers::saga::dirty_reads(rows())).collect();
+            let v: Vec<_> =
+                checkers::saga::check(rows()).into_iter().chain(checkers::saga::dirty_reads(rows())).collect();
             assert!(v.is_empty(), "seed {seed}: {} (and {} more)", v[0], v.len() - 1);
             parked += locked.iter().filter(|e| e.contains(",saga.parked,")).count();
         }
@@ -262,7 +299,13 @@ mod choreography {
 
     #[test]
     fn a_participant_ignoring_failures_stalls_sagas_and_s1_catches_it() {
-        let first = (1..=5u64).find(|&seed| checkers::saga::check(events(&["services.inventory.saga_compensate=false"], seed).iter().map(String::as_str)).iter().any(|v| v.checker == "S1"));
+        let first = (1..=5u64).find(|&seed| {
+            checkers::saga::check(
+                events(&["services.inventory.saga_compensate=false"], seed).iter().map(String::as_str),
+            )
+            .iter()
+            .any(|v| v.checker == "S1")
+        });
         println!("choreography without compensation: caught by S1 at seed {first:?}");
         assert_eq!(first, Some(1));
     }
@@ -313,7 +356,9 @@ mod outbox {
             ("consumer without dedup", "services.shipping.dedup=false", "O2", "applied"),
             ("relay losing per-key order", "services.orders.relay_parallel=true", "O3", "applied after"),
         ] {
-            let first = (1..=10u64).find(|&seed| violations(&[set], seed).iter().any(|v| v.checker == checker && v.detail.contains(needle)));
+            let first = (1..=10u64).find(|&seed| {
+                violations(&[set], seed).iter().any(|v| v.checker == checker && v.detail.contains(needle))
+            });
             println!("{bug}: caught by {checker} at seed {first:?}");
             assert!(first.is_some_and(|s| s <= 5), "{bug}: first caught at {first:?}");
         }
@@ -328,7 +373,12 @@ mod event_store_node {
         let s = scenarios::load("concurrent-writers", &sets, Some(seed)).unwrap();
         let (_, rows) = crate::support::run_rows(s.spec);
         let conflicts = rows.events.iter().filter(|e| e.contains(",es.conflict,")).count();
-        (checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows.events.iter().map(String::as_str))), conflicts)
+        (
+            checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(
+                rows.events.iter().map(String::as_str),
+            )),
+            conflicts,
+        )
     }
 
     #[test]
@@ -351,9 +401,19 @@ mod event_store_node {
             let events = projection(&[], seed);
             let rows = || events.iter().map(String::as_str);
             assert_eq!(check_e3_events(rows()), None, "seed {seed}");
-            assert_eq!(checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())), None, "seed {seed}");
+            assert_eq!(
+                checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())),
+                None,
+                "seed {seed}"
+            );
             let lag = projection_lag(rows());
-            let worst = |from_s: u64, to_s: u64| lag.iter().filter(|(t, _)| (from_s * 1_000_000..to_s * 1_000_000).contains(t)).map(|(_, l)| *l).max().unwrap_or(0);
+            let worst = |from_s: u64, to_s: u64| {
+                lag.iter()
+                    .filter(|(t, _)| (from_s * 1_000_000..to_s * 1_000_000).contains(t))
+                    .map(|(_, l)| *l)
+                    .max()
+                    .unwrap_or(0)
+            };
             // The first burst (15-18 s) outruns the projector; it has caught up before the
             // second (30 s); the crash (34-36 s) adds to the second; all is applied at the end.
             let (in_burst, before_next, after_crash) = (worst(15, 19), worst(29, 30), worst(36, 37));
@@ -369,7 +429,11 @@ mod event_store_node {
 
     #[test]
     fn a_projector_writing_its_checkpoint_apart_from_its_read_model_is_caught_by_e3() {
-        let caught = |seed: u64| checkers::event_sourcing::check_e3_events(projection(&["services.projector.projection_atomic=false"], seed).iter().map(String::as_str));
+        let caught = |seed: u64| {
+            checkers::event_sourcing::check_e3_events(
+                projection(&["services.projector.projection_atomic=false"], seed).iter().map(String::as_str),
+            )
+        };
         let hits: Vec<u64> = (1..=6u64).filter(|&seed| caught(seed).is_some()).collect();
         println!("projector checkpointing apart from its read model: caught by E3 at seeds {hits:?} of 1-6");
         assert!(hits.first().is_some_and(|s| *s <= 2), "first caught at {:?}", hits.first());
@@ -381,7 +445,11 @@ mod event_store_node {
         let mut all = vec!["duration_s=10", "faults[0].at_s=5"];
         all.extend_from_slice(sets);
         let events = crate::support::catalog_events("account-snapshots", &all, seed);
-        let replayed: Vec<f64> = checkers::event_rows(events.iter().map(String::as_str)).filter(|r| r.kind == "es.load").filter_map(|r| r.number("replayed")).map(|n| n as f64).collect();
+        let replayed: Vec<f64> = checkers::event_rows(events.iter().map(String::as_str))
+            .filter(|r| r.kind == "es.load")
+            .filter_map(|r| r.number("replayed"))
+            .map(|n| n as f64)
+            .collect();
         let mean = replayed.iter().sum::<f64>() / replayed.len().max(1) as f64;
         (events, mean)
     }
@@ -392,13 +460,23 @@ mod event_store_node {
             let (events, with) = accounts(&[], seed);
             let rows = || events.iter().map(String::as_str);
             assert_eq!(checkers::event_sourcing::check_e1_events(rows()), None, "seed {seed}");
-            assert_eq!(checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())), None, "seed {seed}");
-            let snapshot_loads = checkers::event_rows(rows()).filter(|r| r.kind == "es.load" && r.number("snapshot").is_some_and(|s| s > 0)).count();
+            assert_eq!(
+                checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())),
+                None,
+                "seed {seed}"
+            );
+            let snapshot_loads = checkers::event_rows(rows())
+                .filter(|r| r.kind == "es.load" && r.number("snapshot").is_some_and(|s| s > 0))
+                .count();
             assert!(snapshot_loads > 100, "seed {seed}: only {snapshot_loads} loads from a snapshot");
             assert!(with < 25.0, "seed {seed}: {with:.1} events replayed per load with snapshots every 25");
             if seed == 1 {
                 let (events, without) = accounts(&["services.accounts.snapshot_every=0"], seed);
-                assert_eq!(checkers::event_sourcing::check_e1_events(events.iter().map(String::as_str)), None, "no snapshots");
+                assert_eq!(
+                    checkers::event_sourcing::check_e1_events(events.iter().map(String::as_str)),
+                    None,
+                    "no snapshots"
+                );
                 println!("events replayed per load: {with:.1} with snapshots every 25, {without:.1} without");
                 assert!(without > 4.0 * with, "{with:.1} events per load with snapshots, {without:.1} without");
             }
@@ -407,14 +485,20 @@ mod event_store_node {
 
     #[test]
     fn a_snapshot_holding_the_state_before_its_event_is_caught_by_e1() {
-        let first = (1..=5u64).find(|&seed| checkers::event_sourcing::check_e1_events(accounts(&["services.accounts.snapshot_off_by_one=true"], seed).0.iter().map(String::as_str)).is_some());
+        let first = (1..=5u64).find(|&seed| {
+            checkers::event_sourcing::check_e1_events(
+                accounts(&["services.accounts.snapshot_off_by_one=true"], seed).0.iter().map(String::as_str),
+            )
+            .is_some()
+        });
         println!("snapshot off by one: caught by E1 at seed {first:?}");
         assert_eq!(first, Some(1));
     }
 
     #[test]
     fn a_store_without_the_version_check_loses_updates() {
-        let first = (1..=10u64).find(|&seed| e2(&["duration_s=10", "services.store.version_check=false"], seed).0.is_some());
+        let first =
+            (1..=10u64).find(|&seed| e2(&["duration_s=10", "services.store.version_check=false"], seed).0.is_some());
         println!("no version check on the simulated store: caught by E2 at seed {first:?}");
         assert_eq!(first, Some(1));
     }

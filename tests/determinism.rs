@@ -50,7 +50,8 @@ fn runs_in_parallel_threads_match_a_run_alone() {
     // Like `--jobs N`: several seeds at once must not disturb each other.
     let spec = || scenarios::load("flaky-network", &[], Some(9)).unwrap().spec;
     let alone = sim::run(spec(), Box::new(NullSink)).unwrap().fingerprint;
-    let handles: Vec<_> = (0..4).map(|_| std::thread::spawn(move || sim::run(spec(), Box::new(NullSink)).unwrap().fingerprint)).collect();
+    let handles: Vec<_> =
+        (0..4).map(|_| std::thread::spawn(move || sim::run(spec(), Box::new(NullSink)).unwrap().fingerprint)).collect();
     for h in handles {
         assert_eq!(h.join().unwrap(), alone);
     }
@@ -83,12 +84,19 @@ fn changing_the_workload_does_not_reshuffle_service_randomness() {
             .network(net)
             .service(ServiceSpec::new("api").service_time(super::support::dist("const(1ms)")).calls(["db"]))
             .service(ServiceSpec::new("db").service_time(super::support::dist("exp(5ms)")).capacity(1000, 0))
-            .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s }, keys: None, clients: None, routes: vec![] })
+            .workload(Workload {
+                target: "api".into(),
+                arrivals: Arrivals::Poisson { rate_per_s },
+                keys: None,
+                clients: None,
+                routes: vec![],
+            })
             .build()
             .unwrap();
         let (_, rows) = super::support::run_rows(spec);
         let reqs = super::support::requests(&rows);
-        let mut db: Vec<(u64, u64)> = reqs.iter().filter(|r| r.edge == "api->db").map(|r| (r.start_us, r.end_us - r.start_us)).collect();
+        let mut db: Vec<(u64, u64)> =
+            reqs.iter().filter(|r| r.edge == "api->db").map(|r| (r.start_us, r.end_us - r.start_us)).collect();
         db.sort();
         (db.len(), db.iter().take(8).map(|x| x.1).collect::<Vec<_>>())
     };

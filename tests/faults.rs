@@ -17,7 +17,8 @@ fn outage_black_holes_calls_until_the_timeout() {
     let (before, _) = share(&reqs, "api->db", 0.0, 9.9, "ok");
     let (after, _) = share(&reqs, "api->db", 15.1, 30.0, "ok");
     assert_eq!((before, after), (1.0, 1.0));
-    let slow = reqs.iter().filter(|r| r.edge == "api->db" && r.outcome == "timeout").all(|r| r.end_us - r.start_us >= 200_000);
+    let slow =
+        reqs.iter().filter(|r| r.edge == "api->db" && r.outcome == "timeout").all(|r| r.end_us - r.start_us >= 200_000);
     assert!(slow, "a timed-out call ended before its 200 ms timeout");
 }
 
@@ -55,7 +56,8 @@ fn pause_delays_calls_without_failing_them() {
     let spec = api_db(4, 50.0, 30.0).fault(fault(FaultKind::Pause, "db", 10.0, Some(3.0))).build().unwrap();
     let (_, rows) = run_rows(spec);
     let reqs = requests(&rows);
-    let stuck: Vec<&Req> = reqs.iter().filter(|r| r.edge == "api->db" && r.start_us >= 10_100_000 && r.start_us < 12_900_000).collect();
+    let stuck: Vec<&Req> =
+        reqs.iter().filter(|r| r.edge == "api->db" && r.start_us >= 10_100_000 && r.start_us < 12_900_000).collect();
     assert!(stuck.len() > 100);
     for r in &stuck {
         assert_eq!(r.outcome, "ok");
@@ -133,13 +135,19 @@ fn error_burst_and_latency_spike_change_answers_only_while_active() {
     assert!(n > 800 && (errors - 0.3).abs() < 0.05, "error share {errors} of {n}");
     assert_eq!(share(&reqs, "api->db", 0.0, 9.9, "error").0, 0.0);
     let slow = |from: f64, to: f64| {
-        let xs: Vec<u64> = reqs.iter().filter(|r| r.edge == "api->db" && r.start_us as f64 >= from * 1e6 && (r.start_us as f64) < to * 1e6).map(|r| r.end_us - r.start_us).collect();
+        let xs: Vec<u64> = reqs
+            .iter()
+            .filter(|r| r.edge == "api->db" && r.start_us as f64 >= from * 1e6 && (r.start_us as f64) < to * 1e6)
+            .map(|r| r.end_us - r.start_us)
+            .collect();
         xs.iter().sum::<u64>() as f64 / xs.len() as f64 / 1e3
     };
     assert!(slow(25.1, 29.9) > slow(31.0, 40.0) + 90.0, "the spike added no latency");
 }
 
-fn probe(f: impl FnOnce(SimHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static) -> Option<Probe> {
+fn probe(
+    f: impl FnOnce(SimHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static,
+) -> Option<Probe> {
     Some(Box::new(f))
 }
 
@@ -176,7 +184,10 @@ fn durable_store_keeps_synced_writes_across_a_crash() {
 fn clock_skew_moves_one_node_wall_clock() {
     let offsets = Arc::new(Mutex::new(Vec::new()));
     let o = offsets.clone();
-    let spec = api_db(11, 10.0, 20.0).fault(fault(FaultKind::ClockSkew { offset_ms: -4000 }, "api-1", 5.0, Some(5.0))).build().unwrap();
+    let spec = api_db(11, 10.0, 20.0)
+        .fault(fault(FaultKind::ClockSkew { offset_ms: -4000 }, "api-1", 5.0, Some(5.0)))
+        .build()
+        .unwrap();
     let p = probe(move |h: SimHandle| {
         Box::pin(async move {
             for t in [2.0, 7.0, 12.0] {
@@ -193,13 +204,19 @@ fn clock_skew_moves_one_node_wall_clock() {
 fn without_a_timeout_layer_the_network_hard_timeout_ends_hung_calls() {
     let mut net = faultline::sim::NetworkSpec::default();
     net.call_timeout = secs(2.0);
-    let spec = api_db(12, 50.0, 20.0).network(net).fault(fault(FaultKind::Outage, "db", 5.0, Some(5.0))).build().unwrap();
+    let spec =
+        api_db(12, 50.0, 20.0).network(net).fault(fault(FaultKind::Outage, "db", 5.0, Some(5.0))).build().unwrap();
     let (_, rows) = run_rows(spec);
     let reqs = requests(&rows);
-    let hung: Vec<u64> = reqs.iter().filter(|r| r.edge == "api->db" && r.outcome == "timeout").map(|r| r.end_us - r.start_us).collect();
+    let hung: Vec<u64> =
+        reqs.iter().filter(|r| r.edge == "api->db" && r.outcome == "timeout").map(|r| r.end_us - r.start_us).collect();
     assert!(hung.len() > 200, "{} calls timed out", hung.len());
     // Exactly the timeout, give or take the rounding of µs records.
-    assert!(hung.iter().all(|&us| (2_000_000..=2_000_001).contains(&us)), "hung calls ended after {:?} us", (hung.iter().min(), hung.iter().max()));
+    assert!(
+        hung.iter().all(|&us| (2_000_000..=2_000_001).contains(&us)),
+        "hung calls ended after {:?} us",
+        (hung.iter().min(), hung.iter().max())
+    );
     assert_eq!(share(&reqs, "api->db", 10.1, 20.0, "ok").0, 1.0);
 }
 

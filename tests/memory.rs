@@ -11,7 +11,12 @@ fn one_virtual_hour_keeps_the_task_count_flat() {
     let samples = Arc::new(Mutex::new(Vec::new()));
     let s = samples.clone();
     // chain3 with a lossy link (lost calls leave pending entries until their timeout).
-    let sets = ["duration_s=3600".to_owned(), "workload.rate_per_s=50".to_owned(), "network.loss=0.01".to_owned(), "network.call_timeout_ms=2000".to_owned()];
+    let sets = [
+        "duration_s=3600".to_owned(),
+        "workload.rate_per_s=50".to_owned(),
+        "network.loss=0.01".to_owned(),
+        "network.call_timeout_ms=2000".to_owned(),
+    ];
     let spec = scenarios::load("chain3", &sets, Some(1)).unwrap().spec;
     let probe: sim::Probe = Box::new(move |h: SimHandle| {
         Box::pin(async move {

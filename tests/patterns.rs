@@ -20,14 +20,24 @@ fn a_breaker_fails_fast_during_an_outage_and_closes_after_it() {
     let (p99_without, p99_with) = (without.edges[0].p99_ms, with.edges[0].p99_ms);
     assert!(p99_with * 10.0 < p99_without, "client p99 {p99_without} ms -> {p99_with} ms");
     let payment = with.edge("orders->payment").unwrap();
-    assert!(payment.outcomes.get("shed").copied().unwrap_or(0) > 1000, "the open breaker sheds calls: {:?}", payment.outcomes);
+    assert!(
+        payment.outcomes.get("shed").copied().unwrap_or(0) > 1000,
+        "the open breaker sheds calls: {:?}",
+        payment.outcomes
+    );
     // Sheds happen only while payment is dark (40-60 s) and shortly after, never well before
     // (a call started at 39.9 s may retry into the open breaker).
     let reqs = requests(&rows);
     assert_eq!(share(&reqs, "orders->payment", 0.0, 39.0, "shed").0, 0.0);
     assert_eq!(share(&reqs, "orders->payment", 65.0, 120.0, "shed").0, 0.0, "the breaker closed again");
-    let kinds: Vec<&str> = rows.events.iter().filter_map(|e| e.split(',').nth(2)).filter(|k| k.starts_with("breaker.")).collect();
-    assert!(kinds.contains(&"breaker.open") && kinds.contains(&"breaker.half_open") && kinds.last() == Some(&"breaker.closed"), "{kinds:?}");
+    let kinds: Vec<&str> =
+        rows.events.iter().filter_map(|e| e.split(',').nth(2)).filter(|k| k.starts_with("breaker.")).collect();
+    assert!(
+        kinds.contains(&"breaker.open")
+            && kinds.contains(&"breaker.half_open")
+            && kinds.last() == Some(&"breaker.closed"),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -59,7 +69,13 @@ fn five_layers(on: RetryOn, budget: BudgetSpec) -> (u64, u64) {
         }
         b = b.service(s);
     }
-    b = b.workload(Workload { target: "l1".into(), arrivals: Arrivals::Poisson { rate_per_s: 5.0 }, keys: None, clients: None, routes: vec![] });
+    b = b.workload(Workload {
+        target: "l1".into(),
+        arrivals: Arrivals::Poisson { rate_per_s: 5.0 },
+        keys: None,
+        clients: None,
+        routes: vec![],
+    });
     let callers = ["client", "l1", "l2", "l3", "l4"];
     for (from, to) in callers.iter().zip(names) {
         b = with_stack(b, from, to, vec![retry(3, on.clone(), budget.clone())]);
@@ -86,7 +102,8 @@ fn retries_multiply_across_layers_and_budgets_bound_them() {
     // Budgets, and a failure that a lower layer already retried is not retried again
     // (Google SRE): only the layer next to the failure retries, so the leaf sees at most
     // (1 + budget) x the offered load.
-    let own_errors_only = RetryOn([CallError::Server, CallError::Timeout, CallError::Rejected, CallError::Refused].into_iter().collect());
+    let own_errors_only =
+        RetryOn([CallError::Server, CallError::Timeout, CallError::Rejected, CallError::Refused].into_iter().collect());
     let (offered, leaf) = five_layers(own_errors_only, budget);
     let amplification = leaf as f64 / offered as f64;
     println!("budgets + no retry of dependency errors: leaf load {amplification:.3}x offered");
@@ -98,7 +115,11 @@ fn retries_multiply_across_layers_and_budgets_bound_them() {
 fn bulkhead_timeout_and_fallback_keep_a_page_up_when_an_optional_dependency_crawls() {
     let (bare, _) = run_named("product-page", &[]);
     let (guarded, rows) = run_named("product-page-fallback", &[]);
-    assert!(bare.edges[0].success_rate < 0.85, "the bare page should fail under the spike: {}", bare.edges[0].success_rate);
+    assert!(
+        bare.edges[0].success_rate < 0.85,
+        "the bare page should fail under the spike: {}",
+        bare.edges[0].success_rate
+    );
     assert_eq!(guarded.edges[0].success_rate, 1.0, "every page is served");
     assert!(guarded.edges[0].p99_ms < 200.0, "p99 {} ms", guarded.edges[0].p99_ms);
     let reqs = requests(&rows);
@@ -114,7 +135,8 @@ fn bulkhead_timeout_and_fallback_keep_a_page_up_when_an_optional_dependency_craw
 fn hedging_cuts_the_tail_for_a_few_percent_more_reads() {
     let (bare, _) = run_named("tail-latency", &[]);
     let (hedged, _) = run_named("tail-latency-hedged", &[]);
-    let reads = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "store").unwrap().admitted as f64;
+    let reads =
+        |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "store").unwrap().admitted as f64;
     let extra = reads(&hedged) / reads(&bare) - 1.0;
     println!("p99 {} -> {} ms, {:.1}% extra reads", bare.edges[0].p99_ms, hedged.edges[0].p99_ms, extra * 100.0);
     assert!(hedged.edges[0].p99_ms < bare.edges[0].p99_ms * 0.6);
@@ -130,7 +152,11 @@ fn adaptive_throttling_with_k_2_rejects_about_one_request_per_request_served() {
     let backend = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "backend").unwrap().clone();
     let (b, t) = (backend(&bare), backend(&throttled));
     let ratio = t.rejected as f64 / t.admitted as f64;
-    println!("backend rejected/served: {:.2} without throttling, {:.2} with K = 2", b.rejected as f64 / b.admitted as f64, ratio);
+    println!(
+        "backend rejected/served: {:.2} without throttling, {:.2} with K = 2",
+        b.rejected as f64 / b.admitted as f64,
+        ratio
+    );
     assert!((0.8..=1.25).contains(&ratio), "rejected per served {ratio:.2}");
     assert!(b.rejected as f64 / b.admitted as f64 > 3.0);
 }
@@ -144,7 +170,11 @@ fn balancing_and_ejection_route_around_bad_replicas() {
     assert!(balanced.edges[0].p99_ms < 50.0, "p99 {} ms", balanced.edges[0].p99_ms);
     // The failing replica is ejected, returns after 30 s, and is ejected again for longer.
     let ejections: Vec<&String> = rows.events.iter().filter(|e| e.contains("balance.ejected")).collect();
-    assert!(ejections.iter().any(|e| e.contains("endpoint=1 for_s=30")) && ejections.iter().any(|e| e.contains("endpoint=1 for_s=60")), "{ejections:?}");
+    assert!(
+        ejections.iter().any(|e| e.contains("endpoint=1 for_s=30"))
+            && ejections.iter().any(|e| e.contains("endpoint=1 for_s=60")),
+        "{ejections:?}"
+    );
     assert!(ejections.iter().all(|e| e.contains("endpoint=1")), "only the failing replica is ejected: {ejections:?}");
 }
 
@@ -256,7 +286,13 @@ fn a_propagated_deadline_stops_work_for_callers_that_left() {
     let (per_hop, _) = run_named("deadline-chain", &[]);
     let (propagated, _) = run_named("deadline-chain-propagated", &[]);
     let wip = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "c").unwrap().mean_in_system;
-    println!("work in progress at c: {:.1} -> {:.1}; answered {:.3} -> {:.3}", wip(&per_hop), wip(&propagated), per_hop.edges[0].success_rate, propagated.edges[0].success_rate);
+    println!(
+        "work in progress at c: {:.1} -> {:.1}; answered {:.3} -> {:.3}",
+        wip(&per_hop),
+        wip(&propagated),
+        per_hop.edges[0].success_rate,
+        propagated.edges[0].success_rate
+    );
     assert!(wip(&propagated) * 10.0 < wip(&per_hop), "the last hop still works for callers that left");
     assert!(propagated.edges[0].success_rate > per_hop.edges[0].success_rate + 0.05);
     // No hop below waits longer than the client's 200 ms.
@@ -287,7 +323,11 @@ fn a_gateway_routes_by_path_and_an_outage_stays_on_its_route() {
     assert!((share - 0.8).abs() < 0.02, "/products got {share:.3} of requests");
     assert_eq!(products.success_rate, 1.0, "the payments outage does not touch /products");
     let reqs = requests(&rows);
-    assert_eq!(super::support::share(&reqs, "gateway->orders", 20.5, 39.5, "error").0, 1.0, "/orders fails during the outage");
+    assert_eq!(
+        super::support::share(&reqs, "gateway->orders", 20.5, 39.5, "error").0,
+        1.0,
+        "/orders fails during the outage"
+    );
     // Every client request took exactly one route: one call to one of the two services.
     assert_eq!(products.requests + orders.requests, out.edges[0].requests);
 }
@@ -295,7 +335,12 @@ fn a_gateway_routes_by_path_and_an_outage_stays_on_its_route() {
 #[test]
 fn service_discovery_drops_a_replica_that_stops_heartbeating() {
     let (out, rows) = run_named("stuck-replica-discovery", &[]);
-    assert!(out.edges[0].success_rate > 0.95 && out.edges[0].p99_ms < 100.0, "{} {}", out.edges[0].success_rate, out.edges[0].p99_ms);
+    assert!(
+        out.edges[0].success_rate > 0.95 && out.edges[0].p99_ms < 100.0,
+        "{} {}",
+        out.edges[0].success_rate,
+        out.edges[0].p99_ms
+    );
     let changes: Vec<(f64, String)> = rows
         .events
         .iter()

@@ -18,7 +18,11 @@ fn replications(rate_per_s: f64, duration_s: u32, seeds: u64) -> Vec<RunOutput> 
     // Two at a time: this machine has two cores.
     let mut outputs = Vec::new();
     for pair in specs.chunks(2) {
-        let handles: Vec<_> = pair.iter().cloned().map(|s| std::thread::spawn(move || sim::run(s, Box::new(NullSink)).unwrap())).collect();
+        let handles: Vec<_> = pair
+            .iter()
+            .cloned()
+            .map(|s| std::thread::spawn(move || sim::run(s, Box::new(NullSink)).unwrap()))
+            .collect();
         outputs.extend(handles.into_iter().map(|h| h.join().unwrap()));
     }
     outputs

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use faultline::scenarios::stack::{stack, BudgetSpec, LayerSpec, RetryOn};
+use faultline::sim::{
+    self, Arrivals, Dist, Fault, FaultKind, RunOutput, ServiceSpec, SimBuilder, SimSpec, Target, Workload,
+};
 use faultline_patterns::retry::RetryConfig;
-use faultline::sim::{self, Arrivals, Dist, Fault, FaultKind, RunOutput, ServiceSpec, SimBuilder, SimSpec, Target, Workload};
 use faultline_patterns::timeout::TimeoutConfig;
 
 pub fn secs(s: f64) -> Duration {
@@ -23,7 +25,13 @@ pub fn api_db(seed: u64, rate_per_s: f64, duration_s: f64) -> SimBuilder {
         .drain(secs(40.0))
         .service(ServiceSpec::new("api").replicas(2).service_time(dist("exp(2ms)")).capacity(64, 1000).calls(["db"]))
         .service(ServiceSpec::new("db").replicas(2).service_time(dist("const(5ms)")).capacity(64, 1000))
-        .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s }, keys: None, clients: None, routes: vec![] })
+        .workload(Workload {
+            target: "api".into(),
+            arrivals: Arrivals::Poisson { rate_per_s },
+            keys: None,
+            clients: None,
+            routes: vec![],
+        })
 }
 
 pub fn fault(kind: FaultKind, target: &str, at_s: f64, duration_s: Option<f64>) -> Fault {
@@ -77,7 +85,12 @@ pub fn requests(rows: &sim::record::Rows) -> Vec<Req> {
         .iter()
         .map(|r| {
             let f: Vec<&str> = r.split(',').collect();
-            Req { edge: f[2].to_owned(), start_us: f[3].parse().unwrap(), end_us: f[4].parse().unwrap(), outcome: f[6].to_owned() }
+            Req {
+                edge: f[2].to_owned(),
+                start_us: f[3].parse().unwrap(),
+                end_us: f[4].parse().unwrap(),
+                outcome: f[6].to_owned(),
+            }
         })
         .collect()
 }

@@ -124,10 +124,21 @@ mod real {
             half_open_permits: 2,
             ..BreakerConfig::default()
         };
-        let retry = RetryConfig { max_attempts: 2, backoff: Backoff::Fixed { delay: Duration::from_millis(10) }, jitter: Jitter::Full };
-        let stack = RetryLayer::new(retry.validate().expect("valid"), Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)), printer.clone()).layer(
-            CircuitBreakerLayer::new(breaker.validate().expect("valid"), printer.clone())
-                .layer(TimeoutLayer::new(TimeoutConfig::new(Duration::from_millis(200)).expect("valid"), printer.clone()).layer(client(addr))),
+        let retry = RetryConfig {
+            max_attempts: 2,
+            backoff: Backoff::Fixed { delay: Duration::from_millis(10) },
+            jitter: Jitter::Full,
+        };
+        let stack = RetryLayer::new(
+            retry.validate().expect("valid"),
+            Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)),
+            printer.clone(),
+        )
+        .layer(
+            CircuitBreakerLayer::new(breaker.validate().expect("valid"), printer.clone()).layer(
+                TimeoutLayer::new(TimeoutConfig::new(Duration::from_millis(200)).expect("valid"), printer.clone())
+                    .layer(client(addr)),
+            ),
         );
 
         let (mut ok, mut failed, mut shed) = (0, 0, 0);
@@ -162,7 +173,10 @@ mod real {
         let states = printer.states.lock().map(|s| s.clone()).unwrap_or_default();
         println!("calls: {ok} ok, {failed} failed, {shed} refused by the open breaker; breaker states: {states:?}");
         let opened = states.contains(&"open");
-        let closed_after = states.iter().rposition(|s| *s == "closed").is_some_and(|c| states.iter().position(|s| *s == "open").is_some_and(|o| c > o));
+        let closed_after = states
+            .iter()
+            .rposition(|s| *s == "closed")
+            .is_some_and(|c| states.iter().position(|s| *s == "open").is_some_and(|o| c > o));
         if opened && closed_after && shed > 0 {
             println!("ok: the breaker opened while the server was down and closed after it came back");
             0

@@ -131,7 +131,8 @@ impl Gradient2 {
         let gradient = (c.tolerance * self.long_rtt / self.short_rtt.max(1e-9)).clamp(0.5, 1.0);
         let queue = self.limit.sqrt().max(1.0);
         let target = self.limit * gradient + queue;
-        self.limit = (self.limit * (1.0 - c.smoothing) + target * c.smoothing).clamp(f64::from(c.min), f64::from(c.max));
+        self.limit =
+            (self.limit * (1.0 - c.smoothing) + target * c.smoothing).clamp(f64::from(c.min), f64::from(c.max));
     }
 }
 
@@ -217,7 +218,12 @@ where
     Err: Classify,
 {
     fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Limited { inner, aimd: self.aimd.clone(), in_flight: self.in_flight.clone(), events: self.events.clone() })
+        Arc::new(Limited {
+            inner,
+            aimd: self.aimd.clone(),
+            in_flight: self.in_flight.clone(),
+            events: self.events.clone(),
+        })
     }
 }
 
@@ -266,7 +272,11 @@ where
                 let before = a.limit();
                 a.on_sample(now + 1, start.elapsed(), dropped);
                 if a.limit() != before && dropped {
-                    events.emit(PatternEvent { pattern: "adaptive", kind: "decreased", detail: format!("limit={}", a.limit()) });
+                    events.emit(PatternEvent {
+                        pattern: "adaptive",
+                        kind: "decreased",
+                        detail: format!("limit={}", a.limit()),
+                    });
                 }
             }
             result

@@ -52,7 +52,11 @@ impl Strategy {
             "random" => Ok(Strategy::Random),
             "p2c_least_pending" => Ok(Strategy::P2cLeastPending),
             "p2c_peak_ewma" => Ok(Strategy::P2cPeakEwma),
-            other => Err(ConfigError::new("strategy", format!("\"{other}\""), "round_robin, random, p2c_least_pending or p2c_peak_ewma")),
+            other => Err(ConfigError::new(
+                "strategy",
+                format!("\"{other}\""),
+                "round_robin, random, p2c_least_pending or p2c_peak_ewma",
+            )),
         }
     }
 }
@@ -90,7 +94,12 @@ pub struct BalanceConfig {
 
 impl Default for BalanceConfig {
     fn default() -> Self {
-        BalanceConfig { strategy: Strategy::P2cPeakEwma, ejection: None, decay: Duration::from_secs(10), fail_open: true }
+        BalanceConfig {
+            strategy: Strategy::P2cPeakEwma,
+            ejection: None,
+            decay: Duration::from_secs(10),
+            fail_open: true,
+        }
     }
 }
 
@@ -105,7 +114,11 @@ impl BalanceConfig {
                 return Err(ConfigError::new("ejection_s", 0, "a duration > 0"));
             }
             if !(0.0..=100.0).contains(&e.max_ejected_percent) {
-                return Err(ConfigError::new("max_ejected_percent", e.max_ejected_percent, "a percentage from 0 to 100"));
+                return Err(ConfigError::new(
+                    "max_ejected_percent",
+                    e.max_ejected_percent,
+                    "a percentage from 0 to 100",
+                ));
             }
         }
         if self.decay.is_zero() {
@@ -182,7 +195,9 @@ impl Balancer {
     /// The most endpoints that may be out at once.
     pub fn max_ejected(&self) -> usize {
         match self.config.ejection {
-            Some(e) => ((e.max_ejected_percent / 100.0 * self.endpoints.len() as f64).floor() as usize).max(1).min(self.endpoints.len()),
+            Some(e) => ((e.max_ejected_percent / 100.0 * self.endpoints.len() as f64).floor() as usize)
+                .max(1)
+                .min(self.endpoints.len()),
             None => 0,
         }
     }
@@ -191,7 +206,8 @@ impl Balancer {
         let e = &self.endpoints[i];
         match self.config.strategy {
             Strategy::P2cPeakEwma => {
-                let decayed = e.ewma_s * (-(now.saturating_sub(e.ewma_at)).as_secs_f64() / self.config.decay.as_secs_f64()).exp();
+                let decayed =
+                    e.ewma_s * (-(now.saturating_sub(e.ewma_at)).as_secs_f64() / self.config.decay.as_secs_f64()).exp();
                 // No data yet: a small cost so that new endpoints get tried.
                 (decayed.max(1e-6)) * f64::from(e.pending + 1)
             }
@@ -275,7 +291,8 @@ impl Balancer {
                 e.times_ejected += 1;
                 let until = now + ej.base_ejection * e.times_ejected;
                 e.ejected_until = Some(until);
-                self.events.push(format!("ejected endpoint={i} for_s={}", (ej.base_ejection * e.times_ejected).as_secs()));
+                self.events
+                    .push(format!("ejected endpoint={i} for_s={}", (ej.base_ejection * e.times_ejected).as_secs()));
             }
         }
     }
@@ -294,8 +311,18 @@ pub struct BalanceLayer {
 
 impl BalanceLayer {
     /// A balancer with a validated `config` over `endpoints` endpoints, drawing from `rng`.
-    pub fn new(config: BalanceConfig, endpoints: usize, rng: Box<dyn RngCore + Send>, events: Arc<dyn EventSink>) -> Self {
-        BalanceLayer { balancer: Arc::new(Mutex::new(Balancer::new(config, endpoints))), rng: Arc::new(Mutex::new(rng)), events, origin: Instant::now() }
+    pub fn new(
+        config: BalanceConfig,
+        endpoints: usize,
+        rng: Box<dyn RngCore + Send>,
+        events: Arc<dyn EventSink>,
+    ) -> Self {
+        BalanceLayer {
+            balancer: Arc::new(Mutex::new(Balancer::new(config, endpoints))),
+            rng: Arc::new(Mutex::new(rng)),
+            events,
+            origin: Instant::now(),
+        }
     }
 
     /// The balancer, to observe it.
@@ -318,8 +345,13 @@ impl BalanceLayer {
                 }
                 drop(balancer);
                 if listed != last {
-                    let up: Vec<String> = listed.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i.to_string()).collect();
-                    events.emit(PatternEvent { pattern: "discovery", kind: "changed", detail: format!("endpoints={}", up.join("+")) });
+                    let up: Vec<String> =
+                        listed.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i.to_string()).collect();
+                    events.emit(PatternEvent {
+                        pattern: "discovery",
+                        kind: "changed",
+                        detail: format!("endpoints={}", up.join("+")),
+                    });
                     last = listed;
                 }
                 tokio::time::sleep(refresh).await;
@@ -364,7 +396,13 @@ where
     Err: Classify,
 {
     fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Balanced { inner, balancer: self.balancer.clone(), rng: self.rng.clone(), events: self.events.clone(), origin: self.origin })
+        Arc::new(Balanced {
+            inner,
+            balancer: self.balancer.clone(),
+            rng: self.rng.clone(),
+            events: self.events.clone(),
+            origin: self.origin,
+        })
     }
 }
 
@@ -431,7 +469,13 @@ where
         };
         req.route_to(index);
         let fut = self.inner.call(req);
-        let mut pending = Pending { balancer: self.balancer.clone(), index, origin: self.origin, outcome: None, events: self.events.clone() };
+        let mut pending = Pending {
+            balancer: self.balancer.clone(),
+            index,
+            origin: self.origin,
+            outcome: None,
+            events: self.events.clone(),
+        };
         Box::pin(async move {
             let result = fut.await;
             let failed = matches!(&result, Err(e) if !e.is_shed());

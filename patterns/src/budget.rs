@@ -46,14 +46,26 @@ impl TokenBucketBudget {
     }
 
     /// A full bucket of `capacity` tokens.
-    pub fn new(capacity: u32, retry_cost: u32, timeout_cost: u32, no_retry_increment: u32) -> Result<Self, ConfigError> {
+    pub fn new(
+        capacity: u32,
+        retry_cost: u32,
+        timeout_cost: u32,
+        no_retry_increment: u32,
+    ) -> Result<Self, ConfigError> {
         if capacity == 0 {
             return Err(ConfigError::new("budget_tokens", capacity, "an integer >= 1"));
         }
         if retry_cost == 0 || timeout_cost == 0 {
             return Err(ConfigError::new("retry_cost", retry_cost.min(timeout_cost), "a cost >= 1 token"));
         }
-        Ok(TokenBucketBudget { capacity, tokens: capacity, retry_cost, timeout_cost, no_retry_increment, last_cost: retry_cost })
+        Ok(TokenBucketBudget {
+            capacity,
+            tokens: capacity,
+            retry_cost,
+            timeout_cost,
+            no_retry_increment,
+            last_cost: retry_cost,
+        })
     }
 
     /// Tokens left.

@@ -76,7 +76,8 @@ impl Pool {
 impl BulkheadLayer {
     /// A bulkhead with a validated `config`.
     pub fn new(config: BulkheadConfig, events: Arc<dyn EventSink>) -> Self {
-        let pool = Arc::new(Pool { permits: Semaphore::new(config.max_concurrent as usize), waiting: AtomicU32::new(0) });
+        let pool =
+            Arc::new(Pool { permits: Semaphore::new(config.max_concurrent as usize), waiting: AtomicU32::new(0) });
         BulkheadLayer { config, pool, events }
     }
 
@@ -135,13 +136,21 @@ where
                     let queued = pool.waiting.fetch_add(1, Ordering::Relaxed);
                     let _waiting = Waiting(&pool.waiting);
                     if queued >= config.max_queue || config.max_wait.is_zero() {
-                        events.emit(PatternEvent { pattern: "bulkhead", kind: "full", detail: format!("waiting={queued}") });
+                        events.emit(PatternEvent {
+                            pattern: "bulkhead",
+                            kind: "full",
+                            detail: format!("waiting={queued}"),
+                        });
                         return Err(Err::shed("bulkhead"));
                     }
                     match tokio::time::timeout(config.max_wait, pool.permits.acquire()).await {
                         Ok(Ok(p)) => p,
                         _ => {
-                            events.emit(PatternEvent { pattern: "bulkhead", kind: "wait_timeout", detail: format!("max_wait_ms={}", config.max_wait.as_millis()) });
+                            events.emit(PatternEvent {
+                                pattern: "bulkhead",
+                                kind: "wait_timeout",
+                                detail: format!("max_wait_ms={}", config.max_wait.as_millis()),
+                            });
                             return Err(Err::shed("bulkhead"));
                         }
                     }

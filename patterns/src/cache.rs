@@ -74,7 +74,13 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { ttl: Duration::from_secs(60), ttl_jitter: 0.1, xfetch_beta: 1.0, stale: Duration::ZERO, single_flight: true }
+        CacheConfig {
+            ttl: Duration::from_secs(60),
+            ttl_jitter: 0.1,
+            xfetch_beta: 1.0,
+            stale: Duration::ZERO,
+            single_flight: true,
+        }
     }
 }
 
@@ -113,8 +119,19 @@ pub struct CacheAsideLayer<V, E> {
 
 impl<V: Clone + Send + 'static, E: Classify + Clone> CacheAsideLayer<V, E> {
     /// A cache over `store` with a validated `config`, drawing jitter from `rng`.
-    pub fn new(store: Arc<dyn CacheStore<V>>, config: CacheConfig, rng: Box<dyn RngCore + Send>, events: Arc<dyn EventSink>) -> Self {
-        CacheAsideLayer { store, config, rng: Arc::new(Mutex::new(rng)), flights: Arc::new(Mutex::new(BTreeMap::new())), events }
+    pub fn new(
+        store: Arc<dyn CacheStore<V>>,
+        config: CacheConfig,
+        rng: Box<dyn RngCore + Send>,
+        events: Arc<dyn EventSink>,
+    ) -> Self {
+        CacheAsideLayer {
+            store,
+            config,
+            rng: Arc::new(Mutex::new(rng)),
+            flights: Arc::new(Mutex::new(BTreeMap::new())),
+            events,
+        }
     }
 
     /// Drops `key` from the cache (call it after writing the source).
@@ -206,7 +223,11 @@ where
         if let Ok(value) = &result {
             let now = Instant::now();
             let cut = self.rng.lock().map(|mut r| unit_f64(&mut **r)).unwrap_or(0.0) * self.config.ttl_jitter;
-            let entry = Entry { value: value.clone(), expires: now + self.config.ttl.mul_f64(1.0 - cut), cost: now.duration_since(start) };
+            let entry = Entry {
+                value: value.clone(),
+                expires: now + self.config.ttl.mul_f64(1.0 - cut),
+                cost: now.duration_since(start),
+            };
             self.store.put(key, entry).await;
         }
         result
@@ -243,7 +264,8 @@ where
             if let Some(r) = flight.result.lock().ok().and_then(|r| r.clone()) {
                 return r;
             }
-            let still_flying = self.flights.lock().map(|f| f.get(&key).is_some_and(|x| Arc::ptr_eq(x, &flight))).unwrap_or(false);
+            let still_flying =
+                self.flights.lock().map(|f| f.get(&key).is_some_and(|x| Arc::ptr_eq(x, &flight))).unwrap_or(false);
             if still_flying {
                 notified.await;
             }
@@ -285,7 +307,11 @@ where
                         let u = loader.rng.lock().map(|mut r| 1.0 - unit_f64(&mut **r)).unwrap_or(1.0);
                         let early = Duration::from_secs_f64((e.cost.as_secs_f64() * beta * -u.ln()).min(86_400.0));
                         if now + early >= e.expires {
-                            events.emit(PatternEvent { pattern: "cache", kind: "early_refresh", detail: format!("key={key}") });
+                            events.emit(PatternEvent {
+                                pattern: "cache",
+                                kind: "early_refresh",
+                                detail: format!("key={key}"),
+                            });
                             return loader.load(req).await;
                         }
                     }

@@ -99,7 +99,11 @@ where
         let fut = self.inner.call(req);
         let latency = self.config.latency;
         if delay {
-            self.events.emit(PatternEvent { pattern: "chaos", kind: "latency", detail: format!("ms={}", latency.as_millis()) });
+            self.events.emit(PatternEvent {
+                pattern: "chaos",
+                kind: "latency",
+                detail: format!("ms={}", latency.as_millis()),
+            });
         }
         Box::pin(async move {
             if delay {

@@ -110,8 +110,14 @@ pub fn react(def: &SagaDefinition, role: Role, event: SagaEvent, compensate: boo
     match (role, event) {
         (Role::Participant(0), SagaEvent::Started) => Reaction::Do(0),
         (Role::Participant(k), SagaEvent::Done(i)) if i + 1 == k => Reaction::Do(k),
-        (Role::Participant(k), SagaEvent::Failed(i) | SagaEvent::Undone(i)) if i == k + 1 && compensate => Reaction::Undo(k),
-        (Role::Participant(k), SagaEvent::Done(i)) if i == last && def.on_complete.iter().any(|(service, _)| *service == def.steps[k].service) => Reaction::Complete(k),
+        (Role::Participant(k), SagaEvent::Failed(i) | SagaEvent::Undone(i)) if i == k + 1 && compensate => {
+            Reaction::Undo(k)
+        }
+        (Role::Participant(k), SagaEvent::Done(i))
+            if i == last && def.on_complete.iter().any(|(service, _)| *service == def.steps[k].service) =>
+        {
+            Reaction::Complete(k)
+        }
         (Role::Initiator, SagaEvent::Done(i)) if i == last => Reaction::Finish(SagaOutcome::Completed),
         (Role::Initiator, SagaEvent::Failed(0) | SagaEvent::Undone(0)) => Reaction::Finish(SagaOutcome::Compensated),
         _ => Reaction::Ignore,
@@ -155,12 +161,24 @@ mod tests {
         use Reaction::*;
         let actions = |run: Vec<(Role, Reaction)>| run.into_iter().map(|(_, r)| r).collect::<Vec<_>>();
         assert_eq!(actions(play(None, true)), [Do(0), Do(1), Do(2), Finish(SagaOutcome::Completed)]);
-        assert_eq!(actions(play(Some(2), true)), [Do(0), Do(1), Do(2), Undo(1), Undo(0), Finish(SagaOutcome::Compensated)], "reverse order");
+        assert_eq!(
+            actions(play(Some(2), true)),
+            [Do(0), Do(1), Do(2), Undo(1), Undo(0), Finish(SagaOutcome::Compensated)],
+            "reverse order"
+        );
         assert_eq!(actions(play(Some(0), true)), [Do(0), Finish(SagaOutcome::Compensated)]);
         assert_eq!(actions(play(Some(1), false)), [Do(0), Do(1)], "without compensation the saga stalls");
         let locked = SagaDefinition::order_with_semantic_lock();
-        assert_eq!(actions(play_def(&locked, None, true)), [Do(0), Do(1), Do(2), Finish(SagaOutcome::Completed), Complete(0)], "inventory confirms");
-        assert_eq!(actions(play_def(&locked, Some(1), true)), [Do(0), Do(1), Undo(0), Finish(SagaOutcome::Compensated)], "a release needs no confirm");
+        assert_eq!(
+            actions(play_def(&locked, None, true)),
+            [Do(0), Do(1), Do(2), Finish(SagaOutcome::Completed), Complete(0)],
+            "inventory confirms"
+        );
+        assert_eq!(
+            actions(play_def(&locked, Some(1), true)),
+            [Do(0), Do(1), Undo(0), Finish(SagaOutcome::Compensated)],
+            "a release needs no confirm"
+        );
     }
 
     proptest! {

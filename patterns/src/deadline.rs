@@ -75,7 +75,11 @@ where
             match tokio::time::timeout(left, fut).await {
                 Ok(r) => r,
                 Err(_) => {
-                    events.emit(PatternEvent { pattern: "deadline", kind: "expired", detail: format!("budget_ms={}", left.as_millis()) });
+                    events.emit(PatternEvent {
+                        pattern: "deadline",
+                        kind: "expired",
+                        detail: format!("budget_ms={}", left.as_millis()),
+                    });
                     Err(Err::timed_out(left))
                 }
             }

@@ -60,7 +60,12 @@ impl fmt::Display for WrongExpectedVersion {
 /// The event store port.
 pub trait EventStore<E>: Send + Sync {
     /// Appends `events` if the stream is at `expected`; returns the new version.
-    fn append(&self, stream: &str, expected: ExpectedVersion, events: Vec<E>) -> BoxFuture<Result<u64, WrongExpectedVersion>>;
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<E>,
+    ) -> BoxFuture<Result<u64, WrongExpectedVersion>>;
     /// The stream's events from version `from` (1-based) on.
     fn read_stream(&self, stream: &str, from: u64) -> BoxFuture<Vec<Recorded<E>>>;
     /// The global log from position `from` (1-based) on, at most `max` events.
@@ -90,10 +95,20 @@ impl<E> MemoryEventStore<E> {
 }
 
 impl<E: Clone + Send + 'static> EventStore<E> for MemoryEventStore<E> {
-    fn append(&self, stream: &str, expected: ExpectedVersion, events: Vec<E>) -> BoxFuture<Result<u64, WrongExpectedVersion>> {
+    fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<E>,
+    ) -> BoxFuture<Result<u64, WrongExpectedVersion>> {
         let result = (|| {
-            let mut versions = self.versions.lock().map_err(|_| WrongExpectedVersion { stream: stream.into(), expected: 0, actual: 0 })?;
-            let mut log = self.log.lock().map_err(|_| WrongExpectedVersion { stream: stream.into(), expected: 0, actual: 0 })?;
+            let mut versions = self.versions.lock().map_err(|_| WrongExpectedVersion {
+                stream: stream.into(),
+                expected: 0,
+                actual: 0,
+            })?;
+            let mut log =
+                self.log.lock().map_err(|_| WrongExpectedVersion { stream: stream.into(), expected: 0, actual: 0 })?;
             let actual = versions.get(stream).copied().unwrap_or(0);
             if let (true, ExpectedVersion::Exact(expected)) = (self.check_versions, expected) {
                 if expected != actual {
@@ -113,14 +128,20 @@ impl<E: Clone + Send + 'static> EventStore<E> for MemoryEventStore<E> {
     }
 
     fn read_stream(&self, stream: &str, from: u64) -> BoxFuture<Vec<Recorded<E>>> {
-        let events: Vec<Recorded<E>> =
-            self.log.lock().map(|l| l.iter().filter(|r| r.stream == stream && r.version >= from).cloned().collect()).unwrap_or_default();
+        let events: Vec<Recorded<E>> = self
+            .log
+            .lock()
+            .map(|l| l.iter().filter(|r| r.stream == stream && r.version >= from).cloned().collect())
+            .unwrap_or_default();
         Box::pin(async move { events })
     }
 
     fn read_all(&self, from: u64, max: usize) -> BoxFuture<Vec<Recorded<E>>> {
-        let events: Vec<Recorded<E>> =
-            self.log.lock().map(|l| l.iter().skip(from.saturating_sub(1) as usize).take(max).cloned().collect()).unwrap_or_default();
+        let events: Vec<Recorded<E>> = self
+            .log
+            .lock()
+            .map(|l| l.iter().skip(from.saturating_sub(1) as usize).take(max).cloned().collect())
+            .unwrap_or_default();
         Box::pin(async move { events })
     }
 
@@ -173,7 +194,12 @@ impl<A: Aggregate> Repository<A> {
 
     /// The aggregate: its latest snapshot plus the events after it.
     pub async fn load(&self, store: &dyn EventStore<A::Event>, stream: &str) -> Snapshot<A> {
-        let start = self.snapshots.lock().ok().and_then(|s| s.get(stream).cloned()).unwrap_or(Snapshot { version: 0, state: A::default() });
+        let start = self
+            .snapshots
+            .lock()
+            .ok()
+            .and_then(|s| s.get(stream).cloned())
+            .unwrap_or(Snapshot { version: 0, state: A::default() });
         let tail = store.read_stream(stream, start.version + 1).await;
         let loaded = replay(start, &tail);
         if self.snapshot_every > 0 && tail.len() as u64 >= self.snapshot_every {

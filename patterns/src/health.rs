@@ -50,7 +50,12 @@ pub struct ProbeConfig {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        ProbeConfig { period: Duration::from_secs(10), timeout: Duration::from_secs(1), failure_threshold: 3, success_threshold: 1 }
+        ProbeConfig {
+            period: Duration::from_secs(10),
+            timeout: Duration::from_secs(1),
+            failure_threshold: 3,
+            success_threshold: 1,
+        }
     }
 }
 

@@ -41,7 +41,10 @@ pub struct HedgeConfig {
 
 impl Default for HedgeConfig {
     fn default() -> Self {
-        HedgeConfig { delay: HedgeDelay::Percentile { percentile: 95.0, initial: Duration::from_millis(50) }, max_ratio: 0.05 }
+        HedgeConfig {
+            delay: HedgeDelay::Percentile { percentile: 95.0, initial: Duration::from_millis(50) },
+            max_ratio: 0.05,
+        }
     }
 }
 
@@ -174,7 +177,11 @@ where
                     if !allowed {
                         primary.await
                     } else {
-                        events.emit(PatternEvent { pattern: "hedge", kind: "sent", detail: format!("after_ms={}", delay.as_millis()) });
+                        events.emit(PatternEvent {
+                            pattern: "hedge",
+                            kind: "sent",
+                            detail: format!("after_ms={}", delay.as_millis()),
+                        });
                         let mut backup = inner.call(req);
                         // The first success wins and the other call is dropped (cancelled); if one
                         // fails, the other still has its chance.

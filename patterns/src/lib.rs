@@ -26,14 +26,14 @@
 pub mod adaptive;
 pub mod balance;
 pub mod budget;
-pub mod cache;
 pub mod bulkhead;
+pub mod cache;
 pub mod chaos;
 pub mod choreography;
 pub mod circuit_breaker;
-pub mod deadline;
 pub mod config;
 pub mod counters;
+pub mod deadline;
 pub mod event;
 pub mod event_sourcing;
 pub mod fallback;

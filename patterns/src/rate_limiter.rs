@@ -54,7 +54,11 @@ impl RateLimitConfig {
         }
         if let Some(w) = self.sliding_window {
             if w.is_zero() || self.rate_per_s * w.as_secs_f64() < 1.0 {
-                return Err(ConfigError::new("window_ms", w.as_millis(), "a window holding at least one call (rate_per_s x window >= 1)"));
+                return Err(ConfigError::new(
+                    "window_ms",
+                    w.as_millis(),
+                    "a window holding at least one call (rate_per_s x window >= 1)",
+                ));
             }
         }
         Ok(self)
@@ -169,7 +173,13 @@ pub struct RateLimiterLayer<Req, K: Ord> {
 impl<Req, K: Ord + Send + 'static> RateLimiterLayer<Req, K> {
     /// A limiter with a validated `config`, keyed by `key`.
     pub fn new(config: RateLimitConfig, key: KeyFn<Req, K>, events: Arc<dyn EventSink>) -> Self {
-        RateLimiterLayer { config, limiter: Arc::new(Mutex::new(KeyedLimiter::default())), key, events, origin: Instant::now() }
+        RateLimiterLayer {
+            config,
+            limiter: Arc::new(Mutex::new(KeyedLimiter::default())),
+            key,
+            events,
+            origin: Instant::now(),
+        }
     }
 }
 
@@ -221,7 +231,11 @@ where
         };
         match decision {
             Err(retry_after) => {
-                self.events.emit(PatternEvent { pattern: "rate_limiter", kind: "refused", detail: format!("retry_after_ms={}", retry_after.as_millis()) });
+                self.events.emit(PatternEvent {
+                    pattern: "rate_limiter",
+                    kind: "refused",
+                    detail: format!("retry_after_ms={}", retry_after.as_millis()),
+                });
                 Box::pin(async { Err(Err::shed("rate_limiter")) })
             }
             Ok(wait) => {
@@ -252,7 +266,11 @@ mod tests {
         assert_eq!(g.reserve(&c, Duration::from_millis(50)), Err(Duration::from_millis(50)));
         assert_eq!(g.reserve(&c, Duration::from_millis(100)), Ok(Duration::ZERO));
         let waiting = RateLimitConfig { max_wait: Duration::from_millis(500), ..c };
-        assert_eq!(g.reserve(&waiting, Duration::from_millis(100)), Ok(Duration::from_millis(100)), "reserves the next slot");
+        assert_eq!(
+            g.reserve(&waiting, Duration::from_millis(100)),
+            Ok(Duration::from_millis(100)),
+            "reserves the next slot"
+        );
     }
 
     proptest! {

@@ -302,12 +302,20 @@ where
                 };
                 if attempt >= config.max_attempts || !retryable {
                     if attempt > 1 {
-                        events.emit(PatternEvent { pattern: "retry", kind: "gave_up", detail: format!("attempts={attempt}") });
+                        events.emit(PatternEvent {
+                            pattern: "retry",
+                            kind: "gave_up",
+                            detail: format!("attempts={attempt}"),
+                        });
                     }
                     return result;
                 }
                 if !with_budget(&mut |b| b.try_withdraw(origin.elapsed(), timed_out)) {
-                    events.emit(PatternEvent { pattern: "retry", kind: "budget_exhausted", detail: format!("attempts={attempt}") });
+                    events.emit(PatternEvent {
+                        pattern: "retry",
+                        kind: "budget_exhausted",
+                        detail: format!("attempts={attempt}"),
+                    });
                     return result;
                 }
                 let unit = match rng.lock() {
@@ -341,10 +349,7 @@ mod tests {
     fn exp(jitter: Jitter) -> RetryConfig {
         RetryConfig {
             max_attempts: 5,
-            backoff: Backoff::Exponential {
-                base: Duration::from_millis(10),
-                cap: Duration::from_millis(100),
-            },
+            backoff: Backoff::Exponential { base: Duration::from_millis(10), cap: Duration::from_millis(100) },
             jitter,
         }
     }
@@ -354,7 +359,10 @@ mod tests {
         let c = exp(Jitter::None);
         let ms: Vec<u128> = (1..=6).map(|n| c.delay(n, Duration::ZERO, 0.3).as_millis()).collect();
         assert_eq!(ms, vec![10, 20, 40, 80, 100, 100]);
-        let linear = RetryConfig { backoff: Backoff::Linear { base: Duration::from_millis(30), cap: Duration::from_millis(100) }, ..c };
+        let linear = RetryConfig {
+            backoff: Backoff::Linear { base: Duration::from_millis(30), cap: Duration::from_millis(100) },
+            ..c
+        };
         let ms: Vec<u128> = (1..=5).map(|n| linear.delay(n, Duration::ZERO, 0.3).as_millis()).collect();
         assert_eq!(ms, vec![30, 60, 90, 100, 100]);
     }
@@ -364,10 +372,7 @@ mod tests {
         let bad = RetryConfig { max_attempts: 0, ..RetryConfig::default() };
         assert_eq!(bad.validate().unwrap_err().key, "max_attempts");
         let bad = RetryConfig {
-            backoff: Backoff::Exponential {
-                base: Duration::from_millis(50),
-                cap: Duration::from_millis(10),
-            },
+            backoff: Backoff::Exponential { base: Duration::from_millis(50), cap: Duration::from_millis(10) },
             ..RetryConfig::default()
         };
         assert_eq!(bad.validate().unwrap_err().key, "cap_ms");

@@ -147,7 +147,8 @@ pub fn next_action(def: &SagaDefinition, log: &[LogRecord], compensate: bool) ->
     if log.iter().any(|r| matches!(r, LogRecord::Finished(_))) {
         return Action::Done;
     }
-    let done: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::StepDone(i) = r { Some(*i) } else { None }).collect();
+    let done: Vec<usize> =
+        log.iter().filter_map(|r| if let LogRecord::StepDone(i) = r { Some(*i) } else { None }).collect();
     let failed = log.iter().any(|r| matches!(r, LogRecord::StepFailed(_) | LogRecord::StepUnknown(_)));
     if !failed {
         let next = done.iter().max().map_or(0, |m| m + 1);
@@ -156,11 +157,20 @@ pub fn next_action(def: &SagaDefinition, log: &[LogRecord], compensate: bool) ->
     if !compensate {
         return Action::Finish(SagaOutcome::Compensated);
     }
-    let undone: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
+    let undone: Vec<usize> =
+        log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
     // Compensate every step that was attempted (done, failed or unknown), in reverse order:
     // a failed step's action may still arrive late, and its compensation must stop it.
-    let mut to_undo: Vec<usize> =
-        log.iter().filter_map(|r| if let LogRecord::StepDone(i) | LogRecord::StepUnknown(i) | LogRecord::StepFailed(i) = r { Some(*i) } else { None }).collect();
+    let mut to_undo: Vec<usize> = log
+        .iter()
+        .filter_map(|r| {
+            if let LogRecord::StepDone(i) | LogRecord::StepUnknown(i) | LogRecord::StepFailed(i) = r {
+                Some(*i)
+            } else {
+                None
+            }
+        })
+        .collect();
     to_undo.sort_unstable();
     match to_undo.iter().rev().find(|i| !undone.contains(i)) {
         Some(i) => Action::Undo(*i),
@@ -203,7 +213,14 @@ pub trait Participants: Send + Sync {
 /// the participant's own retries, if its stack has them); a busy participant (a semantic lock
 /// held by another saga), a failed compensation and a failed `on_complete` operation are tried
 /// again every `compensation_retry` until they succeed.
-pub async fn run_saga(def: &SagaDefinition, log: &dyn SagaLog, participants: &dyn Participants, id: u64, compensate: bool, compensation_retry: Duration) -> SagaOutcome {
+pub async fn run_saga(
+    def: &SagaDefinition,
+    log: &dyn SagaLog,
+    participants: &dyn Participants,
+    id: u64,
+    compensate: bool,
+    compensation_retry: Duration,
+) -> SagaOutcome {
     let mut records = log.read(id).await;
     if records.is_empty() {
         log.append(id, LogRecord::Started).await;
@@ -212,7 +229,10 @@ pub async fn run_saga(def: &SagaDefinition, log: &dyn SagaLog, participants: &dy
     loop {
         let record = match next_action(def, &records, compensate) {
             Action::Done => {
-                return records.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None }).unwrap_or(SagaOutcome::Compensated);
+                return records
+                    .iter()
+                    .find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None })
+                    .unwrap_or(SagaOutcome::Compensated);
             }
             Action::Finish(outcome) => {
                 if outcome == SagaOutcome::Completed {
@@ -263,9 +283,16 @@ mod tests {
         let def = SagaDefinition::order();
         use LogRecord::*;
         assert_eq!(next_action(&def, &[Started], true), Action::Do(0));
-        assert_eq!(next_action(&def, &[Started, StepDone(0), StepDone(1), StepDone(2)], true), Action::Finish(SagaOutcome::Completed));
+        assert_eq!(
+            next_action(&def, &[Started, StepDone(0), StepDone(1), StepDone(2)], true),
+            Action::Finish(SagaOutcome::Completed)
+        );
         let failed = [Started, StepDone(0), StepDone(1), StepFailed(2)];
-        assert_eq!(next_action(&def, &failed, true), Action::Undo(2), "reverse order, the failed step first (it may still take effect)");
+        assert_eq!(
+            next_action(&def, &failed, true),
+            Action::Undo(2),
+            "reverse order, the failed step first (it may still take effect)"
+        );
         let mut more = failed.to_vec();
         more.push(CompensationDone(2));
         assert_eq!(next_action(&def, &more, true), Action::Undo(1));
@@ -273,7 +300,11 @@ mod tests {
         assert_eq!(next_action(&def, &more, true), Action::Undo(0));
         more.push(CompensationDone(0));
         assert_eq!(next_action(&def, &more, true), Action::Finish(SagaOutcome::Compensated));
-        assert_eq!(next_action(&def, &failed, false), Action::Finish(SagaOutcome::Compensated), "the planted bug skips compensation");
+        assert_eq!(
+            next_action(&def, &failed, false),
+            Action::Finish(SagaOutcome::Compensated),
+            "the planted bug skips compensation"
+        );
     }
 
     fn record() -> impl Strategy<Value = LogRecord> {

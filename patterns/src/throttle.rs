@@ -98,7 +98,12 @@ pub struct ThrottleLayer {
 impl ThrottleLayer {
     /// A throttle with a validated `config`, drawing from `rng`.
     pub fn new(config: ThrottleConfig, rng: Box<dyn RngCore + Send>, events: Arc<dyn EventSink>) -> Self {
-        ThrottleLayer { throttle: Arc::new(Mutex::new(Throttle::new(config))), rng: Arc::new(Mutex::new(rng)), events, origin: Instant::now() }
+        ThrottleLayer {
+            throttle: Arc::new(Mutex::new(Throttle::new(config))),
+            rng: Arc::new(Mutex::new(rng)),
+            events,
+            origin: Instant::now(),
+        }
     }
 }
 
@@ -109,7 +114,13 @@ where
     Err: Classify,
 {
     fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Throttled { inner, throttle: self.throttle.clone(), rng: self.rng.clone(), events: self.events.clone(), origin: self.origin })
+        Arc::new(Throttled {
+            inner,
+            throttle: self.throttle.clone(),
+            rng: self.rng.clone(),
+            events: self.events.clone(),
+            origin: self.origin,
+        })
     }
 }
 

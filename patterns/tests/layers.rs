@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use faultline_patterns::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, OpenDuration, State, WindowKind};
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
+use faultline_patterns::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, OpenDuration, State, WindowKind};
 use faultline_patterns::event::MemorySink;
 use faultline_patterns::fallback::FallbackLayer;
 use faultline_patterns::hedge::{HedgeConfig, HedgeDelay, HedgeLayer};
@@ -66,11 +66,8 @@ fn scripted(script: Vec<Option<Failure>>, calls: Arc<AtomicU32>) -> BoxService<u
 }
 
 fn retry(max_attempts: u32, events: Arc<MemorySink>) -> RetryLayer<u32, Failure> {
-    let config = RetryConfig {
-        max_attempts,
-        backoff: Backoff::Fixed { delay: Duration::from_millis(2) },
-        jitter: Jitter::None,
-    };
+    let config =
+        RetryConfig { max_attempts, backoff: Backoff::Fixed { delay: Duration::from_millis(2) }, jitter: Jitter::None };
     RetryLayer::new(config.validate().unwrap(), Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(7)), events)
 }
 
@@ -262,7 +259,8 @@ async fn bulkhead_never_leaks_a_permit_under_cancellation() {
 async fn fallback_answers_for_the_errors_it_accepts() {
     let events = Arc::new(MemorySink::default());
     let fallback = FallbackLayer::new(Arc::new(|e: &Failure| (*e == Failure::Transient).then_some(0)), events.clone());
-    let svc = fallback.layer(scripted(vec![Some(Failure::Transient), Some(Failure::Fatal)], Arc::new(AtomicU32::new(0))));
+    let svc =
+        fallback.layer(scripted(vec![Some(Failure::Transient), Some(Failure::Fatal)], Arc::new(AtomicU32::new(0))));
     assert_eq!(svc.call(5).await, Ok(0));
     assert_eq!(svc.call(5).await, Err(Failure::Fatal));
     assert_eq!(svc.call(5).await, Ok(10));
@@ -287,7 +285,8 @@ async fn a_hedge_answers_when_the_first_call_is_slow_and_the_loser_is_cancelled(
 #[tokio::test]
 async fn a_rate_limiter_admits_the_burst_and_refuses_the_rest() {
     let config = RateLimitConfig { rate_per_s: 50.0, burst: 2, ..RateLimitConfig::default() };
-    let layer = RateLimiterLayer::new(config.validate().unwrap(), Arc::new(|_: &u32| 0u8), Arc::new(MemorySink::default()));
+    let layer =
+        RateLimiterLayer::new(config.validate().unwrap(), Arc::new(|_: &u32| 0u8), Arc::new(MemorySink::default()));
     let svc = layer.layer(slow(1));
     // Ten calls at the same instant: the burst of 2 passes, the rest are refused at once.
     let at_once: Vec<_> = (0..10).map(|i| svc.call(i)).collect();
@@ -328,7 +327,12 @@ mod cache_aside {
 
     fn cache(config: CacheConfig) -> CacheAsideLayer<u64, Failure> {
         let store = Arc::new(MemoryStore::default());
-        CacheAsideLayer::new(store, config.validate().unwrap(), Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(3)), Arc::new(MemorySink::default()))
+        CacheAsideLayer::new(
+            store,
+            config.validate().unwrap(),
+            Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(3)),
+            Arc::new(MemorySink::default()),
+        )
     }
 
     fn config(ttl_ms: u64) -> CacheConfig {
@@ -365,7 +369,8 @@ mod cache_aside {
         let svc = cache(config(1000)).layer(source(50, loads.clone()));
         let leader = tokio::spawn(tokio::time::timeout(Duration::from_millis(10), svc.call(Read(3))));
         tokio::time::sleep(Duration::from_millis(2)).await;
-        let followers: Vec<_> = (0..5).map(|_| tokio::spawn(tokio::time::timeout(Duration::from_millis(500), svc.call(Read(3))))).collect();
+        let followers: Vec<_> =
+            (0..5).map(|_| tokio::spawn(tokio::time::timeout(Duration::from_millis(500), svc.call(Read(3))))).collect();
         assert!(leader.await.unwrap().is_err(), "the leader was cancelled");
         for f in followers {
             assert_eq!(f.await.unwrap(), Ok(Ok(30)), "a follower hung or failed");
@@ -392,7 +397,9 @@ mod saga_with_a_semantic_lock {
     use std::sync::Mutex;
     use std::time::Duration;
 
-    use faultline_patterns::saga::{run_saga, LogRecord, Participants, SagaDefinition, SagaLog, SagaOutcome, StepResult};
+    use faultline_patterns::saga::{
+        run_saga, LogRecord, Participants, SagaDefinition, SagaLog, SagaOutcome, StepResult,
+    };
     use faultline_patterns::BoxFuture;
 
     #[derive(Default)]
@@ -434,12 +441,35 @@ mod saga_with_a_semantic_lock {
 
     #[tokio::test]
     async fn a_busy_step_waits_without_a_record_and_confirm_comes_before_completed() {
-        let (log, participants) = (MemoryLog::default(), Scripted { busy: Mutex::new(2), calls: Mutex::new(Vec::new()) });
-        let outcome = run_saga(&SagaDefinition::order_with_semantic_lock(), &log, &participants, 1, true, Duration::from_millis(5)).await;
+        let (log, participants) =
+            (MemoryLog::default(), Scripted { busy: Mutex::new(2), calls: Mutex::new(Vec::new()) });
+        let outcome = run_saga(
+            &SagaDefinition::order_with_semantic_lock(),
+            &log,
+            &participants,
+            1,
+            true,
+            Duration::from_millis(5),
+        )
+        .await;
         assert_eq!(outcome, SagaOutcome::Completed);
         let calls = participants.calls.lock().unwrap().clone();
-        assert_eq!(calls, ["inventory.reserve", "inventory.reserve", "inventory.reserve", "payment.charge", "shipping.ship", "inventory.confirm"]);
+        assert_eq!(
+            calls,
+            [
+                "inventory.reserve",
+                "inventory.reserve",
+                "inventory.reserve",
+                "payment.charge",
+                "shipping.ship",
+                "inventory.confirm"
+            ]
+        );
         use LogRecord::*;
-        assert_eq!(*log.0.lock().unwrap(), [Started, StepDone(0), StepDone(1), StepDone(2), Finished(SagaOutcome::Completed)], "waiting leaves no record");
+        assert_eq!(
+            *log.0.lock().unwrap(),
+            [Started, StepDone(0), StepDone(1), StepDone(2), Finished(SagaOutcome::Completed)],
+            "waiting leaves no record"
+        );
     }
 }

@@ -45,16 +45,33 @@ pub fn write_latency_chart(out: &RunOutput, dir: &Path) -> Result<(), String> {
 /// Draws `<stem>.png` and `<stem>.svg` into `dir`: one line over virtual time (`points`:
 /// `(t_s, value)`), fault windows shaded. For measures derived from a run's events, such as a
 /// read model's lag.
-pub fn write_series_chart(dir: &Path, stem: &str, title: &str, y_desc: &str, points: &[(f64, f64)], faults: &[FaultWindow], end_s: f64) -> Result<(), String> {
+pub fn write_series_chart(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+    faults: &[FaultWindow],
+    end_s: f64,
+) -> Result<(), String> {
     register_font()?;
     let png = dir.join(format!("{stem}.png"));
     let svg = dir.join(format!("{stem}.svg"));
     let size = (SIZE.0, SIZE.1 / 2 + 60);
-    draw_series(BitMapBackend::new(&png, size).into_drawing_area(), title, y_desc, points, faults, end_s).map_err(|e| format!("{}: {e}", png.display()))?;
-    draw_series(SVGBackend::new(&svg, size).into_drawing_area(), title, y_desc, points, faults, end_s).map_err(|e| format!("{}: {e}", svg.display()))
+    draw_series(BitMapBackend::new(&png, size).into_drawing_area(), title, y_desc, points, faults, end_s)
+        .map_err(|e| format!("{}: {e}", png.display()))?;
+    draw_series(SVGBackend::new(&svg, size).into_drawing_area(), title, y_desc, points, faults, end_s)
+        .map_err(|e| format!("{}: {e}", svg.display()))
 }
 
-fn draw_series<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, y_desc: &str, points: &[(f64, f64)], faults: &[FaultWindow], end_s: f64) -> Result<(), String>
+fn draw_series<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    y_desc: &str,
+    points: &[(f64, f64)],
+    faults: &[FaultWindow],
+    end_s: f64,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -67,7 +84,13 @@ where
     root.present().map_err(e)
 }
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, edge: &EdgeSummary, faults: &[FaultWindow], end_s: f64) -> Result<(), String>
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    edge: &EdgeSummary,
+    faults: &[FaultWindow],
+    end_s: f64,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -83,7 +106,12 @@ where
 
 const SHADE: RGBAColor = RGBAColor(240, 80, 60, 0.15);
 
-fn latency_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, edge: &EdgeSummary, faults: &[FaultWindow], x_max: f64) -> Result<(), String>
+fn latency_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    edge: &EdgeSummary,
+    faults: &[FaultWindow],
+    x_max: f64,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -106,7 +134,10 @@ where
         .map_err(e)?;
     for (i, f) in faults.iter().enumerate() {
         let series = chart
-            .draw_series(std::iter::once(Rectangle::new([(f.start_s, y_min), (f.end_s.max(f.start_s + x_max / 400.0), y_max)], SHADE.filled())))
+            .draw_series(std::iter::once(Rectangle::new(
+                [(f.start_s, y_min), (f.end_s.max(f.start_s + x_max / 400.0), y_max)],
+                SHADE.filled(),
+            )))
             .map_err(e)?;
         if i == 0 {
             series.label("fault window").legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], SHADE.filled()));
@@ -133,7 +164,12 @@ where
         .map_err(e)
 }
 
-fn success_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, edge: &EdgeSummary, faults: &[FaultWindow], x_max: f64) -> Result<(), String>
+fn success_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    edge: &EdgeSummary,
+    faults: &[FaultWindow],
+    x_max: f64,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -152,12 +188,20 @@ fn time_panel<'a, DB: DrawingBackend>(
     y_max: f64,
     faults: &[FaultWindow],
     x_max: f64,
-) -> Result<ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>, String>
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    String,
+>
 where
     DB::ErrorType: 'static,
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    let mut chart = ChartBuilder::on(area).margin(12).x_label_area_size(40).y_label_area_size(70).build_cartesian_2d(0f64..x_max, 0f64..y_max).map_err(e)?;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+        .map_err(e)?;
     chart
         .configure_mesh()
         .x_desc("virtual time (s)")
@@ -168,7 +212,10 @@ where
         .map_err(e)?;
     for f in faults {
         chart
-            .draw_series(std::iter::once(Rectangle::new([(f.start_s, 0.0), (f.end_s.max(f.start_s + x_max / 400.0), y_max)], SHADE.filled())))
+            .draw_series(std::iter::once(Rectangle::new(
+                [(f.start_s, 0.0), (f.end_s.max(f.start_s + x_max / 400.0), y_max)],
+                SHADE.filled(),
+            )))
             .map_err(e)?;
     }
     Ok(chart)

@@ -18,10 +18,9 @@ pub struct Staging {
 impl Staging {
     /// Starts writing what will become `dest`.
     pub fn new(dest: &Path) -> io::Result<Staging> {
-        let name = dest
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a directory name", dest.display())))?;
+        let name = dest.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a directory name", dest.display()))
+        })?;
         let tmp = dest.with_file_name(format!(".{name}.partial"));
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;

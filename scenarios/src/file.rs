@@ -11,18 +11,21 @@ use std::time::Duration;
 
 use faultline_patterns::adaptive::{AimdConfig, Gradient2Config};
 use faultline_patterns::balance::{BalanceConfig, Ejection, Strategy};
-use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::bulkhead::BulkheadConfig;
 use faultline_patterns::cache::CacheConfig;
 use faultline_patterns::chaos::ChaosConfig;
+use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKind};
+use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::hedge::{HedgeConfig, HedgeDelay};
 use faultline_patterns::rate_limiter::RateLimitConfig;
-use faultline_patterns::throttle::ThrottleConfig;
-use faultline_patterns::circuit_breaker::{BreakerConfig, OpenDuration, WindowKind};
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
-use faultline_patterns::ConfigError;
+use faultline_patterns::throttle::ThrottleConfig;
 use faultline_patterns::timeout::TimeoutConfig;
-use faultline_sim::{AppSpec, Arrivals, CallError, ClientSpace, Dist, GatewaySpec, KeySpace, OutboxMode, Relay, Fault, FaultKind, LinkModel, NetworkSpec, Outcome, ServiceSpec, SimSpec, Target, Workload};
+use faultline_patterns::ConfigError;
+use faultline_sim::{
+    AppSpec, Arrivals, CallError, ClientSpace, Dist, Fault, FaultKind, GatewaySpec, KeySpace, LinkModel, NetworkSpec,
+    OutboxMode, Outcome, Relay, ServiceSpec, SimSpec, Target, Workload,
+};
 use serde::Deserialize;
 
 use crate::stack::{BudgetSpec, LayerSpec, PatternStack, RetryOn};
@@ -433,7 +436,9 @@ impl ScenarioFile {
             if let Some(l) = &s.liveness {
                 let d = ProbeConfig::default();
                 let key = format!("services.{name}.liveness");
-                let ms = |k: &str, v: Option<f64>, default: Duration| v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v));
+                let ms = |k: &str, v: Option<f64>, default: Duration| {
+                    v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v))
+                };
                 spec.liveness = Some(ProbeConfig {
                     period: ms("period_ms", l.period_ms, d.period)?,
                     timeout: ms("timeout_ms", l.timeout_ms, d.timeout)?,
@@ -444,7 +449,11 @@ impl ScenarioFile {
             spec.optional = s.optional.clone();
             spec.gateway = s.gateway.as_ref().map(|g| GatewaySpec {
                 auth: g.auth.unwrap_or(true),
-                per_client: g.client_rate_per_s.map(|rate_per_s| RateLimitConfig { rate_per_s, burst: g.client_burst.unwrap_or(1), ..RateLimitConfig::default() }),
+                per_client: g.client_rate_per_s.map(|rate_per_s| RateLimitConfig {
+                    rate_per_s,
+                    burst: g.client_burst.unwrap_or(1),
+                    ..RateLimitConfig::default()
+                }),
             });
             if let Some(ms) = s.readiness_period_ms {
                 spec.readiness_period = millis(&format!("services.{name}.readiness_period_ms"), ms)?;
@@ -454,7 +463,9 @@ impl ScenarioFile {
         for (edge, e) in &self.edges {
             let (from, to) = edge.split_once("->").ok_or_else(|| KeyError {
                 key: format!("edges.\"{edge}\""),
-                message: format!("\"{edge}\" is not an edge name (expected \"caller->callee\", e.g. \"orders->payment\")"),
+                message: format!(
+                    "\"{edge}\" is not an edge name (expected \"caller->callee\", e.g. \"orders->payment\")"
+                ),
             })?;
             let services: Vec<&str> = self.services.keys().map(String::as_str).collect();
             b = b.edge(from.trim(), to.trim(), std::sync::Arc::new(edge_stack(edge, e, &services)?));
@@ -463,7 +474,10 @@ impl ScenarioFile {
         for (i, f) in self.faults.iter().enumerate() {
             b = b.fault(fault(i, f)?);
         }
-        let spec = b.build().map_err(|e| KeyError { key: e.key.clone(), message: format!("{} is not allowed (expected {})", e.value, e.allowed) })?;
+        let spec = b.build().map_err(|e| KeyError {
+            key: e.key.clone(),
+            message: format!("{} is not allowed (expected {})", e.value, e.allowed),
+        })?;
         Ok((spec, description))
     }
 }
@@ -500,7 +514,13 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_choreography, outbox, broker, consumer, event_store, es_writer, account or projector)")),
     };
     if let Some((key, _)) = given.iter().find(|(k, present)| *present && !keys.contains(k)) {
-        return err(format!("{table}.{key}"), format!("`{key}` is not used by app \"{kind}\" (its keys: {})", if keys.is_empty() { "none".into() } else { keys.join(", ") }));
+        return err(
+            format!("{table}.{key}"),
+            format!(
+                "`{key}` is not used by app \"{kind}\" (its keys: {})",
+                if keys.is_empty() { "none".into() } else { keys.join(", ") }
+            ),
+        );
     }
     Ok(Some(match kind {
         "none" => return Ok(None),
@@ -547,7 +567,13 @@ fn link(key: &str, base: LinkModel, l: &LinkFile) -> Result<LinkModel, KeyError>
 
 fn network(n: &NetworkFile) -> Result<NetworkSpec, KeyError> {
     let mut spec = NetworkSpec::default();
-    let as_link = LinkFile { latency: n.latency, loss: n.loss, duplicate: n.duplicate, reorder: n.reorder, reorder_window_ms: n.reorder_window_ms };
+    let as_link = LinkFile {
+        latency: n.latency,
+        loss: n.loss,
+        duplicate: n.duplicate,
+        reorder: n.reorder,
+        reorder_window_ms: n.reorder_window_ms,
+    };
     spec.default = link("network", spec.default, &as_link)?;
     if let Some(ms) = n.call_timeout_ms {
         spec.call_timeout = millis("network.call_timeout_ms", ms)?;
@@ -565,12 +591,17 @@ fn network(n: &NetworkFile) -> Result<NetworkSpec, KeyError> {
 
 /// A pattern's `ConfigError` at `table.key`.
 fn config_error(table: &str, c: ConfigError) -> KeyError {
-    KeyError { key: format!("{table}.{}", c.key), message: format!("{} is not allowed (expected {})", c.value, c.allowed) }
+    KeyError {
+        key: format!("{table}.{}", c.key),
+        message: format!("{} is not allowed (expected {})", c.value, c.allowed),
+    }
 }
 
 fn breaker(key: &str, b: &BreakerFile) -> Result<LayerSpec, KeyError> {
     let d = BreakerConfig::default();
-    let ms = |k: &str, v: Option<f64>| -> Result<Option<Duration>, KeyError> { v.map(|v| millis(&format!("{key}.{k}"), v)).transpose() };
+    let ms = |k: &str, v: Option<f64>| -> Result<Option<Duration>, KeyError> {
+        v.map(|v| millis(&format!("{key}.{k}"), v)).transpose()
+    };
     let window = match b.window.as_deref().unwrap_or("count") {
         "count" => {
             only(key, "count", &[("window_s", b.window_s.is_some())], &["window_size"])?;
@@ -585,7 +616,11 @@ fn breaker(key: &str, b: &BreakerFile) -> Result<LayerSpec, KeyError> {
     let open = ms("open_ms", b.open_ms)?.unwrap_or(Duration::from_secs(60));
     let open_duration = match (b.open_multiplier, ms("open_max_ms", b.open_max_ms)?) {
         (None, None) => OpenDuration::Fixed(open),
-        (multiplier, max) => OpenDuration::Backoff { initial: open, multiplier: multiplier.unwrap_or(2.0), max: max.unwrap_or(open * 10) },
+        (multiplier, max) => OpenDuration::Backoff {
+            initial: open,
+            multiplier: multiplier.unwrap_or(2.0),
+            max: max.unwrap_or(open * 10),
+        },
     };
     let config = BreakerConfig {
         window,
@@ -602,10 +637,17 @@ fn breaker(key: &str, b: &BreakerFile) -> Result<LayerSpec, KeyError> {
     .map_err(|c| config_error(key, c))?;
     let mut ignore = std::collections::BTreeSet::new();
     for (i, name) in b.ignore.iter().enumerate() {
-        let outcome = [Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused].into_iter().find(|o| o.as_str() == name);
+        let outcome = [Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused]
+            .into_iter()
+            .find(|o| o.as_str() == name);
         match outcome {
             Some(o) => ignore.insert(o),
-            None => return err(format!("{key}.ignore[{i}]"), format!("\"{name}\" is not allowed (expected error, timeout, rejected or refused)")),
+            None => {
+                return err(
+                    format!("{key}.ignore[{i}]"),
+                    format!("\"{name}\" is not allowed (expected error, timeout, rejected or refused)"),
+                )
+            }
         };
     }
     Ok(LayerSpec::Breaker(config, ignore))
@@ -618,7 +660,9 @@ fn error_names(key: &str, names: Option<&[String]>) -> Result<Option<std::collec
     for (i, n) in names.iter().enumerate() {
         match CallError::parse(n) {
             Some(e) => set.insert(e),
-            None => return err(format!("{key}[{i}]"), format!("\"{n}\" is not allowed (expected {})", CallError::NAMES)),
+            None => {
+                return err(format!("{key}[{i}]"), format!("\"{n}\" is not allowed (expected {})", CallError::NAMES))
+            }
         };
     }
     Ok(Some(set))
@@ -630,7 +674,11 @@ fn bulkhead(key: &str, b: &BulkheadFile) -> Result<LayerSpec, KeyError> {
         Some(ms) => millis(&format!("{key}.max_wait_ms"), ms)?,
         None => d.max_wait,
     };
-    let config = BulkheadConfig { max_concurrent: b.max_concurrent.unwrap_or(d.max_concurrent), max_queue: b.max_queue.unwrap_or(d.max_queue), max_wait };
+    let config = BulkheadConfig {
+        max_concurrent: b.max_concurrent.unwrap_or(d.max_concurrent),
+        max_queue: b.max_queue.unwrap_or(d.max_queue),
+        max_wait,
+    };
     Ok(LayerSpec::Bulkhead(config.validate().map_err(|c| config_error(key, c))?))
 }
 
@@ -676,7 +724,8 @@ fn rate_limiter(key: &str, r: &RateLimitFile) -> Result<LayerSpec, KeyError> {
         Some(ms) => millis(&format!("{key}.max_wait_ms"), ms)?,
         None => d.max_wait,
     };
-    let given = [("burst", r.burst.is_some()), ("max_wait_ms", r.max_wait_ms.is_some()), ("window_ms", r.window_ms.is_some())];
+    let given =
+        [("burst", r.burst.is_some()), ("max_wait_ms", r.max_wait_ms.is_some()), ("window_ms", r.window_ms.is_some())];
     let sliding_window = match r.algorithm.as_deref().unwrap_or("gcra") {
         "gcra" => {
             only(key, "gcra", &given, &["burst", "max_wait_ms"])?;
@@ -686,9 +735,19 @@ fn rate_limiter(key: &str, r: &RateLimitFile) -> Result<LayerSpec, KeyError> {
             only(key, "sliding_window", &given, &["window_ms"])?;
             Some(millis(&format!("{key}.window_ms"), r.window_ms.unwrap_or(1000.0))?)
         }
-        other => return err(format!("{key}.algorithm"), format!("\"{other}\" is not allowed (expected gcra or sliding_window)")),
+        other => {
+            return err(
+                format!("{key}.algorithm"),
+                format!("\"{other}\" is not allowed (expected gcra or sliding_window)"),
+            )
+        }
     };
-    let config = RateLimitConfig { rate_per_s: r.rate_per_s.unwrap_or(d.rate_per_s), burst: r.burst.unwrap_or(d.burst), max_wait, sliding_window };
+    let config = RateLimitConfig {
+        rate_per_s: r.rate_per_s.unwrap_or(d.rate_per_s),
+        burst: r.burst.unwrap_or(d.burst),
+        max_wait,
+        sliding_window,
+    };
     Ok(LayerSpec::RateLimit(config.validate().map_err(|c| config_error(key, c))?))
 }
 
@@ -715,10 +774,17 @@ fn balance(key: &str, b: &BalanceFile) -> Result<LayerSpec, KeyError> {
         Some(s) => seconds(&format!("{key}.decay_s"), s)?,
         None => d.decay,
     };
-    let config = BalanceConfig { strategy, ejection, decay, fail_open: b.fail_open.unwrap_or(d.fail_open) }.validate().map_err(|c| config_error(key, c))?;
-    let health = if b.health_period_ms.is_some() || b.health_timeout_ms.is_some() || b.unhealthy_after.is_some() || b.healthy_after.is_some() {
+    let config = BalanceConfig { strategy, ejection, decay, fail_open: b.fail_open.unwrap_or(d.fail_open) }
+        .validate()
+        .map_err(|c| config_error(key, c))?;
+    let health = if b.health_period_ms.is_some()
+        || b.health_timeout_ms.is_some()
+        || b.unhealthy_after.is_some()
+        || b.healthy_after.is_some()
+    {
         let p = ProbeConfig::default();
-        let ms = |k: &str, v: Option<f64>, default: Duration| v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v));
+        let ms =
+            |k: &str, v: Option<f64>, default: Duration| v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v));
         let probe = ProbeConfig {
             period: ms("health_period_ms", b.health_period_ms, p.period)?,
             timeout: ms("health_timeout_ms", b.health_timeout_ms, p.timeout)?,
@@ -745,9 +811,16 @@ fn balance(key: &str, b: &BalanceFile) -> Result<LayerSpec, KeyError> {
 fn hedge(key: &str, h: &HedgeFile) -> Result<LayerSpec, KeyError> {
     let d = HedgeConfig::default();
     let delay = match (h.delay_ms, h.percentile) {
-        (Some(_), Some(_)) => return err(format!("{key}.percentile"), "give either delay_ms (a fixed delay) or percentile, not both"),
+        (Some(_), Some(_)) => {
+            return err(format!("{key}.percentile"), "give either delay_ms (a fixed delay) or percentile, not both")
+        }
         (Some(ms), None) => {
-            only(key, "fixed delay", &[("initial_delay_ms", h.initial_delay_ms.is_some())], &["delay_ms", "max_ratio"])?;
+            only(
+                key,
+                "fixed delay",
+                &[("initial_delay_ms", h.initial_delay_ms.is_some())],
+                &["delay_ms", "max_ratio"],
+            )?;
             HedgeDelay::Fixed(millis(&format!("{key}.delay_ms"), ms)?)
         }
         (None, p) => {
@@ -766,7 +839,10 @@ fn cache(key: &str, c: &CacheFile, services: &[&str]) -> Result<LayerSpec, KeyEr
     let d = CacheConfig::default();
     let service = c.service.clone().unwrap_or_else(|| "cache".to_owned());
     if !services.contains(&service.as_str()) {
-        return err(format!("{key}.service"), format!("\"{service}\" is not allowed (expected one of the services: {})", services.join(", ")));
+        return err(
+            format!("{key}.service"),
+            format!("\"{service}\" is not allowed (expected one of the services: {})", services.join(", ")),
+        );
     }
     let ms = |k: &str, v: Option<f64>, default: Duration| v.map_or(Ok(default), |v| millis(&format!("{key}.{k}"), v));
     let config = CacheConfig {
@@ -797,7 +873,9 @@ fn edge_stack(edge: &str, e: &EdgeFile, services: &[&str]) -> Result<PatternStac
             }
             "breaker" => breaker(&key("breaker"), e.breaker.as_ref().unwrap_or(&BreakerFile::default()))?,
             "bulkhead" => bulkhead(&key("bulkhead"), e.bulkhead.as_ref().unwrap_or(&BulkheadFile::default()))?,
-            "rate_limiter" => rate_limiter(&key("rate_limiter"), e.rate_limiter.as_ref().unwrap_or(&RateLimitFile::default()))?,
+            "rate_limiter" => {
+                rate_limiter(&key("rate_limiter"), e.rate_limiter.as_ref().unwrap_or(&RateLimitFile::default()))?
+            }
             "throttle" => {
                 let t = e.throttle.as_ref();
                 let d = ThrottleConfig::default();
@@ -836,10 +914,24 @@ fn edge_stack(edge: &str, e: &EdgeFile, services: &[&str]) -> Result<PatternStac
             "fallback" => {
                 let on = e.fallback.as_ref().and_then(|f| f.on.as_deref());
                 LayerSpec::Fallback(error_names(&key("fallback.on"), on)?.unwrap_or_else(|| {
-                    [CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused, CallError::Shed].into_iter().collect()
+                    [
+                        CallError::Server,
+                        CallError::Dependency,
+                        CallError::Timeout,
+                        CallError::Rejected,
+                        CallError::Refused,
+                        CallError::Shed,
+                    ]
+                    .into_iter()
+                    .collect()
                 }))
             }
-            other => return err(format!("{}[{i}]", key("stack")), format!("\"{other}\" is not a layer (expected one of {})", LayerSpec::NAMES)),
+            other => {
+                return err(
+                    format!("{}[{i}]", key("stack")),
+                    format!("\"{other}\" is not a layer (expected one of {})", LayerSpec::NAMES),
+                )
+            }
         };
         layers.push(layer);
     }
@@ -860,7 +952,13 @@ fn edge_stack(edge: &str, e: &EdgeFile, services: &[&str]) -> Result<PatternStac
     ];
     for (name, present) in tables {
         if present && !e.stack.iter().any(|s| s == name) {
-            return err(key(name), format!("`{name}` is configured but not in `stack` ({:?}); add it to the stack or remove the table", e.stack));
+            return err(
+                key(name),
+                format!(
+                    "`{name}` is configured but not in `stack` ({:?}); add it to the stack or remove the table",
+                    e.stack
+                ),
+            );
         }
     }
     Ok(PatternStack(layers))
@@ -891,13 +989,20 @@ fn retry(key: &str, r: &RetryFile) -> Result<LayerSpec, KeyError> {
             only(key, "fixed", &[("base_ms", r.base_ms.is_some()), ("cap_ms", r.cap_ms.is_some())], &["delay_ms"])?;
             Backoff::Fixed { delay: ms("delay_ms", r.delay_ms, RetryConfig::DEFAULT_BASE)? }
         }
-        other => return err(format!("{key}.backoff"), format!("\"{other}\" is not allowed (expected fixed, linear or exponential)")),
+        other => {
+            return err(
+                format!("{key}.backoff"),
+                format!("\"{other}\" is not allowed (expected fixed, linear or exponential)"),
+            )
+        }
     };
     let jitter = match &r.jitter {
         Some(j) => Jitter::parse(j).map_err(|c| config_error(key, c))?,
         None => d.jitter,
     };
-    let config = RetryConfig { max_attempts: r.max_attempts.unwrap_or(d.max_attempts), backoff, jitter }.validate().map_err(|c| config_error(key, c))?;
+    let config = RetryConfig { max_attempts: r.max_attempts.unwrap_or(d.max_attempts), backoff, jitter }
+        .validate()
+        .map_err(|c| config_error(key, c))?;
     let on = error_names(&format!("{key}.retry_on"), r.retry_on.as_deref())?.map(RetryOn).unwrap_or_default();
     let budget_keys = [
         ("budget_tokens", r.budget_tokens.is_some()),
@@ -910,19 +1015,35 @@ fn retry(key: &str, r: &RetryFile) -> Result<LayerSpec, KeyError> {
     let budget = match r.budget.as_deref().unwrap_or("none") {
         "none" => {
             if let Some((name, _)) = budget_keys.iter().find(|(_, given)| *given) {
-                return err(format!("{key}.{name}"), format!("`{name}` needs a budget: set budget = \"ratio\" or \"token_bucket\" (it is \"none\")"));
+                return err(
+                    format!("{key}.{name}"),
+                    format!("`{name}` needs a budget: set budget = \"ratio\" or \"token_bucket\" (it is \"none\")"),
+                );
             }
             BudgetSpec::None
         }
         "token_bucket" => {
             only(key, "token_bucket", &budget_keys, &["budget_tokens", "retry_cost", "timeout_cost"])?;
-            BudgetSpec::TokenBucket { tokens: r.budget_tokens.unwrap_or(500), retry_cost: r.retry_cost.unwrap_or(5), timeout_cost: r.timeout_cost.unwrap_or(10) }
+            BudgetSpec::TokenBucket {
+                tokens: r.budget_tokens.unwrap_or(500),
+                retry_cost: r.retry_cost.unwrap_or(5),
+                timeout_cost: r.timeout_cost.unwrap_or(10),
+            }
         }
         "ratio" => {
             only(key, "ratio", &budget_keys, &["budget_ratio", "budget_min_per_s", "budget_ttl_s"])?;
-            BudgetSpec::Ratio { ratio: r.budget_ratio.unwrap_or(0.1), min_per_s: r.budget_min_per_s.unwrap_or(1.0), ttl_s: r.budget_ttl_s.unwrap_or(10) }
+            BudgetSpec::Ratio {
+                ratio: r.budget_ratio.unwrap_or(0.1),
+                min_per_s: r.budget_min_per_s.unwrap_or(1.0),
+                ttl_s: r.budget_ttl_s.unwrap_or(10),
+            }
         }
-        other => return err(format!("{key}.budget"), format!("\"{other}\" is not allowed (expected none, token_bucket or ratio)")),
+        other => {
+            return err(
+                format!("{key}.budget"),
+                format!("\"{other}\" is not allowed (expected none, token_bucket or ratio)"),
+            )
+        }
     };
     budget.validate().map_err(|c| config_error(key, c))?;
     Ok(LayerSpec::Retry(config, on, budget))
@@ -939,7 +1060,12 @@ fn workload(w: &WorkloadFile) -> Result<Workload, KeyError> {
         ("clients", w.clients.is_some()),
         ("think", w.think.is_some()),
     ];
-    let need = |k: &str, v: Option<f64>| v.ok_or_else(|| KeyError { key: format!("workload.{k}"), message: format!("missing (kind \"{}\" needs it)", w.kind) });
+    let need = |k: &str, v: Option<f64>| {
+        v.ok_or_else(|| KeyError {
+            key: format!("workload.{k}"),
+            message: format!("missing (kind \"{}\" needs it)", w.kind),
+        })
+    };
     let arrivals = match w.kind.as_str() {
         "constant" | "poisson" => {
             only("workload", &w.kind, &given, &["rate_per_s"])?;
@@ -961,23 +1087,38 @@ fn workload(w: &WorkloadFile) -> Result<Workload, KeyError> {
         }
         "ramp" => {
             only("workload", "ramp", &given, &["from_rate_per_s", "to_rate_per_s"])?;
-            Arrivals::Ramp { from_rate_per_s: need("from_rate_per_s", w.from_rate_per_s)?, to_rate_per_s: need("to_rate_per_s", w.to_rate_per_s)? }
+            Arrivals::Ramp {
+                from_rate_per_s: need("from_rate_per_s", w.from_rate_per_s)?,
+                to_rate_per_s: need("to_rate_per_s", w.to_rate_per_s)?,
+            }
         }
         "closed" => {
             only("workload", "closed", &given, &["clients", "think"])?;
             Arrivals::Closed {
-                clients: w.clients.ok_or_else(|| KeyError { key: "workload.clients".into(), message: "missing (kind \"closed\" needs it)".into() })?,
+                clients: w.clients.ok_or_else(|| KeyError {
+                    key: "workload.clients".into(),
+                    message: "missing (kind \"closed\" needs it)".into(),
+                })?,
                 think: w.think.unwrap_or(Dist::Const(Duration::ZERO)),
             }
         }
-        other => return err("workload.kind", format!("\"{other}\" is not allowed (expected constant, poisson, burst, ramp or closed)")),
+        other => {
+            return err(
+                "workload.kind",
+                format!("\"{other}\" is not allowed (expected constant, poisson, burst, ramp or closed)"),
+            )
+        }
     };
     if w.key_skew.is_some() && w.keys.is_none() {
         return err("workload.key_skew", "given without `keys` (the number of distinct keys)");
     }
     let keys = w.keys.map(|count| KeySpace { count, skew: w.key_skew.unwrap_or(1.0) });
     let clients = if w.api_clients.is_some() || w.unauthenticated.is_some() || w.noisy_client_share.is_some() {
-        Some(ClientSpace { count: w.api_clients.unwrap_or(1), unauthenticated: w.unauthenticated.unwrap_or(0.0), noisy_share: w.noisy_client_share.unwrap_or(0.0) })
+        Some(ClientSpace {
+            count: w.api_clients.unwrap_or(1),
+            unauthenticated: w.unauthenticated.unwrap_or(0.0),
+            noisy_share: w.noisy_client_share.unwrap_or(0.0),
+        })
     } else {
         None
     };
@@ -989,8 +1130,10 @@ fn fault(i: usize, f: &FaultFile) -> Result<Fault, KeyError> {
     let table = format!("faults[{i}]");
     let given = [("rate", f.rate.is_some()), ("add", f.add.is_some()), ("offset_ms", f.offset_ms.is_some())];
     let base = ["kind", "target", "at_s", "duration_s"];
-    let with = |extra: &'static str| -> Vec<&'static str> { base.iter().copied().chain(std::iter::once(extra)).collect() };
-    let need = |k: &str| KeyError { key: format!("{table}.{k}"), message: format!("missing (kind \"{}\" needs it)", f.kind) };
+    let with =
+        |extra: &'static str| -> Vec<&'static str> { base.iter().copied().chain(std::iter::once(extra)).collect() };
+    let need =
+        |k: &str| KeyError { key: format!("{table}.{k}"), message: format!("missing (kind \"{}\" needs it)", f.kind) };
     let kind = match f.kind.as_str() {
         "outage" | "partition" | "crash" | "restart" | "pause" => {
             only(&table, &f.kind, &given, &base)?;
@@ -1019,7 +1162,12 @@ fn fault(i: usize, f: &FaultFile) -> Result<Fault, KeyError> {
             only(&table, &f.kind, &given, &with("offset_ms"))?;
             FaultKind::ClockSkew { offset_ms: f.offset_ms.ok_or_else(|| need("offset_ms"))? }
         }
-        other => return err(format!("{table}.kind"), format!("\"{other}\" is not allowed (expected one of {})", FaultKind::NAMES)),
+        other => {
+            return err(
+                format!("{table}.kind"),
+                format!("\"{other}\" is not allowed (expected one of {})", FaultKind::NAMES),
+            )
+        }
     };
     let target = Target::parse(&f.target).map_err(|m| KeyError { key: format!("{table}.target"), message: m })?;
     let at = seconds(&format!("{table}.at_s"), f.at_s)?;

@@ -88,8 +88,17 @@ impl Override {
                 a.push(self.value.clone());
                 Ok(())
             }
-            (Value::Array(a), Segment::Index(i)) => Err(fail(format!("`{}`: index {i} is past the end (the array has {} item(s); use {} to add one)", self.key(), a.len(), a.len()))),
-            _ => Err(fail(format!("`{}` is not a table or an array, so it has no `{}`", display_path(parents), display_path(std::slice::from_ref(last))))),
+            (Value::Array(a), Segment::Index(i)) => Err(fail(format!(
+                "`{}`: index {i} is past the end (the array has {} item(s); use {} to add one)",
+                self.key(),
+                a.len(),
+                a.len()
+            ))),
+            _ => Err(fail(format!(
+                "`{}` is not a table or an array, so it has no `{}`",
+                display_path(parents),
+                display_path(std::slice::from_ref(last))
+            ))),
         }
     }
 }
@@ -110,9 +119,13 @@ fn step<'a>(here: &'a mut Value, seg: &Segment, next_is_index: bool, at: &str) -
             if *i == len {
                 a.push(Value::Table(Table::new()));
             }
-            a.get_mut(*i).ok_or_else(|| format!("`{at}`: index {i} is past the end (the array has {len} item(s); use {len} to add one)"))
+            a.get_mut(*i).ok_or_else(|| {
+                format!("`{at}`: index {i} is past the end (the array has {len} item(s); use {len} to add one)")
+            })
         }
-        (Value::Array(_), Segment::Key(k)) => Err(format!("`{at}`: `{k}` is not an index (this is an array: use a number)")),
+        (Value::Array(_), Segment::Key(k)) => {
+            Err(format!("`{at}`: `{k}` is not an index (this is an array: use a number)"))
+        }
         (_, _) => Err(format!("`{at}` is not a table")),
     }
 }
@@ -199,7 +212,13 @@ mod tests {
     #[test]
     fn sets_nested_keys_indices_and_bare_strings() {
         let mut d = doc("[workload]\nrate_per_s = 10\n[[faults]]\nat_s = 1\n");
-        let sets = ["workload.rate_per_s=80", "faults[0].at_s=5", "faults.0.kind=outage", "services.db.service_time=exp(5ms)", "edges.\"a->b\".stack=[\"timeout\"]"];
+        let sets = [
+            "workload.rate_per_s=80",
+            "faults[0].at_s=5",
+            "faults.0.kind=outage",
+            "services.db.service_time=exp(5ms)",
+            "edges.\"a->b\".stack=[\"timeout\"]",
+        ];
         let parsed: Vec<_> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
         apply_all(&mut d, &parsed).unwrap();
         assert_eq!(d["workload"]["rate_per_s"].as_integer(), Some(80));

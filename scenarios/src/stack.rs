@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use std::collections::BTreeSet;
 
-use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBreakerLayer};
-use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
 use faultline_patterns::adaptive::{AimdConfig, AimdLayer, Gradient2, Gradient2Config, Limit};
 use faultline_patterns::balance::{BalanceConfig, BalanceLayer};
-use faultline_patterns::cache::{CacheAsideLayer, CacheConfig};
-use faultline_patterns::deadline::DeadlineLayer;
-use faultline_patterns::health::ProbeConfig;
+use faultline_patterns::budget::{RatioBudget, RetryBudget, TokenBucketBudget};
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
+use faultline_patterns::cache::{CacheAsideLayer, CacheConfig};
 use faultline_patterns::chaos::{ChaosConfig, ChaosLayer};
+use faultline_patterns::circuit_breaker::{BreakerConfig, CallOutcome, CircuitBreakerLayer};
+use faultline_patterns::deadline::DeadlineLayer;
 use faultline_patterns::fallback::FallbackLayer;
+use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::hedge::{HedgeConfig, HedgeDelay, HedgeLayer};
 use faultline_patterns::rate_limiter::{RateLimitConfig, RateLimiterLayer};
-use faultline_patterns::throttle::{ThrottleConfig, ThrottleLayer};
 use faultline_patterns::retry::{RetryConfig, RetryLayer};
+use faultline_patterns::throttle::{ThrottleConfig, ThrottleLayer};
 use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
 use faultline_patterns::Layer;
 use faultline_sim::{CallError, EdgeContext, EdgeService, EdgeStack, Outcome, Served};
@@ -101,7 +101,11 @@ pub struct RetryOn(pub BTreeSet<CallError>);
 impl Default for RetryOn {
     /// Every error except a local refusal.
     fn default() -> Self {
-        RetryOn([CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused].into_iter().collect())
+        RetryOn(
+            [CallError::Server, CallError::Dependency, CallError::Timeout, CallError::Rejected, CallError::Refused]
+                .into_iter()
+                .collect(),
+        )
     }
 }
 
@@ -143,8 +147,12 @@ impl BudgetSpec {
     pub fn validate(&self) -> Result<(), faultline_patterns::ConfigError> {
         match *self {
             BudgetSpec::None => Ok(()),
-            BudgetSpec::TokenBucket { tokens, retry_cost, timeout_cost } => TokenBucketBudget::new(tokens, retry_cost, timeout_cost, 1).map(|_| ()),
-            BudgetSpec::Ratio { ratio, min_per_s, ttl_s } => RatioBudget::new(ratio, min_per_s, std::time::Duration::from_secs(ttl_s)).map(|_| ()),
+            BudgetSpec::TokenBucket { tokens, retry_cost, timeout_cost } => {
+                TokenBucketBudget::new(tokens, retry_cost, timeout_cost, 1).map(|_| ())
+            }
+            BudgetSpec::Ratio { ratio, min_per_s, ttl_s } => {
+                RatioBudget::new(ratio, min_per_s, std::time::Duration::from_secs(ttl_s)).map(|_| ())
+            }
         }
     }
 
@@ -152,11 +160,15 @@ impl BudgetSpec {
         match *self {
             BudgetSpec::None => None,
             BudgetSpec::TokenBucket { tokens, retry_cost, timeout_cost } => {
-                TokenBucketBudget::new(tokens, retry_cost, timeout_cost, 1).ok().map(|b| Arc::new(std::sync::Mutex::new(b)) as Arc<std::sync::Mutex<dyn RetryBudget>>)
+                TokenBucketBudget::new(tokens, retry_cost, timeout_cost, 1)
+                    .ok()
+                    .map(|b| Arc::new(std::sync::Mutex::new(b)) as Arc<std::sync::Mutex<dyn RetryBudget>>)
             }
-            BudgetSpec::Ratio { ratio, min_per_s, ttl_s } => RatioBudget::new(ratio, min_per_s, std::time::Duration::from_secs(ttl_s))
-                .ok()
-                .map(|b| Arc::new(std::sync::Mutex::new(b)) as Arc<std::sync::Mutex<dyn RetryBudget>>),
+            BudgetSpec::Ratio { ratio, min_per_s, ttl_s } => {
+                RatioBudget::new(ratio, min_per_s, std::time::Duration::from_secs(ttl_s))
+                    .ok()
+                    .map(|b| Arc::new(std::sync::Mutex::new(b)) as Arc<std::sync::Mutex<dyn RetryBudget>>)
+            }
         }
     }
 }
@@ -173,7 +185,8 @@ impl EdgeStack for PatternStack {
                 LayerSpec::Retry(c, on, budget) => {
                     let rng = ctx.stream(&format!("{i}/retry")).into_rng_core();
                     let on = on.clone();
-                    let mut layer = RetryLayer::new(*c, rng, ctx.events.clone()).retry_on(Arc::new(move |e: &CallError| on.0.contains(e)));
+                    let mut layer = RetryLayer::new(*c, rng, ctx.events.clone())
+                        .retry_on(Arc::new(move |e: &CallError| on.0.contains(e)));
                     if let Some(b) = budget.build() {
                         layer = layer.with_budget(b);
                     }
@@ -198,18 +211,40 @@ impl EdgeStack for PatternStack {
                     let answer = Arc::new(move |e: &CallError| on.contains(e).then_some(Served::Fallback));
                     FallbackLayer::new(answer, ctx.events.clone()).layer(svc)
                 }
-                LayerSpec::RateLimit(c) => RateLimiterLayer::new(*c, Arc::new(|_: &faultline_sim::CallRequest| ()), ctx.events.clone()).layer(svc),
-                LayerSpec::Throttle(c) => ThrottleLayer::new(*c, ctx.stream(&format!("{i}/throttle")).into_rng_core(), ctx.events.clone()).layer(svc),
+                LayerSpec::RateLimit(c) => {
+                    RateLimiterLayer::new(*c, Arc::new(|_: &faultline_sim::CallRequest| ()), ctx.events.clone())
+                        .layer(svc)
+                }
+                LayerSpec::Throttle(c) => {
+                    ThrottleLayer::new(*c, ctx.stream(&format!("{i}/throttle")).into_rng_core(), ctx.events.clone())
+                        .layer(svc)
+                }
                 LayerSpec::Adaptive(c) => AimdLayer::new(*c, ctx.events.clone()).layer(svc),
-                LayerSpec::Gradient2(c) => AimdLayer::with_limit(Limit::Gradient2(Gradient2::new(*c)), ctx.events.clone()).layer(svc),
+                LayerSpec::Gradient2(c) => {
+                    AimdLayer::with_limit(Limit::Gradient2(Gradient2::new(*c)), ctx.events.clone()).layer(svc)
+                }
                 LayerSpec::Hedge(c) => HedgeLayer::new(*c, ctx.events.clone()).layer(svc),
-                LayerSpec::Chaos(c) => ChaosLayer::new(*c, ctx.stream(&format!("{i}/chaos")).into_rng_core(), ctx.events.clone()).layer(svc),
+                LayerSpec::Chaos(c) => {
+                    ChaosLayer::new(*c, ctx.stream(&format!("{i}/chaos")).into_rng_core(), ctx.events.clone())
+                        .layer(svc)
+                }
                 LayerSpec::Cache(service, c) => match (ctx.cache)(service) {
-                    Some(store) => CacheAsideLayer::new(store, *c, ctx.stream(&format!("{i}/cache")).into_rng_core(), ctx.events.clone()).layer(svc),
+                    Some(store) => CacheAsideLayer::new(
+                        store,
+                        *c,
+                        ctx.stream(&format!("{i}/cache")).into_rng_core(),
+                        ctx.events.clone(),
+                    )
+                    .layer(svc),
                     None => svc, // checked when the scenario was read
                 },
                 LayerSpec::Balance(c, health, discovery) => {
-                    let mut layer = BalanceLayer::new(*c, ctx.replicas, ctx.stream(&format!("{i}/balance")).into_rng_core(), ctx.events.clone());
+                    let mut layer = BalanceLayer::new(
+                        *c,
+                        ctx.replicas,
+                        ctx.stream(&format!("{i}/balance")).into_rng_core(),
+                        ctx.events.clone(),
+                    );
                     if let Some(probe) = health {
                         layer = layer.with_health_checks(ctx.probe.clone(), *probe);
                     }

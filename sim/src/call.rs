@@ -120,7 +120,8 @@ pub enum CallError {
 
 impl CallError {
     /// Names for retry predicates, in the order of [`CallError::parse`].
-    pub const NAMES: &'static str = "error, dependency_error, timeout, rejected, refused, shed, unauthorized, rate_limited, conflict";
+    pub const NAMES: &'static str =
+        "error, dependency_error, timeout, rejected, refused, shed, unauthorized, rate_limited, conflict";
 
     /// The name a scenario uses for this error in a retry predicate.
     pub fn name(self) -> &'static str {
@@ -242,7 +243,8 @@ impl EdgeContext {
 }
 
 /// Makes clients of cache services (see [`EdgeContext::cache`]).
-pub type CacheFactory = Arc<dyn Fn(&str) -> Option<Arc<dyn faultline_patterns::cache::CacheStore<Served>>> + Send + Sync>;
+pub type CacheFactory =
+    Arc<dyn Fn(&str) -> Option<Arc<dyn faultline_patterns::cache::CacheStore<Served>>> + Send + Sync>;
 
 /// Puts patterns on an edge.
 pub trait EdgeStack: Send + Sync {

@@ -68,7 +68,11 @@ impl Replica {
             return Ok(Served::Full);
         }
         let item = op.seq;
-        let def = if self.world.spec.semantic_lock() { SagaDefinition::order_with_semantic_lock() } else { SagaDefinition::order() };
+        let def = if self.world.spec.semantic_lock() {
+            SagaDefinition::order_with_semantic_lock()
+        } else {
+            SagaDefinition::order()
+        };
         let mut records = Vec::new();
         match react(&def, Role::of(&def, &spec.name), event, compensate) {
             Reaction::Ignore => {}
@@ -106,7 +110,15 @@ impl Replica {
     /// (leaving the event unacknowledged) would block its partition, and with it the very event
     /// that lifts the lock.
     /// Returns whether the step took effect (so that, under a lock, it now holds the item).
-    fn choreography_step(&self, s: &StoreHandle, def: &SagaDefinition, k: usize, saga: u64, item: u64, records: &mut Vec<(u64, LogRecord)>) -> Result<Step, CallError> {
+    fn choreography_step(
+        &self,
+        s: &StoreHandle,
+        def: &SagaDefinition,
+        k: usize,
+        saga: u64,
+        item: u64,
+        records: &mut Vec<(u64, LogRecord)>,
+    ) -> Result<Step, CallError> {
         let step = &def.steps[k];
         Ok(match self.apply_saga_op(step.action, saga, item) {
             Ok(_) => {
@@ -135,7 +147,14 @@ impl Replica {
     /// The item's lock was lifted: the sagas parked on it run their step now, in the same
     /// transaction, in the order they came, until one holds the item again. (Unparking only
     /// the first stalled the rest whenever it was refused: found by the tests.)
-    fn unpark(&self, s: &StoreHandle, def: &SagaDefinition, k: usize, item: u64, records: &mut Vec<(u64, LogRecord)>) -> Result<(), CallError> {
+    fn unpark(
+        &self,
+        s: &StoreHandle,
+        def: &SagaDefinition,
+        k: usize,
+        item: u64,
+        records: &mut Vec<(u64, LogRecord)>,
+    ) -> Result<(), CallError> {
         while let Some(key) = s.keys_with_prefix(&format!("parked/{item:020}/")).into_iter().next() {
             let saga = s.get_u64(&key);
             s.delete(&key);

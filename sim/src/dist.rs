@@ -83,7 +83,10 @@ impl Dist {
         };
         let dur = |s: &str| parse_duration(s).map_err(|e| bad(&e));
         let num = |s: &str| -> Result<f64, String> {
-            s.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0).ok_or_else(|| bad(&format!("`{s}` is not a positive number")))
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| bad(&format!("`{s}` is not a positive number")))
         };
         let dist = match name {
             "const" => {
@@ -178,7 +181,15 @@ mod tests {
 
     #[test]
     fn parses_and_prints_round_trip() {
-        for s in ["const(5ms)", "uniform(1ms, 10ms)", "exp(20ms)", "lognormal(20ms, 0.5)", "pareto(2ms, 1.5)", "exp(250us)", "const(2s)"] {
+        for s in [
+            "const(5ms)",
+            "uniform(1ms, 10ms)",
+            "exp(20ms)",
+            "lognormal(20ms, 0.5)",
+            "pareto(2ms, 1.5)",
+            "exp(250us)",
+            "const(2s)",
+        ] {
             assert_eq!(Dist::parse(s).unwrap().to_string(), s);
         }
     }
@@ -194,7 +205,12 @@ mod tests {
     #[test]
     fn sample_means_match_theory() {
         let n = 200_000;
-        for d in [Dist::parse("exp(10ms)").unwrap(), Dist::parse("uniform(2ms, 6ms)").unwrap(), Dist::parse("lognormal(10ms, 0.5)").unwrap(), Dist::parse("pareto(1ms, 3)").unwrap()] {
+        for d in [
+            Dist::parse("exp(10ms)").unwrap(),
+            Dist::parse("uniform(2ms, 6ms)").unwrap(),
+            Dist::parse("lognormal(10ms, 0.5)").unwrap(),
+            Dist::parse("pareto(1ms, 3)").unwrap(),
+        ] {
             let mut rng = stream(1, "dist");
             let mean = (0..n).map(|_| d.sample(&mut rng).as_secs_f64()).sum::<f64>() / n as f64;
             let rel = (mean - d.mean()).abs() / d.mean();

@@ -41,12 +41,18 @@ impl Replica {
     pub(crate) fn event_store_op(&self, op: Op) -> Result<Served, CallError> {
         let s = self.store();
         // A position, event or snapshot not yet written answers without a value.
-        let value = |key: String, parse: fn(&str) -> Option<u64>| Ok(s.get(&key).and_then(|v| parse(&String::from_utf8_lossy(&v))).map_or(Served::Full, Served::Value));
+        let value = |key: String, parse: fn(&str) -> Option<u64>| {
+            Ok(s.get(&key).and_then(|v| parse(&String::from_utf8_lossy(&v))).map_or(Served::Full, Served::Value))
+        };
         match op.name {
             "head" => return Ok(Served::Value(s.get_u64("head"))),
             "read_at" => return value(format!("all/{:020}", op.seq), |v| v.parse().ok()),
             // An account event's amount: 1 a deposit, 2 a withdrawal.
-            "read_event" => return value(format!("es/{}/{:020}", op.key, op.seq), |v| v.split_once(',').and_then(|(_, kind)| kind.parse().ok())),
+            "read_event" => {
+                return value(format!("es/{}/{:020}", op.key, op.seq), |v| {
+                    v.split_once(',').and_then(|(_, kind)| kind.parse().ok())
+                })
+            }
             // The stream's snapshot: version << 32 | balance.
             "read_snapshot" => return value(format!("snap/{}", op.key), |v| v.parse().ok()),
             "save_snapshot" => {
@@ -64,9 +70,14 @@ impl Replica {
         if op.name == "read" {
             return Ok(Served::Value(version));
         }
-        let check = !matches!(self.world.spec.services[self.service].app, Some(AppSpec::EventStore { version_check: false }));
+        let check =
+            !matches!(self.world.spec.services[self.service].app, Some(AppSpec::EventStore { version_check: false }));
         if check && op.seq != version {
-            self.world.event(&self.node_name(), "es.conflict", format!("stream={stream} expected={} actual={version} writer={}", op.seq, op.id));
+            self.world.event(
+                &self.node_name(),
+                "es.conflict",
+                format!("stream={stream} expected={} actual={version} writer={}", op.seq, op.id),
+            );
             return Err(CallError::Conflict);
         }
         let new = version + 1;
@@ -84,7 +95,11 @@ impl Replica {
         s.put("head", position.to_string().as_bytes());
         s.sync();
         let what = if kind.is_some() { format!(" kind={}", op.name) } else { String::new() };
-        self.world.event(&self.node_name(), "es.append", format!("stream={stream} expected={} version={new} writer={} position={position}{what}", op.seq, op.id));
+        self.world.event(
+            &self.node_name(),
+            "es.append",
+            format!("stream={stream} expected={} version={new} writer={} position={position}{what}", op.seq, op.id),
+        );
         Ok(Served::Full)
     }
 
@@ -92,9 +107,13 @@ impl Replica {
     /// conflict reads again and tries again (at most 10 times).
     pub(crate) async fn es_write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
-        let call = |op: Op| recorded_call(&self.world, self.world.next_id(), &edge, &stack, request, Meta { op: Some(op), ..meta });
+        let call = |op: Op| {
+            recorded_call(&self.world, self.world.next_id(), &edge, &stack, request, Meta { op: Some(op), ..meta })
+        };
         for _ in 0..10 {
-            let Served::Value(version) = call(Op { name: "read", id: request, key: meta.key, seq: 0 }).await? else { return Err(CallError::Server) };
+            let Served::Value(version) = call(Op { name: "read", id: request, key: meta.key, seq: 0 }).await? else {
+                return Err(CallError::Server);
+            };
             tokio::time::sleep(self.work_time()).await; // deciding, with what was read
             match call(Op { name: "append", id: request, key: meta.key, seq: version }).await {
                 Err(CallError::Conflict) => continue,
@@ -107,12 +126,28 @@ impl Replica {
     /// Account: loads the request's account (snapshot + replay), deposits or withdraws 10 (a
     /// withdrawal only with enough money), appends with the version loaded, and on a conflict
     /// loads again (at most 10 times). Every `snapshot_every` versions it saves a snapshot.
-    pub(crate) async fn account_write(&self, request: u64, meta: Meta, snapshot_every: u32, off_by_one: bool) -> Result<Served, CallError> {
+    pub(crate) async fn account_write(
+        &self,
+        request: u64,
+        meta: Meta,
+        snapshot_every: u32,
+        off_by_one: bool,
+    ) -> Result<Served, CallError> {
         let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
         let stream = meta.key;
         let call = |name: &'static str, seq: u64| {
             let (world, edge, stack) = (self.world.clone(), edge.clone(), stack.clone());
-            async move { recorded_call(&world, world.next_id(), &edge, &stack, request, Meta { op: Some(Op { name, id: request, key: stream, seq }), ..meta }).await }
+            async move {
+                recorded_call(
+                    &world,
+                    world.next_id(),
+                    &edge,
+                    &stack,
+                    request,
+                    Meta { op: Some(Op { name, id: request, key: stream, seq }), ..meta },
+                )
+                .await
+            }
         };
         for _ in 0..10 {
             // The snapshot first: the version read after it is at least the snapshot's.
@@ -134,9 +169,17 @@ impl Replica {
                     _ => return Err(CallError::Server),
                 }
             }
-            self.world.event(&self.node_name(), "es.load", format!("stream={stream} version={version} balance={balance} snapshot={from} replayed={}", version - from));
+            self.world.event(
+                &self.node_name(),
+                "es.load",
+                format!(
+                    "stream={stream} version={version} balance={balance} snapshot={from} replayed={}",
+                    version - from
+                ),
+            );
             tokio::time::sleep(self.work_time()).await; // deciding, with what was loaded
-            let (name, after) = if balance >= 10 && request % 2 == 0 { ("withdraw", balance - 10) } else { ("deposit", balance + 10) };
+            let (name, after) =
+                if balance >= 10 && request % 2 == 0 { ("withdraw", balance - 10) } else { ("deposit", balance + 10) };
             match call(name, version).await {
                 Err(CallError::Conflict) => continue,
                 Err(e) => return Err(e),
@@ -167,7 +210,17 @@ impl Replica {
         let s = self.store();
         let call = |name: &'static str, seq: u64| {
             let (world, edge, stack) = (self.world.clone(), edge.clone(), stack.clone());
-            async move { recorded_call(&world, world.next_id(), &edge, &stack, 0, Meta { op: Some(Op { name, seq, ..Op::default() }), ..Meta::default() }).await }
+            async move {
+                recorded_call(
+                    &world,
+                    world.next_id(),
+                    &edge,
+                    &stack,
+                    0,
+                    Meta { op: Some(Op { name, seq, ..Op::default() }), ..Meta::default() },
+                )
+                .await
+            }
         };
         loop {
             let checkpoint = s.get_u64("checkpoint");
@@ -182,7 +235,8 @@ impl Replica {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
-            let reads: Vec<_> = (checkpoint + 1..=head.min(checkpoint + batch)).map(|p| tokio::spawn(call("read_at", p))).collect();
+            let reads: Vec<_> =
+                (checkpoint + 1..=head.min(checkpoint + batch)).map(|p| tokio::spawn(call("read_at", p))).collect();
             // Apply the events read, in position order, up to the first read that failed.
             let mut position = checkpoint;
             for read in reads {
@@ -192,7 +246,11 @@ impl Replica {
                 s.put(&format!("view/{stream}"), count.to_string().as_bytes());
                 if !atomic {
                     s.sync();
-                    self.world.event(&self.node_name(), "projection.apply", format!("position={position} stream={stream} count={count}"));
+                    self.world.event(
+                        &self.node_name(),
+                        "projection.apply",
+                        format!("position={position} stream={stream} count={count}"),
+                    );
                     tokio::time::sleep(self.work_time()).await; // a crash here applies it again
                     s.put("checkpoint", position.to_string().as_bytes());
                     s.sync();
@@ -200,7 +258,11 @@ impl Replica {
                 }
                 s.put("checkpoint", position.to_string().as_bytes());
                 s.sync();
-                self.world.event(&self.node_name(), "projection.apply", format!("position={position} stream={stream} count={count}"));
+                self.world.event(
+                    &self.node_name(),
+                    "projection.apply",
+                    format!("position={position} stream={stream} count={count}"),
+                );
             }
             if position == checkpoint {
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -16,8 +16,8 @@
 #![forbid(unsafe_code)]
 
 mod cache;
-mod choreography;
 pub mod call;
+mod choreography;
 pub mod dist;
 mod event_store;
 pub mod fault;
@@ -38,7 +38,12 @@ pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack
 pub use dist::Dist;
 pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};
-pub use run::{madsim_config, run, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary, SimHandle};
-pub use spec::{AppSpec, GatewaySpec, LinkModel, OutboxMode, NetworkSpec, Relay, ServiceSpec, SimBuilder, SimSpec, SpecError, CLIENT};
+pub use run::{
+    madsim_config, run, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary, SimHandle,
+};
+pub use spec::{
+    AppSpec, GatewaySpec, LinkModel, NetworkSpec, OutboxMode, Relay, ServiceSpec, SimBuilder, SimSpec, SpecError,
+    CLIENT,
+};
 pub use workload::{Arrivals, ClientSpace, KeySpace, Workload};
 pub use world::World;

@@ -32,12 +32,26 @@ const RECEIVERS: usize = 32;
 /// What travels between nodes.
 #[derive(Debug, Clone)]
 pub(crate) enum Envelope {
-    Request { from: u32, call: u64, request: u64, meta: Meta },
+    Request {
+        from: u32,
+        call: u64,
+        request: u64,
+        meta: Meta,
+    },
     /// A health probe: answered at once from the node's cached readiness.
-    Health { from: u32, call: u64 },
+    Health {
+        from: u32,
+        call: u64,
+    },
     /// A liveness probe: answered by any running process, ready or not.
-    Live { from: u32, call: u64 },
-    Reply { call: u64, result: Result<Served, CallError> },
+    Live {
+        from: u32,
+        call: u64,
+    },
+    Reply {
+        call: u64,
+        result: Result<Served, CallError>,
+    },
 }
 
 /// Receives a node's incoming requests.
@@ -125,7 +139,9 @@ impl Transport {
                 }
                 Envelope::Live { from, call } => {
                     let this = self.clone();
-                    tokio::spawn(async move { this.send(from, Envelope::Reply { call, result: Ok(Served::Full) }).await });
+                    tokio::spawn(
+                        async move { this.send(from, Envelope::Reply { call, result: Ok(Served::Full) }).await },
+                    );
                 }
                 Envelope::Health { from, call } => {
                     let ready = handler.as_ref().is_some_and(|h| h.ready());
@@ -172,15 +188,25 @@ impl Transport {
 
     /// Asks `dst` whether it is ready; false on any failure or after `timeout`.
     pub(crate) async fn probe(self: &Arc<Self>, dst: u32, timeout: std::time::Duration) -> bool {
-        matches!(tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Health { from, call })).await, Ok(Ok(_)))
+        matches!(
+            tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Health { from, call })).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Asks `dst` whether its process is alive (answering at all); false after `timeout`.
     pub(crate) async fn probe_live(self: &Arc<Self>, dst: u32, timeout: std::time::Duration) -> bool {
-        matches!(tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Live { from, call })).await, Ok(Ok(_)))
+        matches!(
+            tokio::time::timeout(timeout, self.round_trip(dst, |from, call| Envelope::Live { from, call })).await,
+            Ok(Ok(_))
+        )
     }
 
-    async fn round_trip(self: &Arc<Self>, dst: u32, envelope: impl FnOnce(u32, u64) -> Envelope) -> Result<Served, CallError> {
+    async fn round_trip(
+        self: &Arc<Self>,
+        dst: u32,
+        envelope: impl FnOnce(u32, u64) -> Envelope,
+    ) -> Result<Served, CallError> {
         if !self.world.is_alive(dst) {
             tokio::time::sleep(self.world.refusal_delay(self.me, dst)).await;
             return Err(CallError::Refused);

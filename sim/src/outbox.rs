@@ -24,10 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::{CallError, Meta, Op, Served};
-use crate::spec::{AppSpec, OutboxMode, Relay};
 use crate::server::{recorded_call, Replica};
+use crate::spec::{AppSpec, OutboxMode, Relay};
 use crate::store::StoreHandle;
-
 
 /// A stored message `id,key,seq` (missing fields read as 0).
 fn message(entry: &[u8]) -> (u64, u64, u64) {
@@ -57,7 +56,11 @@ impl Replica {
         s.put(&format!("log/{part}/{offset:020}"), format!("{},{},{}", op.id, op.key, op.seq).as_bytes());
         s.put(&format!("head/{part}"), offset.to_string().as_bytes());
         s.sync();
-        self.world.event(&self.node_name(), "broker.publish", format!("part={part} offset={offset} event={} key={} seq={}", op.id, op.key, op.seq));
+        self.world.event(
+            &self.node_name(),
+            "broker.publish",
+            format!("part={part} offset={offset} event={} key={} seq={}", op.id, op.key, op.seq),
+        );
         Ok(Served::Full)
     }
 
@@ -124,7 +127,9 @@ impl Replica {
             s.put(&format!("seq/{key}"), seq.to_string().as_bytes());
         };
         let name = self.node_name();
-        let committed = |world: &crate::world::World| world.event(&name, "change.commit", format!("event={request} key={key} seq={seq}"));
+        let committed = |world: &crate::world::World| {
+            world.event(&name, "change.commit", format!("event={request} key={key} seq={seq}"))
+        };
         let op = Op { name: "publish", id: request, key, seq };
         let mode = match spec.app {
             Some(AppSpec::Outbox { mode, .. }) => mode,
@@ -141,7 +146,16 @@ impl Replica {
             dual_write => {
                 let publish_first = dual_write == OutboxMode::DualWritePublishFirst;
                 let Some((edge, stack, _)) = self.deps.first().cloned() else { return Err(CallError::Server) };
-                let publish = || recorded_call(&self.world, self.world.next_id(), &edge, &stack, request, Meta { op: Some(op), ..meta });
+                let publish = || {
+                    recorded_call(
+                        &self.world,
+                        self.world.next_id(),
+                        &edge,
+                        &stack,
+                        request,
+                        Meta { op: Some(op), ..meta },
+                    )
+                };
                 if publish_first {
                     publish().await?;
                 } else {
@@ -181,12 +195,17 @@ impl Replica {
     /// Writer in outbox mode, or a saga choreography member: starts the relay (after every
     /// start).
     pub(crate) fn start_relay(self: &Arc<Self>) {
-        if !matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { mode: OutboxMode::Outbox, .. } | AppSpec::SagaChoreography { .. })) {
+        if !matches!(
+            self.world.spec.services[self.service].app,
+            Some(AppSpec::Outbox { mode: OutboxMode::Outbox, .. } | AppSpec::SagaChoreography { .. })
+        ) {
             return;
         }
         let this = self.clone();
         match self.world.spec.services[self.service].app {
-            Some(AppSpec::Outbox { relay: Relay::LogTailing, .. }) => tokio::spawn(async move { this.tail_log().await }),
+            Some(AppSpec::Outbox { relay: Relay::LogTailing, .. }) => {
+                tokio::spawn(async move { this.tail_log().await })
+            }
             _ => tokio::spawn(async move { this.relay().await }),
         };
     }
@@ -217,7 +236,8 @@ impl Replica {
     /// The polling relay.
     async fn relay(self: Arc<Self>) {
         let Some((edge, stack, _)) = self.deps.first().cloned() else { return };
-        let parallel = matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { relay_parallel: true, .. }));
+        let parallel =
+            matches!(self.world.spec.services[self.service].app, Some(AppSpec::Outbox { relay_parallel: true, .. }));
         let s = self.store();
         loop {
             let pending = s.keys_with_prefix("outbox/");
@@ -226,7 +246,8 @@ impl Replica {
                 let Some(v) = s.get(&k) else { continue };
                 let (id, key, seq) = message(&v);
                 let meta = Meta { op: Some(Op { name: "publish", id, key, seq }), key, ..Meta::default() };
-                let (world, edge, stack, s, k) = (self.world.clone(), edge.clone(), stack.clone(), s.clone(), k.clone());
+                let (world, edge, stack, s, k) =
+                    (self.world.clone(), edge.clone(), stack.clone(), s.clone(), k.clone());
                 let publish = async move {
                     let ok = recorded_call(&world, world.next_id(), &edge, &stack, id, meta).await.is_ok();
                     if ok {

@@ -276,14 +276,23 @@ impl Recorder {
         self.sink.request_row(&self.row);
         self.requests += 1;
         if !self.edges.contains_key(&r.edge) {
-            let agg = EdgeAgg { outcomes: BTreeMap::new(), latency: Histogram::default(), attempts: 0, series: Series::new(self.bin_us) };
+            let agg = EdgeAgg {
+                outcomes: BTreeMap::new(),
+                latency: Histogram::default(),
+                attempts: 0,
+                series: Series::new(self.bin_us),
+            };
             self.edges.insert(r.edge.clone(), agg);
         }
         let Some(agg) = self.edges.get_mut(&r.edge) else { return };
         *agg.outcomes.entry(r.outcome).or_insert(0) += 1;
         agg.latency.record(r.latency_us());
         agg.attempts += u64::from(r.attempts);
-        agg.series.record(r.start_us, r.latency_us(), matches!(r.outcome, Outcome::Ok | Outcome::Partial | Outcome::Fallback));
+        agg.series.record(
+            r.start_us,
+            r.latency_us(),
+            matches!(r.outcome, Outcome::Ok | Outcome::Partial | Outcome::Fallback),
+        );
     }
 
     /// Records one event.

@@ -13,11 +13,11 @@ use std::time::Duration;
 use madsim::runtime::{Handle, Runtime};
 use serde::{Deserialize, Serialize};
 
+use crate::call::Meta;
 use crate::fault::{FaultKind, FaultWindow};
 use crate::net::{Handler, Transport};
 use crate::record::{EdgeSummary, Outcome, RecordSink, Recorder, RequestRecord};
 use crate::rng::stream;
-use crate::call::Meta;
 use crate::server::{edge_client, recorded_call, Replica};
 use crate::spec::{SimSpec, CLIENT};
 use crate::store::StoreHandle;
@@ -204,7 +204,8 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     let faults = tokio::spawn(run_faults(world.clone()));
     let housekeeping = tokio::spawn(prune_tasks());
     let stalls = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let watchdog = world.spec.stall_after.map(|after| tokio::spawn(watch_for_stalls(world.clone(), after, stalls.clone())));
+    let watchdog =
+        world.spec.stall_after.map(|after| tokio::spawn(watch_for_stalls(world.clone(), after, stalls.clone())));
     if let Some(probe) = probe {
         tokio::spawn(probe(SimHandle { world: world.clone() }));
     }
@@ -227,7 +228,15 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     let unfinished: Vec<(u64, u64)> = world.inflight().iter().map(|(id, start)| (*id, *start)).collect();
     let entry = format!("{CLIENT}->{}", world.spec.workload.target);
     for (id, start_us) in unfinished {
-        world.record_request(&RequestRecord { id, parent: 0, edge: entry.clone(), start_us, end_us, outcome: Outcome::Unfinished, attempts: 0 });
+        world.record_request(&RequestRecord {
+            id,
+            parent: 0,
+            edge: entry.clone(),
+            start_us,
+            end_us,
+            outcome: Outcome::Unfinished,
+            attempts: 0,
+        });
     }
     world.event("sim", "run.end", format!("t_s={:.3}", end_us as f64 / 1e6));
     faults.abort();
@@ -383,7 +392,11 @@ async fn supervise_liveness(transport: Arc<Transport>) {
                     let alive = !world.is_alive(node) || transport.probe_live(node, config.timeout).await;
                     if tracker.on_result(alive) == Some(false) {
                         let name = world.nodes[node as usize].name.clone();
-                        world.event(&name, "liveness.restart", format!("after {} failed probes", config.failure_threshold));
+                        world.event(
+                            &name,
+                            "liveness.restart",
+                            format!("after {} failed probes", config.failure_threshold),
+                        );
                         world.crash_node(node);
                         if let Some(id) = madsim_id(&world, node) {
                             Handle::current().kill(id);
@@ -418,7 +431,11 @@ async fn drive_workload(transport: Arc<Transport>) {
                     let client = client_space.map_or(1, |cs| cs.client(&mut rng));
                     while Duration::from_micros(world.now_us()) < run {
                         let key = keys.as_ref().map_or(0, |k| k.key(rng.unit()));
-                        let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(rng.unit()) };
+                        let route = if world.spec.workload.routes.is_empty() {
+                            0
+                        } else {
+                            world.spec.workload.route(rng.unit())
+                        };
                         one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route, op: None }).await;
                         let pause = think.sample(&mut rng);
                         if !pause.is_zero() {
@@ -444,9 +461,12 @@ async fn drive_workload(transport: Arc<Transport>) {
                 }
                 let key = keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
                 let client = client_space.map_or(1, |cs| cs.client(&mut client_rng));
-                let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(route_rng.unit()) };
+                let route =
+                    if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(route_rng.unit()) };
                 let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
-                tokio::spawn(async move { one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route, op: None }).await });
+                tokio::spawn(async move {
+                    one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route, op: None }).await
+                });
             }
         }
     }

@@ -72,7 +72,9 @@ pub(crate) struct EdgeParticipants {
 
 impl Participants for EdgeParticipants {
     fn perform(&self, service: &'static str, op: &'static str, id: u64) -> BoxFuture<StepResult> {
-        let Some((edge, stack)) = self.edges.get(service).cloned() else { return Box::pin(async { StepResult::Failed }) };
+        let Some((edge, stack)) = self.edges.get(service).cloned() else {
+            return Box::pin(async { StepResult::Failed });
+        };
         let world = self.world.clone();
         let meta = Meta { op: Some(crate::call::Op { name: op, id, key: self.meta.key, seq: 0 }), ..self.meta };
         Box::pin(async move {
@@ -95,7 +97,13 @@ impl Participants for EdgeParticipants {
 }
 
 /// Runs (or resumes) saga `id`.
-pub(crate) async fn orchestrate(log: &StoreSagaLog, participants: &EdgeParticipants, id: u64, compensate: bool, semantic_lock: bool) -> faultline_patterns::saga::SagaOutcome {
+pub(crate) async fn orchestrate(
+    log: &StoreSagaLog,
+    participants: &EdgeParticipants,
+    id: u64,
+    compensate: bool,
+    semantic_lock: bool,
+) -> faultline_patterns::saga::SagaOutcome {
     let def = if semantic_lock { SagaDefinition::order_with_semantic_lock() } else { SagaDefinition::order() };
     run_saga(&def, log, participants, id, compensate, COMPENSATION_RETRY).await
 }
@@ -125,7 +133,14 @@ pub(crate) enum StockChange {
 /// while another saga holds the lock (the orchestrator waits and asks again) and with `Server`
 /// when no unit is left (the step fails). Events: `stock.take`, `stock.out`, `stock.return`,
 /// `stock.locked`, `stock.confirm`.
-pub(crate) fn change_stock(world: &World, node: &str, key: (usize, u64), units: u64, saga: u64, change: StockChange) -> Result<(), crate::call::CallError> {
+pub(crate) fn change_stock(
+    world: &World,
+    node: &str,
+    key: (usize, u64),
+    units: u64,
+    saga: u64,
+    change: StockChange,
+) -> Result<(), crate::call::CallError> {
     let locking = world.spec.semantic_lock();
     let mut stock = world.stock.lock().unwrap_or_else(|e| e.into_inner());
     let item = stock.entry(key).or_insert(ItemStock { available: units, holder: None });

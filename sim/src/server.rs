@@ -66,10 +66,12 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         Box::pin(async move { t.probe(dst, std::time::Duration::from_secs(1)).await })
     });
     let registry_world = world.clone();
-    let membership: faultline_patterns::balance::Membership = Arc::new(move || members.iter().map(|&n| registry_world.registered(n)).collect());
+    let membership: faultline_patterns::balance::Membership =
+        Arc::new(move || members.iter().map(|&n| registry_world.registered(n)).collect());
     let cache_transport = transport.clone();
     let cache: crate::call::CacheFactory = Arc::new(move |service: &str| {
-        crate::cache::SimCache::new(cache_transport.clone(), service).map(|c| Arc::new(c) as Arc<dyn faultline_patterns::cache::CacheStore<Served>>)
+        crate::cache::SimCache::new(cache_transport.clone(), service)
+            .map(|c| Arc::new(c) as Arc<dyn faultline_patterns::cache::CacheStore<Served>>)
     });
     let ctx = EdgeContext {
         membership,
@@ -86,7 +88,14 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
 }
 
 /// Makes call `id` on an edge and records it.
-pub(crate) async fn recorded_call(world: &World, id: u64, edge: &str, stack: &EdgeService, parent: u64, meta: Meta) -> Result<Served, CallError> {
+pub(crate) async fn recorded_call(
+    world: &World,
+    id: u64,
+    edge: &str,
+    stack: &EdgeService,
+    parent: u64,
+    meta: Meta,
+) -> Result<Served, CallError> {
     let mut req = CallRequest::new(id);
     req.meta = meta;
     let start_us = world.now_us();
@@ -140,7 +149,12 @@ impl Replica {
         let name = &world.nodes[node as usize].name;
         let ready = Arc::new(AtomicBool::new(true));
         if !spec.readiness.is_empty() {
-            tokio::spawn(track_readiness(transport.clone(), spec.readiness.clone(), spec.readiness_period, ready.clone()));
+            tokio::spawn(track_readiness(
+                transport.clone(),
+                spec.readiness.clone(),
+                spec.readiness_period,
+                ready.clone(),
+            ));
         }
         if let Some((heartbeat, _)) = spec.register {
             let (world, startup) = (world.clone(), spec.startup);
@@ -158,7 +172,9 @@ impl Replica {
                 .workload
                 .routes
                 .iter()
-                .map(|(route, _)| spec.calls.iter().map(|d| spec.routes.get(route).is_some_and(|ds| ds.contains(d))).collect())
+                .map(|(route, _)| {
+                    spec.calls.iter().map(|d| spec.routes.get(route).is_some_and(|ds| ds.contains(d))).collect()
+                })
                 .collect()
         });
         let starting_until_us = world.now_us() + spec.startup.as_micros() as u64;
@@ -219,13 +235,18 @@ impl Replica {
             // saga has already undone it.
             if let Some(comp) = compensation_of_this {
                 if effects.contains_key(&(self.service, comp, saga)) {
-                    self.world.event(name, "participant.refused", format!("service={} op={op} saga={saga} reason=compensated", spec.name));
+                    self.world.event(
+                        name,
+                        "participant.refused",
+                        format!("service={} op={op} saga={saga} reason=compensated", spec.name),
+                    );
                     return Err(CallError::Server);
                 }
             }
             // A compensation for an action that never took effect has nothing to undo; it
             // leaves a tombstone (count 0) so that a late action is refused.
-            let nothing_to_undo = action_undone_by_this.is_some_and(|a| effects.get(&(self.service, a, saga)).copied().unwrap_or(0) == 0);
+            let nothing_to_undo =
+                action_undone_by_this.is_some_and(|a| effects.get(&(self.service, a, saga)).copied().unwrap_or(0) == 0);
             let n = effects.entry((self.service, op, saga)).or_insert(0);
             if let Some(units) = spec.stock {
                 let change = match (compensation_of_this, action_undone_by_this) {
@@ -244,7 +265,11 @@ impl Replica {
             }
             *n
         };
-        self.world.event(name, "participant.effect", format!("service={} op={op} saga={saga} applied={count}", spec.name));
+        self.world.event(
+            name,
+            "participant.effect",
+            format!("service={} op={op} saga={saga} applied={count}", spec.name),
+        );
         Ok(Served::Full)
     }
 
@@ -263,7 +288,11 @@ impl Replica {
 
     fn saga_ports(&self, meta: Meta) -> (crate::saga::StoreSagaLog, crate::saga::EdgeParticipants) {
         let node = self.world.nodes[self.node as usize].name.clone();
-        let log = crate::saga::StoreSagaLog { store: crate::store::StoreHandle { world: self.world.clone(), node: self.node }, world: self.world.clone(), node };
+        let log = crate::saga::StoreSagaLog {
+            store: crate::store::StoreHandle { world: self.world.clone(), node: self.node },
+            world: self.world.clone(),
+            node,
+        };
         let edges = self
             .deps
             .iter()
@@ -354,7 +383,11 @@ impl Replica {
             };
             if count == 2 {
                 let name = &self.world.nodes[self.node as usize].name;
-                self.world.fail_check(name, "exactly_once.duplicate", format!("{} executed request {request} more than once (a duplicate side effect)", spec.name));
+                self.world.fail_check(
+                    name,
+                    "exactly_once.duplicate",
+                    format!("{} executed request {request} more than once (a duplicate side effect)", spec.name),
+                );
             }
         }
         result
@@ -399,7 +432,9 @@ impl Replica {
             (Some(AppSpec::Consumer { .. }), Some(op)) => return self.consumer_apply(op),
             (Some(AppSpec::EventStore { .. }), Some(op)) => return self.event_store_op(op),
             (Some(AppSpec::EsWriter), None) => return self.es_write(request, meta).await,
-            (Some(AppSpec::Account { snapshot_every, snapshot_off_by_one }), None) => return self.account_write(request, meta, snapshot_every, snapshot_off_by_one).await,
+            (Some(AppSpec::Account { snapshot_every, snapshot_off_by_one }), None) => {
+                return self.account_write(request, meta, snapshot_every, snapshot_off_by_one).await
+            }
             (Some(AppSpec::SagaChoreography { .. }), Some(op)) => return self.choreography_deliver(op),
             (Some(AppSpec::SagaChoreography { .. }), None) => return self.choreography_start(request, meta),
             (_, Some(op)) => return self.apply_saga_op(op.name, op.id, op.key),
@@ -407,7 +442,8 @@ impl Replica {
             (Some(AppSpec::Outbox { .. }), None) => return self.outbox_write(request, meta).await,
             _ => {}
         }
-        let on_route = |i: usize| self.routes.as_ref().is_none_or(|r| r.get(usize::from(meta.route)).is_some_and(|deps| deps[i]));
+        let on_route =
+            |i: usize| self.routes.as_ref().is_none_or(|r| r.get(usize::from(meta.route)).is_some_and(|deps| deps[i]));
         let results: Vec<(bool, Result<Served, CallError>)> = if spec.parallel {
             // API composition: every dependency at once (a call whose caller is dropped keeps
             // running to its end, as a spawned request would).
@@ -418,7 +454,9 @@ impl Replica {
                 .filter(|(i, _)| on_route(*i))
                 .map(|(_, (edge, stack, optional))| {
                     let (world, edge, stack, optional) = (self.world.clone(), edge.clone(), stack.clone(), *optional);
-                    tokio::spawn(async move { (optional, recorded_call(&world, world.next_id(), &edge, &stack, request, meta).await) })
+                    tokio::spawn(async move {
+                        (optional, recorded_call(&world, world.next_id(), &edge, &stack, request, meta).await)
+                    })
                 })
                 .collect();
             let mut out = Vec::with_capacity(calls.len());
@@ -458,7 +496,12 @@ impl Replica {
 
 /// Keeps `ready` true while every listed dependency has a replica that answers its probe
 /// (Spring Boot's readiness with dependency indicators), off the request path.
-async fn track_readiness(transport: Arc<Transport>, deps: Vec<String>, period: std::time::Duration, ready: Arc<AtomicBool>) {
+async fn track_readiness(
+    transport: Arc<Transport>,
+    deps: Vec<String>,
+    period: std::time::Duration,
+    ready: Arc<AtomicBool>,
+) {
     let world = transport.world.clone();
     let groups: Vec<Vec<u32>> = deps.iter().map(|d| world.replicas_of(d)).collect();
     let timeout = period.min(std::time::Duration::from_secs(1));
@@ -495,10 +538,16 @@ impl Handler for Replica {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                     if left.is_zero() {
-                        self.world.event(&self.world.nodes[self.node as usize].name, "deadline.expired_on_arrival", format!("request={request}"));
+                        self.world.event(
+                            &self.world.nodes[self.node as usize].name,
+                            "deadline.expired_on_arrival",
+                            format!("request={request}"),
+                        );
                         Err(CallError::Timeout)
                     } else {
-                        tokio::time::timeout(left, self.execute_once(request, meta)).await.unwrap_or(Err(CallError::Timeout))
+                        tokio::time::timeout(left, self.execute_once(request, meta))
+                            .await
+                            .unwrap_or(Err(CallError::Timeout))
                     }
                 }
                 None => self.execute_once(request, meta).await,

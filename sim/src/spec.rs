@@ -209,7 +209,15 @@ impl AppSpec {
 impl SimSpec {
     /// Whether the saga (orchestrated or choreographed) holds a semantic lock on its items.
     pub fn semantic_lock(&self) -> bool {
-        self.services.iter().any(|s| matches!(s.app, Some(AppSpec::OrderSaga { semantic_lock: true, .. } | AppSpec::SagaChoreography { semantic_lock: true, .. })))
+        self.services.iter().any(|s| {
+            matches!(
+                s.app,
+                Some(
+                    AppSpec::OrderSaga { semantic_lock: true, .. }
+                        | AppSpec::SagaChoreography { semantic_lock: true, .. }
+                )
+            )
+        })
     }
 }
 
@@ -377,7 +385,13 @@ impl SimSpec {
                 services: Vec::new(),
                 network: NetworkSpec::default(),
                 edges: BTreeMap::new(),
-                workload: Workload { target: String::new(), arrivals: Arrivals::Poisson { rate_per_s: 10.0 }, keys: None, clients: None, routes: Vec::new() },
+                workload: Workload {
+                    target: String::new(),
+                    arrivals: Arrivals::Poisson { rate_per_s: 10.0 },
+                    keys: None,
+                    clients: None,
+                    routes: Vec::new(),
+                },
                 faults: FaultPlan::default(),
             },
         }
@@ -504,13 +518,25 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         && !spec.name.starts_with('.')
         && spec.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !name_ok {
-        return Err(SpecError::new("name", format!("\"{}\"", spec.name), "letters, digits, - _ . (not starting with a dot), at most 80"));
+        return Err(SpecError::new(
+            "name",
+            format!("\"{}\"", spec.name),
+            "letters, digits, - _ . (not starting with a dot), at most 80",
+        ));
     }
     if spec.duration.is_zero() || spec.duration > Duration::from_secs(7 * 24 * 3600) {
-        return Err(SpecError::new("duration_s", spec.duration.as_secs_f64(), "a number of seconds above 0 and at most a week (604800)"));
+        return Err(SpecError::new(
+            "duration_s",
+            spec.duration.as_secs_f64(),
+            "a number of seconds above 0 and at most a week (604800)",
+        ));
     }
     if spec.stall_after.is_some_and(|d| d < Duration::from_secs(1)) {
-        return Err(SpecError::new("stall_after_s", spec.stall_after.map_or(0.0, |d| d.as_secs_f64()), "at least 1 second (or 0 to turn the watchdog off)"));
+        return Err(SpecError::new(
+            "stall_after_s",
+            spec.stall_after.map_or(0.0, |d| d.as_secs_f64()),
+            "at least 1 second (or 0 to turn the watchdog off)",
+        ));
     }
     if spec.services.is_empty() {
         return Err(SpecError::new("services", "(none)", "at least one service"));
@@ -524,7 +550,11 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             && s.name != CLIENT
             && s.name != "sim";
         if !valid_name {
-            return Err(SpecError::new("services", format!("\"{}\"", s.name), "a name of letters, digits and _ (not `client` or `sim`)"));
+            return Err(SpecError::new(
+                "services",
+                format!("\"{}\"", s.name),
+                "a name of letters, digits and _ (not `client` or `sim`)",
+            ));
         }
         if !names.insert(s.name.as_str()) {
             return Err(SpecError::new("services", format!("\"{}\"", s.name), "unique service names"));
@@ -544,29 +574,49 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         for (field, list) in [("calls", &s.calls), ("readiness", &s.readiness)] {
             for d in list {
                 if !names.contains(d.as_str()) || *d == s.name {
-                    return Err(SpecError::new(format!("services.{}.{field}", s.name), format!("\"{d}\""), format!("one of the other services: {}", join(&names))));
+                    return Err(SpecError::new(
+                        format!("services.{}.{field}", s.name),
+                        format!("\"{d}\""),
+                        format!("one of the other services: {}", join(&names)),
+                    ));
                 }
             }
         }
         for (route, deps) in &s.routes {
             if !spec.workload.routes.iter().any(|(r, _)| r == route) {
                 let known: Vec<&str> = spec.workload.routes.iter().map(|(r, _)| r.as_str()).collect();
-                return Err(SpecError::new(format!("services.{}.routes", s.name), format!("\"{route}\""), format!("a workload route: {}", known.join(", "))));
+                return Err(SpecError::new(
+                    format!("services.{}.routes", s.name),
+                    format!("\"{route}\""),
+                    format!("a workload route: {}", known.join(", ")),
+                ));
             }
             for d in deps {
                 if !s.calls.contains(d) {
-                    return Err(SpecError::new(format!("services.{}.routes.{route}", s.name), format!("\"{d}\""), format!("one of its calls: {}", s.calls.join(", "))));
+                    return Err(SpecError::new(
+                        format!("services.{}.routes.{route}", s.name),
+                        format!("\"{d}\""),
+                        format!("one of its calls: {}", s.calls.join(", ")),
+                    ));
                 }
             }
         }
         for d in &s.optional {
             if !s.calls.contains(d) {
-                return Err(SpecError::new(format!("services.{}.optional", s.name), format!("\"{d}\""), format!("one of its calls: {}", s.calls.join(", "))));
+                return Err(SpecError::new(
+                    format!("services.{}.optional", s.name),
+                    format!("\"{d}\""),
+                    format!("one of its calls: {}", s.calls.join(", ")),
+                ));
             }
         }
         if let Some(limit) = s.gateway.as_ref().and_then(|g| g.per_client) {
             if let Err(c) = limit.validate() {
-                return Err(SpecError::new(format!("services.{}.gateway.client_{}", s.name, c.key), c.value, c.allowed));
+                return Err(SpecError::new(
+                    format!("services.{}.gateway.client_{}", s.name, c.key),
+                    c.value,
+                    c.allowed,
+                ));
             }
         }
         // Applications that call one other application check what they call.
@@ -575,7 +625,11 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             if s.calls.len() == 1 && callee.and_then(ServiceSpec::app_name) == Some(want) {
                 Ok(())
             } else {
-                Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), format!("one service whose app is {want}")))
+                Err(SpecError::new(
+                    format!("services.{}.calls", s.name),
+                    format!("{:?}", s.calls),
+                    format!("one service whose app is {want}"),
+                ))
             }
         };
         match s.app {
@@ -584,7 +638,11 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             Some(AppSpec::Projector { batch, .. }) => {
                 single_callee("event_store")?;
                 if !(1..=256).contains(&batch) {
-                    return Err(SpecError::new(format!("services.{}.projection_batch", s.name), batch, "an integer from 1 to 256"));
+                    return Err(SpecError::new(
+                        format!("services.{}.projection_batch", s.name),
+                        batch,
+                        "an integer from 1 to 256",
+                    ));
                 }
             }
             Some(AppSpec::Outbox { .. }) => single_callee("broker")?,
@@ -594,32 +652,59 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
             }
             Some(AppSpec::Broker { partitions }) => {
                 // Each service it calls is a consumer group: every message goes to each.
-                let consumer = |c: &String| spec.services.iter().find(|x| &x.name == c).and_then(ServiceSpec::app_name).is_some_and(|a| a == "consumer" || a == "saga_choreography");
+                let consumer = |c: &String| {
+                    spec.services
+                        .iter()
+                        .find(|x| &x.name == c)
+                        .and_then(ServiceSpec::app_name)
+                        .is_some_and(|a| a == "consumer" || a == "saga_choreography")
+                };
                 if s.calls.is_empty() || !s.calls.iter().all(consumer) {
-                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "services whose app is consumer or saga_choreography (one consumer group each)"));
+                    return Err(SpecError::new(
+                        format!("services.{}.calls", s.name),
+                        format!("{:?}", s.calls),
+                        "services whose app is consumer or saga_choreography (one consumer group each)",
+                    ));
                 }
                 if !(1..=1024).contains(&partitions) {
-                    return Err(SpecError::new(format!("services.{}.partitions", s.name), partitions, "an integer from 1 to 1024"));
+                    return Err(SpecError::new(
+                        format!("services.{}.partitions", s.name),
+                        partitions,
+                        "an integer from 1 to 1024",
+                    ));
                 }
             }
             Some(AppSpec::OrderSaga { semantic_lock, .. }) => {
                 let want = ["inventory", "payment", "shipping"];
                 if s.calls.len() != 3 || want.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
-                    return Err(SpecError::new(format!("services.{}.calls", s.name), format!("{:?}", s.calls), "the order saga's participants: inventory, payment, shipping"));
+                    return Err(SpecError::new(
+                        format!("services.{}.calls", s.name),
+                        format!("{:?}", s.calls),
+                        "the order saga's participants: inventory, payment, shipping",
+                    ));
                 }
                 check_lock_has_stock(spec, s, semantic_lock)?;
             }
         }
-        let orchestrated = spec.services.iter().any(|o| matches!(o.app, Some(AppSpec::OrderSaga { .. })) && o.calls.contains(&s.name));
+        let orchestrated =
+            spec.services.iter().any(|o| matches!(o.app, Some(AppSpec::OrderSaga { .. })) && o.calls.contains(&s.name));
         if s.stock.is_some() && !orchestrated && !matches!(s.app, Some(AppSpec::SagaChoreography { .. })) {
-            return Err(SpecError::new(format!("services.{}.stock", s.name), s.stock.unwrap_or(0), "no stock: only a saga participant keeps one (called by an order_saga, or a saga_choreography member)"));
+            return Err(SpecError::new(
+                format!("services.{}.stock", s.name),
+                s.stock.unwrap_or(0),
+                "no stock: only a saga participant keeps one (called by an order_saga, or a saga_choreography member)",
+            ));
         }
         if s.decline_every == Some(0) {
             return Err(SpecError::new(format!("services.{}.decline_every", s.name), 0, "an integer >= 1"));
         }
         if let Some((heartbeat, ttl)) = s.register {
             if heartbeat.is_zero() || ttl <= heartbeat {
-                return Err(SpecError::new(format!("services.{}.register.ttl_ms", s.name), ttl.as_millis(), "a TTL longer than the heartbeat period (> 0)"));
+                return Err(SpecError::new(
+                    format!("services.{}.register.ttl_ms", s.name),
+                    ttl.as_millis(),
+                    "a TTL longer than the heartbeat period (> 0)",
+                ));
             }
         }
         if let Some(l) = s.liveness {
@@ -636,7 +721,11 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
         return Err(SpecError::new("services", cycle, "calls without a cycle"));
     }
     if !names.contains(spec.workload.target.as_str()) {
-        return Err(SpecError::new("workload.target", format!("\"{}\"", spec.workload.target), format!("one of the services: {}", join(&names))));
+        return Err(SpecError::new(
+            "workload.target",
+            format!("\"{}\"", spec.workload.target),
+            format!("one of the services: {}", join(&names)),
+        ));
     }
     validate_arrivals(&spec.workload.arrivals)?;
     for (route, share) in &spec.workload.routes {
@@ -663,14 +752,22 @@ fn validate(spec: &SimSpec) -> Result<(), SpecError> {
     for (from, to) in spec.edges.keys() {
         if !edges.contains(&(from.clone(), to.clone())) {
             let list: Vec<String> = edges.iter().map(|(a, b)| format!("{a}->{b}")).collect();
-            return Err(SpecError::new("edges", format!("\"{from}->{to}\""), format!("an edge the system calls: {}", list.join(", "))));
+            return Err(SpecError::new(
+                "edges",
+                format!("\"{from}->{to}\""),
+                format!("an edge the system calls: {}", list.join(", ")),
+            ));
         }
     }
     validate_link("network", &spec.network.default)?;
     for ((from, to), link) in &spec.network.links {
         for end in [from, to] {
             if end != CLIENT && !names.contains(end.as_str()) {
-                return Err(SpecError::new("network.links", format!("\"{from}->{to}\""), format!("links between services (or client): {}", join(&names))));
+                return Err(SpecError::new(
+                    "network.links",
+                    format!("\"{from}->{to}\""),
+                    format!("links between services (or client): {}", join(&names)),
+                ));
             }
         }
         validate_link(&format!("network.links.{from}->{to}"), link)?;
@@ -713,7 +810,11 @@ fn validate_arrivals(a: &Arrivals) -> Result<(), SpecError> {
             rate("rate_per_s", rate_per_s)?;
             rate("burst_rate_per_s", burst_rate_per_s)?;
             if burst_every.is_zero() || burst_len > burst_every {
-                return Err(SpecError::new("workload.burst_len_s", burst_len.as_secs_f64(), "a burst no longer than burst_every_s (> 0)"));
+                return Err(SpecError::new(
+                    "workload.burst_len_s",
+                    burst_len.as_secs_f64(),
+                    "a burst no longer than burst_every_s (> 0)",
+                ));
             }
             Ok(())
         }
@@ -736,9 +837,7 @@ pub fn is_known_target(spec: &SimSpec, name: &str) -> bool {
     if name == CLIENT {
         return true;
     }
-    spec.services.iter().any(|s| {
-        s.name == name || (0..s.replicas).any(|i| format!("{}-{i}", s.name) == name)
-    })
+    spec.services.iter().any(|s| s.name == name || (0..s.replicas).any(|i| format!("{}-{i}", s.name) == name))
 }
 
 fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -> Result<(), SpecError> {
@@ -748,7 +847,11 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
             Ok(())
         } else {
             let replicas: Vec<String> = names.iter().map(|s| format!("{s}-0")).collect();
-            Err(SpecError::new(key("target"), format!("\"{n}\""), format!("a service ({}), a replica ({}, ...), or client", join(names), replicas.join(", "))))
+            Err(SpecError::new(
+                key("target"),
+                format!("\"{n}\""),
+                format!("a service ({}), a replica ({}, ...), or client", join(names), replicas.join(", ")),
+            ))
         }
     };
     match &f.target {
@@ -761,10 +864,18 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
     let is_link = matches!(f.target, Target::Link { .. });
     let link_ok = matches!(f.kind, FaultKind::Partition | FaultKind::PacketLoss { .. });
     if is_link && !link_ok {
-        return Err(SpecError::new(key("target"), format!("\"{}\"", f.target), format!("a service or node for {}", f.kind.name())));
+        return Err(SpecError::new(
+            key("target"),
+            format!("\"{}\"", f.target),
+            format!("a service or node for {}", f.kind.name()),
+        ));
     }
     if !is_link && f.kind == FaultKind::Partition {
-        return Err(SpecError::new(key("target"), format!("\"{}\"", f.target), "a link `a->b` or `a<->b` for a partition"));
+        return Err(SpecError::new(
+            key("target"),
+            format!("\"{}\"", f.target),
+            "a link `a->b` or `a<->b` for a partition",
+        ));
     }
     let needs_duration = !matches!(f.kind, FaultKind::Crash | FaultKind::Restart);
     match f.duration {
@@ -772,7 +883,11 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
             return Err(SpecError::new(key("duration_s"), "(missing)", format!("a duration for {}", f.kind.name())));
         }
         Some(_) if f.kind == FaultKind::Restart => {
-            return Err(SpecError::new(key("duration_s"), "(given)", "no duration for restart (it is instantaneous; use crash with a duration)"));
+            return Err(SpecError::new(
+                key("duration_s"),
+                "(given)",
+                "no duration for restart (it is instantaneous; use crash with a duration)",
+            ));
         }
         Some(d) if d.is_zero() => return Err(SpecError::new(key("duration_s"), 0, "a duration > 0")),
         _ => {}
@@ -789,7 +904,11 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
 /// A semantic lock is on inventory's items: inventory must keep stock.
 fn check_lock_has_stock(spec: &SimSpec, s: &ServiceSpec, semantic_lock: bool) -> Result<(), SpecError> {
     if semantic_lock && !spec.services.iter().any(|x| x.name == "inventory" && x.stock.is_some()) {
-        return Err(SpecError::new(format!("services.{}.semantic_lock", s.name), true, "false, or true with `stock` set on inventory (the lock is on its items)"));
+        return Err(SpecError::new(
+            format!("services.{}.semantic_lock", s.name),
+            true,
+            "false, or true with `stock` set on inventory (the lock is on its items)",
+        ));
     }
     Ok(())
 }
@@ -797,7 +916,8 @@ fn check_lock_has_stock(spec: &SimSpec, s: &ServiceSpec, semantic_lock: bool) ->
 /// A choreographed saga needs each participant of the order saga and one initiator, all
 /// reached by the broker they publish to.
 fn check_choreography(spec: &SimSpec) -> Result<(), SpecError> {
-    let members: Vec<&ServiceSpec> = spec.services.iter().filter(|s| s.app_name() == Some("saga_choreography")).collect();
+    let members: Vec<&ServiceSpec> =
+        spec.services.iter().filter(|s| s.app_name() == Some("saga_choreography")).collect();
     if members.is_empty() {
         return Ok(());
     }
@@ -806,17 +926,29 @@ fn check_choreography(spec: &SimSpec) -> Result<(), SpecError> {
     for p in &participants {
         if !members.iter().any(|m| m.name == *p) {
             let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-            return Err(SpecError::new("services", format!("{names:?} with app saga_choreography"), format!("one of each participant ({}) and one initiator", participants.join(", "))));
+            return Err(SpecError::new(
+                "services",
+                format!("{names:?} with app saga_choreography"),
+                format!("one of each participant ({}) and one initiator", participants.join(", ")),
+            ));
         }
     }
     let initiators: Vec<&str> = members.iter().map(|m| m.name.as_str()).filter(|n| !participants.contains(n)).collect();
     if initiators.len() != 1 {
-        return Err(SpecError::new("services", format!("initiators {initiators:?}"), "exactly one saga_choreography service besides inventory, payment and shipping (it starts the sagas)"));
+        return Err(SpecError::new(
+            "services",
+            format!("initiators {initiators:?}"),
+            "exactly one saga_choreography service besides inventory, payment and shipping (it starts the sagas)",
+        ));
     }
     for m in &members {
         let broker = spec.services.iter().find(|b| m.calls.first() == Some(&b.name));
         if !broker.is_some_and(|b| b.calls.contains(&m.name)) {
-            return Err(SpecError::new(format!("services.{}.calls", broker.map_or(m.name.as_str(), |b| b.name.as_str())), format!("{:?}", broker.map_or(&m.calls, |b| &b.calls)), format!("a broker that delivers to {} (it reacts to the saga's events)", m.name)));
+            return Err(SpecError::new(
+                format!("services.{}.calls", broker.map_or(m.name.as_str(), |b| b.name.as_str())),
+                format!("{:?}", broker.map_or(&m.calls, |b| &b.calls)),
+                format!("a broker that delivers to {} (it reacts to the saga's events)", m.name),
+            ));
         }
     }
     Ok(())
@@ -825,8 +957,14 @@ fn check_choreography(spec: &SimSpec) -> Result<(), SpecError> {
 /// A cycle of synchronous calls. A broker's deliveries are not part of any request (they run
 /// from its log), so its calls do not close a cycle.
 fn find_cycle(spec: &SimSpec) -> Option<String> {
-    let deps: BTreeMap<&str, &Vec<String>> = spec.services.iter().filter(|s| s.app_name() != Some("broker")).map(|s| (s.name.as_str(), &s.calls)).collect();
-    fn visit<'a>(n: &'a str, deps: &BTreeMap<&'a str, &'a Vec<String>>, path: &mut Vec<&'a str>, done: &mut BTreeSet<&'a str>) -> Option<String> {
+    let deps: BTreeMap<&str, &Vec<String>> =
+        spec.services.iter().filter(|s| s.app_name() != Some("broker")).map(|s| (s.name.as_str(), &s.calls)).collect();
+    fn visit<'a>(
+        n: &'a str,
+        deps: &BTreeMap<&'a str, &'a Vec<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<String> {
         if let Some(pos) = path.iter().position(|p| *p == n) {
             let mut cycle: Vec<&str> = path[pos..].to_vec();
             cycle.push(n);

@@ -72,7 +72,8 @@ impl StoreHandle {
     /// Keys starting with `prefix`, in order (synced or not), as this node sees them.
     pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
         self.with(|s| {
-            let mut keys: std::collections::BTreeSet<String> = s.durable.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+            let mut keys: std::collections::BTreeSet<String> =
+                s.durable.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
             for (k, v) in &s.unsynced {
                 if k.starts_with(prefix) {
                     if v.is_some() {

@@ -145,10 +145,13 @@ impl KeySampler {
         let weights: Vec<f64> = (1..=space.count.max(1)).map(|k| (k as f64).powf(-space.skew)).collect();
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;
-        let cdf = weights.iter().map(|w| {
-            acc += w / total;
-            acc
-        }).collect();
+        let cdf = weights
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
         KeySampler { cdf }
     }
 

@@ -116,11 +116,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl World {
     pub(crate) fn new(spec: SimSpec, recorder: Recorder) -> World {
-        let mut nodes = vec![NodeInfo { name: CLIENT.to_owned(), service: None, addr: addr_of(0), madsim_id: OnceLock::new() }];
+        let mut nodes =
+            vec![NodeInfo { name: CLIENT.to_owned(), service: None, addr: addr_of(0), madsim_id: OnceLock::new() }];
         for (si, s) in spec.services.iter().enumerate() {
             for r in 0..s.replicas {
                 let i = nodes.len() as u32;
-                nodes.push(NodeInfo { name: format!("{}-{r}", s.name), service: Some(si), addr: addr_of(i), madsim_id: OnceLock::new() });
+                nodes.push(NodeInfo {
+                    name: format!("{}-{r}", s.name),
+                    service: Some(si),
+                    addr: addr_of(i),
+                    madsim_id: OnceLock::new(),
+                });
             }
         }
         let n = nodes.len();
@@ -128,7 +134,9 @@ impl World {
         let link_table = groups
             .iter()
             .flat_map(|from| groups.iter().map(move |to| (*from, *to)))
-            .map(|(from, to)| spec.network.links.get(&(from.to_owned(), to.to_owned())).copied().unwrap_or(spec.network.default))
+            .map(|(from, to)| {
+                spec.network.links.get(&(from.to_owned(), to.to_owned())).copied().unwrap_or(spec.network.default)
+            })
             .collect();
         World {
             link_table,

@@ -105,7 +105,10 @@ impl BreakerConfig {
             }
             _ => {}
         }
-        for (key, v) in [("failure_rate_threshold", self.failure_rate_threshold), ("slow_call_rate_threshold", self.slow_call_rate_threshold)] {
+        for (key, v) in [
+            ("failure_rate_threshold", self.failure_rate_threshold),
+            ("slow_call_rate_threshold", self.slow_call_rate_threshold),
+        ] {
             if !(v > 0.0 && v <= 100.0) {
                 return Err(ConfigError::new(key, v, "a percentage above 0 and at most 100"));
             }

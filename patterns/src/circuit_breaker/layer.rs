@@ -72,9 +72,14 @@ impl<E: Classify> CircuitBreakerLayer<E> {
     /// A breaker with a validated `config`. Errors count as failures, except local refusals
     /// from patterns inside it ([`Classify::is_shed`]), which are ignored.
     pub fn new(config: BreakerConfig, events: Arc<dyn EventSink>) -> Self {
-        let classify: ErrorClassifier<E> = Arc::new(|e: &E| if e.is_shed() { CallOutcome::Ignored } else { CallOutcome::Failure });
+        let classify: ErrorClassifier<E> =
+            Arc::new(|e: &E| if e.is_shed() { CallOutcome::Ignored } else { CallOutcome::Failure });
         CircuitBreakerLayer {
-            shared: Arc::new(Shared { breaker: Mutex::new(CircuitBreaker::new(config)), origin: Instant::now(), events }),
+            shared: Arc::new(Shared {
+                breaker: Mutex::new(CircuitBreaker::new(config)),
+                origin: Instant::now(),
+                events,
+            }),
             classify,
         }
     }

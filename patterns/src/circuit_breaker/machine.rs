@@ -190,9 +190,15 @@ impl CircuitBreaker {
             match self.phase {
                 Phase::Open { until } if now >= until => {
                     let at = if self.config.automatic_transition { until } else { now };
-                    self.enter(Phase::HalfOpen { since: at, issued: 0, done: Totals::default() }, at, "open period over".into());
+                    self.enter(
+                        Phase::HalfOpen { since: at, issued: 0, done: Totals::default() },
+                        at,
+                        "open period over".into(),
+                    );
                 }
-                Phase::HalfOpen { since, .. } if self.config.max_wait_in_half_open.is_some_and(|max| now >= since + max) => {
+                Phase::HalfOpen { since, .. }
+                    if self.config.max_wait_in_half_open.is_some_and(|max| now >= since + max) =>
+                {
                     let max = self.config.max_wait_in_half_open.unwrap_or_default();
                     self.open(since + max, format!("no decision within max_wait_in_half_open={}ms", max.as_millis()));
                 }
@@ -252,7 +258,15 @@ impl CircuitBreaker {
                     let done = *done;
                     match self.trips(done) {
                         Some(reason) => self.open(now, format!("probes: {reason}")),
-                        None => self.close(now, format!("probes: failure_rate={:.1}% slow_rate={:.1}% calls={}", done.failure_rate(), done.slow_rate(), done.calls)),
+                        None => self.close(
+                            now,
+                            format!(
+                                "probes: failure_rate={:.1}% slow_rate={:.1}% calls={}",
+                                done.failure_rate(),
+                                done.slow_rate(),
+                                done.calls
+                            ),
+                        ),
                     }
                 }
             }
@@ -280,7 +294,9 @@ impl CircuitBreaker {
         match state {
             State::Closed => self.close(now, reason),
             State::Open => self.open(now, reason),
-            State::HalfOpen => self.enter(Phase::HalfOpen { since: now, issued: 0, done: Totals::default() }, now, reason),
+            State::HalfOpen => {
+                self.enter(Phase::HalfOpen { since: now, issued: 0, done: Totals::default() }, now, reason)
+            }
             State::Disabled => self.enter(Phase::Disabled, now, reason),
             State::ForcedOpen => self.enter(Phase::ForcedOpen, now, reason),
             State::MetricsOnly => {
@@ -382,7 +398,10 @@ mod tests {
         }
         assert_eq!(b.state(ms(1020)), State::Closed);
         let kinds: Vec<(State, State)> = b.take_transitions().iter().map(|t| (t.from, t.to)).collect();
-        assert_eq!(kinds, vec![(State::Closed, State::Open), (State::Open, State::HalfOpen), (State::HalfOpen, State::Closed)]);
+        assert_eq!(
+            kinds,
+            vec![(State::Closed, State::Open), (State::Open, State::HalfOpen), (State::HalfOpen, State::Closed)]
+        );
     }
 
     #[test]
@@ -398,7 +417,10 @@ mod tests {
 
     #[test]
     fn backoff_lengthens_consecutive_open_periods() {
-        let cfg = BreakerConfig { open_duration: OpenDuration::Backoff { initial: ms(100), multiplier: 2.0, max: ms(350) }, ..small() };
+        let cfg = BreakerConfig {
+            open_duration: OpenDuration::Backoff { initial: ms(100), multiplier: 2.0, max: ms(350) },
+            ..small()
+        };
         let mut b = CircuitBreaker::new(cfg);
         for t in 0..5 {
             call(&mut b, t, CallOutcome::Failure);

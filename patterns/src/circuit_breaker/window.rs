@@ -79,7 +79,10 @@ impl Window {
             WindowKind::CountBased { size } => {
                 Window::Count { ring: vec![(false, false); size as usize], next: 0, len: 0, totals: Totals::default() }
             }
-            WindowKind::TimeBased { seconds } => Window::Time { buckets: vec![(u64::MAX, Totals::default()); seconds as usize], totals: Totals::default() },
+            WindowKind::TimeBased { seconds } => Window::Time {
+                buckets: vec![(u64::MAX, Totals::default()); seconds as usize],
+                totals: Totals::default(),
+            },
         }
     }
 

@@ -10,7 +10,9 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use faultline_patterns::event_sourcing::{replay, Aggregate, EventStore, ExpectedVersion, MemoryEventStore, Projection, Recorded, Repository, Snapshot};
+use faultline_patterns::event_sourcing::{
+    replay, Aggregate, EventStore, ExpectedVersion, MemoryEventStore, Projection, Recorded, Repository, Snapshot,
+};
 use faultline_sim::rng::stream;
 
 use super::Violation;
@@ -83,7 +85,10 @@ pub fn check_e2(history: &[Attempt]) -> Option<Violation> {
             return Some(Violation {
                 checker: "E2",
                 at: i,
-                detail: format!("appends {first} and {i} both won with expected version {} of {} (a lost update)", a.expected, a.stream),
+                detail: format!(
+                    "appends {first} and {i} both won with expected version {} of {} (a lost update)",
+                    a.expected, a.stream
+                ),
             });
         }
     }
@@ -91,27 +96,42 @@ pub fn check_e2(history: &[Attempt]) -> Option<Violation> {
 }
 
 /// E1: for every stream, loading through the repository (snapshot + tail) equals a full replay.
-pub fn check_e1<A: Aggregate + PartialEq + std::fmt::Debug>(store: &dyn EventStore<A::Event>, repo: &Repository<A>, streams: &[String]) -> Option<Violation> {
+pub fn check_e1<A: Aggregate + PartialEq + std::fmt::Debug>(
+    store: &dyn EventStore<A::Event>,
+    repo: &Repository<A>,
+    streams: &[String],
+) -> Option<Violation> {
     for (i, s) in streams.iter().enumerate() {
         let all = now(store.read_stream(s, 1));
         let full = replay(Snapshot { version: 0, state: A::default() }, &all);
         let loaded = now(repo.load(store, s));
         if loaded != full {
-            return Some(Violation { checker: "E1", at: i, detail: format!("stream {s}: snapshot + tail gives {loaded:?}, replay gives {full:?}") });
+            return Some(Violation {
+                checker: "E1",
+                at: i,
+                detail: format!("stream {s}: snapshot + tail gives {loaded:?}, replay gives {full:?}"),
+            });
         }
     }
     None
 }
 
 /// E3: the read model at its checkpoint equals the fold of the global log up to it.
-pub fn check_e3<A: Aggregate + PartialEq + std::fmt::Debug>(store: &dyn EventStore<A::Event>, projection: &Projection<A>) -> Option<Violation> {
+pub fn check_e3<A: Aggregate + PartialEq + std::fmt::Debug>(
+    store: &dyn EventStore<A::Event>,
+    projection: &Projection<A>,
+) -> Option<Violation> {
     let log: Vec<Recorded<A::Event>> = now(store.read_all(1, projection.checkpoint as usize));
     let mut expected: BTreeMap<String, A> = BTreeMap::new();
     for r in &log {
         expected.entry(r.stream.clone()).or_default().apply(&r.event);
     }
     if expected != projection.views {
-        return Some(Violation { checker: "E3", at: projection.checkpoint as usize, detail: format!("read model {:?} != fold {:?}", projection.views, expected) });
+        return Some(Violation {
+            checker: "E3",
+            at: projection.checkpoint as usize,
+            detail: format!("read model {:?} != fold {:?}", projection.views, expected),
+        });
     }
     None
 }
@@ -131,7 +151,8 @@ pub struct WritersRun {
 /// with 100, never overdrawing as far as they can see; steps interleave as `seed` picks.
 /// `version_check: false` runs the planted bug.
 pub fn concurrent_writers(seed: u64, writers: u32, accounts: u32, ops: u32, version_check: bool) -> WritersRun {
-    let store: MemoryEventStore<AccountEvent> = if version_check { MemoryEventStore::default() } else { MemoryEventStore::without_version_check() };
+    let store: MemoryEventStore<AccountEvent> =
+        if version_check { MemoryEventStore::default() } else { MemoryEventStore::without_version_check() };
     let streams: Vec<String> = (0..accounts).map(|a| format!("account-{a}")).collect();
     for s in &streams {
         let _ = now(store.append(s, ExpectedVersion::Exact(0), vec![AccountEvent::Deposited(100)]));
@@ -157,7 +178,8 @@ pub fn concurrent_writers(seed: u64, writers: u32, accounts: u32, ops: u32, vers
                 if balance < 30 {
                     continue; // the business rule, as this writer sees it
                 }
-                let accepted = now(store.append(&s, ExpectedVersion::Exact(version), vec![AccountEvent::Withdrawn(30)])).ok();
+                let accepted =
+                    now(store.append(&s, ExpectedVersion::Exact(version), vec![AccountEvent::Withdrawn(30)])).ok();
                 attempts.push(Attempt { writer: w as u32, stream: s, expected: version, accepted });
             }
         }
@@ -170,7 +192,11 @@ pub fn concurrent_writers(seed: u64, writers: u32, accounts: u32, ops: u32, vers
     for s in &streams {
         let full = replay(Snapshot { version: 0, state: Account::default() }, &now(store.read_stream(s, 1)));
         if full.state.balance < 0 && violation.is_none() {
-            violation = Some(Violation { checker: "invariant", at: attempts.len(), detail: format!("{s} overdrawn to {}", full.state.balance) });
+            violation = Some(Violation {
+                checker: "invariant",
+                at: attempts.len(),
+                detail: format!("{s} overdrawn to {}", full.state.balance),
+            });
         }
         balances.insert(s.clone(), full.state.balance);
     }
@@ -205,7 +231,8 @@ pub fn check_e3_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Option<Vi
         match row.kind {
             "es.append" => positions.entry(stream).or_default().push(position),
             "projection.apply" => {
-                let expected = positions.get(&stream).map_or(0, |ps| ps.iter().filter(|p| **p <= position).count() as u64);
+                let expected =
+                    positions.get(&stream).map_or(0, |ps| ps.iter().filter(|p| **p <= position).count() as u64);
                 let count = row.number("count").unwrap_or(0);
                 if count != expected {
                     return Some(Violation {
@@ -258,10 +285,17 @@ pub fn check_e1_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Option<Vi
             "es.load" => {
                 let version = row.number("version").unwrap_or(0) as usize;
                 let loaded: i64 = row.get("balance").and_then(|b| b.parse().ok()).unwrap_or(0);
-                let fold = if version == 0 { Some(0) } else { balances.get(&stream).and_then(|h| h.get(version - 1)).copied() };
+                let fold = if version == 0 {
+                    Some(0)
+                } else {
+                    balances.get(&stream).and_then(|h| h.get(version - 1)).copied()
+                };
                 if fold != Some(loaded) {
                     let how = match row.number("snapshot") {
-                        Some(s) if s > 0 => format!("from the snapshot at version {s} and {} events", row.get("replayed").unwrap_or("?")),
+                        Some(s) if s > 0 => format!(
+                            "from the snapshot at version {s} and {} events",
+                            row.get("replayed").unwrap_or("?")
+                        ),
                         _ => "by replaying every event".to_owned(),
                     };
                     return Some(Violation {

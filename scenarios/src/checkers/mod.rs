@@ -48,7 +48,13 @@ pub fn event_rows<'a>(rows: impl IntoIterator<Item = &'a str>) -> impl Iterator<
     rows.into_iter().enumerate().filter_map(|(index, row)| {
         let mut parts = row.splitn(4, ',');
         let (t_us, _, kind) = (parts.next()?.parse().ok()?, parts.next()?, parts.next()?);
-        let details = parts.next().unwrap_or("").trim_matches('"').split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
+        let details = parts
+            .next()
+            .unwrap_or("")
+            .trim_matches('"')
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
         Some(EventRow { index, t_us, kind, details })
     })
 }
@@ -100,7 +106,11 @@ mod tests {
 
     #[test]
     fn event_rows_keep_positions_and_read_quoted_details() {
-        let rows = ["1,orders-0,saga.record,id=7 record=started", "bad row", "3,payment-0,participant.effect,\"service=payment op=charge saga=7, applied=1\""];
+        let rows = [
+            "1,orders-0,saga.record,id=7 record=started",
+            "bad row",
+            "3,payment-0,participant.effect,\"service=payment op=charge saga=7, applied=1\"",
+        ];
         let parsed: Vec<EventRow> = event_rows(rows).collect();
         assert_eq!(parsed.len(), 2, "the malformed row is skipped");
         assert_eq!((parsed[0].index, parsed[0].kind, parsed[0].number("id")), (0, "saga.record", Some(7)));

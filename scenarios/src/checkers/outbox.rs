@@ -35,7 +35,11 @@ pub fn check<'a>(events: impl IntoIterator<Item = &'a str>) -> Vec<Violation> {
                 if e.1 == 1 {
                     let last = last_seq.entry(key).or_insert(0);
                     if seq < *last && o3.is_none() {
-                        o3 = Some(Violation { checker: "O3", at: i, detail: format!("key {key}: event {event} (seq {seq}) applied after seq {last}") });
+                        o3 = Some(Violation {
+                            checker: "O3",
+                            at: i,
+                            detail: format!("key {key}: event {event} (seq {seq}) applied after seq {last}"),
+                        });
                     }
                     *last = (*last).max(seq);
                 }
@@ -44,16 +48,28 @@ pub fn check<'a>(events: impl IntoIterator<Item = &'a str>) -> Vec<Violation> {
         }
     }
     if let Some((e, i)) = committed.iter().find(|(e, _)| !published.contains_key(e)) {
-        out.push(Violation { checker: "O1", at: *i, detail: format!("event {e} was committed and never published (lost)") });
+        out.push(Violation {
+            checker: "O1",
+            at: *i,
+            detail: format!("event {e} was committed and never published (lost)"),
+        });
     }
     if let Some((e, i)) = published.iter().find(|(e, _)| !committed.contains_key(e)) {
-        out.push(Violation { checker: "O1", at: *i, detail: format!("event {e} was published but its change never committed (a phantom)") });
+        out.push(Violation {
+            checker: "O1",
+            at: *i,
+            detail: format!("event {e} was published but its change never committed (a phantom)"),
+        });
     }
     let delivered: BTreeSet<&u64> = published.keys().collect();
     if let Some((e, (i, n))) = applied.iter().find(|(_, (_, n))| *n > 1) {
         out.push(Violation { checker: "O2", at: *i, detail: format!("event {e} was applied {n} times") });
     } else if let Some(e) = delivered.iter().find(|e| !applied.contains_key(e)) {
-        out.push(Violation { checker: "O2", at: published[e], detail: format!("event {e} was published and never applied") });
+        out.push(Violation {
+            checker: "O2",
+            at: published[e],
+            detail: format!("event {e} was published and never applied"),
+        });
     }
     out.extend(o3);
     out

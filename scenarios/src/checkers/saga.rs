@@ -20,7 +20,9 @@ use super::{event_rows, Violation};
 pub fn saga_logs<'a>(rows: impl IntoIterator<Item = &'a str>) -> BTreeMap<u64, (usize, Vec<LogRecord>)> {
     let mut logs: BTreeMap<u64, (usize, Vec<LogRecord>)> = BTreeMap::new();
     for row in event_rows(rows).filter(|r| r.kind == "saga.record") {
-        let (Some(id), Some(record)) = (row.number("id"), row.get("record").and_then(LogRecord::decode)) else { continue };
+        let (Some(id), Some(record)) = (row.number("id"), row.get("record").and_then(LogRecord::decode)) else {
+            continue;
+        };
         logs.entry(id).or_insert((row.index, Vec::new())).1.push(record);
     }
     logs
@@ -30,7 +32,9 @@ pub fn saga_logs<'a>(rows: impl IntoIterator<Item = &'a str>) -> BTreeMap<u64, (
 pub fn outcomes<'a>(rows: impl IntoIterator<Item = &'a str>) -> BTreeMap<u64, SagaOutcome> {
     saga_logs(rows)
         .into_iter()
-        .filter_map(|(id, (_, log))| log.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None }).map(|o| (id, o)))
+        .filter_map(|(id, (_, log))| {
+            log.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None }).map(|o| (id, o))
+        })
         .collect()
 }
 
@@ -39,22 +43,47 @@ pub fn check<'a>(rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violati
     let mut out = Vec::new();
     let logs = saga_logs(rows.clone());
     for (id, (at, log)) in &logs {
-        let done: Vec<usize> =
-            log.iter().filter_map(|r| if let LogRecord::StepDone(i) | LogRecord::StepUnknown(i) | LogRecord::StepFailed(i) = r { Some(*i) } else { None }).collect();
-        let undone: Vec<usize> = log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
+        let done: Vec<usize> = log
+            .iter()
+            .filter_map(|r| {
+                if let LogRecord::StepDone(i) | LogRecord::StepUnknown(i) | LogRecord::StepFailed(i) = r {
+                    Some(*i)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let undone: Vec<usize> =
+            log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
         let finished = log.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None });
         if finished.is_none() {
-            out.push(Violation { checker: "S1", at: *at, detail: format!("saga {id} started and never finished: {}", encode(log)) });
+            out.push(Violation {
+                checker: "S1",
+                at: *at,
+                detail: format!("saga {id} started and never finished: {}", encode(log)),
+            });
         }
         if let Some(i) = undone.iter().find(|i| !done.contains(i)) {
-            out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} compensated step {i}, which was never attempted") });
+            out.push(Violation {
+                checker: "S2",
+                at: *at,
+                detail: format!("saga {id} compensated step {i}, which was never attempted"),
+            });
         }
         if undone.windows(2).any(|w| w[0] <= w[1]) {
-            out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} compensated out of reverse order: {undone:?}") });
+            out.push(Violation {
+                checker: "S2",
+                at: *at,
+                detail: format!("saga {id} compensated out of reverse order: {undone:?}"),
+            });
         }
         if finished == Some(SagaOutcome::Compensated) {
             if let Some(i) = done.iter().find(|i| !undone.contains(i)) {
-                out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} finished compensated but step {i} was attempted and never compensated") });
+                out.push(Violation {
+                    checker: "S2",
+                    at: *at,
+                    detail: format!("saga {id} finished compensated but step {i} was attempted and never compensated"),
+                });
             }
         }
     }
@@ -73,16 +102,30 @@ pub fn check<'a>(rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violati
             let applied = effects.get(id).cloned().unwrap_or_default();
             let took_effect = |op: &str| applied.iter().any(|a| a == op);
             if let Some(step) = def.steps.iter().find(|s| took_effect(s.action) && !took_effect(s.compensation)) {
-                out.push(Violation { checker: "S2", at: *at, detail: format!("saga {id} finished compensated but {} took effect and {} never did", step.action, step.compensation) });
+                out.push(Violation {
+                    checker: "S2",
+                    at: *at,
+                    detail: format!(
+                        "saga {id} finished compensated but {} took effect and {} never did",
+                        step.action, step.compensation
+                    ),
+                });
                 break;
             }
         }
     }
-    if let Some(row) = event_rows(rows).find(|r| r.kind == "participant.effect" && r.number("applied").is_some_and(|n| n > 1)) {
+    if let Some(row) =
+        event_rows(rows).find(|r| r.kind == "participant.effect" && r.number("applied").is_some_and(|n| n > 1))
+    {
         out.push(Violation {
             checker: "S3",
             at: row.index,
-            detail: format!("{} applied {} for saga {} more than once (not idempotent)", row.get("service").unwrap_or("?"), row.get("op").unwrap_or("?"), row.get("saga").unwrap_or("?")),
+            detail: format!(
+                "{} applied {} for saga {} more than once (not idempotent)",
+                row.get("service").unwrap_or("?"),
+                row.get("op").unwrap_or("?"),
+                row.get("saga").unwrap_or("?")
+            ),
         });
     }
     out
@@ -108,7 +151,9 @@ pub fn dirty_reads<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<Violation
                 pending.entry(item).or_default().push(saga);
                 item_of.insert(saga, item);
             }
-            ("stock.out", Some(item), Some(saga)) => refusals.push((row.index, saga, item, pending.get(&item).cloned().unwrap_or_default())),
+            ("stock.out", Some(item), Some(saga)) => {
+                refusals.push((row.index, saga, item, pending.get(&item).cloned().unwrap_or_default()))
+            }
             ("stock.return", Some(item), Some(saga)) => {
                 pending.entry(item).or_default().retain(|s| *s != saga);
                 returned.insert(saga);
