@@ -171,7 +171,8 @@ fn a_stalled_run_exits_1_with_the_failed_check() {
     let o = faultline(&args, &dir);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    assert!(out.contains("CHECK FAILED: stall at"), "{out}");
+    assert!(out.contains("CHECK FAILED: stall violated at events.csv line"), "{out}");
+    assert!(out.contains("none completed for 20 s"), "{out}");
     assert!(dir.join("stalled/events.csv").is_file(), "the output is still written");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,6 +3,7 @@
 use faultline::scenarios::checkers::event_sourcing::{
     check_e2, check_e3, concurrent_writers, Account, AccountEvent, Attempt,
 };
+use faultline::sim::EventKind;
 use faultline_patterns::event_sourcing::{EventStore, ExpectedVersion, MemoryEventStore, Projection};
 
 #[test]
@@ -38,7 +39,7 @@ fn e2_rejects_two_winners_for_one_expected_version() {
     let a = |writer, expected, accepted| Attempt { writer, stream: "s".into(), expected, accepted };
     assert_eq!(check_e2(&[a(0, 1, Some(2)), a(1, 1, None), a(1, 2, Some(3))]), None);
     let v = check_e2(&[a(0, 1, Some(2)), a(1, 1, Some(3))]).unwrap();
-    assert_eq!((v.checker, v.at), ("E2", 1));
+    assert_eq!((v.checker, v.line), ("E2", 1));
 }
 
 #[tokio::test]
@@ -63,26 +64,29 @@ async fn projections_lag_then_catch_up_and_e3_catches_a_wrong_read_model() {
 
 #[test]
 fn retries_charge_twice_unless_commands_carry_idempotency_keys() {
-    let load = |name: &str| faultline::scenarios::load(name, &[], None).unwrap().spec;
-    let (dup, rows) = crate::support::run_rows(load("payment-duplicates"));
-    let duplicates = rows.events.iter().filter(|e| e.contains(",exactly_once.duplicate,")).count();
-    println!("duplicate charges without idempotency keys: {duplicates} of {} requests", dup.edges[0].requests);
+    let (dup, rows) = crate::support::checked("payment-duplicates", &[], 1);
+    let duplicates = dup.verdict.check("exactly_once").map_or(0, |c| c.violations);
+    println!("duplicate charges without idempotency keys: {duplicates} of {} requests", dup.output.edges[0].requests);
     assert!(duplicates > 100);
-    assert!(dup.failed_checks[0].contains("more than once"), "{:?}", dup.failed_checks.first());
-    let keyed = crate::support::run(load("payment-idempotent"));
-    assert!(keyed.failed_checks.is_empty(), "{:?}", keyed.failed_checks);
-    assert_eq!(keyed.edges[0].success_rate, 1.0, "duplicates wait for the first execution instead of failing");
+    assert!(dup.verdict.first_violation().unwrap().contains("more than once"));
+    assert!(rows.typed.iter().any(|e| matches!(e.kind, EventKind::Executed { .. })));
+    let (keyed, _) = crate::support::checked("payment-idempotent", &[], 1);
+    crate::support::assert_passed(&keyed, "idempotency keys");
+    assert!(keyed.verdict.check("exactly_once").is_some(), "the checker applied");
+    assert_eq!(keyed.output.edges[0].success_rate, 1.0, "duplicates wait for the first execution instead of failing");
+}
+
+/// How many of a run's events `pick` accepts.
+fn count(rows: &faultline::sim::record::Rows, pick: impl Fn(&EventKind) -> bool) -> usize {
+    rows.typed.iter().filter(|e| pick(&e.kind)).count()
 }
 
 mod sagas {
-    use faultline::scenarios::{self, checkers};
-    use faultline_patterns::saga::SagaOutcome;
+    use faultline::scenarios::checkers;
+    use faultline::sim::{EventKind, Execution};
+    use faultline_patterns::saga::{LogRecord, SagaOutcome};
 
-    fn run(sets: &[String], seed: u64) -> (faultline::sim::RunOutput, Vec<String>) {
-        let s = scenarios::load("order-saga", sets, Some(seed)).unwrap();
-        let (out, rows) = crate::support::run_rows(s.spec);
-        (out, rows.events)
-    }
+    use crate::support::{assert_passed, checked, logged};
 
     fn short(extra: &[&str]) -> Vec<String> {
         let mut sets = vec!["duration_s=20".to_owned(), "faults[0].at_s=8".to_owned()];
@@ -90,13 +94,20 @@ mod sagas {
         sets
     }
 
+    fn run(sets: &[String], seed: u64) -> (Execution, faultline::sim::record::Rows) {
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        checked("order-saga", &sets, seed)
+    }
+
     #[test]
     fn the_order_saga_keeps_s1_s2_s3_across_seeds_and_a_crash() {
         for seed in 1..=20 {
-            let (_, events) = run(&short(&[]), seed);
-            let violations = checkers::saga::check(events.iter().map(String::as_str));
-            assert!(violations.is_empty(), "seed {seed}: {}", violations[0]);
-            let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
+            let (run, rows) = run(&short(&[]), seed);
+            assert_passed(&run, &format!("seed {seed}"));
+            for id in ["S1", "S2", "S3"] {
+                assert!(run.verdict.check(id).is_some(), "{id} applied");
+            }
+            let outcomes = checkers::saga::outcomes(logged(&rows));
             assert!(
                 outcomes.values().any(|o| *o == SagaOutcome::Compensated)
                     && outcomes.values().any(|o| *o == SagaOutcome::Completed)
@@ -112,23 +123,23 @@ mod sagas {
         let expected = |id: u64| if id % 7 == 0 { SagaOutcome::Compensated } else { SagaOutcome::Completed };
         let mut resumed = 0;
         for crash_ms in [0u64, 8_003, 8_517, 11_041, 14_909] {
-            let mut extra = vec![
+            let mut sets = vec![
+                "duration_s=20".to_owned(),
                 "services.inventory.error_rate=0".to_owned(),
                 "services.payment.error_rate=0".to_owned(),
                 "services.shipping.error_rate=0".to_owned(),
             ];
             if crash_ms == 0 {
-                extra.push("faults=[]".to_owned());
+                sets.push("faults=[]".to_owned());
             } else {
-                extra.push(format!("faults[0].at_s={}", crash_ms as f64 / 1000.0));
+                sets.push(format!("faults[0].at_s={}", crash_ms as f64 / 1000.0));
             }
-            let sets: Vec<String> = ["duration_s=20".to_owned()].into_iter().chain(extra).collect();
-            let (_, events) = run(&sets, 3);
-            assert!(checkers::saga::check(events.iter().map(String::as_str)).is_empty(), "crash at {crash_ms} ms");
-            for (id, outcome) in checkers::saga::outcomes(events.iter().map(String::as_str)) {
+            let (run, rows) = run(&sets, 3);
+            assert_passed(&run, &format!("crash at {crash_ms} ms"));
+            for (id, outcome) in checkers::saga::outcomes(logged(&rows)) {
                 assert_eq!(outcome, expected(id), "saga {id}, crash at {crash_ms} ms");
             }
-            resumed += events.iter().filter(|e| e.contains(",saga.resume,")).count();
+            resumed += super::count(&rows, |k| matches!(k, EventKind::SagaResume { .. }));
         }
         assert!(resumed >= 3, "the crashes interrupted only {resumed} sagas: the test proves little");
     }
@@ -139,31 +150,36 @@ mod sagas {
         // copy failed, the saga recorded the step failed and did not refund it, and the second
         // copy charged. Failed steps are now compensated too; a participant records a
         // compensation with nothing to undo as a tombstone and refuses the late action.
-        let (_, events) = run(&[], 53);
-        let v = checkers::saga::check(events.iter().map(String::as_str));
-        assert!(v.is_empty(), "{}", v[0]);
-        let handled = events.iter().filter(|e| e.contains("applied=0") || e.contains(",participant.refused,")).count();
+        let (run, rows) = run(&[], 53);
+        assert_passed(&run, "seed 53");
+        let handled = super::count(&rows, |k| {
+            matches!(k, EventKind::ParticipantEffect { applied: 0, .. } | EventKind::ParticipantRefused { .. })
+        });
         assert!(handled > 0, "the race never happened: the test proves nothing");
     }
 
     #[test]
     fn failing_compensations_are_retried_until_done() {
-        let s = scenarios::load("order-saga-compensation-failure", &[], None).unwrap();
-        let (_, rows) = crate::support::run_rows(s.spec);
-        let events: Vec<&str> = rows.events.iter().map(String::as_str).collect();
-        assert!(checkers::saga::check(events.iter().copied()).is_empty());
+        let (run, rows) = checked("order-saga-compensation-failure", &[], 1);
+        assert_passed(&run, "compensation failures");
         // Refunds that failed were retried until payment took them: every saga with a failed
         // refund still finished compensated with its charge refunded.
-        let ids_with = |needle: &str| -> std::collections::BTreeSet<String> {
-            events
-                .iter()
-                .filter(|e| e.contains(needle))
-                .filter_map(|e| e.split("id=").nth(1))
-                .map(|r| r.split(' ').next().unwrap().to_owned())
-                .collect()
-        };
-        let failed_refunds = ids_with("op=refund error=");
-        let refunded = ids_with("record=compensated:1");
+        let failed_refunds: std::collections::BTreeSet<u64> = rows
+            .typed
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::SagaOpFailed { id, op: "refund", .. } => Some(id),
+                _ => None,
+            })
+            .collect();
+        let refunded: std::collections::BTreeSet<u64> = rows
+            .typed
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::SagaRecord { id, record: LogRecord::CompensationDone(1) } => Some(id),
+                _ => None,
+            })
+            .collect();
         let retried = failed_refunds.intersection(&refunded).count();
         assert_eq!(retried, failed_refunds.len(), "a saga gave up on a failed refund");
         assert!(retried > 5, "only {retried} sagas waited for payment to accept their refund");
@@ -173,23 +189,21 @@ mod sagas {
 
     #[test]
     fn without_isolation_sagas_act_on_uncommitted_stock_and_a_semantic_lock_prevents_it() {
-        let (mut dirty, mut waits) = (0, 0);
+        let (mut dirty, mut waits) = (0.0, 0);
         for seed in 1..=3 {
-            let events = crate::support::catalog_events("order-saga-hot-items", &["duration_s=20"], seed);
-            let rows = || events.iter().map(String::as_str);
-            let v = checkers::saga::check(rows());
-            assert!(v.is_empty(), "hot items, seed {seed}: {}", v[0]);
-            dirty += checkers::saga::dirty_reads(rows()).len();
+            let (run, _) = checked("order-saga-hot-items", &["duration_s=20"], seed);
+            assert_passed(&run, &format!("hot items, seed {seed}"));
+            assert!(run.verdict.check("SL").is_none(), "without a lock dirty reads are a measure, not a check");
+            dirty += run.measures.values["dirty_reads"];
             // The same orders with the lock, and an orchestrator crash in the middle.
-            let events = crate::support::catalog_events("order-saga-semantic-lock", &["duration_s=20", CRASH], seed);
-            let rows = || events.iter().map(String::as_str);
-            let v: Vec<_> =
-                checkers::saga::check(rows()).into_iter().chain(checkers::saga::dirty_reads(rows())).collect();
-            assert!(v.is_empty(), "semantic lock, seed {seed}: {}", v[0]);
-            waits += events.iter().filter(|e| e.contains(",stock.locked,")).count();
+            let (run, rows) = checked("order-saga-semantic-lock", &["duration_s=20", CRASH], seed);
+            assert_passed(&run, &format!("semantic lock, seed {seed}"));
+            assert!(run.verdict.check("SL").is_some(), "with a lock SL applies");
+            let locked = faultline::sim::event::StockChange::Locked;
+            waits += super::count(&rows, |k| matches!(k, EventKind::Stock { change, .. } if *change == locked));
         }
         println!("3 seeds: {dirty} dirty reads without the lock; none with it ({waits} waits for a lock)");
-        assert!(dirty >= 10, "only {dirty} dirty reads without the lock: the scenario does not show the anomaly");
+        assert!(dirty >= 10.0, "only {dirty} dirty reads without the lock: the scenario does not show the anomaly");
         assert!(waits > 100, "only {waits} waits: the lock was hardly ever contended");
     }
 
@@ -198,13 +212,10 @@ mod sagas {
         // Found by faultline: a restarted orchestrator resumed its sagas one by one, and a
         // resumed saga waiting for an item held by one later in the queue waited forever
         // (306 sagas never finished, seed 73). They are now resumed all at once.
-        let events = crate::support::catalog_events("order-saga-semantic-lock", &[CRASH], 73);
-        let v = checkers::saga::check(events.iter().map(String::as_str));
-        assert!(v.is_empty(), "{} (and {} more)", v[0], v.len() - 1);
-        assert!(
-            events.iter().filter(|e| e.contains(",saga.resume,")).count() > 5,
-            "too few sagas were resumed to test anything"
-        );
+        let (run, rows) = checked("order-saga-semantic-lock", &[CRASH], 73);
+        assert_passed(&run, "seed 73");
+        let resumed = super::count(&rows, |k| matches!(k, EventKind::SagaResume { .. }));
+        assert!(resumed > 5, "too few sagas were resumed to test anything");
     }
 
     #[test]
@@ -213,10 +224,7 @@ mod sagas {
             ("no compensation", vec!["services.orders.saga_compensate=false"], "S2"),
             ("non-idempotent refund", vec!["services.payment.non_idempotent=[\"refund\"]"], "S3"),
         ] {
-            let first = (1..=20u64).find(|&seed| {
-                let (_, events) = run(&short(&sets), seed);
-                checkers::saga::check(events.iter().map(String::as_str)).iter().any(|v| v.checker == checker)
-            });
+            let first = (1..=20u64).find(|&seed| run(&short(&sets), seed).0.verdict.is_violated(checker));
             println!("{bug}: caught by {checker} at seed {first:?}");
             assert!(first.is_some_and(|s| s <= 3), "{bug}: first caught at {first:?}");
         }
@@ -224,26 +232,24 @@ mod sagas {
 }
 
 mod choreography {
-    use faultline::scenarios::{self, checkers};
+    use faultline::scenarios::checkers;
+    use faultline::sim::{EventKind, Execution};
     use faultline_patterns::saga::SagaOutcome;
 
-    fn events(extra: &[&str], seed: u64) -> Vec<String> {
-        let mut sets: Vec<String> = ["duration_s=20", "faults[0].at_s=5", "faults[1].at_s=10", "faults[2].at_s=14"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        sets.extend(extra.iter().map(|s| s.to_string()));
-        let s = scenarios::load("order-saga-choreography", &sets, Some(seed)).unwrap();
-        crate::support::run_rows(s.spec).1.events
+    use crate::support::{assert_passed, checked, logged};
+
+    fn run(extra: &[&str], seed: u64) -> (Execution, faultline::sim::record::Rows) {
+        let mut sets = vec!["duration_s=20", "faults[0].at_s=5", "faults[1].at_s=10", "faults[2].at_s=14"];
+        sets.extend_from_slice(extra);
+        checked("order-saga-choreography", &sets, seed)
     }
 
     #[test]
     fn the_choreographed_saga_keeps_s1_s2_s3_under_crashes_a_partition_and_duplicates() {
         for seed in 1..=10 {
-            let events = events(&[], seed);
-            let v = checkers::saga::check(events.iter().map(String::as_str));
-            assert!(v.is_empty(), "seed {seed}: {}", v[0]);
-            let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
+            let (run, rows) = run(&[], seed);
+            assert_passed(&run, &format!("seed {seed}"));
+            let outcomes = checkers::saga::outcomes(logged(&rows));
             assert!(outcomes.len() > 300, "seed {seed}: only {} sagas finished", outcomes.len());
             assert!(
                 outcomes.values().any(|o| *o == SagaOutcome::Compensated)
@@ -259,14 +265,15 @@ mod choreography {
         // change a single one. This is S4 for the choreography.
         let calm =
             ["services.inventory.error_rate=0", "services.payment.error_rate=0", "services.shipping.error_rate=0"];
-        let events = events(&calm, 2);
-        let outcomes = checkers::saga::outcomes(events.iter().map(String::as_str));
+        let (_, rows) = run(&calm, 2);
+        let outcomes = checkers::saga::outcomes(logged(&rows));
         assert!(outcomes.len() > 300, "only {} sagas finished", outcomes.len());
         for (id, outcome) in &outcomes {
             let expected = if id % 7 == 0 || id % 11 == 0 { SagaOutcome::Compensated } else { SagaOutcome::Completed };
             assert_eq!(*outcome, expected, "saga {id}");
         }
-        let refunds = events.iter().filter(|e| e.contains("op=refund") && e.contains("applied=1")).count();
+        let refunds =
+            super::count(&rows, |k| matches!(k, EventKind::ParticipantEffect { op: "refund", applied: 1, .. }));
         assert!(refunds > 5, "only {refunds} refunds: shipping's declines were never compensated upstream");
     }
 
@@ -282,63 +289,53 @@ mod choreography {
             "services.broker.partitions=16",
             "services.payment.concurrency=256",
         ];
-        let (mut dirty, mut parked) = (0, 0);
+        let (mut dirty, mut parked) = (0.0, 0);
         for seed in 1..=3 {
-            let unlocked = events(&hot, seed);
-            dirty += checkers::saga::dirty_reads(unlocked.iter().map(String::as_str)).len();
-            let locked = events(&[&hot[..], &["services.orders.semantic_lock=true"]].concat(), seed);
-            let rows = || locked.iter().map(String::as_str);
-            let v: Vec<_> =
-                checkers::saga::check(rows()).into_iter().chain(checkers::saga::dirty_reads(rows())).collect();
-            assert!(v.is_empty(), "seed {seed}: {} (and {} more)", v[0], v.len() - 1);
-            parked += locked.iter().filter(|e| e.contains(",saga.parked,")).count();
+            dirty += run(&hot, seed).0.measures.values["dirty_reads"];
+            let (locked, rows) = run(&[&hot[..], &["services.orders.semantic_lock=true"]].concat(), seed);
+            assert_passed(&locked, &format!("seed {seed}"));
+            parked += super::count(&rows, |k| matches!(k, EventKind::SagaParked { .. }));
         }
         println!("choreography, 3 seeds: {dirty} dirty reads without the lock; none with it ({parked} sagas parked)");
-        assert!(dirty >= 10 && parked >= 100, "{dirty} dirty reads, {parked} parked: the scenario shows nothing");
+        assert!(dirty >= 10.0 && parked >= 100, "{dirty} dirty reads, {parked} parked: the scenario shows nothing");
     }
 
     #[test]
     fn a_participant_ignoring_failures_stalls_sagas_and_s1_catches_it() {
-        let first = (1..=5u64).find(|&seed| {
-            checkers::saga::check(
-                events(&["services.inventory.saga_compensate=false"], seed).iter().map(String::as_str),
-            )
-            .iter()
-            .any(|v| v.checker == "S1")
-        });
+        let first = (1..=5u64)
+            .find(|&seed| run(&["services.inventory.saga_compensate=false"], seed).0.verdict.is_violated("S1"));
         println!("choreography without compensation: caught by S1 at seed {first:?}");
         assert_eq!(first, Some(1));
     }
 }
 
 mod outbox {
-    use faultline::scenarios::{self, checkers};
+    use faultline::scenarios::checkers;
+    use faultline::sim::Execution;
 
-    fn violations(sets: &[&str], seed: u64) -> Vec<checkers::Violation> {
-        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        let s = scenarios::load("outbox", &sets, Some(seed)).unwrap();
-        let (_, rows) = crate::support::run_rows(s.spec);
-        checkers::outbox::check(rows.events.iter().map(String::as_str))
+    use crate::support::{assert_passed, checked, logged};
+
+    fn run(sets: &[&str], seed: u64) -> Execution {
+        checked("outbox", sets, seed).0
     }
 
     #[test]
     fn the_outbox_keeps_o1_o2_o3_under_crashes_partitions_and_duplicates() {
         for seed in 1..=15 {
-            let v = violations(&[], seed);
-            assert!(v.is_empty(), "seed {seed}: {}", v[0]);
+            let run = run(&[], seed);
+            assert_passed(&run, &format!("seed {seed}"));
+            assert_eq!(run.verdict.checks.iter().filter(|c| c.checker.starts_with('O')).count(), 3);
         }
     }
 
     #[test]
     fn a_log_tailing_relay_keeps_o1_o2_o3_and_publishes_sooner_than_polling() {
         for seed in 1..=8 {
-            let v = violations(&["services.orders.relay=log_tailing"], seed);
-            assert!(v.is_empty(), "log tailing, seed {seed}: {}", v[0]);
+            assert_passed(&run(&["services.orders.relay=log_tailing"], seed), &format!("log tailing, seed {seed}"));
         }
         let median_delay = |relay: &str| {
-            let s = scenarios::load("outbox", &[format!("services.orders.relay={relay}")], Some(1)).unwrap();
-            let (_, rows) = crate::support::run_rows(s.spec);
-            let mut d = checkers::outbox::publish_delays(rows.events.iter().map(String::as_str));
+            let (_, rows) = checked("outbox", &[&format!("services.orders.relay={relay}")], 1);
+            let mut d = checkers::outbox::publish_delays(logged(&rows));
             d.sort_unstable();
             assert!(d.len() > 1000, "{relay}: only {} events published", d.len());
             d[d.len() / 2]
@@ -357,7 +354,8 @@ mod outbox {
             ("relay losing per-key order", "services.orders.relay_parallel=true", "O3", "applied after"),
         ] {
             let first = (1..=10u64).find(|&seed| {
-                violations(&[set], seed).iter().any(|v| v.checker == checker && v.detail.contains(needle))
+                let run = run(&[set], seed);
+                run.verdict.check(checker).is_some_and(|c| c.evidence.iter().any(|e| e.detail.contains(needle)))
             });
             println!("{bug}: caught by {checker} at seed {first:?}");
             assert!(first.is_some_and(|s| s <= 5), "{bug}: first caught at {first:?}");
@@ -366,117 +364,85 @@ mod outbox {
 }
 
 mod event_store_node {
-    use faultline::scenarios::{self, checkers};
+    use faultline::sim::{EventKind, Execution};
 
-    fn e2(sets: &[&str], seed: u64) -> (Option<checkers::Violation>, usize) {
-        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        let s = scenarios::load("concurrent-writers", &sets, Some(seed)).unwrap();
-        let (_, rows) = crate::support::run_rows(s.spec);
-        let conflicts = rows.events.iter().filter(|e| e.contains(",es.conflict,")).count();
-        (
-            checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(
-                rows.events.iter().map(String::as_str),
-            )),
-            conflicts,
-        )
-    }
+    use crate::support::{assert_passed, checked};
 
     #[test]
     fn concurrent_writers_on_a_simulated_store_keep_e2() {
         for seed in 1..=5 {
-            let (v, conflicts) = e2(&["duration_s=10", "faults[0].at_s=5"], seed);
-            assert!(v.is_none(), "seed {seed}: {}", v.unwrap());
+            let (run, rows) = checked("concurrent-writers", &["duration_s=10", "faults[0].at_s=5"], seed);
+            assert_passed(&run, &format!("seed {seed}"));
+            let conflicts = super::count(&rows, |k| matches!(k, EventKind::EsConflict { .. }));
             assert!(conflicts > 100, "seed {seed}: only {conflicts} conflicts: no contention to test");
         }
     }
 
-    fn projection(sets: &[&str], seed: u64) -> Vec<String> {
-        crate::support::catalog_events("projection-lag", sets, seed)
+    fn projection(sets: &[&str], seed: u64) -> Execution {
+        checked("projection-lag", sets, seed).0
     }
 
     #[test]
     fn a_read_model_falls_behind_in_a_burst_catches_up_and_keeps_e3_across_a_crash() {
-        use checkers::event_sourcing::{check_e3_events, projection_lag};
         for seed in 1..=4 {
-            let events = projection(&[], seed);
-            let rows = || events.iter().map(String::as_str);
-            assert_eq!(check_e3_events(rows()), None, "seed {seed}");
-            assert_eq!(
-                checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())),
-                None,
-                "seed {seed}"
-            );
-            let lag = projection_lag(rows());
-            let worst = |from_s: u64, to_s: u64| {
-                lag.iter()
-                    .filter(|(t, _)| (from_s * 1_000_000..to_s * 1_000_000).contains(t))
-                    .map(|(_, l)| *l)
-                    .max()
-                    .unwrap_or(0)
+            let run = projection(&[], seed);
+            assert_passed(&run, &format!("seed {seed}"));
+            assert!(run.verdict.check("E2").is_some() && run.verdict.check("E3").is_some());
+            let lag = &run.measures.series["read_model_lag"];
+            let worst = |from_s: f64, to_s: f64| {
+                lag.iter().filter(|(t, _)| (from_s..to_s).contains(t)).map(|(_, l)| *l as u64).max().unwrap_or(0)
             };
             // The first burst (15-18 s) outruns the projector; it has caught up before the
             // second (30 s); the crash (34-36 s) adds to the second; all is applied at the end.
-            let (in_burst, before_next, after_crash) = (worst(15, 19), worst(29, 30), worst(36, 37));
+            let (in_burst, before_next, after_crash) = (worst(15.0, 19.0), worst(29.0, 30.0), worst(36.0, 37.0));
             if seed == 1 {
                 println!("read model lag, seed 1: {in_burst} events in the first burst, {before_next} before the second, {after_crash} after the crash");
             }
             assert!(in_burst > 500, "seed {seed}: lag only {in_burst} in the burst");
             assert!(before_next < 50, "seed {seed}: lag {before_next} before the second burst: it never caught up");
             assert!(after_crash > in_burst, "seed {seed}: the crash added no lag ({after_crash} vs {in_burst})");
-            assert_eq!(lag.last().map(|l| l.1), Some(0), "seed {seed}: events left unapplied");
+            assert_eq!(run.measures.values["read_model_lag_end"], 0.0, "seed {seed}: events left unapplied");
         }
     }
 
     #[test]
     fn a_projector_writing_its_checkpoint_apart_from_its_read_model_is_caught_by_e3() {
-        let caught = |seed: u64| {
-            checkers::event_sourcing::check_e3_events(
-                projection(&["services.projector.projection_atomic=false"], seed).iter().map(String::as_str),
-            )
-        };
-        let hits: Vec<u64> = (1..=6u64).filter(|&seed| caught(seed).is_some()).collect();
+        let caught = |seed: u64| projection(&["services.projector.projection_atomic=false"], seed);
+        let hits: Vec<u64> = (1..=6u64).filter(|&seed| caught(seed).verdict.is_violated("E3")).collect();
         println!("projector checkpointing apart from its read model: caught by E3 at seeds {hits:?} of 1-6");
         assert!(hits.first().is_some_and(|s| *s <= 2), "first caught at {:?}", hits.first());
         assert!(hits.len() >= 3, "caught in only {} of 6 seeds", hits.len());
-        assert!(caught(hits[0]).unwrap().detail.contains("the log up to it has"));
+        let first = caught(hits[0]).verdict.first_violation().unwrap();
+        assert!(first.contains("the log up to it has"), "{first}");
     }
 
-    fn accounts(sets: &[&str], seed: u64) -> (Vec<String>, f64) {
+    /// A run of the accounts, and the mean number of events each load replayed.
+    fn accounts(sets: &[&str], seed: u64) -> (Execution, faultline::sim::record::Rows, f64) {
         let mut all = vec!["duration_s=10", "faults[0].at_s=5"];
         all.extend_from_slice(sets);
-        let events = crate::support::catalog_events("account-snapshots", &all, seed);
-        let replayed: Vec<f64> = checkers::event_rows(events.iter().map(String::as_str))
-            .filter(|r| r.kind == "es.load")
-            .filter_map(|r| r.number("replayed"))
-            .map(|n| n as f64)
+        let (run, rows) = checked("account-snapshots", &all, seed);
+        let replayed: Vec<f64> = rows
+            .typed
+            .iter()
+            .filter_map(|e| if let EventKind::EsLoad { replayed, .. } = e.kind { Some(replayed as f64) } else { None })
             .collect();
         let mean = replayed.iter().sum::<f64>() / replayed.len().max(1) as f64;
-        (events, mean)
+        (run, rows, mean)
     }
 
     #[test]
     fn accounts_loaded_from_snapshots_match_a_full_replay_under_contention_and_a_crash() {
         for seed in 1..=3 {
-            let (events, with) = accounts(&[], seed);
-            let rows = || events.iter().map(String::as_str);
-            assert_eq!(checkers::event_sourcing::check_e1_events(rows()), None, "seed {seed}");
-            assert_eq!(
-                checkers::event_sourcing::check_e2(&checkers::event_sourcing::attempts_from_events(rows())),
-                None,
-                "seed {seed}"
-            );
-            let snapshot_loads = checkers::event_rows(rows())
-                .filter(|r| r.kind == "es.load" && r.number("snapshot").is_some_and(|s| s > 0))
-                .count();
+            let (run, rows, with) = accounts(&[], seed);
+            assert_passed(&run, &format!("seed {seed}"));
+            assert!(run.verdict.check("E1").is_some() && run.verdict.check("E2").is_some());
+            let snapshot_loads =
+                super::count(&rows, |k| matches!(k, EventKind::EsLoad { snapshot, .. } if *snapshot > 0));
             assert!(snapshot_loads > 100, "seed {seed}: only {snapshot_loads} loads from a snapshot");
             assert!(with < 25.0, "seed {seed}: {with:.1} events replayed per load with snapshots every 25");
             if seed == 1 {
-                let (events, without) = accounts(&["services.accounts.snapshot_every=0"], seed);
-                assert_eq!(
-                    checkers::event_sourcing::check_e1_events(events.iter().map(String::as_str)),
-                    None,
-                    "no snapshots"
-                );
+                let (run, _, without) = accounts(&["services.accounts.snapshot_every=0"], seed);
+                assert_passed(&run, "no snapshots");
                 println!("events replayed per load: {with:.1} with snapshots every 25, {without:.1} without");
                 assert!(without > 4.0 * with, "{with:.1} events per load with snapshots, {without:.1} without");
             }
@@ -485,20 +451,20 @@ mod event_store_node {
 
     #[test]
     fn a_snapshot_holding_the_state_before_its_event_is_caught_by_e1() {
-        let first = (1..=5u64).find(|&seed| {
-            checkers::event_sourcing::check_e1_events(
-                accounts(&["services.accounts.snapshot_off_by_one=true"], seed).0.iter().map(String::as_str),
-            )
-            .is_some()
-        });
+        let first = (1..=5u64)
+            .find(|&seed| accounts(&["services.accounts.snapshot_off_by_one=true"], seed).0.verdict.is_violated("E1"));
         println!("snapshot off by one: caught by E1 at seed {first:?}");
         assert_eq!(first, Some(1));
     }
 
     #[test]
     fn a_store_without_the_version_check_loses_updates() {
-        let first =
-            (1..=10u64).find(|&seed| e2(&["duration_s=10", "services.store.version_check=false"], seed).0.is_some());
+        let first = (1..=10u64).find(|&seed| {
+            checked("concurrent-writers", &["duration_s=10", "services.store.version_check=false"], seed)
+                .0
+                .verdict
+                .is_violated("E2")
+        });
         println!("no version check on the simulated store: caught by E2 at seed {first:?}");
         assert_eq!(first, Some(1));
     }

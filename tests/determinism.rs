@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use faultline::reports::csv_sink::CsvSink;
+use faultline::reports::summary::About;
 use faultline::scenarios;
 use faultline::sim::{self, madsim_config, NullSink};
 
@@ -11,9 +12,10 @@ const DEFAULT: &str = "shop-outage-resilient";
 fn write_run(name: &str, seed: u64, dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let s = scenarios::load(name, &[], Some(seed)).unwrap();
-    let out = sim::run(s.spec, Box::new(CsvSink::create(dir).unwrap())).unwrap();
-    faultline::reports::summary::write_json(&out, &dir.join("summary.json")).unwrap();
-    out.fingerprint
+    let run = scenarios::execute(&s, &Default::default(), Box::new(CsvSink::create(dir).unwrap())).unwrap();
+    let about = About { description: &s.description, reproduce: "-", warnings: &[] };
+    faultline::reports::summary::write_json(&run, about, &dir.join("summary.json")).unwrap();
+    run.output.fingerprint
 }
 
 fn tmp(label: &str) -> std::path::PathBuf {
@@ -39,7 +41,7 @@ fn same_seed_gives_the_same_fingerprint_and_identical_files() {
 fn another_seed_gives_another_fingerprint() {
     let run = |seed| {
         let s = scenarios::load(DEFAULT, &[], Some(seed)).unwrap();
-        sim::run(s.spec, Box::new(NullSink)).unwrap().fingerprint
+        sim::run_unchecked(s.spec, Box::new(NullSink)).unwrap().fingerprint
     };
     let prints: std::collections::BTreeSet<String> = (1..=4).map(run).collect();
     assert_eq!(prints.len(), 4, "four seeds gave only {} fingerprints", prints.len());
@@ -49,9 +51,10 @@ fn another_seed_gives_another_fingerprint() {
 fn runs_in_parallel_threads_match_a_run_alone() {
     // Like `--jobs N`: several seeds at once must not disturb each other.
     let spec = || scenarios::load("flaky-network", &[], Some(9)).unwrap().spec;
-    let alone = sim::run(spec(), Box::new(NullSink)).unwrap().fingerprint;
-    let handles: Vec<_> =
-        (0..4).map(|_| std::thread::spawn(move || sim::run(spec(), Box::new(NullSink)).unwrap().fingerprint)).collect();
+    let alone = sim::run_unchecked(spec(), Box::new(NullSink)).unwrap().fingerprint;
+    let handles: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || sim::run_unchecked(spec(), Box::new(NullSink)).unwrap().fingerprint))
+        .collect();
     for h in handles {
         assert_eq!(h.join().unwrap(), alone);
     }

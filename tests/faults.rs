@@ -146,9 +146,9 @@ fn error_burst_and_latency_spike_change_answers_only_while_active() {
 }
 
 fn probe(
-    f: impl FnOnce(SimHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static,
+    f: impl Fn(SimHandle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync + 'static,
 ) -> Option<Probe> {
-    Some(Box::new(f))
+    Some(Arc::new(f))
 }
 
 #[test]
@@ -161,6 +161,7 @@ fn durable_store_keeps_synced_writes_across_a_crash() {
             b = b.fault(fault(FaultKind::Crash, "db-0", 5.0, Some(2.0)));
         }
         let p = probe(move |h: SimHandle| {
+            let seen = seen.clone();
             Box::pin(async move {
                 let store = h.store("db-0");
                 store.put("synced", b"1");
@@ -189,6 +190,7 @@ fn clock_skew_moves_one_node_wall_clock() {
         .build()
         .unwrap();
     let p = probe(move |h: SimHandle| {
+        let o = o.clone();
         Box::pin(async move {
             for t in [2.0, 7.0, 12.0] {
                 tokio::time::sleep_until(tokio::time::Instant::now() + secs(t) - h.elapsed()).await;
@@ -229,13 +231,17 @@ fn the_watchdog_reports_a_quiet_system_with_work_pending() {
         net.call_timeout = secs(36_000.0);
         let b = api_db(14, 20.0, 30.0).network(net).drain(secs(100.0)).stall_after(Some(secs(20.0)));
         let b = b.fault(fault(FaultKind::Outage, "db", 5.0, Some(10_000.0)));
-        run_rows(with_stack(b, "api", "db", layers).build().unwrap())
+        let spec = with_stack(b, "api", "db", layers).build().unwrap();
+        let sink = faultline::sim::MemorySink::default();
+        let run = faultline::scenarios::execute_spec(&spec, &Default::default(), Box::new(sink.clone())).unwrap();
+        (run, sink.rows())
     };
-    let (out, rows) = stuck(vec![]);
-    assert_eq!(out.failed_checks.len(), 1, "{:?}", out.failed_checks);
-    assert!(out.failed_checks[0].contains("none completed for 20 s"), "{:?}", out.failed_checks);
+    let (run, rows) = stuck(vec![]);
+    let stall = run.verdict.check("stall").expect("the stall checker applies");
+    assert_eq!(stall.violations, 1, "{stall:?}");
+    assert!(stall.evidence[0].detail.contains("none completed for 20 s"), "{stall:?}");
     assert!(rows.events.iter().any(|e| e.contains(",sim.stall,")));
     // With a timeout the same outage is loud, not quiet: calls fail, nothing stalls.
-    let (out, _) = stuck(vec![timeout_ms(500)]);
-    assert!(out.failed_checks.is_empty(), "{:?}", out.failed_checks);
+    let (run, _) = stuck(vec![timeout_ms(500)]);
+    assert!(run.verdict.passed(), "{:?}", run.verdict.first_violation());
 }

@@ -18,7 +18,8 @@ fn one_virtual_hour_keeps_the_task_count_flat() {
         "network.call_timeout_ms=2000".to_owned(),
     ];
     let spec = scenarios::load("chain3", &sets, Some(1)).unwrap().spec;
-    let probe: sim::Probe = Box::new(move |h: SimHandle| {
+    let probe: sim::Probe = std::sync::Arc::new(move |h: SimHandle| {
+        let s = s.clone();
         Box::pin(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(60)).await;

@@ -46,7 +46,7 @@ fn retry_lifts_success_under_transient_errors() {
     let base = |stack: Vec<faultline::scenarios::stack::LayerSpec>| {
         let mut spec = with_stack(api_db(21, 200.0, 60.0), "api", "db", stack).build().unwrap();
         spec.services[1].error_rate = 0.05;
-        sim::run(spec, Box::new(NullSink)).unwrap().edge("api->db").unwrap().success_rate
+        sim::run_unchecked(spec, Box::new(NullSink)).unwrap().edge("api->db").unwrap().success_rate
     };
     let bare = base(vec![]);
     let retried = base(vec![retry(3, RetryOn::default(), BudgetSpec::None)]);
@@ -271,12 +271,12 @@ fn every_catalog_scenario_runs_clean() {
     // records them), and trips no check.
     for name in faultline::scenarios::catalog::names() {
         let s = scenarios::load(&name, &["duration_s=30".to_owned()], None).unwrap();
-        let out = run(s.spec);
-        assert!(out.requests > 0, "{name}: no requests");
+        let run = scenarios::execute(&s, &Default::default(), Box::new(faultline::sim::NullSink)).unwrap();
+        assert!(run.output.requests > 0, "{name}: no requests");
         if faultline::scenarios::catalog::FAILING_ON_PURPOSE.contains(&name.as_str()) {
-            assert!(!out.failed_checks.is_empty(), "{name} should fail its check");
+            assert!(!run.verdict.passed(), "{name} should fail its check");
         } else {
-            assert!(out.failed_checks.is_empty(), "{name}: {:?}", out.failed_checks);
+            assert!(run.verdict.passed(), "{name}: {:?}", run.verdict.first_violation());
         }
     }
 }

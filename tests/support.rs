@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use faultline::scenarios::stack::{stack, BudgetSpec, LayerSpec, RetryOn};
+use faultline::scenarios::RunOptions;
 use faultline::sim::{
-    self, Arrivals, Dist, Fault, FaultKind, RunOutput, ServiceSpec, SimBuilder, SimSpec, Target, Workload,
+    self, Arrivals, Dist, Execution, Fault, FaultKind, Logged, OwnedEvent, RunOutput, ServiceSpec, SimBuilder, SimSpec,
+    Target, Workload,
 };
 use faultline_patterns::retry::RetryConfig;
 use faultline_patterns::timeout::TimeoutConfig;
@@ -51,25 +53,39 @@ pub fn with_stack(b: SimBuilder, from: &str, to: &str, layers: Vec<LayerSpec>) -
     b.edge(from, to, stack(layers))
 }
 
-/// Runs a spec, keeping every row in memory.
+/// Runs a spec (unchecked), keeping every row in memory.
 pub fn run_rows(spec: SimSpec) -> (RunOutput, sim::record::Rows) {
     let sink = sim::MemorySink::default();
     let seed = spec.seed;
-    let out = sim::run(spec, Box::new(sink.clone())).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    let out = sim::run_unchecked(spec, Box::new(sink.clone())).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     (out, sink.rows())
 }
 
-/// The event rows of a catalog scenario run with `sets` at `seed`.
-pub fn catalog_events(name: &str, sets: &[&str], seed: u64) -> Vec<String> {
+/// Runs a catalog scenario with `sets` at `seed` through the pipeline (every checker that
+/// applies), keeping every record.
+pub fn checked(name: &str, sets: &[&str], seed: u64) -> (Execution, sim::record::Rows) {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let s = faultline::scenarios::load(name, &sets, Some(seed)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    run_rows(s.spec).1.events
+    let sink = sim::MemorySink::default();
+    let run = faultline::scenarios::execute(&s, &RunOptions::default(), Box::new(sink.clone()))
+        .unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"));
+    (run, sink.rows())
 }
 
-/// Runs a spec, discarding rows.
+/// Asserts that every check of `run` held, naming the first violation.
+pub fn assert_passed(run: &Execution, what: &str) {
+    assert!(run.verdict.passed(), "{what}: {}", run.verdict.first_violation().unwrap_or_default());
+}
+
+/// The events of a run, as observers saw them.
+pub fn logged(rows: &sim::record::Rows) -> impl Iterator<Item = Logged<'_>> {
+    rows.typed.iter().map(OwnedEvent::logged)
+}
+
+/// Runs a spec (unchecked), discarding rows.
 pub fn run(spec: SimSpec) -> RunOutput {
     let seed = spec.seed;
-    sim::run(spec, Box::new(sim::NullSink)).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+    sim::run_unchecked(spec, Box::new(sim::NullSink)).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
 }
 
 /// Parsed request rows: (id, parent, edge, start_us, end_us, outcome, attempts).

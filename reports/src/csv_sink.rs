@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use faultline_sim::record::{EVENT_HEADER, REQUEST_HEADER};
-use faultline_sim::RecordSink;
+use faultline_sim::record::{RequestRecord, EVENT_HEADER, REQUEST_HEADER};
+use faultline_sim::{Logged, RecordSink};
 
 /// Writes rows to two CSV files.
 pub struct CsvSink {
@@ -33,11 +33,11 @@ impl CsvSink {
 }
 
 impl RecordSink for CsvSink {
-    fn request_row(&mut self, row: &str) {
+    fn request(&mut self, _record: &RequestRecord, row: &str) {
         let r = writeln!(self.requests, "{row}");
         self.keep(r);
     }
-    fn event_row(&mut self, row: &str) {
+    fn event(&mut self, _event: &Logged<'_>, row: &str) {
         let r = writeln!(self.events, "{row}");
         self.keep(r);
     }

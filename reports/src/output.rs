@@ -1,11 +1,91 @@
-//! Output directories that appear whole or not at all.
+//! Output directories that appear whole or not at all, and never at the cost of a user's files.
 //!
 //! Files are written into `.NAME.partial` beside the destination; `commit` moves the finished
-//! directory into place (replacing an older one). If the process dies first, the destination is
-//! untouched and only the hidden `.partial` directory is left, which the next run replaces.
+//! directory into place. If the process dies first, the destination is untouched and only the
+//! hidden `.partial` directory is left, which the next run replaces.
+//!
+//! faultline replaces only what it wrote: a finished output holds a manifest
+//! ([`MANIFEST`]) listing its files. A destination that is a file, or a directory holding
+//! anything the manifest does not list (a user's own files, or a directory faultline never
+//! wrote), is refused before anything is written.
 
+use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+
+/// The file listing what faultline wrote into an output directory.
+pub const MANIFEST: &str = ".faultline-output";
+
+/// Why an output directory cannot be used.
+#[derive(Debug)]
+pub enum OutputError {
+    /// The destination holds something faultline did not write: the user's, never touched.
+    NotOurs {
+        /// The destination.
+        dest: PathBuf,
+        /// Why, e.g. `is a file` or `holds notes.md, which faultline did not write`.
+        why: String,
+    },
+    /// The file system refused.
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The error.
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::NotOurs { dest, why } => write!(
+                f,
+                "{}: {why}; faultline replaces only its own outputs: choose another --out, or move those files away",
+                dest.display()
+            ),
+            OutputError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
+    move |error| OutputError::Io { path: path.to_path_buf(), error }
+}
+
+/// Checks that `dest` may become (or be replaced by) a faultline output: it does not exist, is
+/// an empty directory, or is a faultline output holding only the files its manifest lists.
+pub fn check_destination(dest: &Path) -> Result<(), OutputError> {
+    let not_ours = |why: String| Err(OutputError::NotOurs { dest: dest.to_path_buf(), why });
+    let meta = match std::fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_at(dest)(e)),
+    };
+    if !meta.is_dir() {
+        return not_ours("exists and is not a directory".to_owned());
+    }
+    let mut present = Vec::new();
+    for entry in std::fs::read_dir(dest).map_err(io_at(dest))? {
+        let entry = entry.map_err(io_at(dest))?;
+        present.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    if present.is_empty() {
+        return Ok(());
+    }
+    let listed = match std::fs::read_to_string(dest.join(MANIFEST)) {
+        Ok(text) => text.lines().map(str::to_owned).collect::<Vec<_>>(),
+        Err(_) => {
+            return not_ours("is a directory that faultline did not write (it has no output manifest)".to_owned())
+        }
+    };
+    present.sort();
+    match present.iter().find(|f| f.as_str() != MANIFEST && !listed.contains(f)) {
+        Some(foreign) => not_ours(format!("holds {foreign}, which faultline did not write")),
+        None => Ok(()),
+    }
+}
 
 /// A directory being written.
 #[derive(Debug)]
@@ -16,16 +96,19 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Starts writing what will become `dest`.
-    pub fn new(dest: &Path) -> io::Result<Staging> {
-        let name = dest.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a directory name", dest.display()))
+    /// Starts writing what will become `dest`, after [`check_destination`].
+    pub fn new(dest: &Path) -> Result<Staging, OutputError> {
+        check_destination(dest)?;
+        let name = dest.file_name().and_then(|n| n.to_str()).ok_or_else(|| OutputError::NotOurs {
+            dest: dest.to_path_buf(),
+            why: "is not a directory name".to_owned(),
         })?;
         let tmp = dest.with_file_name(format!(".{name}.partial"));
         if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
+            // Left by an interrupted run of ours.
+            std::fs::remove_dir_all(&tmp).map_err(io_at(&tmp))?;
         }
-        std::fs::create_dir_all(&tmp)?;
+        std::fs::create_dir_all(&tmp).map_err(io_at(&tmp))?;
         Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false })
     }
 
@@ -39,18 +122,31 @@ impl Staging {
         &self.dest
     }
 
-    /// Moves the finished directory into place.
-    pub fn commit(mut self) -> io::Result<PathBuf> {
+    /// Writes the manifest and moves the finished directory into place, replacing an earlier
+    /// faultline output there.
+    pub fn commit(mut self) -> Result<PathBuf, OutputError> {
+        let mut files: Vec<String> = std::fs::read_dir(&self.tmp)
+            .map_err(io_at(&self.tmp))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        files.sort();
+        let manifest = files.iter().map(|f| format!("{f}\n")).collect::<String>();
+        std::fs::write(self.tmp.join(MANIFEST), manifest).map_err(io_at(&self.tmp))?;
+        // Checked again: something may have appeared there while the run went on.
+        check_destination(&self.dest)?;
         if self.dest.exists() {
             let old = self.tmp.with_extension("old");
             if old.exists() {
-                std::fs::remove_dir_all(&old)?;
+                std::fs::remove_dir_all(&old).map_err(io_at(&old))?;
             }
-            std::fs::rename(&self.dest, &old)?;
-            std::fs::rename(&self.tmp, &self.dest)?;
-            std::fs::remove_dir_all(&old)?;
+            std::fs::rename(&self.dest, &old).map_err(io_at(&self.dest))?;
+            std::fs::rename(&self.tmp, &self.dest).map_err(io_at(&self.dest))?;
+            std::fs::remove_dir_all(&old).map_err(io_at(&old))?;
         } else {
-            std::fs::rename(&self.tmp, &self.dest)?;
+            if let Some(parent) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(io_at(parent))?;
+            }
+            std::fs::rename(&self.tmp, &self.dest).map_err(io_at(&self.dest))?;
         }
         self.committed = true;
         Ok(self.dest.clone())
@@ -69,11 +165,17 @@ impl Drop for Staging {
 mod tests {
     use super::*;
 
+    fn base(label: &str) -> PathBuf {
+        let base = std::env::temp_dir().join(format!("faultline-staging-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        base
+    }
+
     #[test]
     fn appears_only_on_commit_and_replaces_the_old_one() {
-        let base = std::env::temp_dir().join(format!("faultline-staging-{}", std::process::id()));
+        let base = base("commit");
         let dest = base.join("run");
-        std::fs::create_dir_all(&base).unwrap();
         let s = Staging::new(&dest).unwrap();
         std::fs::write(s.path().join("a.txt"), "1").unwrap();
         assert!(!dest.exists());
@@ -89,6 +191,34 @@ mod tests {
         std::fs::write(s.path().join("b.txt"), "2").unwrap();
         s.commit().unwrap();
         assert!(!dest.join("a.txt").exists() && dest.join("b.txt").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn regression_never_deletes_or_hides_what_faultline_did_not_write() {
+        let base = base("foreign");
+        // A user's directory with their own file.
+        let mine = base.join("mine");
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::write(mine.join("notes.md"), "keep me").unwrap();
+        let e = Staging::new(&mine).unwrap_err();
+        assert!(e.to_string().contains("did not write"), "{e}");
+        // A file in the way: refused, nothing written, nothing hidden.
+        let file = base.join("report");
+        std::fs::write(&file, "a user's file").unwrap();
+        assert!(Staging::new(&file).unwrap_err().to_string().contains("not a directory"));
+        // A faultline output the user added a file to.
+        let out = base.join("out");
+        let s = Staging::new(&out).unwrap();
+        std::fs::write(s.path().join("summary.json"), "{}").unwrap();
+        s.commit().unwrap();
+        std::fs::write(out.join("my-analysis.txt"), "mine").unwrap();
+        assert!(Staging::new(&out).is_err());
+        let names: Vec<String> =
+            std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(names.iter().all(|n| !n.starts_with('.')), "nothing hidden or left behind: {names:?}");
+        assert_eq!(std::fs::read_to_string(mine.join("notes.md")).unwrap(), "keep me");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "a user's file");
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

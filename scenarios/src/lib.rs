@@ -1,8 +1,9 @@
 //! Scenarios: the TOML format, `--set` overrides, the built-in catalog, and pattern stacks.
 //!
 //! Where to start: [`load`] turns a catalog name or a file path plus overrides into a
-//! [`Scenario`] (a validated `SimSpec` and where it came from). [`catalog`] lists the built-in
-//! scenarios; [`file`] is the format; [`stack`] puts patterns on edges.
+//! [`Scenario`] (a validated `SimSpec` and where it came from); [`execute`] runs it with every
+//! checker that applies and returns its verdict. [`catalog`] lists the built-in scenarios;
+//! [`file`] is the format; [`stack`] puts patterns on edges; [`checkers`] are the invariants.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -10,7 +11,9 @@ pub mod catalog;
 pub mod checkers;
 pub mod file;
 pub mod overrides;
+pub mod pipeline;
 pub mod stack;
+mod suggest;
 
 use std::fmt;
 use std::path::Path;
@@ -18,6 +21,8 @@ use std::path::Path;
 use faultline_sim::SimSpec;
 
 pub use overrides::Override;
+pub use pipeline::{execute, execute_spec, RunOptions};
+pub use suggest::did_you_mean;
 
 /// Where a scenario came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,9 +53,41 @@ pub struct Scenario {
     pub source: Source,
     /// The `--set` overrides applied, as given.
     pub overrides: Vec<String>,
+    /// The scenario file as run (every override applied), when it came from a file.
+    pub document: Option<toml::Table>,
+    /// Things in the scenario that are allowed but probably not meant (a fault that starts
+    /// after the run ends, say), one line each.
+    pub warnings: Vec<String>,
 }
 
 impl Scenario {
+    /// A scenario built in Rust (`SimSpec::builder`), with no file behind it.
+    pub fn from_spec(spec: SimSpec) -> Scenario {
+        let source = Source::File(spec.name.clone());
+        Scenario {
+            spec,
+            description: String::new(),
+            source,
+            overrides: Vec::new(),
+            document: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The scenario as it ran, as TOML: the file with every override applied and the seed set,
+    /// under a comment with the command that reproduces it. `None` for a scenario built in Rust.
+    pub fn as_run_toml(&self, program: &str) -> Option<String> {
+        let mut doc = self.document.clone()?;
+        doc.insert("name".to_owned(), toml::Value::String(self.spec.name.clone()));
+        doc.insert("seed".to_owned(), toml::Value::Integer(self.spec.seed as i64));
+        let body = toml::to_string(&doc).ok()?;
+        Some(format!(
+            "# The scenario as run: {} with every --set applied.\n# reproduce: {program} {}\n\n{body}",
+            self.source.as_arg(),
+            self.reproduce_args()
+        ))
+    }
+
     /// The arguments of `faultline run` that reproduce this scenario and seed exactly.
     pub fn reproduce_args(&self) -> String {
         let mut s = format!("run {} --seed {}", shell_quote(self.source.as_arg()), self.spec.seed);
@@ -148,11 +185,12 @@ pub fn load(name_or_path: &str, overrides: &[String], seed: Option<u64>) -> Resu
     };
     let parsed: Vec<Override> =
         overrides.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
-    let (mut spec, description) = parse(&text, &label, &default_name, &parsed)?;
+    let (mut spec, description, document) = parse(&text, &label, &default_name, &parsed)?;
     if let Some(seed) = seed {
         spec.seed = seed;
     }
-    Ok(Scenario { spec, description, source, overrides: overrides.to_vec() })
+    let overrides = overrides.to_vec();
+    Ok(Scenario { spec, description, source, overrides, document: Some(document), warnings: Vec::new() })
 }
 
 /// Parses scenario text (named `label` in messages) with overrides applied.
@@ -161,11 +199,11 @@ fn parse(
     label: &str,
     default_name: &str,
     overrides: &[Override],
-) -> Result<(SimSpec, String), ScenarioError> {
+) -> Result<(SimSpec, String, toml::Table), ScenarioError> {
     let mut doc: toml::Table =
         toml::from_str(text).map_err(|e| ScenarioError::Syntax { file: label.to_owned(), message: e.to_string() })?;
     overrides::apply_all(&mut doc, overrides).map_err(ScenarioError::Override)?;
-    let file: file::ScenarioFile = serde_path_to_error::deserialize(toml::Value::Table(doc)).map_err(|e| {
+    let file: file::ScenarioFile = serde_path_to_error::deserialize(toml::Value::Table(doc.clone())).map_err(|e| {
         let key = e.path().to_string();
         // The toml crate appends "\nin `key`" to its messages; the key is already named.
         let message = e.into_inner().to_string();
@@ -177,17 +215,26 @@ fn parse(
             .join("; ");
         ScenarioError::Key { file: label.to_owned(), key: if key == "." { "(top level)".into() } else { key }, message }
     })?;
-    file.into_spec(default_name).map_err(|e| ScenarioError::Key {
+    let (spec, description) = file.into_spec(default_name).map_err(|e| ScenarioError::Key {
         file: label.to_owned(),
         key: e.key,
         message: e.message,
-    })
+    })?;
+    Ok((spec, description, doc))
 }
 
 /// Parses scenario text directly (for tests and tools), naming it `label` in errors.
 pub fn from_str(text: &str, label: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
     let parsed: Vec<Override> =
         overrides.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
-    let (spec, description) = parse(text, label, label, &parsed)?;
-    Ok(Scenario { spec, description, source: Source::File(label.to_owned()), overrides: overrides.to_vec() })
+    let (spec, description, document) = parse(text, label, label, &parsed)?;
+    let source = Source::File(label.to_owned());
+    Ok(Scenario {
+        spec,
+        description,
+        source,
+        overrides: overrides.to_vec(),
+        document: Some(document),
+        warnings: Vec::new(),
+    })
 }

@@ -14,6 +14,7 @@ use faultline_patterns::choreography::{react, Reaction, Role, SagaEvent};
 use faultline_patterns::saga::{LogRecord, SagaDefinition, SagaOutcome};
 
 use crate::call::{CallError, Meta, Op, Served};
+use crate::event::EventKind;
 use crate::server::Replica;
 use crate::spec::AppSpec;
 use crate::store::StoreHandle;
@@ -31,7 +32,7 @@ enum Step {
 
 impl Replica {
     fn saga_record(&self, saga: u64, record: LogRecord) {
-        self.world.event(&self.node_name(), "saga.record", format!("id={saga} record={}", record.encode()));
+        self.world.event(self.node, EventKind::SagaRecord { id: saga, record });
     }
 
     /// Queues `event` for the others, in the caller's transaction. Keyed by saga: one saga's
@@ -130,7 +131,7 @@ impl Replica {
                 let n = s.get_u64("parked_next") + 1;
                 s.put("parked_next", n.to_string().as_bytes());
                 s.put(&format!("parked/{item:020}/{n:020}"), saga.to_string().as_bytes());
-                self.world.event(&self.node_name(), "saga.parked", format!("id={saga} item={item}"));
+                self.world.event(self.node, EventKind::SagaParked { id: saga, item });
                 Step::Parked
             }
             Err(_) => {

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::{CallError, Meta, Op, Served};
+use crate::event::EventKind;
 use crate::server::{recorded_call, Replica};
 use crate::spec::AppSpec;
 
@@ -73,11 +74,8 @@ impl Replica {
         let check =
             !matches!(self.world.spec.services[self.service].app, Some(AppSpec::EventStore { version_check: false }));
         if check && op.seq != version {
-            self.world.event(
-                &self.node_name(),
-                "es.conflict",
-                format!("stream={stream} expected={} actual={version} writer={}", op.seq, op.id),
-            );
+            let conflict = EventKind::EsConflict { stream, expected: op.seq, actual: version, writer: op.id };
+            self.world.event(self.node, conflict);
             return Err(CallError::Conflict);
         }
         let new = version + 1;
@@ -94,12 +92,9 @@ impl Replica {
         s.put(&format!("all/{position:020}"), stream.to_string().as_bytes());
         s.put("head", position.to_string().as_bytes());
         s.sync();
-        let what = if kind.is_some() { format!(" kind={}", op.name) } else { String::new() };
-        self.world.event(
-            &self.node_name(),
-            "es.append",
-            format!("stream={stream} expected={} version={new} writer={} position={position}{what}", op.seq, op.id),
-        );
+        let kind = kind.map(|_| op.name);
+        let append = EventKind::EsAppend { stream, expected: op.seq, version: new, writer: op.id, position, kind };
+        self.world.event(self.node, append);
         Ok(Served::Full)
     }
 
@@ -169,14 +164,8 @@ impl Replica {
                     _ => return Err(CallError::Server),
                 }
             }
-            self.world.event(
-                &self.node_name(),
-                "es.load",
-                format!(
-                    "stream={stream} version={version} balance={balance} snapshot={from} replayed={}",
-                    version - from
-                ),
-            );
+            let load = EventKind::EsLoad { stream, version, balance, snapshot: from, replayed: version - from };
+            self.world.event(self.node, load);
             tokio::time::sleep(self.work_time()).await; // deciding, with what was loaded
             let (name, after) =
                 if balance >= 10 && request % 2 == 0 { ("withdraw", balance - 10) } else { ("deposit", balance + 10) };
@@ -246,11 +235,7 @@ impl Replica {
                 s.put(&format!("view/{stream}"), count.to_string().as_bytes());
                 if !atomic {
                     s.sync();
-                    self.world.event(
-                        &self.node_name(),
-                        "projection.apply",
-                        format!("position={position} stream={stream} count={count}"),
-                    );
+                    self.world.event(self.node, EventKind::ProjectionApply { position, stream, count });
                     tokio::time::sleep(self.work_time()).await; // a crash here applies it again
                     s.put("checkpoint", position.to_string().as_bytes());
                     s.sync();
@@ -258,11 +243,7 @@ impl Replica {
                 }
                 s.put("checkpoint", position.to_string().as_bytes());
                 s.sync();
-                self.world.event(
-                    &self.node_name(),
-                    "projection.apply",
-                    format!("position={position} stream={stream} count={count}"),
-                );
+                self.world.event(self.node, EventKind::ProjectionApply { position, stream, count });
             }
             if position == checkpoint {
                 tokio::time::sleep(Duration::from_millis(20)).await;

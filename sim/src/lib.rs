@@ -3,7 +3,10 @@
 //!
 //! Where to start:
 //! - [`spec`]: what to simulate ([`SimSpec`], built with [`SimSpec::builder`]).
-//! - [`run()`]: run a spec for one seed on a fresh thread; rows stream to a [`RecordSink`].
+//! - [`run_unchecked`]: run a spec for one seed on a fresh thread; records stream to a
+//!   [`RecordSink`]. It checks nothing: `faultline_scenarios::execute` runs a scenario with
+//!   every checker that applies and returns its [`verdict::Verdict`].
+//! - [`event`]: the typed events of the event log; [`verdict`]: what checkers conclude.
 //! - [`fault`], [`workload`], [`dist`]: the data a spec is made of.
 //! - [`record`]: request and event rows, the fingerprint, per-edge summaries.
 //! - [`call`]: the request/error types on a call edge and the [`EdgeStack`] hook that puts
@@ -19,6 +22,7 @@ mod cache;
 pub mod call;
 mod choreography;
 pub mod dist;
+pub mod event;
 mod event_store;
 pub mod fault;
 mod net;
@@ -31,19 +35,23 @@ mod server;
 pub mod spec;
 pub mod stats;
 pub mod store;
+pub mod verdict;
 pub mod workload;
 mod world;
 
 pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Meta, Op, Served};
 pub use dist::Dist;
+pub use event::{Event, EventKind, Logged, OwnedEvent};
 pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};
 pub use run::{
-    madsim_config, run, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary, SimHandle,
+    madsim_config, run_unchecked, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary,
+    SimHandle,
 };
 pub use spec::{
     AppSpec, GatewaySpec, LinkModel, NetworkSpec, OutboxMode, Relay, ServiceSpec, SimBuilder, SimSpec, SpecError,
     CLIENT,
 };
+pub use verdict::{Execution, Measures, Verdict};
 pub use workload::{Arrivals, ClientSpace, KeySpace, Workload};
 pub use world::World;

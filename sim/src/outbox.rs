@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::call::{CallError, Meta, Op, Served};
+use crate::event::EventKind;
 use crate::server::{recorded_call, Replica};
 use crate::spec::{AppSpec, OutboxMode, Relay};
 use crate::store::StoreHandle;
@@ -36,10 +37,6 @@ fn message(entry: &[u8]) -> (u64, u64, u64) {
 }
 
 impl Replica {
-    pub(crate) fn node_name(&self) -> String {
-        self.world.nodes[self.node as usize].name.clone()
-    }
-
     /// The broker's partition count (1 for anything that is not a broker).
     fn partitions(&self) -> u64 {
         match self.world.spec.services[self.service].app {
@@ -56,11 +53,7 @@ impl Replica {
         s.put(&format!("log/{part}/{offset:020}"), format!("{},{},{}", op.id, op.key, op.seq).as_bytes());
         s.put(&format!("head/{part}"), offset.to_string().as_bytes());
         s.sync();
-        self.world.event(
-            &self.node_name(),
-            "broker.publish",
-            format!("part={part} offset={offset} event={} key={} seq={}", op.id, op.key, op.seq),
-        );
+        self.world.event(self.node, EventKind::BrokerPublish { part, offset, event: op.id, key: op.key, seq: op.seq });
         Ok(Served::Full)
     }
 
@@ -112,7 +105,7 @@ impl Replica {
         }
         s.put(&inbox, b"1");
         s.sync();
-        self.world.event(&self.node_name(), "consumer.apply", format!("event={} key={} seq={}", op.id, op.key, op.seq));
+        self.world.event(self.node, EventKind::ConsumerApply { event: op.id, key: op.key, seq: op.seq });
         Ok(Served::Full)
     }
 
@@ -126,10 +119,9 @@ impl Replica {
             s.put(&format!("order/{request}"), format!("{key},{seq}").as_bytes());
             s.put(&format!("seq/{key}"), seq.to_string().as_bytes());
         };
-        let name = self.node_name();
-        let committed = |world: &crate::world::World| {
-            world.event(&name, "change.commit", format!("event={request} key={key} seq={seq}"))
-        };
+        let node = self.node;
+        let committed =
+            |world: &crate::world::World| world.event(node, EventKind::ChangeCommit { event: request, key, seq });
         let op = Op { name: "publish", id: request, key, seq };
         let mode = match spec.app {
             Some(AppSpec::Outbox { mode, .. }) => mode,

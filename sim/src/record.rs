@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::{Event, Logged, OwnedEvent};
 use crate::rng::{fnv1a, FNV_OFFSET};
 use crate::stats::{Histogram, Series, SeriesPoint};
 
@@ -126,39 +127,13 @@ impl RequestRecord {
     }
 }
 
-/// One entry of the event log: a fault, a node lifecycle change, a pattern decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// Virtual time, µs since the run began.
-    pub t_us: u64,
-    /// The node it happened on (`sim` for the simulator itself).
-    pub node: String,
-    /// Dotted kind, e.g. `fault.start`, `node.crash`, `retry.scheduled`.
-    pub kind: String,
-    /// `key=value` details.
-    pub detail: String,
-}
-
-impl Event {
-    /// Appends the CSV row (no newline); `detail` is quoted when it needs to be.
-    pub fn write_row(&self, out: &mut String) {
-        let _ = write!(out, "{},{},{},", self.t_us, self.node, self.kind);
-        if self.detail.contains([',', '"', '\n']) {
-            out.push('"');
-            out.push_str(&self.detail.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&self.detail);
-        }
-    }
-}
-
-/// Where rows go as the run produces them (files, memory, nowhere).
+/// Where records go as the run produces them (files, checkers, memory, nowhere). Each record
+/// comes with its CSV row, already formatted for the fingerprint.
 pub trait RecordSink: Send {
-    /// One request row (without newline).
-    fn request_row(&mut self, row: &str);
-    /// One event row (without newline).
-    fn event_row(&mut self, row: &str);
+    /// One call, and its `requests.csv` row (without newline).
+    fn request(&mut self, record: &RequestRecord, row: &str);
+    /// One event, and its `events.csv` row (without newline).
+    fn event(&mut self, event: &Logged<'_>, row: &str);
     /// The run is over: flush. An error here fails the run.
     fn finish(&mut self) -> Result<(), String> {
         Ok(())
@@ -170,17 +145,19 @@ pub trait RecordSink: Send {
 pub struct NullSink;
 
 impl RecordSink for NullSink {
-    fn request_row(&mut self, _row: &str) {}
-    fn event_row(&mut self, _row: &str) {}
+    fn request(&mut self, _record: &RequestRecord, _row: &str) {}
+    fn event(&mut self, _event: &Logged<'_>, _row: &str) {}
 }
 
-/// Rows kept by a [`MemorySink`].
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// Records kept by a [`MemorySink`].
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Rows {
     /// Request rows in order.
     pub requests: Vec<String>,
     /// Event rows in order.
     pub events: Vec<String>,
+    /// The events themselves, in order.
+    pub typed: Vec<OwnedEvent>,
 }
 
 /// A sink that keeps every row in memory; clone it before the run to read the rows after.
@@ -195,14 +172,15 @@ impl MemorySink {
 }
 
 impl RecordSink for MemorySink {
-    fn request_row(&mut self, row: &str) {
+    fn request(&mut self, _record: &RequestRecord, row: &str) {
         if let Ok(mut r) = self.0.lock() {
             r.requests.push(row.to_owned());
         }
     }
-    fn event_row(&mut self, row: &str) {
+    fn event(&mut self, event: &Logged<'_>, row: &str) {
         if let Ok(mut r) = self.0.lock() {
             r.events.push(row.to_owned());
+            r.typed.push(OwnedEvent::from(event));
         }
     }
 }
@@ -246,6 +224,8 @@ struct EdgeAgg {
 /// Folds records into the fingerprint and aggregates and passes them to the sink.
 pub struct Recorder {
     sink: Box<dyn RecordSink>,
+    /// Node names by index; the last is `sim`.
+    names: Vec<String>,
     hash: u64,
     row: String,
     edges: BTreeMap<String, EdgeAgg>,
@@ -255,10 +235,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder that bins time series `bin_us` wide.
-    pub fn new(sink: Box<dyn RecordSink>, bin_us: u64) -> Self {
+    /// A recorder that bins time series `bin_us` wide; events name their nodes from `names`.
+    pub fn new(sink: Box<dyn RecordSink>, bin_us: u64, names: Vec<String>) -> Self {
         Recorder {
             sink,
+            names,
             hash: FNV_OFFSET,
             row: String::with_capacity(128),
             edges: BTreeMap::new(),
@@ -273,7 +254,7 @@ impl Recorder {
         self.row.clear();
         r.write_row(&mut self.row);
         self.hash = fnv1a(fnv1a(self.hash, b"R"), self.row.as_bytes());
-        self.sink.request_row(&self.row);
+        self.sink.request(r, &self.row);
         self.requests += 1;
         if !self.edges.contains_key(&r.edge) {
             let agg = EdgeAgg {
@@ -297,11 +278,14 @@ impl Recorder {
 
     /// Records one event.
     pub fn event(&mut self, e: &Event) {
+        let node = self.names.get(e.node as usize).map_or("?", String::as_str);
         self.row.clear();
-        e.write_row(&mut self.row);
+        e.write_row(node, &mut self.row);
         self.hash = fnv1a(fnv1a(self.hash, b"E"), self.row.as_bytes());
-        self.sink.event_row(&self.row);
         self.events += 1;
+        // The header is line 1.
+        let logged = Logged { line: self.events + 1, t_us: e.t_us, node, kind: &e.kind };
+        self.sink.event(&logged, &self.row);
     }
 
     /// The fingerprint so far.

@@ -14,9 +14,10 @@ use madsim::runtime::{Handle, Runtime};
 use serde::{Deserialize, Serialize};
 
 use crate::call::Meta;
+use crate::event::EventKind;
 use crate::fault::{FaultKind, FaultWindow};
 use crate::net::{Handler, Transport};
-use crate::record::{EdgeSummary, Outcome, RecordSink, Recorder, RequestRecord};
+use crate::record::{EdgeSummary, Outcome, RecordSink, RequestRecord};
 use crate::rng::stream;
 use crate::server::{edge_client, recorded_call, Replica};
 use crate::spec::{SimSpec, CLIENT};
@@ -62,8 +63,6 @@ pub struct RunOutput {
     pub services: Vec<ServiceSummary>,
     /// Fault windows, for shading charts.
     pub faults: Vec<FaultWindow>,
-    /// Checks that failed (e.g. a stall), one line each; empty when all passed.
-    pub failed_checks: Vec<String>,
 }
 
 impl RunOutput {
@@ -135,14 +134,16 @@ impl SimHandle {
 }
 
 /// A probe: an async function started beside the run, on the simulator's own context.
-pub type Probe = Box<dyn FnOnce(SimHandle) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+pub type Probe = Arc<dyn Fn(SimHandle) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// Runs `spec` on a fresh thread, streaming rows to `sink`.
-pub fn run(spec: SimSpec, sink: Box<dyn RecordSink>) -> Result<RunOutput, RunError> {
+/// Runs `spec` on a fresh thread, streaming rows to `sink`, **without checking anything**:
+/// no invariant checker runs here (they live outside the simulator). To run a scenario with
+/// every checker that applies and get its verdict, use `faultline_scenarios::execute`.
+pub fn run_unchecked(spec: SimSpec, sink: Box<dyn RecordSink>) -> Result<RunOutput, RunError> {
     run_with_probe(spec, sink, None)
 }
 
-/// Like [`run`], with a probe running beside the simulation.
+/// Like [`run_unchecked`], with a probe running beside the simulation.
 pub fn run_with_probe(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Probe>) -> Result<RunOutput, RunError> {
     let seed = spec.seed;
     // Each seed gets a fresh OS thread: madsim seeds HashMap's RandomState per thread (pitfall 4).
@@ -184,10 +185,10 @@ pub fn series_bin(duration: Duration) -> Duration {
 /// The body of a run, inside a madsim runtime. Public so that madsim's `check_determinism`
 /// can drive it.
 pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Probe>) -> Result<RunOutput, RunError> {
-    let recorder = Recorder::new(sink, series_bin(spec.duration).as_micros() as u64);
-    let world = Arc::new(World::new(spec, recorder));
+    let bin_us = series_bin(spec.duration).as_micros() as u64;
+    let world = Arc::new(World::new(spec, sink, bin_us));
     let handle = Handle::current();
-    world.event("sim", "run.start", format!("scenario={} seed={}", world.spec.name, world.spec.seed));
+    world.event(world.sim_node(), EventKind::RunStart { scenario: world.spec.name.clone(), seed: world.spec.seed });
 
     for i in 0..world.nodes.len() as u32 {
         let w = world.clone();
@@ -203,9 +204,7 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
 
     let faults = tokio::spawn(run_faults(world.clone()));
     let housekeeping = tokio::spawn(prune_tasks());
-    let stalls = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let watchdog =
-        world.spec.stall_after.map(|after| tokio::spawn(watch_for_stalls(world.clone(), after, stalls.clone())));
+    let watchdog = world.spec.stall_after.map(|after| tokio::spawn(watch_for_stalls(world.clone(), after)));
     if let Some(probe) = probe {
         tokio::spawn(probe(SimHandle { world: world.clone() }));
     }
@@ -238,7 +237,7 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
             attempts: 0,
         });
     }
-    world.event("sim", "run.end", format!("t_s={:.3}", end_us as f64 / 1e6));
+    world.event(world.sim_node(), EventKind::RunEnd { end_us });
     faults.abort();
     housekeeping.abort();
     if let Some(w) = watchdog {
@@ -251,14 +250,12 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     }
     tokio::time::sleep(Duration::from_millis(1)).await;
     let _ = Handle::current().metrics().num_tasks();
-    let mut failed_checks = stalls.lock().map(|s| s.clone()).unwrap_or_default();
-    failed_checks.extend(world.failed_checks.lock().map(|f| f.clone()).unwrap_or_default());
-    finish(&world, end_us, failed_checks)
+    finish(&world, end_us)
 }
 
 /// The stall watchdog: once a second, if workload requests are in flight and none has
 /// completed for `after`, records one `sim.stall` event (until progress resumes).
-async fn watch_for_stalls(world: Arc<World>, after: Duration, stalls: Arc<std::sync::Mutex<Vec<String>>>) {
+async fn watch_for_stalls(world: Arc<World>, after: Duration) {
     let mut last_count = world.recorder().counts().0;
     let mut last_progress = world.now_us();
     let mut reported = false;
@@ -276,22 +273,13 @@ async fn watch_for_stalls(world: Arc<World>, after: Duration, stalls: Arc<std::s
         let quiet = Duration::from_micros(now - last_progress);
         if quiet >= after && !reported {
             reported = true;
-            let oldest = world.inflight().values().min().copied().unwrap_or(now);
-            let line = format!(
-                "stall at {:.1} s: {inflight} requests in flight, none completed for {:.0} s (oldest started at {:.1} s)",
-                now as f64 / 1e6,
-                quiet.as_secs_f64(),
-                oldest as f64 / 1e6
-            );
-            world.event("sim", "sim.stall", format!("inflight={inflight} quiet_s={:.0}", quiet.as_secs_f64()));
-            if let Ok(mut s) = stalls.lock() {
-                s.push(line);
-            }
+            let oldest_us = world.inflight().values().min().copied().unwrap_or(now);
+            world.event(world.sim_node(), EventKind::Stall { inflight, quiet_s: quiet.as_secs(), oldest_us });
         }
     }
 }
 
-fn finish(world: &World, end_us: u64, failed_checks: Vec<String>) -> Result<RunOutput, RunError> {
+fn finish(world: &World, end_us: u64) -> Result<RunOutput, RunError> {
     let mut recorder = world.recorder();
     recorder.finish().map_err(RunError::Sink)?;
     // The entry edge first, then dependency edges in declaration order.
@@ -346,7 +334,6 @@ fn finish(world: &World, end_us: u64, failed_checks: Vec<String>) -> Result<RunO
         edges,
         services,
         faults,
-        failed_checks,
     })
 }
 
@@ -355,7 +342,7 @@ async fn start_node(world: Arc<World>, me: u32) {
     let transport = match Transport::bind(world.clone(), me).await {
         Ok(t) => t,
         Err(e) => {
-            world.event(&world.nodes[me as usize].name, "node.bind_failed", e.to_string());
+            world.event(me, EventKind::NodeBindFailed { error: e.to_string() });
             return;
         }
     };
@@ -391,12 +378,7 @@ async fn supervise_liveness(transport: Arc<Transport>) {
                     tokio::time::sleep(config.period).await;
                     let alive = !world.is_alive(node) || transport.probe_live(node, config.timeout).await;
                     if tracker.on_result(alive) == Some(false) {
-                        let name = world.nodes[node as usize].name.clone();
-                        world.event(
-                            &name,
-                            "liveness.restart",
-                            format!("after {} failed probes", config.failure_threshold),
-                        );
+                        world.event(node, EventKind::LivenessRestart { failed_probes: config.failure_threshold });
                         world.crash_node(node);
                         if let Some(id) = madsim_id(&world, node) {
                             Handle::current().kill(id);
@@ -505,8 +487,10 @@ async fn run_faults(world: Arc<World>) {
         } else {
             end_fault(&world, i);
         }
-        let phase = if start { "fault.start" } else { "fault.end" };
-        world.event("sim", phase, format!("id={i} kind={} target={}", fault.kind.name(), fault.target));
+        let (id, kind, target) = (i, fault.kind.name(), fault.target.to_string().into());
+        let event =
+            if start { EventKind::FaultStart { id, kind, target } } else { EventKind::FaultEnd { id, kind, target } };
+        world.event(world.sim_node(), event);
     }
 }
 
@@ -565,7 +549,7 @@ fn restart(world: &World, nodes: &[u32]) {
         if let Some(id) = madsim_id(world, n) {
             handle.restart(id);
         }
-        world.event(&world.nodes[n as usize].name, "node.restart", "");
+        world.event(n, EventKind::NodeRestart);
     }
 }
 

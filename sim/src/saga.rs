@@ -13,6 +13,7 @@ use faultline_patterns::saga::{run_saga, LogRecord, Participants, SagaDefinition
 use faultline_patterns::BoxFuture;
 
 use crate::call::{EdgeService, Meta};
+use crate::event::{EventKind, StockChange as Logged};
 use crate::server::recorded_call;
 use crate::store::StoreHandle;
 use crate::world::World;
@@ -24,7 +25,7 @@ const COMPENSATION_RETRY: Duration = Duration::from_millis(200);
 pub(crate) struct StoreSagaLog {
     pub(crate) store: StoreHandle,
     pub(crate) world: Arc<World>,
-    pub(crate) node: String,
+    pub(crate) node: u32,
 }
 
 fn key(id: u64) -> String {
@@ -40,7 +41,7 @@ impl SagaLog for StoreSagaLog {
         text.push_str(&record.encode());
         self.store.put(&key(id), text.as_bytes());
         self.store.sync();
-        self.world.event(&self.node, "saga.record", format!("id={id} record={}", record.encode()));
+        self.world.event(self.node, EventKind::SagaRecord { id, record });
         Box::pin(async {})
     }
 
@@ -66,6 +67,8 @@ impl SagaLog for StoreSagaLog {
 /// recorded on its edge).
 pub(crate) struct EdgeParticipants {
     pub(crate) world: Arc<World>,
+    /// The orchestrator's node.
+    pub(crate) node: u32,
     pub(crate) edges: BTreeMap<&'static str, (String, EdgeService)>,
     pub(crate) meta: Meta,
 }
@@ -75,14 +78,13 @@ impl Participants for EdgeParticipants {
         let Some((edge, stack)) = self.edges.get(service).cloned() else {
             return Box::pin(async { StepResult::Failed });
         };
-        let world = self.world.clone();
+        let (world, node) = (self.world.clone(), self.node);
         let meta = Meta { op: Some(crate::call::Op { name: op, id, key: self.meta.key, seq: 0 }), ..self.meta };
         Box::pin(async move {
             let call_id = world.next_id();
             let result = recorded_call(&world, call_id, &edge, &stack, id, meta).await;
             if let Err(e) = result {
-                let node = edge.split_once("->").map_or("sim", |(from, _)| from).to_owned();
-                world.event(&node, "saga.op_failed", format!("id={id} service={service} op={op} error={}", e.name()));
+                world.event(node, EventKind::SagaOpFailed { id, service, op, error: e.name() });
             }
             match result {
                 Ok(_) => StepResult::Done,
@@ -135,7 +137,7 @@ pub(crate) enum StockChange {
 /// `stock.locked`, `stock.confirm`.
 pub(crate) fn change_stock(
     world: &World,
-    node: &str,
+    node: u32,
     key: (usize, u64),
     units: u64,
     saga: u64,
@@ -144,14 +146,20 @@ pub(crate) fn change_stock(
     let locking = world.spec.semantic_lock();
     let mut stock = world.stock.lock().unwrap_or_else(|e| e.into_inner());
     let item = stock.entry(key).or_insert(ItemStock { available: units, holder: None });
-    let detail = |available: u64, what: &str| format!("item={} saga={saga} available={available}{what}", key.1);
+    let event = |change: Logged, available: u64, holder: Option<u64>| EventKind::Stock {
+        change,
+        item: key.1,
+        saga,
+        available,
+        holder,
+    };
     match change {
         StockChange::Take if locking && item.holder.is_some_and(|h| h != saga) => {
-            world.event(node, "stock.locked", detail(item.available, &format!(" holder={}", item.holder.unwrap_or(0))));
+            world.event(node, event(Logged::Locked, item.available, Some(item.holder.unwrap_or(0))));
             return Err(crate::call::CallError::Conflict);
         }
         StockChange::Take if item.available == 0 => {
-            world.event(node, "stock.out", detail(item.available, ""));
+            world.event(node, event(Logged::Out, item.available, None));
             return Err(crate::call::CallError::Server);
         }
         StockChange::Take => {
@@ -159,20 +167,20 @@ pub(crate) fn change_stock(
             if locking {
                 item.holder = Some(saga);
             }
-            world.event(node, "stock.take", detail(item.available, ""));
+            world.event(node, event(Logged::Take, item.available, None));
         }
         StockChange::Return => {
             item.available += 1;
             if item.holder == Some(saga) {
                 item.holder = None;
             }
-            world.event(node, "stock.return", detail(item.available, ""));
+            world.event(node, event(Logged::Return, item.available, None));
         }
         StockChange::Confirm => {
             if item.holder == Some(saga) {
                 item.holder = None;
             }
-            world.event(node, "stock.confirm", detail(item.available, ""));
+            world.event(node, event(Logged::Confirm, item.available, None));
         }
     }
     Ok(())

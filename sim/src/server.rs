@@ -9,6 +9,7 @@ use faultline_patterns::{EventSink, PatternEvent, Service};
 use tokio::sync::Semaphore;
 
 use crate::call::{CallError, CallRequest, EdgeContext, EdgeService, Meta, Served};
+use crate::event::EventKind;
 use crate::net::{Envelope, Handler, Transport};
 use crate::record::{Outcome, RequestRecord};
 use crate::rng::{stream, SimRng};
@@ -23,8 +24,7 @@ pub(crate) struct NodeEvents {
 
 impl EventSink for NodeEvents {
     fn emit(&self, e: PatternEvent) {
-        let name = &self.world.nodes[self.node as usize].name;
-        self.world.event(name, format!("{}.{}", e.pattern, e.kind), e.detail);
+        self.world.event(self.node, EventKind::Pattern(e));
     }
 }
 
@@ -179,7 +179,7 @@ impl Replica {
         });
         let starting_until_us = world.now_us() + spec.startup.as_micros() as u64;
         if !spec.startup.is_zero() {
-            world.event(name, "startup.begin", format!("ms={}", spec.startup.as_millis()));
+            world.event(node, EventKind::StartupBegin { ms: spec.startup.as_millis() as u64 });
         }
         Arc::new(Replica {
             routes,
@@ -228,18 +228,14 @@ impl Replica {
         if compensation_of_this.is_some() && spec.decline_every.is_some_and(|every| saga % every == 0) {
             return Err(CallError::Server); // declined for good: the saga must compensate
         }
-        let name = &self.world.nodes[self.node as usize].name;
         let count = {
             let mut effects = self.world.effects.lock().unwrap_or_else(|e| e.into_inner());
             // An action arriving after its compensation (delayed or duplicated) is refused: the
             // saga has already undone it.
             if let Some(comp) = compensation_of_this {
                 if effects.contains_key(&(self.service, comp, saga)) {
-                    self.world.event(
-                        name,
-                        "participant.refused",
-                        format!("service={} op={op} saga={saga} reason=compensated", spec.name),
-                    );
+                    let service = spec.name.as_str().into();
+                    self.world.event(self.node, EventKind::ParticipantRefused { service, op, saga });
                     return Err(CallError::Server);
                 }
             }
@@ -256,7 +252,7 @@ impl Replica {
                     _ => None,
                 };
                 if let Some(change) = change {
-                    crate::saga::change_stock(&self.world, name, (self.service, item), units, saga, change)?;
+                    crate::saga::change_stock(&self.world, self.node, (self.service, item), units, saga, change)?;
                 }
             }
             let reapply = spec.non_idempotent.iter().any(|o| o == op);
@@ -265,11 +261,8 @@ impl Replica {
             }
             *n
         };
-        self.world.event(
-            name,
-            "participant.effect",
-            format!("service={} op={op} saga={saga} applied={count}", spec.name),
-        );
+        let service = spec.name.as_str().into();
+        self.world.event(self.node, EventKind::ParticipantEffect { service, op, saga, applied: count });
         Ok(Served::Full)
     }
 
@@ -287,11 +280,10 @@ impl Replica {
     }
 
     fn saga_ports(&self, meta: Meta) -> (crate::saga::StoreSagaLog, crate::saga::EdgeParticipants) {
-        let node = self.world.nodes[self.node as usize].name.clone();
         let log = crate::saga::StoreSagaLog {
             store: crate::store::StoreHandle { world: self.world.clone(), node: self.node },
             world: self.world.clone(),
-            node,
+            node: self.node,
         };
         let edges = self
             .deps
@@ -302,7 +294,7 @@ impl Replica {
                 Some((service, (edge.clone(), stack.clone())))
             })
             .collect();
-        (log, crate::saga::EdgeParticipants { world: self.world.clone(), edges, meta })
+        (log, crate::saga::EdgeParticipants { world: self.world.clone(), node: self.node, edges, meta })
     }
 
     /// Whether this order-saga orchestrator compensates failed sagas (not doing so is a
@@ -326,8 +318,7 @@ impl Replica {
             // All at once, as they ran before the crash: one saga may wait for another (a
             // semantic lock), and resuming them one by one deadlocked (found by faultline).
             for id in log.unfinished().await {
-                let name = this.world.nodes[this.node as usize].name.clone();
-                this.world.event(&name, "saga.resume", format!("id={id}"));
+                this.world.event(this.node, EventKind::SagaResume { id });
                 let this = this.clone();
                 tokio::spawn(async move {
                     let key = this.store().get_u64(&format!("saga_item/{id}"));
@@ -375,20 +366,9 @@ impl Replica {
             };
         }
         if spec.exactly_once_check && result.is_ok() {
-            let count = {
-                let mut ex = self.world.executions.lock().unwrap_or_else(|e| e.into_inner());
-                let c = ex.entry(key).or_insert(0);
-                *c += 1;
-                *c
-            };
-            if count == 2 {
-                let name = &self.world.nodes[self.node as usize].name;
-                self.world.fail_check(
-                    name,
-                    "exactly_once.duplicate",
-                    format!("{} executed request {request} more than once (a duplicate side effect)", spec.name),
-                );
-            }
+            // The exactly-once checker counts these: a second one for a request is a duplicate
+            // side effect (a double charge).
+            self.world.event(self.node, EventKind::Executed { service: spec.name.as_str().into(), request });
         }
         result
     }
@@ -518,8 +498,7 @@ async fn track_readiness(
             all_up &= up;
         }
         if ready.swap(all_up, Ordering::Relaxed) != all_up {
-            let kind = if all_up { "readiness.up" } else { "readiness.down" };
-            world.event(&world.nodes[transport.me as usize].name, kind, format!("deps={}", deps.join("+")));
+            world.event(transport.me, EventKind::Readiness { up: all_up, deps: deps.join("+").into() });
         }
         tokio::time::sleep(period).await;
     }
@@ -538,11 +517,7 @@ impl Handler for Replica {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                     if left.is_zero() {
-                        self.world.event(
-                            &self.world.nodes[self.node as usize].name,
-                            "deadline.expired_on_arrival",
-                            format!("request={request}"),
-                        );
+                        self.world.event(self.node, EventKind::DeadlineExpiredOnArrival { request });
                         Err(CallError::Timeout)
                     } else {
                         tokio::time::timeout(left, self.execute_once(request, meta))

@@ -14,8 +14,9 @@ use madsim::task::NodeId;
 use tokio::time::Instant;
 
 use crate::dist::Dist;
+use crate::event::{Event, EventKind};
 use crate::fault::{FaultKind, Target};
-use crate::record::{Event, Recorder, RequestRecord};
+use crate::record::{RecordSink, Recorder, RequestRecord};
 use crate::rng::{stream, SimRng};
 use crate::spec::{LinkModel, SimSpec, CLIENT};
 use crate::store::StoreData;
@@ -95,15 +96,11 @@ pub struct World {
     pub(crate) registry: Mutex<BTreeMap<u32, u64>>,
     /// Idempotency store per (service, request id): `None` while running, then the result.
     pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
-    /// Successful executions per (service, request id), for services with the exactly-once check.
-    pub(crate) executions: Mutex<BTreeMap<(usize, u64), u32>>,
     /// Saga participants' applied effects: times applied per (service, operation, saga).
     pub(crate) effects: Mutex<BTreeMap<(usize, &'static str, u64), u32>>,
     /// Saga participants' stock per (service, item): units available and the saga holding the
     /// item's semantic lock.
     pub(crate) stock: Mutex<BTreeMap<(usize, u64), crate::saga::ItemStock>>,
-    /// Checks that failed during the run, one line each.
-    pub(crate) failed_checks: Mutex<Vec<String>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     pub(crate) idle: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -115,7 +112,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl World {
-    pub(crate) fn new(spec: SimSpec, recorder: Recorder) -> World {
+    pub(crate) fn new(spec: SimSpec, sink: Box<dyn RecordSink>, bin_us: u64) -> World {
         let mut nodes =
             vec![NodeInfo { name: CLIENT.to_owned(), service: None, addr: addr_of(0), madsim_id: OnceLock::new() }];
         for (si, s) in spec.services.iter().enumerate() {
@@ -130,6 +127,8 @@ impl World {
             }
         }
         let n = nodes.len();
+        let names = nodes.iter().map(|n| n.name.clone()).chain(std::iter::once("sim".to_owned())).collect();
+        let recorder = Recorder::new(sink, bin_us, names);
         let groups: Vec<&str> = std::iter::once(CLIENT).chain(spec.services.iter().map(|s| s.name.as_str())).collect();
         let link_table = groups
             .iter()
@@ -154,8 +153,6 @@ impl World {
             caches: Mutex::new(BTreeMap::new()),
             registry: Mutex::new(BTreeMap::new()),
             idempotency: Mutex::new(BTreeMap::new()),
-            executions: Mutex::new(BTreeMap::new()),
-            failed_checks: Mutex::new(Vec::new()),
             effects: Mutex::new(BTreeMap::new()),
             stock: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
@@ -309,10 +306,15 @@ impl World {
         lock(&self.recorder).request(r);
     }
 
-    /// Records one event now.
-    pub(crate) fn event(&self, node: &str, kind: impl Into<String>, detail: impl Into<String>) {
-        let e = Event { t_us: self.now_us(), node: node.to_owned(), kind: kind.into(), detail: detail.into() };
+    /// Records one event now, on node `node` ([`World::sim_node`] for the simulator itself).
+    pub(crate) fn event(&self, node: u32, kind: EventKind) {
+        let e = Event { t_us: self.now_us(), node, kind };
         lock(&self.recorder).event(&e);
+    }
+
+    /// The node index events of the simulator itself use (`sim` in the log).
+    pub(crate) fn sim_node(&self) -> u32 {
+        self.nodes.len() as u32
     }
 
     /// One more request in `node`; returns the incarnation to pass to `leave`.
@@ -353,20 +355,11 @@ impl World {
             o.incarnation += 1;
         }
         let lost = lock(&self.stores).get_mut(&node).map(StoreData::crash).unwrap_or(0);
-        self.event(&self.nodes[node as usize].name, "node.crash", format!("unsynced_writes_lost={lost}"));
+        self.event(node, EventKind::NodeCrash { unsynced_writes_lost: lost });
     }
 
     pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
         lock(&self.inflight)
-    }
-
-    /// Records a failed check (with an event), once per distinct line.
-    pub(crate) fn fail_check(&self, node: &str, kind: &str, line: String) {
-        self.event(node, kind, line.clone());
-        let mut f = lock(&self.failed_checks);
-        if f.len() < 100 {
-            f.push(line);
-        }
     }
 
     /// A heartbeat from `node` now.

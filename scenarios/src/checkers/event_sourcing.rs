@@ -1,4 +1,11 @@
-//! Checkers E1-E3 for event sourcing and CQRS, and a seeded driver of concurrent writers.
+//! Checkers E1-E3 for event sourcing and CQRS: as monitors of a run's events (an event-sourced
+//! account's loads, an event store's appends, a projector's read model), and over in-memory
+//! histories with a seeded driver of concurrent writers.
+//!
+//! - E1: replay (or snapshot + tail) reproduces the state: every load equals the fold of its
+//!   stream's events up to the version loaded.
+//! - E2: of appends that expected the same version of a stream, exactly one wins, right after it.
+//! - E3: a read model at checkpoint c equals the fold of the log up to c (lag is not a violation).
 //!
 //! The driver models concurrency as interleaving: each writer's operation is two steps (read
 //! the aggregate; append with the version it read), and a seeded stream picks which writer
@@ -15,7 +22,9 @@ use faultline_patterns::event_sourcing::{
 };
 use faultline_sim::rng::stream;
 
-use super::Violation;
+use faultline_sim::{EventKind, Logged};
+
+use super::{Findings, Invariant, Monitor, Violation};
 
 /// Runs a future that is ready at once (the in-memory store's are).
 fn now<F: Future>(f: F) -> F::Output {
@@ -72,24 +81,18 @@ pub fn check_e2(history: &[Attempt]) -> Option<Violation> {
     for (i, a) in history.iter().enumerate() {
         let Some(new_version) = a.accepted else { continue };
         if new_version != a.expected + 1 {
-            return Some(Violation {
-                checker: "E2",
-                at: i,
-                detail: format!(
-                    "writer {} expected version {} of {} but its append became version {new_version}: another append landed in between (a lost update)",
-                    a.writer, a.expected, a.stream
-                ),
-            });
+            return Some(Violation::in_history(
+                "E2",
+                i,
+                lost_update(u64::from(a.writer), a.expected, &a.stream, new_version),
+            ));
         }
         if let Some(first) = winners.insert((a.stream.as_str(), a.expected), i) {
-            return Some(Violation {
-                checker: "E2",
-                at: i,
-                detail: format!(
-                    "appends {first} and {i} both won with expected version {} of {} (a lost update)",
-                    a.expected, a.stream
-                ),
-            });
+            let detail = format!(
+                "appends {first} and {i} both won with expected version {} of {} (a lost update)",
+                a.expected, a.stream
+            );
+            return Some(Violation::in_history("E2", i, detail));
         }
     }
     None
@@ -106,11 +109,8 @@ pub fn check_e1<A: Aggregate + PartialEq + std::fmt::Debug>(
         let full = replay(Snapshot { version: 0, state: A::default() }, &all);
         let loaded = now(repo.load(store, s));
         if loaded != full {
-            return Some(Violation {
-                checker: "E1",
-                at: i,
-                detail: format!("stream {s}: snapshot + tail gives {loaded:?}, replay gives {full:?}"),
-            });
+            let detail = format!("stream {s}: snapshot + tail gives {loaded:?}, replay gives {full:?}");
+            return Some(Violation::in_history("E1", i, detail));
         }
     }
     None
@@ -127,11 +127,8 @@ pub fn check_e3<A: Aggregate + PartialEq + std::fmt::Debug>(
         expected.entry(r.stream.clone()).or_default().apply(&r.event);
     }
     if expected != projection.views {
-        return Some(Violation {
-            checker: "E3",
-            at: projection.checkpoint as usize,
-            detail: format!("read model {:?} != fold {:?}", projection.views, expected),
-        });
+        let detail = format!("read model {:?} != fold {:?}", projection.views, expected);
+        return Some(Violation::in_history("E3", projection.checkpoint as usize, detail));
     }
     None
 }
@@ -192,11 +189,8 @@ pub fn concurrent_writers(seed: u64, writers: u32, accounts: u32, ops: u32, vers
     for s in &streams {
         let full = replay(Snapshot { version: 0, state: Account::default() }, &now(store.read_stream(s, 1)));
         if full.state.balance < 0 && violation.is_none() {
-            violation = Some(Violation {
-                checker: "invariant",
-                at: attempts.len(),
-                detail: format!("{s} overdrawn to {}", full.state.balance),
-            });
+            let detail = format!("{s} overdrawn to {}", full.state.balance);
+            violation = Some(Violation::in_history("invariant", attempts.len(), detail));
         }
         balances.insert(s.clone(), full.state.balance);
     }
@@ -204,109 +198,135 @@ pub fn concurrent_writers(seed: u64, writers: u32, accounts: u32, ops: u32, vers
     WritersRun { attempts, violation, balances }
 }
 
-/// The accepted appends an event store on a simulated node reported (`es.append` events), as
-/// attempts for [`check_e2`].
-pub fn attempts_from_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<Attempt> {
-    super::event_rows(rows)
-        .filter(|r| r.kind == "es.append")
-        .filter_map(|r| {
-            Some(Attempt {
-                writer: r.number("writer").unwrap_or(0) as u32,
-                stream: format!("stream-{}", r.get("stream")?),
-                expected: r.number("expected")?,
-                accepted: Some(r.number("version")?),
-            })
-        })
-        .collect()
+fn lost_update(writer: u64, expected: u64, stream: &str, version: u64) -> String {
+    format!(
+        "writer {writer} expected version {expected} of {stream} but its append became version {version}: another append landed in between (a lost update)"
+    )
 }
 
-/// E3 on a simulated projector's events: each `projection.apply` (position `p`, stream `s`,
-/// count `n`) must show the fold of the store's log up to `p`, that is `n` = the number of
-/// `es.append` events of `s` at positions up to `p`. An event applied twice (or skipped) breaks
-/// it at the first wrong count.
-pub fn check_e3_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Option<Violation> {
-    let mut positions: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for row in super::event_rows(rows) {
-        let (Some(stream), Some(position)) = (row.number("stream"), row.number("position")) else { continue };
-        match row.kind {
-            "es.append" => positions.entry(stream).or_default().push(position),
-            "projection.apply" => {
-                let expected =
-                    positions.get(&stream).map_or(0, |ps| ps.iter().filter(|p| **p <= position).count() as u64);
-                let count = row.number("count").unwrap_or(0);
-                if count != expected {
-                    return Some(Violation {
-                        checker: "E3",
-                        at: row.index,
-                        detail: format!("the read model counts {count} events of stream {stream} at checkpoint {position}; the log up to it has {expected}"),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The read model's lag over a run: after every append and every applied event, `(t_us, head -
-/// checkpoint)`, in events.
-pub fn projection_lag<'a>(rows: impl IntoIterator<Item = &'a str>) -> Vec<(u64, u64)> {
-    let (mut head, mut checkpoint) = (0u64, 0u64);
-    let mut out = Vec::new();
-    for row in super::event_rows(rows) {
-        match row.kind {
-            "es.append" => head = head.max(row.number("position").unwrap_or(0)),
-            "projection.apply" => checkpoint = checkpoint.max(row.number("position").unwrap_or(0)),
-            _ => continue,
-        }
-        out.push((row.t_us, head.saturating_sub(checkpoint)));
-    }
-    out
-}
+const E1: &[Invariant] =
+    &[Invariant { id: "E1", statement: "every load (snapshot + replay) equals the fold of its stream's events" }];
+const E2: &[Invariant] = &[Invariant {
+    id: "E2",
+    statement: "of appends expecting one version of a stream, exactly one wins, right after it",
+}];
+const E3: &[Invariant] =
+    &[Invariant { id: "E3", statement: "a read model at checkpoint c equals the fold of the log up to c" }];
 
 /// E1 on an event-sourced account service's events: every `es.load` (stream, version, balance,
 /// loaded from a snapshot or by replay alone) must equal the fold of the stream's `es.append`
 /// events up to that version (a deposit adds 10, a withdrawal takes 10).
-pub fn check_e1_events<'a>(rows: impl IntoIterator<Item = &'a str>) -> Option<Violation> {
-    let mut balances: BTreeMap<u64, Vec<i64>> = BTreeMap::new(); // stream -> balance after each version
-    for row in super::event_rows(rows) {
-        let Some(stream) = row.number("stream") else { continue };
-        match row.kind {
-            "es.append" => {
-                let step = match row.get("kind") {
-                    Some("deposit") => 10,
-                    Some("withdraw") => -10,
-                    _ => continue,
-                };
-                let history = balances.entry(stream).or_default();
+#[derive(Debug, Default)]
+pub struct ReplayChecker {
+    /// stream -> balance after each version.
+    balances: BTreeMap<u64, Vec<i64>>,
+    found: Vec<Violation>,
+}
+
+impl Monitor for ReplayChecker {
+    fn invariants(&self) -> &'static [Invariant] {
+        E1
+    }
+
+    fn on_event(&mut self, e: &Logged<'_>) {
+        match e.kind {
+            EventKind::EsAppend { stream, kind: Some(kind), .. } => {
+                let step = if *kind == "withdraw" { -10 } else { 10 };
+                let history = self.balances.entry(*stream).or_default();
                 let last = history.last().copied().unwrap_or(0);
                 history.push(last + step);
             }
-            "es.load" => {
-                let version = row.number("version").unwrap_or(0) as usize;
-                let loaded: i64 = row.get("balance").and_then(|b| b.parse().ok()).unwrap_or(0);
-                let fold = if version == 0 {
-                    Some(0)
-                } else {
-                    balances.get(&stream).and_then(|h| h.get(version - 1)).copied()
+            EventKind::EsLoad { stream, version, balance, snapshot, replayed } => {
+                let fold = match *version {
+                    0 => Some(0),
+                    v => self.balances.get(stream).and_then(|h| h.get(v as usize - 1)).copied(),
                 };
-                if fold != Some(loaded) {
-                    let how = match row.number("snapshot") {
-                        Some(s) if s > 0 => format!(
-                            "from the snapshot at version {s} and {} events",
-                            row.get("replayed").unwrap_or("?")
-                        ),
-                        _ => "by replaying every event".to_owned(),
+                if fold != Some(*balance) {
+                    let how = match snapshot {
+                        0 => "by replaying every event".to_owned(),
+                        s => format!("from the snapshot at version {s} and {replayed} events"),
                     };
-                    return Some(Violation {
-                        checker: "E1",
-                        at: row.index,
-                        detail: format!("account {stream} loaded {how} at version {version} has balance {loaded}; its events fold to {}", fold.map_or("?".to_owned(), |f| f.to_string())),
-                    });
+                    let fold = fold.map_or("?".to_owned(), |f| f.to_string());
+                    let detail = format!(
+                        "account {stream} loaded {how} at version {version} has balance {balance}; its events fold to {fold}"
+                    );
+                    self.found.push(Violation::at("E1", e, detail));
                 }
             }
             _ => {}
         }
     }
-    None
+
+    fn finish(&mut self, findings: &mut Findings) {
+        findings.violations.append(&mut self.found);
+    }
+}
+
+/// E2 on an event store's accepted appends (`es.append`).
+#[derive(Debug, Default)]
+pub struct VersionChecker {
+    /// (stream, expected version) -> the line of the append that won it.
+    winners: BTreeMap<(u64, u64), u64>,
+    found: Vec<Violation>,
+}
+
+impl Monitor for VersionChecker {
+    fn invariants(&self) -> &'static [Invariant] {
+        E2
+    }
+
+    fn on_event(&mut self, e: &Logged<'_>) {
+        let EventKind::EsAppend { stream, expected, version, writer, .. } = e.kind else { return };
+        if *version != expected + 1 {
+            let detail = lost_update(*writer, *expected, &format!("stream-{stream}"), *version);
+            self.found.push(Violation::at("E2", e, detail));
+        } else if let Some(first) = self.winners.insert((*stream, *expected), e.line) {
+            let detail = format!(
+                "the appends at lines {first} and {} both won with expected version {expected} of stream-{stream} (a lost update)",
+                e.line
+            );
+            self.found.push(Violation::at("E2", e, detail));
+        }
+    }
+
+    fn finish(&mut self, findings: &mut Findings) {
+        findings.violations.append(&mut self.found);
+    }
+}
+
+/// E3 on a projector's events: each `projection.apply` (position `p`, stream `s`, count `n`)
+/// must show the fold of the store's log up to `p`, that is `n` = the number of `es.append`
+/// events of `s` at positions up to `p`. An event applied twice (or skipped) breaks it at the
+/// first wrong count.
+#[derive(Debug, Default)]
+pub struct ReadModelChecker {
+    positions: BTreeMap<u64, Vec<u64>>,
+    found: Vec<Violation>,
+}
+
+impl Monitor for ReadModelChecker {
+    fn invariants(&self) -> &'static [Invariant] {
+        E3
+    }
+
+    fn on_event(&mut self, e: &Logged<'_>) {
+        match e.kind {
+            EventKind::EsAppend { stream, position, .. } => self.positions.entry(*stream).or_default().push(*position),
+            EventKind::ProjectionApply { position, stream, count } => {
+                let expected =
+                    self.positions.get(stream).map_or(0, |ps| ps.iter().filter(|p| **p <= *position).count() as u64);
+                if *count != expected {
+                    let detail = format!(
+                        "the read model counts {count} events of stream {stream} at checkpoint {position}; the log up to it has {expected}"
+                    );
+                    self.found.push(Violation::at("E3", e, detail));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, findings: &mut Findings) {
+        findings.violations.append(&mut self.found);
+    }
 }

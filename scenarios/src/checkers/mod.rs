@@ -1,119 +1,229 @@
-//! Invariant checkers (ANCHORS.md): they read histories and records, never drive a system, and
-//! report the first violating event. They sit beside the scenarios, outside both the patterns
-//! and the simulator.
+//! Invariant checkers (ANCHORS.md) and the measures taken beside them. They watch a run's
+//! typed records as the run goes, never drive a system, and report every violation (with the
+//! first few as evidence: a line of `events.csv`). They sit beside the scenarios, outside both
+//! the patterns and the simulator.
 //!
-//! - [`event_sourcing`]: E1 (replay and snapshot + tail reproduce the state), E2 (of concurrent
-//!   appends with the same expected version exactly one wins), E3 (a read model at checkpoint c
-//!   equals the fold of the events up to c), and a seeded driver of concurrent writers.
-//! - [`saga`]: S1-S3 over a run's event log (S4 compares two runs), and dirty reads (`SL`:
-//!   a violation when the saga takes a semantic lock, a measure otherwise).
-//! - [`outbox`]: O1-O3 over a run's event log.
+//! - [`saga`]: S1-S3 (every saga ends; compensations only for attempted steps, in reverse
+//!   order, each taking effect once) and dirty reads (`SL`: a violation under a semantic lock,
+//!   a measure otherwise).
+//! - [`outbox`]: O1-O3 (every committed change published, no phantom; each event applied once;
+//!   per-key order).
+//! - [`event_sourcing`]: E1-E3 on a run's events, and a seeded in-memory driver of concurrent
+//!   writers with the same checks.
+//! - [`liveness`]: `stall` (requests in flight, none completing) and `exactly_once` (a request
+//!   executed twice by a service that must not).
+//! - [`measures`]: a read model's lag over time.
 //!
-//! [`for_run`] picks the checkers that apply to a run and runs them on its event rows.
+//! [`for_spec`] picks the monitors that apply to a spec; [`Checking`] feeds them the records of
+//! a run (it is a [`RecordSink`] in front of another one) and [`Checking::conclude`] turns what
+//! they found into a [`Verdict`].
 
 pub mod event_sourcing;
+pub mod liveness;
+pub mod measures;
 pub mod outbox;
 pub mod saga;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
-/// One row of a run's event log (`t_us,node,kind,detail`), with its `key=value` details.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRow<'a> {
-    /// Position in the log (0-based, header excluded).
-    pub index: usize,
-    /// Virtual time of the event, µs.
-    pub t_us: u64,
-    /// e.g. `saga.record`.
-    pub kind: &'a str,
-    /// The `key=value` pairs of the detail column.
-    pub details: BTreeMap<&'a str, &'a str>,
+use faultline_sim::record::{RecordSink, RequestRecord};
+use faultline_sim::verdict::{Check, Evidence, Measures, Status, Verdict};
+use faultline_sim::{Logged, SimSpec};
+
+/// An invariant a monitor checks: a short name and what it states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invariant {
+    /// e.g. `O1`.
+    pub id: &'static str,
+    /// e.g. `every committed change is published, and nothing else is`.
+    pub statement: &'static str,
 }
 
-impl EventRow<'_> {
-    /// A detail as text.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.details.get(key).copied()
-    }
-
-    /// A detail as a number.
-    pub fn number(&self, key: &str) -> Option<u64> {
-        self.get(key).and_then(|v| v.parse().ok())
-    }
-}
-
-/// Parses event rows (malformed rows are skipped), keeping each row's position.
-pub fn event_rows<'a>(rows: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = EventRow<'a>> {
-    rows.into_iter().enumerate().filter_map(|(index, row)| {
-        let mut parts = row.splitn(4, ',');
-        let (t_us, _, kind) = (parts.next()?.parse().ok()?, parts.next()?, parts.next()?);
-        let details = parts
-            .next()
-            .unwrap_or("")
-            .trim_matches('"')
-            .split_whitespace()
-            .filter_map(|kv| kv.split_once('='))
-            .collect();
-        Some(EventRow { index, t_us, kind, details })
-    })
-}
-
-/// A broken invariant: which checker, the index of the first violating event, and what.
+/// A broken invariant: which checker, where it shows, what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// e.g. `E2`.
     pub checker: &'static str,
-    /// Index of the first violating event in the history checked.
-    pub at: usize,
+    /// The line in `events.csv` of the event that shows it (or the position in the history
+    /// checked, for histories outside a run).
+    pub line: u64,
+    /// Virtual time of that event, µs.
+    pub t_us: u64,
+    /// The node of that event.
+    pub node: String,
     /// What is wrong.
     pub detail: String,
 }
 
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} violated at event {}: {}", self.checker, self.at, self.detail)
+impl Violation {
+    /// A violation shown by the event `at`.
+    pub fn at(checker: &'static str, at: &Logged<'_>, detail: impl Into<String>) -> Self {
+        Violation { checker, line: at.line, t_us: at.t_us, node: at.node.to_owned(), detail: detail.into() }
+    }
+
+    /// A violation at position `index` of a history checked outside a run.
+    pub fn in_history(checker: &'static str, index: usize, detail: impl Into<String>) -> Self {
+        Violation { checker, line: index as u64, t_us: 0, node: String::new(), detail: detail.into() }
+    }
+
+    fn evidence(&self) -> Evidence {
+        Evidence { line: self.line, t_us: self.t_us, node: self.node.clone(), detail: self.detail.clone() }
     }
 }
 
-/// The checkers that apply to a run of `spec`, run on its event rows (without header).
-pub fn for_run<'a>(spec: &faultline_sim::SimSpec, rows: impl IntoIterator<Item = &'a str> + Clone) -> Vec<Violation> {
-    let mut out = Vec::new();
-    if spec.services.iter().any(|s| matches!(s.app_name(), Some("order_saga" | "saga_choreography"))) {
-        out.extend(saga::check(rows.clone()));
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.checker, self.evidence().describe())
     }
-    if spec.semantic_lock() {
-        out.extend(saga::dirty_reads(rows.clone()));
+}
+
+/// Where a monitor reports, at the end of a run.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Every violation found.
+    pub violations: Vec<Violation>,
+    /// Figures measured.
+    pub measures: Measures,
+}
+
+/// Watches a run's records. A checker states invariants and reports violations; a monitor
+/// without invariants only measures.
+pub trait Monitor: Send {
+    /// The invariants it checks (empty for a pure measure).
+    fn invariants(&self) -> &'static [Invariant];
+    /// One event, as the run records it.
+    fn on_event(&mut self, event: &Logged<'_>);
+    /// One call, as the run records it.
+    fn on_request(&mut self, _record: &RequestRecord) {}
+    /// The run is over: report violations and measures.
+    fn finish(&mut self, findings: &mut Findings);
+}
+
+/// The monitors that apply to a run of `spec`.
+pub fn for_spec(spec: &SimSpec) -> Vec<Box<dyn Monitor>> {
+    let apps = |names: &[&str]| spec.services.iter().any(|s| s.app_name().is_some_and(|a| names.contains(&a)));
+    let mut out: Vec<Box<dyn Monitor>> = Vec::new();
+    if apps(&["order_saga", "saga_choreography"]) {
+        out.push(Box::new(saga::SagaChecker::default()));
     }
-    if spec.services.iter().any(|s| s.app_name() == Some("outbox")) {
-        out.extend(outbox::check(rows.clone()));
+    if spec.semantic_lock() || spec.services.iter().any(|s| s.stock.is_some()) {
+        out.push(Box::new(saga::DirtyReads::new(spec.semantic_lock())));
     }
-    if spec.services.iter().any(|s| s.app_name() == Some("event_store")) {
-        out.extend(event_sourcing::check_e2(&event_sourcing::attempts_from_events(rows.clone())));
+    if apps(&["outbox"]) {
+        out.push(Box::new(outbox::OutboxChecker::default()));
     }
-    if spec.services.iter().any(|s| s.app_name() == Some("account")) {
-        out.extend(event_sourcing::check_e1_events(rows.clone()));
+    if apps(&["account"]) {
+        out.push(Box::new(event_sourcing::ReplayChecker::default()));
     }
-    if spec.services.iter().any(|s| s.app_name() == Some("projector")) {
-        out.extend(event_sourcing::check_e3_events(rows));
+    if apps(&["event_store"]) {
+        out.push(Box::new(event_sourcing::VersionChecker::default()));
+    }
+    if apps(&["projector"]) {
+        out.push(Box::new(event_sourcing::ReadModelChecker::default()));
+        out.push(Box::new(measures::ReadModelLag::default()));
+    }
+    if spec.services.iter().any(|s| s.exactly_once_check) {
+        out.push(Box::new(liveness::ExactlyOnce::default()));
+    }
+    if spec.stall_after.is_some() {
+        out.push(Box::new(liveness::Stall::default()));
     }
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A record sink that feeds every record to the monitors, then to `inner`.
+pub struct Checking {
+    inner: Box<dyn RecordSink>,
+    monitors: Arc<Mutex<Vec<Box<dyn Monitor>>>>,
+}
 
-    #[test]
-    fn event_rows_keep_positions_and_read_quoted_details() {
-        let rows = [
-            "1,orders-0,saga.record,id=7 record=started",
-            "bad row",
-            "3,payment-0,participant.effect,\"service=payment op=charge saga=7, applied=1\"",
-        ];
-        let parsed: Vec<EventRow> = event_rows(rows).collect();
-        assert_eq!(parsed.len(), 2, "the malformed row is skipped");
-        assert_eq!((parsed[0].index, parsed[0].kind, parsed[0].number("id")), (0, "saga.record", Some(7)));
-        assert_eq!((parsed[1].index, parsed[1].get("op"), parsed[1].number("applied")), (2, Some("charge"), Some(1)));
+/// The monitors of a [`Checking`] sink, kept by whoever started the run to conclude it.
+#[derive(Clone)]
+pub struct Monitors(Arc<Mutex<Vec<Box<dyn Monitor>>>>);
+
+impl Checking {
+    /// Checks the records on their way to `inner`; the returned handle concludes the run.
+    pub fn new(inner: Box<dyn RecordSink>, monitors: Vec<Box<dyn Monitor>>) -> (Checking, Monitors) {
+        let shared = Arc::new(Mutex::new(monitors));
+        (Checking { inner, monitors: shared.clone() }, Monitors(shared))
     }
+}
+
+impl RecordSink for Checking {
+    fn request(&mut self, record: &RequestRecord, row: &str) {
+        if let Ok(mut m) = self.monitors.lock() {
+            for monitor in m.iter_mut() {
+                monitor.on_request(record);
+            }
+        }
+        self.inner.request(record, row);
+    }
+
+    fn event(&mut self, event: &Logged<'_>, row: &str) {
+        if let Ok(mut m) = self.monitors.lock() {
+            for monitor in m.iter_mut() {
+                monitor.on_event(event);
+            }
+        }
+        self.inner.event(event, row);
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.inner.finish()
+    }
+}
+
+impl Monitors {
+    /// The verdict and measures of the run the monitors watched.
+    pub fn conclude(&self) -> (Verdict, Measures) {
+        let mut monitors = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        conclude(monitors.as_mut_slice())
+    }
+}
+
+/// Finishes `monitors` and gathers their findings: one [`Check`] per invariant, in the order
+/// the monitors state them, with exact counts and the earliest violations as evidence.
+pub fn conclude(monitors: &mut [Box<dyn Monitor>]) -> (Verdict, Measures) {
+    let mut findings = Findings::default();
+    let mut invariants = Vec::new();
+    for m in monitors.iter_mut() {
+        invariants.extend_from_slice(m.invariants());
+        m.finish(&mut findings);
+    }
+    let mut by_checker: BTreeMap<&str, Vec<&Violation>> = BTreeMap::new();
+    for v in &findings.violations {
+        by_checker.entry(v.checker).or_default().push(v);
+    }
+    let checks = invariants
+        .iter()
+        .map(|inv| {
+            let mut found = by_checker.remove(inv.id).unwrap_or_default();
+            found.sort_by_key(|v| (v.line, v.t_us));
+            Check {
+                checker: inv.id.to_owned(),
+                invariant: inv.statement.to_owned(),
+                status: if found.is_empty() { Status::Held } else { Status::Violated },
+                violations: found.len() as u64,
+                evidence: found.iter().take(Check::EVIDENCE_KEPT).map(|v| v.evidence()).collect(),
+            }
+        })
+        .collect();
+    (Verdict { checks }, findings.measures)
+}
+
+/// Runs monitors over events kept after a run (a memory sink's), for tests and tools.
+pub fn check_events<'a>(
+    monitors: Vec<Box<dyn Monitor>>,
+    events: impl IntoIterator<Item = &'a faultline_sim::OwnedEvent>,
+) -> (Verdict, Measures) {
+    let mut monitors = monitors;
+    for e in events {
+        let logged = e.logged();
+        for m in monitors.iter_mut() {
+            m.on_event(&logged);
+        }
+    }
+    conclude(&mut monitors)
 }

@@ -1,94 +1,110 @@
-//! Outbox checkers O1-O3, over the event log (`change.commit`, `broker.publish`,
-//! `consumer.apply`), after the run has drained.
+//! Outbox checkers O1-O3, over a run's `change.commit`, `broker.publish` and `consumer.apply`
+//! events, judged once the run has drained.
 //!
 //! - O1: every committed change was published (at least once), and every published event
 //!   belongs to a committed change (no phantom).
 //! - O2: every published event was applied by the consumer exactly once.
 //! - O3: per aggregate key, the consumer applied events in sequence order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::{event_rows, Violation};
+use faultline_sim::{EventKind, Logged};
 
-/// Runs O1-O3; the first violation of each.
-pub fn check<'a>(events: impl IntoIterator<Item = &'a str>) -> Vec<Violation> {
-    let mut committed: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut published: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut applied: BTreeMap<u64, (usize, u32)> = BTreeMap::new();
-    let mut last_seq: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut out = Vec::new();
-    let mut o3 = None;
-    for row in event_rows(events) {
-        let i = row.index;
-        let event = row.number("event").unwrap_or(0);
-        match row.kind {
-            "change.commit" => {
-                committed.entry(event).or_insert(i);
+use super::{Findings, Invariant, Monitor, Violation};
+
+const INVARIANTS: &[Invariant] = &[
+    Invariant { id: "O1", statement: "every committed change is published, and nothing uncommitted is" },
+    Invariant { id: "O2", statement: "every published event is applied exactly once" },
+    Invariant { id: "O3", statement: "per key, events are applied in sequence order" },
+];
+
+/// O1-O3 over a run's outbox, broker and consumer events.
+#[derive(Debug, Default)]
+pub struct OutboxChecker {
+    /// event -> where it was first committed.
+    committed: BTreeMap<u64, Violation>,
+    /// event -> where it was first published.
+    published: BTreeMap<u64, Violation>,
+    /// event -> where it was first applied, and how often.
+    applied: BTreeMap<u64, (Violation, u32)>,
+    /// key -> the highest sequence number applied.
+    last_seq: BTreeMap<u64, u64>,
+    out_of_order: Vec<Violation>,
+}
+
+impl Monitor for OutboxChecker {
+    fn invariants(&self) -> &'static [Invariant] {
+        INVARIANTS
+    }
+
+    fn on_event(&mut self, e: &Logged<'_>) {
+        match e.kind {
+            EventKind::ChangeCommit { event, .. } => {
+                self.committed.entry(*event).or_insert_with(|| Violation::at("O1", e, ""));
             }
-            "broker.publish" => {
-                published.entry(event).or_insert(i);
+            EventKind::BrokerPublish { event, .. } => {
+                self.published.entry(*event).or_insert_with(|| Violation::at("O1", e, ""));
             }
-            "consumer.apply" => {
-                let e = applied.entry(event).or_insert((i, 0));
-                e.1 += 1;
-                let (key, seq) = (row.number("key").unwrap_or(0), row.number("seq").unwrap_or(0));
-                if e.1 == 1 {
-                    let last = last_seq.entry(key).or_insert(0);
-                    if seq < *last && o3.is_none() {
-                        o3 = Some(Violation {
-                            checker: "O3",
-                            at: i,
-                            detail: format!("key {key}: event {event} (seq {seq}) applied after seq {last}"),
-                        });
-                    }
-                    *last = (*last).max(seq);
+            EventKind::ConsumerApply { event, key, seq } => {
+                let entry = self.applied.entry(*event).or_insert_with(|| (Violation::at("O2", e, ""), 0));
+                entry.1 += 1;
+                if entry.1 > 1 {
+                    return; // a duplicate: O2's business, not an ordering question
                 }
+                let last = self.last_seq.entry(*key).or_insert(0);
+                if *seq < *last {
+                    let detail = format!("key {key}: event {event} (seq {seq}) applied after seq {last}");
+                    self.out_of_order.push(Violation::at("O3", e, detail));
+                }
+                *last = (*last).max(*seq);
             }
             _ => {}
         }
     }
-    if let Some((e, i)) = committed.iter().find(|(e, _)| !published.contains_key(e)) {
-        out.push(Violation {
-            checker: "O1",
-            at: *i,
-            detail: format!("event {e} was committed and never published (lost)"),
-        });
+
+    fn finish(&mut self, findings: &mut Findings) {
+        let out = &mut findings.violations;
+        for (event, at) in &self.committed {
+            if !self.published.contains_key(event) {
+                out.push(Violation {
+                    detail: format!("event {event} was committed and never published (lost)"),
+                    ..at.clone()
+                });
+            }
+        }
+        for (event, at) in &self.published {
+            if !self.committed.contains_key(event) {
+                let detail = format!("event {event} was published but its change never committed (a phantom)");
+                out.push(Violation { detail, ..at.clone() });
+            }
+            match self.applied.get(event) {
+                None => {
+                    let detail = format!("event {event} was published and never applied");
+                    out.push(Violation { checker: "O2", detail, ..at.clone() });
+                }
+                Some((first, n)) if *n > 1 => {
+                    out.push(Violation { detail: format!("event {event} was applied {n} times"), ..first.clone() });
+                }
+                Some(_) => {}
+            }
+        }
+        out.append(&mut self.out_of_order);
     }
-    if let Some((e, i)) = published.iter().find(|(e, _)| !committed.contains_key(e)) {
-        out.push(Violation {
-            checker: "O1",
-            at: *i,
-            detail: format!("event {e} was published but its change never committed (a phantom)"),
-        });
-    }
-    let delivered: BTreeSet<&u64> = published.keys().collect();
-    if let Some((e, (i, n))) = applied.iter().find(|(_, (_, n))| *n > 1) {
-        out.push(Violation { checker: "O2", at: *i, detail: format!("event {e} was applied {n} times") });
-    } else if let Some(e) = delivered.iter().find(|e| !applied.contains_key(e)) {
-        out.push(Violation {
-            checker: "O2",
-            at: published[e],
-            detail: format!("event {e} was published and never applied"),
-        });
-    }
-    out.extend(o3);
-    out
 }
 
 /// For each committed change that was published, the time from its commit to its first
 /// publication (µs), in commit order: the relay's delay.
-pub fn publish_delays<'a>(events: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+pub fn publish_delays<'a>(events: impl IntoIterator<Item = Logged<'a>>) -> Vec<u64> {
     let mut committed: BTreeMap<u64, u64> = BTreeMap::new();
     let mut delays = Vec::new();
-    for row in event_rows(events) {
-        let event = row.number("event").unwrap_or(0);
-        match row.kind {
-            "change.commit" => {
-                committed.entry(event).or_insert(row.t_us);
+    for e in events {
+        match e.kind {
+            EventKind::ChangeCommit { event, .. } => {
+                committed.entry(*event).or_insert(e.t_us);
             }
-            "broker.publish" => {
-                if let Some(at) = committed.remove(&event) {
-                    delays.push(row.t_us.saturating_sub(at));
+            EventKind::BrokerPublish { event, .. } => {
+                if let Some(at) = committed.remove(event) {
+                    delays.push(e.t_us.saturating_sub(at));
                 }
             }
             _ => {}

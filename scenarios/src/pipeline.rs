@@ -1,0 +1,31 @@
+//! The one pipeline every entry point uses (the CLI's `run`, `check` and demo, sweeps, tests,
+//! a user's own tests): run a scenario for its seed with every checker that applies, and
+//! return the run's output with its verdict and measures.
+
+use faultline_sim::record::RecordSink;
+use faultline_sim::{Execution, Probe, RunError, SimSpec};
+
+use crate::checkers::{self, Checking};
+use crate::Scenario;
+
+/// How to run, besides the scenario itself.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// An async function started beside the run (tests use it to look inside).
+    pub probe: Option<Probe>,
+}
+
+/// Runs `scenario` with every checker that applies to it; records stream to `sink` on their
+/// way (use [`faultline_sim::NullSink`] to keep none). The verdict is the run's: a violated
+/// invariant is in `verdict`, never only printed.
+pub fn execute(scenario: &Scenario, options: &RunOptions, sink: Box<dyn RecordSink>) -> Result<Execution, RunError> {
+    execute_spec(&scenario.spec, options, sink)
+}
+
+/// [`execute`] for a spec built in Rust (`SimSpec::builder`).
+pub fn execute_spec(spec: &SimSpec, options: &RunOptions, sink: Box<dyn RecordSink>) -> Result<Execution, RunError> {
+    let (checking, monitors) = Checking::new(sink, checkers::for_spec(spec));
+    let output = faultline_sim::run_with_probe(spec.clone(), Box::new(checking), options.probe.clone())?;
+    let (verdict, measures) = monitors.conclude();
+    Ok(Execution { output, verdict, measures })
+}

@@ -1,0 +1,170 @@
+//! `faultline run` and the demo: one checked run per scenario, written into an output directory
+//! that appears whole or not at all.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use faultline_reports::output::{OutputError, Staging};
+use faultline_reports::summary::About;
+use faultline_reports::{chart, csv_sink::CsvSink, summary};
+use faultline_scenarios::{catalog, RunOptions, Scenario};
+use faultline_sim::Execution;
+
+use super::{internal, program, usage, CliError, EXIT_CHECK_FAILED};
+
+/// What one run produced, for printing.
+pub(super) struct Report {
+    pub(super) run: Execution,
+    pub(super) dir: PathBuf,
+    pub(super) wall_s: f64,
+}
+
+/// `faultline run`: runs, writes, prints; exit 1 when a check was violated.
+pub(super) fn run(scenario: &Scenario, out: &Path) -> Result<u8, CliError> {
+    let report = run_to_dir(scenario, out)?;
+    print_report(scenario, &report);
+    Ok(if report.run.verdict.passed() { 0 } else { EXIT_CHECK_FAILED })
+}
+
+fn output_error(e: OutputError) -> CliError {
+    match e {
+        OutputError::NotOurs { .. } => usage(e.to_string()),
+        OutputError::Io { .. } => internal(e.to_string()),
+    }
+}
+
+/// Runs a scenario and writes its files into `out`, atomically. Nothing is written when the
+/// destination cannot be used.
+pub(super) fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliError> {
+    let staging = Staging::new(out).map_err(output_error)?;
+    println!("== {} (seed {}) ==", scenario.spec.name, scenario.spec.seed);
+    if !scenario.description.is_empty() {
+        println!("{}", scenario.description);
+    }
+    println!("{}", describe(scenario));
+    let sink = CsvSink::create(staging.path()).map_err(|e| internal(format!("{}: {e}", staging.path().display())))?;
+    let started = Instant::now();
+    let run = faultline_scenarios::execute(scenario, &RunOptions::default(), Box::new(sink))
+        .map_err(|e| internal(e.to_string()))?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let dir = staging.path();
+    let reproduce = format!("{} {}", program(), scenario.reproduce_args());
+    let about = About { description: &scenario.description, reproduce: &reproduce, warnings: &scenario.warnings };
+    summary::write_json(&run, about, &dir.join("summary.json")).map_err(|e| internal(format!("summary.json: {e}")))?;
+    if let Some(toml) = scenario.as_run_toml(&program()) {
+        std::fs::write(dir.join("scenario.toml"), toml).map_err(|e| internal(format!("scenario.toml: {e}")))?;
+    }
+    chart::write_latency_chart(&run.output, dir).map_err(internal)?;
+    if let Some(lag) = run.measures.series.get("read_model_lag") {
+        let title = format!("{} (seed {}): read model lag", run.output.scenario, run.output.seed);
+        let y = "lag (events not yet applied)";
+        chart::write_series_chart(dir, "lag", &title, y, lag, &run.output.faults, run.output.end_s)
+            .map_err(internal)?;
+    }
+    let dir = staging.commit().map_err(output_error)?;
+    Ok(Report { run, dir, wall_s })
+}
+
+/// The configuration, logged before the run (seed and everything that shapes it).
+fn describe(s: &Scenario) -> String {
+    let spec = &s.spec;
+    let mut lines = Vec::new();
+    lines.push(format!(
+        "  duration {} s, drain {} s, workload {:?} -> {}",
+        spec.duration.as_secs_f64(),
+        spec.drain.as_secs_f64(),
+        spec.workload.arrivals,
+        spec.workload.target
+    ));
+    for svc in &spec.services {
+        lines.push(format!(
+            "  service {} x{}: {} conc {} queue {} errors {} calls [{}]",
+            svc.name,
+            svc.replicas,
+            svc.service_time,
+            svc.concurrency,
+            svc.queue,
+            svc.error_rate,
+            svc.calls.join(", ")
+        ));
+    }
+    for (from, to) in spec.call_edges() {
+        lines.push(format!("  edge {from}->{to}: {}", spec.stack(&from, &to).describe()));
+    }
+    for f in &spec.faults.0 {
+        let dur = f.duration.map_or("-".to_owned(), |d| format!("{} s", d.as_secs_f64()));
+        lines.push(format!("  fault at {} s for {dur}: {} on {}", f.at.as_secs_f64(), f.kind.name(), f.target));
+    }
+    if !s.overrides.is_empty() {
+        lines.push(format!("  overrides: {}", s.overrides.join(" ")));
+    }
+    lines.join("\n")
+}
+
+pub(super) fn print_report(s: &Scenario, r: &Report) {
+    let o = &r.run.output;
+    println!();
+    print!("{}", summary::edge_table(o));
+    print!("{}", summary::outcome_lines(o));
+    let values = &r.run.measures.values;
+    if let Some(n) = values.get("dirty_reads") {
+        println!(
+            "isolation: {n} sagas refused an item while another saga held a unit it later gave back (dirty reads)"
+        );
+    }
+    if let (Some(max), Some(at), Some(end), Some(end_at)) = (
+        values.get("read_model_lag_max"),
+        values.get("read_model_lag_max_at_s"),
+        values.get("read_model_lag_end"),
+        values.get("read_model_lag_end_at_s"),
+    ) {
+        println!("read model lag: max {max} events at {at:.1} s; {end} at the last event ({end_at:.1} s)");
+    }
+    println!(
+        "{} requests, {} events, {:.1} virtual s in {:.2} wall s ({:.0}x real time)",
+        o.requests,
+        o.events,
+        o.end_s,
+        r.wall_s,
+        o.end_s / r.wall_s.max(1e-9)
+    );
+    print!("{}", summary::verdict_lines(&r.run.verdict));
+    println!("fingerprint: {}", o.fingerprint);
+    println!("reproduce: {} {}", program(), s.reproduce_args());
+    println!("output: {}", r.dir.display());
+}
+
+/// The bare command: the demo scenarios on the same seed and faults, side by side.
+pub(super) fn demo() -> Result<u8, CliError> {
+    println!(
+        "faultline demo: the same shop, seed and faults: no patterns; retry + timeout; retry + breaker + timeout.\n"
+    );
+    let mut reports = Vec::new();
+    for name in catalog::DEMO {
+        let scenario = faultline_scenarios::load(name, &[], None)
+            .map_err(|e| internal(format!("built-in scenario {name}: {e}")))?;
+        let out = PathBuf::from("out").join("demo").join(name);
+        let report = run_to_dir(&scenario, &out)?;
+        print_report(&scenario, &report);
+        println!();
+        reports.push((scenario, report));
+    }
+    println!("== comparison: what the client saw ==");
+    println!("{:<24} {:>9} {:>9} {:>10} {:>10}  fingerprint", "scenario", "requests", "success", "p50 ms", "p99 ms");
+    for (s, r) in &reports {
+        if let Some(e) = r.run.output.edges.first() {
+            println!(
+                "{:<24} {:>9} {:>8.2}% {:>10.1} {:>10.1}  {}",
+                s.spec.name,
+                e.requests,
+                e.success_rate * 100.0,
+                e.p50_ms,
+                e.p99_ms,
+                r.run.output.fingerprint
+            );
+        }
+    }
+    println!("\nCharts: out/demo/*/latency.png (and .svg). Catalog: `{} list`.", program());
+    let failed = reports.iter().any(|(_, r)| !r.run.verdict.passed());
+    Ok(if failed { EXIT_CHECK_FAILED } else { 0 })
+}
