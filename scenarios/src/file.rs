@@ -24,7 +24,7 @@ use faultline_patterns::timeout::TimeoutConfig;
 use faultline_patterns::ConfigError;
 use faultline_sim::{
     AppSpec, Arrivals, CallError, ClientSpace, Dist, Fault, FaultKind, GatewaySpec, KeySpace, LinkModel, NetworkSpec,
-    OutboxMode, Outcome, Relay, ServiceSpec, SimSpec, Target, Workload,
+    OutboxMode, Outcome, ParticipantSpec, Relay, ServiceSpec, SimSpec, Target, Workload,
 };
 use serde::Deserialize;
 
@@ -420,10 +420,9 @@ impl ScenarioFile {
             spec.routes = s.routes.clone();
             spec.idempotency = s.idempotency.unwrap_or(false);
             spec.exactly_once_check = s.exactly_once_check.unwrap_or(false);
-            spec.app = app(name, s)?;
-            spec.decline_every = s.decline_every;
-            spec.stock = s.stock;
-            spec.non_idempotent = s.non_idempotent.clone();
+            let orchestrated =
+                self.services.values().any(|o| o.app.as_deref() == Some("order_saga") && o.calls.contains(name));
+            spec.app = app(name, s, orchestrated)?;
             if let Some(ms) = s.startup_ms {
                 spec.startup = millis(&format!("services.{name}.startup_ms"), ms)?;
             }
@@ -484,10 +483,28 @@ impl ScenarioFile {
 
 /// The service's application and its settings; an application's keys without that
 /// application are an error.
-fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
+fn app(name: &str, s: &ServiceFile, orchestrated: bool) -> Result<Option<AppSpec>, KeyError> {
     let table = format!("services.{name}");
     let kind = s.app.as_deref().unwrap_or("none");
+    let participant =
+        ParticipantSpec { decline_every: s.decline_every, stock: s.stock, non_idempotent: s.non_idempotent.clone() };
+    let as_participant = [
+        ("decline_every", s.decline_every.is_some()),
+        ("stock", s.stock.is_some()),
+        ("non_idempotent", !s.non_idempotent.is_empty()),
+    ];
+    if kind == "none" {
+        if let Some((key, _)) = as_participant.iter().find(|(_, given)| *given) {
+            if !orchestrated {
+                return err(format!("{table}.{key}"), format!("`{key}` is for saga participants: a service an order_saga calls, or one with app saga_choreography"));
+            }
+            return Ok(Some(AppSpec::SagaParticipant(participant)));
+        }
+    }
     let given = [
+        ("decline_every", s.decline_every.is_some()),
+        ("stock", s.stock.is_some()),
+        ("non_idempotent", !s.non_idempotent.is_empty()),
         ("saga_compensate", s.saga_compensate.is_some()),
         ("semantic_lock", s.semantic_lock.is_some()),
         ("outbox_mode", s.outbox_mode.is_some()),
@@ -503,7 +520,8 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
     ];
     let keys: &[&str] = match kind {
         "order_saga" => &["saga_compensate", "semantic_lock"],
-        "saga_choreography" => &["saga_compensate", "semantic_lock"],
+        "saga_choreography" => &["saga_compensate", "semantic_lock", "decline_every", "stock", "non_idempotent"],
+        "saga_participant" => &["decline_every", "stock", "non_idempotent"],
         "outbox" => &["outbox_mode", "relay_parallel", "relay"],
         "broker" => &["partitions"],
         "consumer" => &["dedup"],
@@ -511,7 +529,7 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
         "projector" => &["projection_batch", "projection_atomic"],
         "account" => &["snapshot_every", "snapshot_off_by_one"],
         "none" | "es_writer" => &[],
-        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_choreography, outbox, broker, consumer, event_store, es_writer, account or projector)")),
+        other => return err(format!("{table}.app"), format!("\"{other}\" is not allowed (expected order_saga, saga_participant, saga_choreography, outbox, broker, consumer, event_store, es_writer, account or projector)")),
     };
     if let Some((key, _)) = given.iter().find(|(k, present)| *present && !keys.contains(k)) {
         return err(
@@ -525,7 +543,8 @@ fn app(name: &str, s: &ServiceFile) -> Result<Option<AppSpec>, KeyError> {
     Ok(Some(match kind {
         "none" => return Ok(None),
         "order_saga" => AppSpec::OrderSaga { compensate: s.saga_compensate.unwrap_or(true), semantic_lock: s.semantic_lock.unwrap_or(false) },
-        "saga_choreography" => AppSpec::SagaChoreography { compensate: s.saga_compensate.unwrap_or(true), semantic_lock: s.semantic_lock.unwrap_or(false) },
+        "saga_choreography" => AppSpec::SagaChoreography { compensate: s.saga_compensate.unwrap_or(true), semantic_lock: s.semantic_lock.unwrap_or(false), participant },
+        "saga_participant" => AppSpec::SagaParticipant(participant),
         "outbox" => AppSpec::Outbox {
             mode: match s.outbox_mode.as_deref().unwrap_or("outbox") {
                 "outbox" => OutboxMode::Outbox,

@@ -92,7 +92,7 @@ impl Target {
     /// Parses `payment`, `payment-1`, `frontend->payment` (one way) or `frontend<->payment`.
     pub fn parse(s: &str) -> Result<Target, String> {
         let s = s.trim();
-        let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
         let (parts, both) = if let Some((a, b)) = s.split_once("<->") {
             ((a, b), true)
         } else if let Some((a, b)) = s.split_once("->") {

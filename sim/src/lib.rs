@@ -1,5 +1,5 @@
 //! faultline's testbed on top of madsim: seeded runs of simulated services, networks, faults
-//! and workloads, recorded as rows, aggregates and a fingerprint.
+//! and workloads, recorded as typed records, rows, aggregates and a fingerprint.
 //!
 //! Where to start:
 //! - [`spec`]: what to simulate ([`SimSpec`], built with [`SimSpec::builder`]).
@@ -12,32 +12,27 @@
 //! - [`call`]: the request/error types on a call edge and the [`EdgeStack`] hook that puts
 //!   patterns on it.
 //!
-//! Inside: [`rng`] derives every random stream from `(seed, label)`; `world` holds a run's
-//! shared state; `net` is the transport over madsim endpoints; `server` is a service replica;
-//! [`store`] is the per-node durable store.
+//! Inside: [`rng`] derives every random stream from `(seed, label)`; `kernel` is what every
+//! run has (the shared world, the transport, replicas, faults, the workload); `apps` are the
+//! applications on nodes (sagas, outbox, broker, event store...), behind one trait; [`store`]
+//! is the per-node durable store. `run` is the one place that joins the two.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod cache;
+mod apps;
 pub mod call;
-mod choreography;
 pub mod dist;
 pub mod event;
-mod event_store;
 pub mod fault;
-mod net;
-mod outbox;
+mod kernel;
 pub mod record;
 pub mod rng;
 mod run;
-mod saga;
-mod server;
 pub mod spec;
 pub mod stats;
 pub mod store;
 pub mod verdict;
 pub mod workload;
-mod world;
 
 pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Meta, Op, Served};
 pub use dist::Dist;
@@ -49,9 +44,8 @@ pub use run::{
     SimHandle,
 };
 pub use spec::{
-    AppSpec, GatewaySpec, LinkModel, NetworkSpec, OutboxMode, Relay, ServiceSpec, SimBuilder, SimSpec, SpecError,
-    CLIENT,
+    AppSpec, GatewaySpec, LinkModel, NetworkSpec, OutboxMode, ParticipantSpec, Relay, ServiceSpec, SimBuilder, SimSpec,
+    SpecError, CLIENT,
 };
 pub use verdict::{Execution, Measures, Verdict};
 pub use workload::{Arrivals, ClientSpace, KeySpace, Workload};
-pub use world::World;

@@ -1,4 +1,5 @@
-//! Running a spec: one seed, one madsim runtime on a fresh OS thread.
+//! Running a spec: one seed, one madsim runtime on a fresh OS thread. This is where the kernel
+//! (`crate::kernel`) and the applications (`crate::apps`) meet: the one place that knows both.
 //!
 //! The run creates a node per replica plus the `client` node, starts the workload and the fault
 //! scheduler, lets the workload send for `duration`, drains in-flight requests (at most
@@ -11,66 +12,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::runtime::{Handle, Runtime};
-use serde::{Deserialize, Serialize};
 
-use crate::call::Meta;
+use crate::apps::Apps;
 use crate::event::EventKind;
-use crate::fault::{FaultKind, FaultWindow};
-use crate::net::{Handler, Transport};
-use crate::record::{EdgeSummary, Outcome, RecordSink, RequestRecord};
-use crate::rng::stream;
-use crate::server::{edge_client, recorded_call, Replica};
+use crate::kernel::app::AppHost;
+use crate::kernel::boot::start_node;
+use crate::kernel::faults::run_faults;
+use crate::kernel::lifecycle::kill_all;
+use crate::kernel::output::finish;
+pub use crate::kernel::output::{RunOutput, ServiceSummary};
+use crate::kernel::watchdog::{prune_tasks, watch_for_stalls};
+use crate::kernel::world::World;
+use crate::record::{Outcome, RecordSink, RequestRecord};
 use crate::spec::{SimSpec, CLIENT};
 use crate::store::StoreHandle;
-use crate::workload::{Arrivals, KeySampler};
-use crate::world::World;
-
-/// Per-service figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServiceSummary {
-    /// Service name.
-    pub service: String,
-    /// Replicas.
-    pub replicas: u32,
-    /// Requests admitted (queued or served).
-    pub admitted: u64,
-    /// Requests rejected because the queue was full.
-    pub rejected: u64,
-    /// Time-average number of requests inside the service (queued + in service), all replicas.
-    pub mean_in_system: f64,
-}
-
-/// What a run produced besides its rows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunOutput {
-    /// Scenario name.
-    pub scenario: String,
-    /// Root seed.
-    pub seed: u64,
-    /// Hash of every request and event row, in order (16 hex digits when printed).
-    pub fingerprint: String,
-    /// How long the workload sent, seconds.
-    pub duration_s: f64,
-    /// Virtual time at the end of the run (after draining), seconds.
-    pub end_s: f64,
-    /// Request rows.
-    pub requests: u64,
-    /// Event rows.
-    pub events: u64,
-    /// Per-edge summaries, the entry edge first.
-    pub edges: Vec<EdgeSummary>,
-    /// Per-service figures.
-    pub services: Vec<ServiceSummary>,
-    /// Fault windows, for shading charts.
-    pub faults: Vec<FaultWindow>,
-}
-
-impl RunOutput {
-    /// The summary of one edge.
-    pub fn edge(&self, name: &str) -> Option<&EdgeSummary> {
-        self.edges.iter().find(|e| e.edge == name)
-    }
-}
 
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +64,7 @@ impl SimHandle {
     }
     /// The durable store of a node (e.g. `payment-0`).
     pub fn store(&self, node: &str) -> StoreHandle {
-        StoreHandle { world: self.world.clone(), node: self.node(node) }
+        self.world.store(self.node(node))
     }
     /// A node's wall clock, ms since 2026-01-01 (virtual time plus clock skew).
     pub fn wall_clock_ms(&self, node: &str) -> i64 {
@@ -186,29 +141,43 @@ pub fn series_bin(duration: Duration) -> Duration {
 /// can drive it.
 pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Probe>) -> Result<RunOutput, RunError> {
     let bin_us = series_bin(spec.duration).as_micros() as u64;
+    let host: Arc<dyn AppHost> = Arc::new(Apps::new(&spec));
     let world = Arc::new(World::new(spec, sink, bin_us));
-    let handle = Handle::current();
     world.event(world.sim_node(), EventKind::RunStart { scenario: world.spec.name.clone(), seed: world.spec.seed });
-
+    let handle = Handle::current();
     for i in 0..world.nodes.len() as u32 {
-        let w = world.clone();
+        let (w, host) = (world.clone(), host.clone());
         let info = &world.nodes[i as usize];
         let node = handle
             .create_node()
             .name(info.name.clone())
             .ip(info.addr.ip())
-            .init(move || start_node(w.clone(), i))
+            .init(move || start_node(w.clone(), host.clone(), i))
             .build();
         let _ = info.madsim_id.set(node.id());
     }
-
     let faults = tokio::spawn(run_faults(world.clone()));
     let housekeeping = tokio::spawn(prune_tasks());
     let watchdog = world.spec.stall_after.map(|after| tokio::spawn(watch_for_stalls(world.clone(), after)));
     if let Some(probe) = probe {
         tokio::spawn(probe(SimHandle { world: world.clone() }));
     }
+    let end_us = drain(&world).await;
+    faults.abort();
+    housekeeping.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    kill_all(&world);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let _ = Handle::current().metrics().num_tasks();
+    finish(&world, end_us).map_err(RunError::Sink)
+}
 
+/// Lets the workload send for the run's duration, waits for the requests in flight (at most
+/// `drain`) and for background work (`settle`), records what is still unfinished, and returns
+/// the end time (µs).
+async fn drain(world: &World) -> u64 {
     let run_end = world.spec.duration;
     tokio::time::sleep(run_end).await;
     let deadline = run_end + world.spec.drain;
@@ -219,7 +188,6 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
         }
         let _ = tokio::time::timeout(deadline - now, world.idle.notified()).await;
     }
-
     if !world.spec.settle.is_zero() {
         tokio::time::sleep(world.spec.settle).await;
     }
@@ -227,337 +195,10 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     let unfinished: Vec<(u64, u64)> = world.inflight().iter().map(|(id, start)| (*id, *start)).collect();
     let entry = format!("{CLIENT}->{}", world.spec.workload.target);
     for (id, start_us) in unfinished {
-        world.record_request(&RequestRecord {
-            id,
-            parent: 0,
-            edge: entry.clone(),
-            start_us,
-            end_us,
-            outcome: Outcome::Unfinished,
-            attempts: 0,
-        });
+        let edge = entry.clone();
+        let outcome = Outcome::Unfinished;
+        world.record_request(&RequestRecord { id, parent: 0, edge, start_us, end_us, outcome, attempts: 0 });
     }
     world.event(world.sim_node(), EventKind::RunEnd { end_us });
-    faults.abort();
-    housekeeping.abort();
-    if let Some(w) = watchdog {
-        w.abort();
-    }
-    for info in &world.nodes {
-        if let Some(id) = info.madsim_id.get() {
-            handle.kill(*id);
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(1)).await;
-    let _ = Handle::current().metrics().num_tasks();
-    finish(&world, end_us)
-}
-
-/// The stall watchdog: once a second, if workload requests are in flight and none has
-/// completed for `after`, records one `sim.stall` event (until progress resumes).
-async fn watch_for_stalls(world: Arc<World>, after: Duration) {
-    let mut last_count = world.recorder().counts().0;
-    let mut last_progress = world.now_us();
-    let mut reported = false;
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let count = world.recorder().counts().0;
-        let now = world.now_us();
-        let inflight = world.inflight().len();
-        if count != last_count || inflight == 0 {
-            last_count = count;
-            last_progress = now;
-            reported = false;
-            continue;
-        }
-        let quiet = Duration::from_micros(now - last_progress);
-        if quiet >= after && !reported {
-            reported = true;
-            let oldest_us = world.inflight().values().min().copied().unwrap_or(now);
-            world.event(world.sim_node(), EventKind::Stall { inflight, quiet_s: quiet.as_secs(), oldest_us });
-        }
-    }
-}
-
-fn finish(world: &World, end_us: u64) -> Result<RunOutput, RunError> {
-    let mut recorder = world.recorder();
-    recorder.finish().map_err(RunError::Sink)?;
-    // The entry edge first, then dependency edges in declaration order.
-    let order: Vec<String> = world.spec.call_edges().iter().map(|(a, b)| format!("{a}->{b}")).collect();
-    let mut edges = recorder.edge_summaries();
-    edges.sort_by_key(|e| order.iter().position(|o| *o == e.edge));
-    let (requests, events) = recorder.counts();
-    let fingerprint = format!("{:016x}", recorder.fingerprint());
-    drop(recorder);
-    let d = world.dynamic();
-    let services = world
-        .spec
-        .services
-        .iter()
-        .map(|s| {
-            let nodes = world.replicas_of(&s.name);
-            let mut occ: Vec<_> = nodes.iter().map(|&n| d.occupancy[n as usize].clone()).collect();
-            for o in &mut occ {
-                o.area_us += u128::from(o.in_system) * u128::from(end_us.saturating_sub(o.last_us));
-            }
-            ServiceSummary {
-                service: s.name.clone(),
-                replicas: s.replicas,
-                admitted: occ.iter().map(|o| o.admitted).sum(),
-                rejected: occ.iter().map(|o| o.rejected).sum(),
-                mean_in_system: occ.iter().map(|o| o.area_us as f64).sum::<f64>() / end_us.max(1) as f64,
-            }
-        })
-        .collect();
-    let run_end_s = end_us as f64 / 1e6;
-    let faults = world
-        .spec
-        .faults
-        .0
-        .iter()
-        .filter(|f| f.at.as_secs_f64() < run_end_s)
-        .map(|f| FaultWindow {
-            kind: f.kind.name().to_owned(),
-            target: f.target.to_string(),
-            start_s: f.at.as_secs_f64(),
-            end_s: f.end().map_or(run_end_s, |e| e.as_secs_f64().min(run_end_s)),
-        })
-        .collect();
-    Ok(RunOutput {
-        scenario: world.spec.name.clone(),
-        seed: world.spec.seed,
-        fingerprint,
-        duration_s: world.spec.duration.as_secs_f64(),
-        end_s: run_end_s,
-        requests,
-        events,
-        edges,
-        services,
-        faults,
-    })
-}
-
-/// The task a node runs (again after each restart).
-async fn start_node(world: Arc<World>, me: u32) {
-    let transport = match Transport::bind(world.clone(), me).await {
-        Ok(t) => t,
-        Err(e) => {
-            world.event(me, EventKind::NodeBindFailed { error: e.to_string() });
-            return;
-        }
-    };
-    if world.nodes[me as usize].service.is_some() {
-        let replica = Replica::new(&transport);
-        replica.resume_sagas();
-        replica.start_deliveries();
-        replica.start_relay();
-        replica.start_projection();
-        let replica: Arc<dyn Handler> = replica;
-        transport.serve(Some(replica)).await;
-    } else {
-        tokio::spawn(drive_workload(transport.clone()));
-        tokio::spawn(supervise_liveness(transport.clone()));
-        transport.serve(None).await;
-    }
-}
-
-/// The kubelet: for every service with liveness settings, probes each replica and restarts one
-/// that fails `failure_threshold` probes in a row (a stuck or paused process). After a restart
-/// it waits out the service's startup time before probing again.
-async fn supervise_liveness(transport: Arc<Transport>) {
-    let world = transport.world.clone();
-    for service in &world.spec.services {
-        let Some(config) = service.liveness else { continue };
-        let startup = service.startup;
-        for node in world.replicas_of(&service.name) {
-            let (transport, world) = (transport.clone(), world.clone());
-            tokio::spawn(async move {
-                let mut tracker = faultline_patterns::health::ProbeTracker::new(config, true);
-                tokio::time::sleep(startup).await;
-                loop {
-                    tokio::time::sleep(config.period).await;
-                    let alive = !world.is_alive(node) || transport.probe_live(node, config.timeout).await;
-                    if tracker.on_result(alive) == Some(false) {
-                        world.event(node, EventKind::LivenessRestart { failed_probes: config.failure_threshold });
-                        world.crash_node(node);
-                        if let Some(id) = madsim_id(&world, node) {
-                            Handle::current().kill(id);
-                        }
-                        restart(&world, &[node]);
-                        tracker = faultline_patterns::health::ProbeTracker::new(config, true);
-                        tokio::time::sleep(startup).await;
-                    }
-                }
-            });
-        }
-    }
-}
-
-/// The client node: sends the workload's requests through the entry edge's stack.
-async fn drive_workload(transport: Arc<Transport>) {
-    let world = transport.world.clone();
-    let target = world.spec.workload.target.clone();
-    let stack = edge_client(&transport, &target);
-    let keys = world.spec.workload.keys.map(|k| Arc::new(KeySampler::new(k)));
-    let client_space = world.spec.workload.clients;
-    let edge = format!("{CLIENT}->{target}");
-    let run = world.spec.duration;
-    let start = world.start;
-    match world.spec.workload.arrivals.clone() {
-        Arrivals::Closed { clients, think } => {
-            for c in 0..clients {
-                let (world, stack, edge, keys) = (world.clone(), stack.clone(), edge.clone(), keys.clone());
-                tokio::spawn(async move {
-                    let mut rng = stream(world.spec.seed, &format!("workload/client-{c}"));
-                    // A closed-loop user is one API client throughout.
-                    let client = client_space.map_or(1, |cs| cs.client(&mut rng));
-                    while Duration::from_micros(world.now_us()) < run {
-                        let key = keys.as_ref().map_or(0, |k| k.key(rng.unit()));
-                        let route = if world.spec.workload.routes.is_empty() {
-                            0
-                        } else {
-                            world.spec.workload.route(rng.unit())
-                        };
-                        one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route, op: None }).await;
-                        let pause = think.sample(&mut rng);
-                        if !pause.is_zero() {
-                            tokio::time::sleep(pause).await;
-                        }
-                    }
-                });
-            }
-        }
-        arrivals => {
-            let mut rng = stream(world.spec.seed, "workload");
-            let mut key_rng = stream(world.spec.seed, "workload/keys");
-            let mut client_rng = stream(world.spec.seed, "workload/clients");
-            let mut route_rng = stream(world.spec.seed, "workload/routes");
-            let mut t = Duration::ZERO;
-            while let Some(next) = arrivals.next_arrival(t, run, &mut rng) {
-                t = next;
-                // Absolute schedule: madsim makes every sleep last at least 1 ms, so sleep only
-                // for an arrival still ahead and start every one already due at once. (Sleeping
-                // for each capped a run at 1,000 arrivals per second whatever its rate.)
-                if start + t > tokio::time::Instant::now() {
-                    tokio::time::sleep_until(start + t).await;
-                }
-                let key = keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
-                let client = client_space.map_or(1, |cs| cs.client(&mut client_rng));
-                let route =
-                    if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(route_rng.unit()) };
-                let (world, stack, edge) = (world.clone(), stack.clone(), edge.clone());
-                tokio::spawn(async move {
-                    one_request(&world, &edge, &stack, Meta { key, client, deadline: None, route, op: None }).await
-                });
-            }
-        }
-    }
-}
-
-async fn one_request(world: &World, edge: &str, stack: &crate::call::EdgeService, meta: Meta) {
-    // In flight by record id, so that requests still running at the end can be recorded.
-    let id = world.next_id();
-    world.inflight().insert(id, world.now_us());
-    let _ = recorded_call(world, id, edge, stack, 0, meta).await;
-    let empty = {
-        let mut inflight = world.inflight();
-        inflight.remove(&id);
-        inflight.is_empty()
-    };
-    if empty {
-        world.idle.notify_one();
-    }
-}
-
-/// Applies the fault plan at its times.
-async fn run_faults(world: Arc<World>) {
-    let mut steps: Vec<(Duration, usize, bool)> = Vec::new();
-    for (i, f) in world.spec.faults.0.iter().enumerate() {
-        steps.push((f.at, i, true));
-        if let Some(end) = f.end() {
-            steps.push((end, i, false));
-        }
-    }
-    steps.sort_by_key(|&(t, i, start)| (t, !start, i));
-    for (t, i, start) in steps {
-        tokio::time::sleep_until(world.start + t).await;
-        let fault = &world.spec.faults.0[i];
-        if start {
-            start_fault(&world, i);
-        } else {
-            end_fault(&world, i);
-        }
-        let (id, kind, target) = (i, fault.kind.name(), fault.target.to_string().into());
-        let event =
-            if start { EventKind::FaultStart { id, kind, target } } else { EventKind::FaultEnd { id, kind, target } };
-        world.event(world.sim_node(), event);
-    }
-}
-
-fn madsim_id(world: &World, node: u32) -> Option<madsim::task::NodeId> {
-    world.nodes[node as usize].madsim_id.get().copied()
-}
-
-fn start_fault(world: &World, i: usize) {
-    let fault = &world.spec.faults.0[i];
-    let active = world.resolve_fault(&fault.kind, &fault.target);
-    let handle = Handle::current();
-    match fault.kind {
-        FaultKind::Crash | FaultKind::Restart => {
-            for &n in &active.nodes {
-                world.crash_node(n);
-                if let Some(id) = madsim_id(world, n) {
-                    handle.kill(id);
-                }
-            }
-            if fault.kind == FaultKind::Restart {
-                restart(world, &active.nodes);
-            }
-        }
-        FaultKind::Pause => {
-            for &n in &active.nodes {
-                if let Some(id) = madsim_id(world, n) {
-                    handle.pause(id);
-                }
-            }
-        }
-        _ => {}
-    }
-    world.dynamic().active.insert(i, active);
-}
-
-fn end_fault(world: &World, i: usize) {
-    let Some(active) = world.dynamic().active.remove(&i) else { return };
-    let handle = Handle::current();
-    match active.kind {
-        FaultKind::Crash => restart(world, &active.nodes),
-        FaultKind::Pause => {
-            for &n in &active.nodes {
-                if let Some(id) = madsim_id(world, n) {
-                    handle.resume(id);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn restart(world: &World, nodes: &[u32]) {
-    let handle = Handle::current();
-    for &n in nodes {
-        world.dynamic().alive[n as usize] = true;
-        if let Some(id) = madsim_id(world, n) {
-            handle.restart(id);
-        }
-        world.event(n, EventKind::NodeRestart);
-    }
-}
-
-/// madsim keeps every spawned task in a per-node list until something prunes it; asking for
-/// the task count does (MADSIM.md pitfall 6). Without this a long run's memory grows.
-async fn prune_tasks() {
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let _ = Handle::current().metrics().num_tasks();
-    }
+    end_us
 }

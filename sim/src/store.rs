@@ -6,9 +6,7 @@
 //! node's tasks.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use crate::world::World;
+use std::sync::{Arc, Mutex};
 
 /// One node's storage.
 #[derive(Debug, Default, Clone)]
@@ -29,14 +27,12 @@ impl StoreData {
 /// A node's handle on its store.
 #[derive(Clone)]
 pub struct StoreHandle {
-    pub(crate) world: Arc<World>,
-    pub(crate) node: u32,
+    pub(crate) data: Arc<Mutex<StoreData>>,
 }
 
 impl StoreHandle {
     fn with<T>(&self, f: impl FnOnce(&mut StoreData) -> T) -> T {
-        let mut stores = self.world.stores.lock().unwrap_or_else(|e| e.into_inner());
-        f(stores.entry(self.node).or_default())
+        f(&mut self.data.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Writes `value` under `key` (not durable until [`StoreHandle::sync`]).

@@ -108,7 +108,7 @@ pub fn for_spec(spec: &SimSpec) -> Vec<Box<dyn Monitor>> {
     if apps(&["order_saga", "saga_choreography"]) {
         out.push(Box::new(saga::SagaChecker::default()));
     }
-    if spec.semantic_lock() || spec.services.iter().any(|s| s.stock.is_some()) {
+    if spec.semantic_lock() || spec.services.iter().any(|s| s.participant().is_some_and(|p| p.stock.is_some())) {
         out.push(Box::new(saga::DirtyReads::new(spec.semantic_lock())));
     }
     if apps(&["outbox"]) {

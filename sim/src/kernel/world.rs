@@ -1,5 +1,8 @@
-//! The shared state of one run: nodes, active faults, the network's randomness, occupancy
-//! gauges, stores and the recorder. One `World` per run, reached through an `Arc` by every node.
+//! The shared state of one run, kept thin: the nodes and their addresses, the link model, active
+//! faults and the network's randomness, occupancy gauges, each node's durable store, the
+//! recorder, service discovery's registry and the services' idempotency records. One `World`
+//! per run, reached through an `Arc` by every node. Applications keep their own state (see
+//! the `apps` module); the kernel knows none of them.
 //!
 //! The simulation is single-threaded, so the mutexes here are never contended; they exist
 //! because madsim tasks must be `Send`.
@@ -7,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use madsim::task::NodeId;
@@ -19,7 +22,7 @@ use crate::fault::{FaultKind, Target};
 use crate::record::{RecordSink, Recorder, RequestRecord};
 use crate::rng::{stream, SimRng};
 use crate::spec::{LinkModel, SimSpec, CLIENT};
-use crate::store::StoreData;
+use crate::store::{StoreData, StoreHandle};
 
 /// Every message costs this much virtual time inside madsim (1 ms to send, 1 ms to receive):
 /// the transport sleeps only the part of a link's latency above it.
@@ -90,17 +93,12 @@ pub struct World {
     pub(crate) nodes: Vec<NodeInfo>,
     pub(crate) dynamic: Mutex<Dynamic>,
     pub(crate) recorder: Mutex<Recorder>,
-    pub(crate) stores: Mutex<BTreeMap<u32, StoreData>>,
-    pub(crate) caches: Mutex<crate::cache::CacheData>,
+    /// Each node's durable store, by node index.
+    stores: Vec<Arc<Mutex<StoreData>>>,
     /// Service discovery: last heartbeat (µs) per registered node.
     pub(crate) registry: Mutex<BTreeMap<u32, u64>>,
     /// Idempotency store per (service, request id): `None` while running, then the result.
     pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
-    /// Saga participants' applied effects: times applied per (service, operation, saga).
-    pub(crate) effects: Mutex<BTreeMap<(usize, &'static str, u64), u32>>,
-    /// Saga participants' stock per (service, item): units available and the saga holding the
-    /// item's semantic lock.
-    pub(crate) stock: Mutex<BTreeMap<(usize, u64), crate::saga::ItemStock>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     pub(crate) idle: tokio::sync::Notify,
     next_id: AtomicU64,
@@ -149,12 +147,9 @@ impl World {
                 occupancy: vec![Occupancy::default(); n],
             }),
             recorder: Mutex::new(recorder),
-            stores: Mutex::new(BTreeMap::new()),
-            caches: Mutex::new(BTreeMap::new()),
+            stores: (0..n).map(|_| Arc::new(Mutex::new(StoreData::default()))).collect(),
             registry: Mutex::new(BTreeMap::new()),
             idempotency: Mutex::new(BTreeMap::new()),
-            effects: Mutex::new(BTreeMap::new()),
-            stock: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
@@ -354,7 +349,7 @@ impl World {
             o.in_system = 0;
             o.incarnation += 1;
         }
-        let lost = lock(&self.stores).get_mut(&node).map(StoreData::crash).unwrap_or(0);
+        let lost = lock(&self.stores[node as usize]).crash();
         self.event(node, EventKind::NodeCrash { unsynced_writes_lost: lost });
     }
 
@@ -376,8 +371,9 @@ impl World {
         lock(&self.registry).get(&node).is_some_and(|t| now.saturating_sub(*t) <= ttl.as_micros() as u64)
     }
 
-    pub(crate) fn caches(&self) -> MutexGuard<'_, crate::cache::CacheData> {
-        lock(&self.caches)
+    /// Node `node`'s durable store.
+    pub(crate) fn store(&self, node: u32) -> StoreHandle {
+        StoreHandle { data: self.stores[node as usize].clone() }
     }
 
     pub(crate) fn recorder(&self) -> MutexGuard<'_, Recorder> {

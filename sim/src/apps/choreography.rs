@@ -1,22 +1,26 @@
 //! The choreographed order saga on simulated nodes (`app = "saga_choreography"`).
 //!
-//! Every member publishes through its own transactional outbox (the relay of `outbox.rs`) to a
-//! broker that delivers each event to every member (one consumer group each). A delivery is one
-//! local transaction: the inbox check (duplicates and redeliveries are acknowledged without
-//! effect), the reaction ([`faultline_patterns::choreography::react`]: the step's action or
-//! compensation, applied by the participant as in the orchestrated saga), the `saga.record`
-//! it amounts to, and the next event in the outbox, synced together. The records are those of
-//! the orchestrated saga, so the S1-S3 checkers read both. Events carry the saga's item; under
-//! a semantic lock, inventory parks a saga that wants a held item and runs it when the lock is
-//! lifted (see [`Replica::choreography_step`]).
+//! Every member publishes through its own transactional outbox (the polling relay of
+//! [`super::outbox`]) to a broker that delivers each event to every member (one consumer group
+//! each). A delivery is one local transaction: the inbox check (duplicates and redeliveries are
+//! acknowledged without effect), the reaction ([`faultline_patterns::choreography::react`]: the
+//! step's action or compensation, applied by the member as a participant), the `saga.record` it
+//! amounts to, and the next event in the outbox, synced together. The records are those of the
+//! orchestrated saga, so the S1-S3 checkers read both. Events carry the saga's item; under a
+//! semantic lock, inventory parks a saga that wants a held item and runs it when the lock is
+//! lifted (see [`Member::step`]).
+
+use std::sync::Arc;
 
 use faultline_patterns::choreography::{react, Reaction, Role, SagaEvent};
 use faultline_patterns::saga::{LogRecord, SagaDefinition, SagaOutcome};
 
+use super::outbox;
+use super::participant::Participant;
 use crate::call::{CallError, Meta, Op, Served};
 use crate::event::EventKind;
-use crate::server::Replica;
-use crate::spec::AppSpec;
+use crate::kernel::app::{Answer, App};
+use crate::spec::app::order_saga;
 use crate::store::StoreHandle;
 
 /// How a participant's step went.
@@ -30,28 +34,41 @@ enum Step {
     Parked,
 }
 
-impl Replica {
-    fn saga_record(&self, saga: u64, record: LogRecord) {
-        self.world.event(self.node, EventKind::SagaRecord { id: saga, record });
+/// A member of the choreographed saga on one node.
+pub(crate) struct Member {
+    participant: Participant,
+    /// React to failures with compensations (false: planted bug).
+    compensate: bool,
+    def: SagaDefinition,
+}
+
+impl Member {
+    /// A member applying its steps as `participant`; `locking`: the saga holds a semantic lock.
+    pub(crate) fn new(participant: Participant, compensate: bool, locking: bool) -> Self {
+        Member { participant, compensate, def: order_saga(locking) }
+    }
+
+    fn record(&self, saga: u64, record: LogRecord) {
+        self.participant.ctx.event(EventKind::SagaRecord { id: saga, record });
     }
 
     /// Queues `event` for the others, in the caller's transaction. Keyed by saga: one saga's
     /// events stay in one partition, in order. Every event carries the saga's item.
-    fn publish_saga_event(&self, s: &StoreHandle, saga: u64, item: u64, event: SagaEvent) {
-        self.outbox_append(s, event.message_id(saga), saga, item);
+    fn publish(&self, s: &StoreHandle, saga: u64, item: u64, event: SagaEvent) {
+        outbox::append(s, "outbox", event.message_id(saga), saga, item);
     }
 
     /// The initiator, on a client request: starts saga `request` for the request's item (once,
     /// however often the request is retried) and answers at once; the saga goes on through the
     /// broker.
-    pub(crate) fn choreography_start(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
-        let s = self.store();
+    fn start_saga(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        let s = self.participant.ctx.store();
         let order = format!("order/{request}");
         if s.get(&order).is_none() {
             s.put(&order, b"pending");
-            self.publish_saga_event(&s, request, meta.key, SagaEvent::Started);
+            self.publish(&s, request, meta.key, SagaEvent::Started);
             s.sync();
-            self.saga_record(request, LogRecord::Started);
+            self.record(request, LogRecord::Started);
         }
         Ok(Served::Full)
     }
@@ -59,38 +76,32 @@ impl Replica {
     /// A member, on a delivered event (`op.id`: the message, `op.seq`: the saga's item): reacts
     /// once per event (see the module docs). An error leaves the event unacknowledged: the
     /// broker delivers it again.
-    pub(crate) fn choreography_deliver(&self, op: Op) -> Result<Served, CallError> {
+    fn deliver(&self, op: Op) -> Result<Served, CallError> {
         let Some((saga, event)) = SagaEvent::parse(op.id) else { return Ok(Served::Full) };
-        let spec = &self.world.spec.services[self.service];
-        let compensate = !matches!(spec.app, Some(AppSpec::SagaChoreography { compensate: false, .. }));
-        let s = self.store();
+        let s = self.participant.ctx.store();
         let inbox = format!("inbox/{}", op.id);
         if s.get(&inbox).is_some() {
             return Ok(Served::Full);
         }
         let item = op.seq;
-        let def = if self.world.spec.semantic_lock() {
-            SagaDefinition::order_with_semantic_lock()
-        } else {
-            SagaDefinition::order()
-        };
+        let def = &self.def;
         let mut records = Vec::new();
-        match react(&def, Role::of(&def, &spec.name), event, compensate) {
+        match react(def, Role::of(def, &self.participant.ctx.spec().name), event, self.compensate) {
             Reaction::Ignore => {}
             Reaction::Do(k) => {
-                self.choreography_step(&s, &def, k, saga, item, &mut records)?;
+                self.step(&s, k, saga, item, &mut records)?;
             }
             Reaction::Undo(k) => {
-                self.apply_saga_op(def.steps[k].compensation, saga, item)?;
+                self.participant.apply(def.steps[k].compensation, saga, item)?;
                 records.push((saga, LogRecord::CompensationDone(k)));
-                self.publish_saga_event(&s, saga, item, SagaEvent::Undone(k));
-                self.unpark(&s, &def, k, item, &mut records)?;
+                self.publish(&s, saga, item, SagaEvent::Undone(k));
+                self.unpark(&s, k, item, &mut records)?;
             }
             Reaction::Complete(k) => {
                 for &(_, op) in def.on_complete.iter().filter(|(service, _)| *service == def.steps[k].service) {
-                    self.apply_saga_op(op, saga, item)?;
+                    self.participant.apply(op, saga, item)?;
                 }
-                self.unpark(&s, &def, k, item, &mut records)?;
+                self.unpark(&s, k, item, &mut records)?;
             }
             Reaction::Finish(outcome) => {
                 let state = if outcome == SagaOutcome::Completed { "completed" } else { "cancelled" };
@@ -101,7 +112,7 @@ impl Replica {
         s.put(&inbox, b"1");
         s.sync();
         for (saga, r) in records {
-            self.saga_record(saga, r);
+            self.record(saga, r);
         }
         Ok(Served::Full)
     }
@@ -110,36 +121,34 @@ impl Replica {
     /// holds the item (a semantic lock), the saga is parked until the lock is lifted: waiting
     /// (leaving the event unacknowledged) would block its partition, and with it the very event
     /// that lifts the lock.
-    /// Returns whether the step took effect (so that, under a lock, it now holds the item).
-    fn choreography_step(
+    fn step(
         &self,
         s: &StoreHandle,
-        def: &SagaDefinition,
         k: usize,
         saga: u64,
         item: u64,
         records: &mut Vec<(u64, LogRecord)>,
     ) -> Result<Step, CallError> {
-        let step = &def.steps[k];
-        Ok(match self.apply_saga_op(step.action, saga, item) {
+        let step = &self.def.steps[k];
+        Ok(match self.participant.apply(step.action, saga, item) {
             Ok(_) => {
                 records.push((saga, LogRecord::StepDone(k)));
-                self.publish_saga_event(s, saga, item, SagaEvent::Done(k));
+                self.publish(s, saga, item, SagaEvent::Done(k));
                 Step::Done
             }
             Err(CallError::Conflict) => {
                 let n = s.get_u64("parked_next") + 1;
                 s.put("parked_next", n.to_string().as_bytes());
                 s.put(&format!("parked/{item:020}/{n:020}"), saga.to_string().as_bytes());
-                self.world.event(self.node, EventKind::SagaParked { id: saga, item });
+                self.participant.ctx.event(EventKind::SagaParked { id: saga, item });
                 Step::Parked
             }
             Err(_) => {
                 // Refused: leave a tombstone (a late copy of the action is refused too) and
                 // tell the others.
-                self.apply_saga_op(step.compensation, saga, item)?;
+                self.participant.apply(step.compensation, saga, item)?;
                 records.extend([(saga, LogRecord::StepFailed(k)), (saga, LogRecord::CompensationDone(k))]);
-                self.publish_saga_event(s, saga, item, SagaEvent::Failed(k));
+                self.publish(s, saga, item, SagaEvent::Failed(k));
                 Step::Refused
             }
         })
@@ -151,7 +160,6 @@ impl Replica {
     fn unpark(
         &self,
         s: &StoreHandle,
-        def: &SagaDefinition,
         k: usize,
         item: u64,
         records: &mut Vec<(u64, LogRecord)>,
@@ -159,10 +167,26 @@ impl Replica {
         while let Some(key) = s.keys_with_prefix(&format!("parked/{item:020}/")).into_iter().next() {
             let saga = s.get_u64(&key);
             s.delete(&key);
-            if self.choreography_step(s, def, k, saga, item, records)? != Step::Refused {
+            if self.step(s, k, saga, item, records)? != Step::Refused {
                 break;
             }
         }
         Ok(())
+    }
+}
+
+impl App for Member {
+    /// Starts the outbox's relay (after every start).
+    fn start(self: Arc<Self>) {
+        let ctx = Arc::new(self.participant.ctx.clone());
+        tokio::spawn(outbox::poll(ctx, false));
+    }
+
+    fn handle(self: Arc<Self>, request: u64, meta: Meta) -> Option<Answer> {
+        let result = match meta.op {
+            Some(op) => self.deliver(op),
+            None => self.start_saga(request, meta),
+        };
+        Some(Box::pin(async move { result }))
     }
 }

@@ -17,12 +17,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use faultline_patterns::cache::CacheStore;
 use madsim::net::Endpoint;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
+use super::world::{World, MADSIM_FLOOR};
 use crate::call::{CallError, Meta, Served};
-use crate::world::{World, MADSIM_FLOOR};
 
 /// The madsim tag of every faultline message.
 const TAG: u64 = 0x6661_756c_746c_696e;
@@ -70,10 +71,15 @@ struct Pending {
     deadlines: VecDeque<(Instant, u64)>,
 }
 
+/// Makes this node's clients of cache services (`None`: no such service). The applications
+/// provide it; the transport only carries it to the edge stacks it builds.
+pub(crate) type CacheClients = Arc<dyn Fn(&Arc<Transport>, &str) -> Option<Arc<dyn CacheStore<Served>>> + Send + Sync>;
+
 /// One node incarnation's transport (rebuilt when the node restarts).
 pub(crate) struct Transport {
     pub(crate) world: Arc<World>,
     pub(crate) me: u32,
+    pub(crate) caches: CacheClients,
     ep: Endpoint,
     pending: Mutex<Pending>,
     sweeper: Notify,
@@ -81,9 +87,10 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// Binds the node's endpoint. Must run inside the node.
-    pub(crate) async fn bind(world: Arc<World>, me: u32) -> std::io::Result<Arc<Transport>> {
+    pub(crate) async fn bind(world: Arc<World>, me: u32, caches: CacheClients) -> std::io::Result<Arc<Transport>> {
         let ep = Endpoint::bind(world.nodes[me as usize].addr).await?;
-        Ok(Arc::new(Transport { world, me, ep, pending: Mutex::new(Pending::default()), sweeper: Notify::new() }))
+        let pending = Mutex::new(Pending::default());
+        Ok(Arc::new(Transport { world, me, caches, ep, pending, sweeper: Notify::new() }))
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {

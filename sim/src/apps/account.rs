@@ -1,0 +1,98 @@
+//! An event-sourced bank account on a simulated node (`app = "account"`, calling an event
+//! store): loads its state from the latest snapshot plus the events after it (`read_snapshot`,
+//! `read`, `read_event`), deposits or withdraws, appends with the version loaded, and saves a
+//! snapshot every `snapshot_every` versions (`save_snapshot`). Each load is an `es.load` event,
+//! which E1 checks against the fold of the stream's events. `snapshot_off_by_one` is a planted
+//! bug.
+
+use std::sync::Arc;
+
+use crate::call::{CallError, Meta, Op, Served};
+use crate::event::EventKind;
+use crate::kernel::app::{Answer, App, AppCtx};
+
+/// An account service on one node.
+pub(crate) struct Account {
+    ctx: AppCtx,
+    snapshot_every: u32,
+    snapshot_off_by_one: bool,
+}
+
+impl Account {
+    pub(crate) fn new(ctx: AppCtx, snapshot_every: u32, snapshot_off_by_one: bool) -> Self {
+        Account { ctx, snapshot_every, snapshot_off_by_one }
+    }
+
+    /// Account: loads the request's account (snapshot + replay), deposits or withdraws 10 (a
+    /// withdrawal only with enough money), appends with the version loaded, and on a conflict
+    /// loads again (at most 10 times). Every `snapshot_every` versions it saves a snapshot.
+    async fn write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        let (snapshot_every, off_by_one) = (self.snapshot_every, self.snapshot_off_by_one);
+        let Some(dep) = self.ctx.first_dep().cloned() else { return Err(CallError::Server) };
+        let stream = meta.key;
+        let call = |name: &'static str, seq: u64| {
+            let (world, dep) = (self.ctx.world.clone(), dep.clone());
+            async move {
+                dep.call(&world, request, Meta { op: Some(Op { name, id: request, key: stream, seq }), ..meta }).await
+            }
+        };
+        for _ in 0..10 {
+            // The snapshot first: the version read after it is at least the snapshot's.
+            let (from, mut balance) = match snapshot_every {
+                0 => (0, 0),
+                _ => match call("read_snapshot", 0).await? {
+                    Served::Value(packed) => unpack(packed),
+                    _ => (0, 0),
+                },
+            };
+            let Served::Value(version) = call("read", 0).await? else { return Err(CallError::Server) };
+            // Replay the tail, all reads at once.
+            let reads: Vec<_> = (from + 1..=version).map(|v| tokio::spawn(call("read_event", v))).collect();
+            for read in reads {
+                match read.await {
+                    Ok(Ok(Served::Value(1))) => balance += 10,
+                    Ok(Ok(Served::Value(2))) => balance -= 10,
+                    Ok(Err(e)) => return Err(e),
+                    _ => return Err(CallError::Server),
+                }
+            }
+            let load = EventKind::EsLoad { stream, version, balance, snapshot: from, replayed: version - from };
+            self.ctx.event(load);
+            tokio::time::sleep(self.ctx.work_time()).await; // deciding, with what was loaded
+            let (name, after) =
+                if balance >= 10 && request % 2 == 0 { ("withdraw", balance - 10) } else { ("deposit", balance + 10) };
+            match call(name, version).await {
+                Err(CallError::Conflict) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => {
+                    let new = version + 1;
+                    if snapshot_every > 0 && new % u64::from(snapshot_every) == 0 {
+                        let saved = if off_by_one { balance } else { after };
+                        // Best effort: a lost snapshot only makes later loads replay more.
+                        let _ = call("save_snapshot", pack(new, saved)).await;
+                    }
+                    return Ok(Served::Full);
+                }
+            }
+        }
+        Err(CallError::Conflict)
+    }
+}
+
+impl App for Account {
+    fn handle(self: Arc<Self>, request: u64, meta: Meta) -> Option<Answer> {
+        if meta.op.is_some() {
+            return None;
+        }
+        Some(Box::pin(async move { self.write(request, meta).await }))
+    }
+}
+
+/// A snapshot as one number: version in the high 32 bits, the balance (as i32) in the low.
+fn pack(version: u64, balance: i64) -> u64 {
+    (version << 32) | u64::from(balance as i32 as u32)
+}
+
+fn unpack(packed: u64) -> (u64, i64) {
+    (packed >> 32, i64::from(packed as u32 as i32))
+}

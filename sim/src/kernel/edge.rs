@@ -1,0 +1,145 @@
+//! The edges a node calls: the scenario's pattern stack around a transport call, and the
+//! recording of every call made through one.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use faultline_patterns::service::service_fn;
+use faultline_patterns::{EventSink, PatternEvent, Service};
+
+use super::net::Transport;
+use super::world::World;
+use crate::call::{CallError, CallRequest, EdgeContext, EdgeService, Meta, Served};
+use crate::event::EventKind;
+use crate::record::{Outcome, RequestRecord};
+
+/// One dependency of a node: the edge's name (`caller->callee`), its stack, and whether its
+/// failure only makes the answer partial.
+#[derive(Clone)]
+pub(crate) struct Dep {
+    pub(crate) edge: String,
+    pub(crate) stack: EdgeService,
+    pub(crate) optional: bool,
+}
+
+impl Dep {
+    /// The dependencies of `transport`'s node, in the order its service calls them.
+    pub(crate) fn all(transport: &Arc<Transport>) -> Vec<Dep> {
+        let world = &transport.world;
+        let Some(service) = world.nodes[transport.me as usize].service else { return Vec::new() };
+        let spec = &world.spec.services[service];
+        spec.calls
+            .iter()
+            .map(|d| Dep {
+                edge: format!("{}->{d}", spec.name),
+                stack: edge_client(transport, d),
+                optional: spec.optional.contains(d),
+            })
+            .collect()
+    }
+
+    /// Calls this dependency with a new record id, on behalf of request `parent`.
+    pub(crate) async fn call(&self, world: &World, parent: u64, meta: Meta) -> Result<Served, CallError> {
+        recorded_call(world, world.next_id(), &self.edge, &self.stack, parent, meta).await
+    }
+}
+
+/// Pattern events from one node, into the run's event log.
+pub(crate) struct NodeEvents {
+    pub(crate) world: Arc<World>,
+    pub(crate) node: u32,
+}
+
+impl EventSink for NodeEvents {
+    fn emit(&self, e: PatternEvent) {
+        self.world.event(self.node, EventKind::Pattern(e));
+    }
+}
+
+/// The stack for calls from `transport`'s node to service `to`: the scenario's layers around
+/// a round-robin transport call.
+pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
+    let world = transport.world.clone();
+    let me = transport.me;
+    let from = world.service_name(me).to_owned();
+    let replicas = Arc::new(world.replicas_of(to));
+    let next = Arc::new(AtomicU32::new(0));
+    let t = transport.clone();
+    let count = replicas.len();
+    let targets = replicas.clone();
+    let members = replicas.clone();
+    let base: EdgeService = service_fn(move |req: CallRequest| {
+        let t = t.clone();
+        let i = match req.endpoint {
+            Some(i) => i % replicas.len(),
+            None => next.fetch_add(1, Ordering::Relaxed) as usize % replicas.len(),
+        };
+        let dst = replicas[i];
+        req.attempts.fetch_add(1, Ordering::Relaxed);
+        async move {
+            match req.meta.deadline {
+                // Every hop bounds its calls by the deadline the request carries.
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::timeout(left, t.call(dst, req.id, req.meta)).await.unwrap_or(Err(CallError::Timeout))
+                }
+                None => t.call(dst, req.id, req.meta).await,
+            }
+        }
+    });
+    let node = world.nodes[me as usize].name.clone();
+    let prober = transport.clone();
+    let probe: faultline_patterns::health::EndpointProbe = Arc::new(move |i: usize| {
+        let (t, dst) = (prober.clone(), targets[i % targets.len()]);
+        Box::pin(async move { t.probe(dst, std::time::Duration::from_secs(1)).await })
+    });
+    let registry_world = world.clone();
+    let membership: faultline_patterns::balance::Membership =
+        Arc::new(move || members.iter().map(|&n| registry_world.registered(n)).collect());
+    let cache_transport = transport.clone();
+    let cache: crate::call::CacheFactory =
+        Arc::new(move |service: &str| (cache_transport.caches)(&cache_transport, service));
+    let ctx = EdgeContext {
+        membership,
+        cache,
+        probe,
+        seed: world.spec.seed,
+        replicas: count,
+        from: from.clone(),
+        to: to.to_owned(),
+        node,
+        events: Arc::new(NodeEvents { world: world.clone(), node: me }),
+    };
+    world.spec.stack(&from, to).wrap(base, ctx)
+}
+
+/// Makes call `id` on an edge and records it.
+pub(crate) async fn recorded_call(
+    world: &World,
+    id: u64,
+    edge: &str,
+    stack: &EdgeService,
+    parent: u64,
+    meta: Meta,
+) -> Result<Served, CallError> {
+    let mut req = CallRequest::new(id);
+    req.meta = meta;
+    let start_us = world.now_us();
+    let result = stack.call(req.clone()).await;
+    let outcome = match result {
+        Ok(Served::Full | Served::Value(_)) => Outcome::Ok,
+        Ok(Served::Fallback) => Outcome::Fallback,
+        Ok(Served::Partial) => Outcome::Partial,
+        Err(e) => e.outcome(),
+    };
+    world.record_request(&RequestRecord {
+        id: req.id,
+        parent,
+        edge: edge.to_owned(),
+        start_us,
+        end_us: world.now_us(),
+        outcome,
+        attempts: req.attempts(),
+    });
+    result
+}
