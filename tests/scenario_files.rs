@@ -186,7 +186,7 @@ fn edges_and_their_layers_are_checked() {
     );
     contains_all(
         &load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { failure_rate = 0 }"), &[]),
-        &["breaker.failure_rate_threshold", "0", "percentage"],
+        &["breaker.failure_rate", "0", "percentage"],
     );
     contains_all(
         &load_err(&with_edge("stack = [\"breaker\"]\nbreaker = { window = \"time\", window_size = 5 }"), &[]),

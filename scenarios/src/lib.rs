@@ -10,16 +10,19 @@
 pub mod catalog;
 pub mod checkers;
 pub mod file;
+mod layers;
+mod load;
 pub mod overrides;
 pub mod pipeline;
+mod read;
 pub mod stack;
 mod suggest;
 
 use std::fmt;
-use std::path::Path;
 
 use faultline_sim::SimSpec;
 
+pub use load::{from_str, load};
 pub use overrides::Override;
 pub use pipeline::{execute, execute_spec, RunOptions};
 pub use suggest::did_you_mean;
@@ -164,77 +167,3 @@ impl fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
-
-/// Loads a catalog name or a file, applies `overrides` and `seed`, and validates the result.
-pub fn load(name_or_path: &str, overrides: &[String], seed: Option<u64>) -> Result<Scenario, ScenarioError> {
-    let path = Path::new(name_or_path);
-    let (text, label, default_name, source) = if let Some(text) = catalog::get(name_or_path) {
-        (
-            text.to_owned(),
-            format!("catalog/{name_or_path}.toml"),
-            name_or_path.to_owned(),
-            Source::Catalog(name_or_path.to_owned()),
-        )
-    } else if path.is_file() || name_or_path.ends_with(".toml") || name_or_path.contains('/') {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::Io { file: name_or_path.to_owned(), message: e.to_string() })?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario").to_owned();
-        (text, name_or_path.to_owned(), stem, Source::File(name_or_path.to_owned()))
-    } else {
-        return Err(ScenarioError::NotFound { given: name_or_path.to_owned(), catalog: catalog::names() });
-    };
-    let parsed: Vec<Override> =
-        overrides.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
-    let (mut spec, description, document) = parse(&text, &label, &default_name, &parsed)?;
-    if let Some(seed) = seed {
-        spec.seed = seed;
-    }
-    let overrides = overrides.to_vec();
-    Ok(Scenario { spec, description, source, overrides, document: Some(document), warnings: Vec::new() })
-}
-
-/// Parses scenario text (named `label` in messages) with overrides applied.
-fn parse(
-    text: &str,
-    label: &str,
-    default_name: &str,
-    overrides: &[Override],
-) -> Result<(SimSpec, String, toml::Table), ScenarioError> {
-    let mut doc: toml::Table =
-        toml::from_str(text).map_err(|e| ScenarioError::Syntax { file: label.to_owned(), message: e.to_string() })?;
-    overrides::apply_all(&mut doc, overrides).map_err(ScenarioError::Override)?;
-    let file: file::ScenarioFile = serde_path_to_error::deserialize(toml::Value::Table(doc.clone())).map_err(|e| {
-        let key = e.path().to_string();
-        // The toml crate appends "\nin `key`" to its messages; the key is already named.
-        let message = e.into_inner().to_string();
-        let message = message
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("in `"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        ScenarioError::Key { file: label.to_owned(), key: if key == "." { "(top level)".into() } else { key }, message }
-    })?;
-    let (spec, description) = file.into_spec(default_name).map_err(|e| ScenarioError::Key {
-        file: label.to_owned(),
-        key: e.key,
-        message: e.message,
-    })?;
-    Ok((spec, description, doc))
-}
-
-/// Parses scenario text directly (for tests and tools), naming it `label` in errors.
-pub fn from_str(text: &str, label: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-    let parsed: Vec<Override> =
-        overrides.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
-    let (spec, description, document) = parse(text, label, label, &parsed)?;
-    let source = Source::File(label.to_owned());
-    Ok(Scenario {
-        spec,
-        description,
-        source,
-        overrides: overrides.to_vec(),
-        document: Some(document),
-        warnings: Vec::new(),
-    })
-}

@@ -1,0 +1,125 @@
+//! The scenario file format (TOML), read strictly.
+//!
+//! Every table denies unknown keys; every value is checked where it is read, with a message
+//! naming the key, the value and what is allowed (see `crate::read`). Each section has
+//! its module: [`service`], [`network`], [`workload`], [`fault`]; the pattern tables of an edge
+//! are read by `crate::layers`, one module per pattern. The format is documented in
+//! `docs/scenario-format.md`; keep the two in step.
+
+mod fault;
+mod network;
+mod service;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use faultline_sim::SimSpec;
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use crate::read::de;
+pub use crate::read::de::KeyError;
+use crate::read::units::Seconds;
+use crate::read::Cx;
+
+/// The whole file, each section still a table to be read by its module.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Defaults to the file's stem.
+    name: Option<String>,
+    /// One or two sentences for `faultline list`.
+    description: Option<String>,
+    /// Root seed (default 1); `--seed` overrides it.
+    seed: Option<u64>,
+    /// How long the workload sends.
+    duration_s: Seconds,
+    /// How long in-flight requests may finish afterwards (default 60).
+    drain_s: Option<Seconds>,
+    /// Stall watchdog: no completion for this long with requests in flight fails the run
+    /// (default 120; 0 turns it off).
+    stall_after_s: Option<Seconds>,
+    /// After the drain, time for background work to finish (default 0).
+    settle_s: Option<Seconds>,
+    #[serde(default)]
+    network: Table,
+    services: BTreeMap<String, Table>,
+    #[serde(default)]
+    edges: BTreeMap<String, Table>,
+    workload: Table,
+    #[serde(default)]
+    faults: Vec<Table>,
+}
+
+/// A spec read from a file, with what else the file says.
+pub struct Parsed {
+    /// The validated spec.
+    pub spec: SimSpec,
+    /// The file's description.
+    pub description: String,
+    /// Warnings about it.
+    pub warnings: Vec<String>,
+}
+
+impl ScenarioFile {
+    /// Reads a whole document.
+    pub fn from_table(doc: Table) -> Result<ScenarioFile, KeyError> {
+        de::de_at("", Value::Table(doc)).map_err(|mut e| {
+            if e.key.is_empty() {
+                e.key = "(top level)".to_owned();
+            }
+            e
+        })
+    }
+
+    /// Turns the file into a validated spec.
+    pub fn into_spec(self, default_name: &str) -> Result<Parsed, KeyError> {
+        let mut cx = Cx { services: self.services.keys().cloned().collect(), warnings: Vec::new() };
+        let duration = self.duration_s.0;
+        let mut b = SimSpec::builder(self.name.unwrap_or_else(|| default_name.to_owned()))
+            .seed(self.seed.unwrap_or(1))
+            .duration(duration)
+            .drain(self.drain_s.map_or(Duration::from_secs(60), |s| s.0))
+            .settle(self.settle_s.map_or(Duration::ZERO, |s| s.0))
+            .stall_after(match self.stall_after_s {
+                Some(s) if s.0.is_zero() => None,
+                Some(s) => Some(s.0),
+                None => Some(Duration::from_secs(120)),
+            })
+            .network(network::read(self.network)?);
+        for s in service::read_all(&self.services)? {
+            b = b.service(s);
+        }
+        for (edge, table) in self.edges {
+            let key = format!("edges.\"{edge}\"");
+            let Some((from, to)) = edge.split_once("->") else {
+                return de::err(
+                    key,
+                    format!("\"{edge}\" is not an edge name (expected \"caller->callee\", e.g. \"orders->payment\")"),
+                );
+            };
+            let stack = crate::layers::edge_stack(&key, table, &mut cx)?;
+            b = b.edge(from.trim(), to.trim(), std::sync::Arc::new(stack));
+        }
+        b = b.workload(workload::read(self.workload)?);
+        for (i, f) in self.faults.into_iter().enumerate() {
+            let f = fault::read(i, f)?;
+            if f.at >= duration {
+                cx.warnings.push(format!(
+                    "faults[{i}] ({} on {}) starts at {} s, when the workload has stopped (duration_s = {}): it affects only requests still draining, if any",
+                    f.kind.name(),
+                    f.target,
+                    f.at.as_secs_f64(),
+                    duration.as_secs_f64()
+                ));
+            }
+            b = b.fault(f);
+        }
+        let spec = b.build().map_err(|e| KeyError {
+            key: e.key.clone(),
+            message: format!("{} is not allowed (expected {})", e.value, e.allowed),
+        })?;
+        Ok(Parsed { spec, description: self.description.unwrap_or_default(), warnings: cx.warnings })
+    }
+}
