@@ -120,7 +120,7 @@ mod sagas {
         // S4. Without transient errors a saga's outcome is fixed by its id (payment declines
         // every 7th): a run without the crash gives exactly that, so every crash run must too,
         // including for the sagas it had to resume.
-        let expected = |id: u64| if id % 7 == 0 { SagaOutcome::Compensated } else { SagaOutcome::Completed };
+        let expected = |id: u64| if id.is_multiple_of(7) { SagaOutcome::Compensated } else { SagaOutcome::Completed };
         let mut resumed = 0;
         for crash_ms in [0u64, 8_003, 8_517, 11_041, 14_909] {
             let mut sets = vec![

@@ -204,8 +204,7 @@ fn clock_skew_moves_one_node_wall_clock() {
 
 #[test]
 fn without_a_timeout_layer_the_network_hard_timeout_ends_hung_calls() {
-    let mut net = faultline::sim::NetworkSpec::default();
-    net.call_timeout = secs(2.0);
+    let net = faultline::sim::NetworkSpec { call_timeout: secs(2.0), ..Default::default() };
     let spec =
         api_db(12, 50.0, 20.0).network(net).fault(fault(FaultKind::Outage, "db", 5.0, Some(5.0))).build().unwrap();
     let (_, rows) = run_rows(spec);
@@ -227,8 +226,7 @@ fn the_watchdog_reports_a_quiet_system_with_work_pending() {
     // ANCHORS bug 9 (tower #408): a system can go quiet with work pending. Here db is black-holed
     // for good and nothing times out for 10 hours: requests pile up, none completes.
     let stuck = |layers: Vec<faultline::scenarios::stack::LayerSpec>| {
-        let mut net = faultline::sim::NetworkSpec::default();
-        net.call_timeout = secs(36_000.0);
+        let net = faultline::sim::NetworkSpec { call_timeout: secs(36_000.0), ..Default::default() };
         let b = api_db(14, 20.0, 30.0).network(net).drain(secs(100.0)).stall_after(Some(secs(20.0)));
         let b = b.fault(fault(FaultKind::Outage, "db", 5.0, Some(10_000.0)));
         let spec = with_stack(b, "api", "db", layers).build().unwrap();

@@ -6,7 +6,7 @@
 //! `backoff_ratio`. Gradient2 reacts to latency before anything drops: it compares a short-term
 //! latency average with a long-term one and scales the limit by their ratio (growing by a small
 //! queue allowance while they agree, shrinking as queueing raises latency). Calls over the limit
-//! are refused locally ([`Classify::shed`]).
+//! are refused locally ([`Classify::rejected`]).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// AIMD settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -192,14 +192,20 @@ impl Limit {
     }
 }
 
-/// Puts an adaptive limit in front of a service.
-pub struct AimdLayer {
-    aimd: Arc<Mutex<Limit>>,
+/// Puts an adaptive concurrency limit ([`Limit`]: AIMD or Gradient2) in front of a service;
+/// every service it wraps shares the limit.
+#[derive(Clone)]
+pub struct ConcurrencyLimitLayer {
+    limit: Arc<Mutex<Limit>>,
     in_flight: Arc<AtomicU32>,
     events: Arc<dyn EventSink>,
 }
 
-impl AimdLayer {
+/// The former name of [`ConcurrencyLimitLayer`], which runs Gradient2 as well as AIMD.
+#[deprecated(note = "renamed ConcurrencyLimitLayer: it runs Gradient2 as well as AIMD")]
+pub type AimdLayer = ConcurrencyLimitLayer;
+
+impl ConcurrencyLimitLayer {
     /// An AIMD limit with a validated `config`.
     pub fn new(config: AimdConfig, events: Arc<dyn EventSink>) -> Self {
         Self::with_limit(Limit::Aimd(Aimd::new(config)), events)
@@ -207,32 +213,13 @@ impl AimdLayer {
 
     /// A layer around any [`Limit`].
     pub fn with_limit(limit: Limit, events: Arc<dyn EventSink>) -> Self {
-        AimdLayer { aimd: Arc::new(Mutex::new(limit)), in_flight: Arc::new(AtomicU32::new(0)), events }
+        ConcurrencyLimitLayer { limit: Arc::new(Mutex::new(limit)), in_flight: Arc::new(AtomicU32::new(0)), events }
     }
-}
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for AimdLayer
-where
-    Req: Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Limited {
-            inner,
-            aimd: self.aimd.clone(),
-            in_flight: self.in_flight.clone(),
-            events: self.events.clone(),
-        })
+    /// The limit now.
+    pub fn limit(&self) -> u32 {
+        self.limit.lock().map(|l| l.limit()).unwrap_or(u32::MAX)
     }
-}
-
-/// A service behind an adaptive limit.
-pub struct Limited<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    aimd: Arc<Mutex<Limit>>,
-    in_flight: Arc<AtomicU32>,
-    events: Arc<dyn EventSink>,
 }
 
 struct InFlight(Arc<AtomicU32>);
@@ -243,32 +230,29 @@ impl Drop for InFlight {
     }
 }
 
-impl<Req, Resp, Err> Service<Req> for Limited<Req, Resp, Err>
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for ConcurrencyLimitLayer
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
-        let limit = self.aimd.lock().map(|a| a.limit()).unwrap_or(u32::MAX);
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        let limit = self.limit();
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight(self.in_flight.clone());
         if now >= limit {
             drop(guard);
             self.events.emit(PatternEvent { pattern: "adaptive", kind: "limited", detail: format!("limit={limit}") });
-            return Box::pin(async { Err(Err::shed("adaptive")) });
+            return Box::pin(async { Err(Err::rejected(Rejection::by("adaptive").in_state("at_limit"))) });
         }
-        let fut = self.inner.call(req);
-        let (aimd, events) = (self.aimd.clone(), self.events.clone());
+        let fut = inner.call(req);
+        let (shared, events) = (self.limit.clone(), self.events.clone());
         Box::pin(async move {
             let _guard = guard;
             let start = tokio::time::Instant::now();
             let result = fut.await;
             let dropped = matches!(&result, Err(e) if e.is_timeout() || e.is_overload());
-            if let Ok(mut a) = aimd.lock() {
+            if let Ok(mut a) = shared.lock() {
                 let before = a.limit();
                 a.on_sample(now + 1, start.elapsed(), dropped);
                 if a.limit() != before && dropped {

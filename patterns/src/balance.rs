@@ -23,7 +23,7 @@ use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
 use crate::health::{EndpointProbe, ProbeConfig, ProbeTracker};
 use crate::retry::unit_f64;
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// A request that can be sent to a chosen endpoint.
 pub trait Routable {
@@ -302,6 +302,7 @@ impl Balancer {
 pub type Membership = Arc<dyn Fn() -> Vec<bool> + Send + Sync>;
 
 /// Puts a balancer in front of a service whose requests are [`Routable`].
+#[derive(Clone)]
 pub struct BalanceLayer {
     balancer: Arc<Mutex<Balancer>>,
     rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
@@ -389,32 +390,6 @@ impl BalanceLayer {
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for BalanceLayer
-where
-    Req: Routable + Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Balanced {
-            inner,
-            balancer: self.balancer.clone(),
-            rng: self.rng.clone(),
-            events: self.events.clone(),
-            origin: self.origin,
-        })
-    }
-}
-
-/// A balanced service.
-pub struct Balanced<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    balancer: Arc<Mutex<Balancer>>,
-    rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
-    events: Arc<dyn EventSink>,
-    origin: Instant,
-}
-
 /// Ends a pending request however the call ends.
 struct Pending {
     balancer: Arc<Mutex<Balancer>>,
@@ -441,16 +416,13 @@ impl Drop for Pending {
     }
 }
 
-impl<Req, Resp, Err> Service<Req> for Balanced<Req, Resp, Err>
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for BalanceLayer
 where
     Req: Routable + Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, mut req: Req) -> BoxFuture<Result<Resp, Err>> {
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, mut req: Req) -> BoxFuture<Result<Resp, Err>> {
         let now = self.origin.elapsed();
         let (u1, u2) = self.rng.lock().map(|mut r| (unit_f64(&mut **r), unit_f64(&mut **r))).unwrap_or((0.5, 0.5));
         let picked = match self.balancer.lock() {
@@ -465,10 +437,10 @@ where
         };
         let Some(index) = picked else {
             self.events.emit(PatternEvent { pattern: "balance", kind: "no_endpoint", detail: String::new() });
-            return Box::pin(async { Err(Err::shed("balance")) });
+            return Box::pin(async { Err(Err::rejected(Rejection::by("balance").in_state("no_endpoint"))) });
         };
         req.route_to(index);
-        let fut = self.inner.call(req);
+        let fut = inner.call(req);
         let mut pending = Pending {
             balancer: self.balancer.clone(),
             index,

@@ -5,7 +5,7 @@
 //! one fills only its own pool. resilience4j's default: 25 concurrent calls, no waiting.
 //!
 //! A call takes a permit, waits for one if the wait queue has room (at most `max_wait`), or is
-//! refused at once ([`Classify::shed`]). Permits are held by value and returned on drop, so a
+//! refused at once ([`Classify::rejected`]). Permits are held by value and returned on drop, so a
 //! cancelled or timed-out call can never leak one (tested under random cancellation).
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// Bulkhead settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,7 @@ impl BulkheadConfig {
 }
 
 /// Puts a bulkhead in front of a service; every service it wraps shares the pool.
+#[derive(Clone)]
 pub struct BulkheadLayer {
     config: BulkheadConfig,
     pool: Arc<Pool>,
@@ -87,25 +88,6 @@ impl BulkheadLayer {
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for BulkheadLayer
-where
-    Req: Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Bulkhead { inner, config: self.config, pool: self.pool.clone(), events: self.events.clone() })
-    }
-}
-
-/// A service behind a bulkhead.
-pub struct Bulkhead<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    config: BulkheadConfig,
-    pool: Arc<Pool>,
-    events: Arc<dyn EventSink>,
-}
-
 /// Counts a waiting call for as long as it waits, however the wait ends.
 struct Waiting<'a>(&'a AtomicU32);
 
@@ -115,20 +97,14 @@ impl Drop for Waiting<'_> {
     }
 }
 
-impl<Req, Resp, Err> Service<Req> for Bulkhead<Req, Resp, Err>
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for BulkheadLayer
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
-        let pool = self.pool.clone();
-        let config = self.config;
-        let events = self.events.clone();
-        let inner = self.inner.clone();
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        let (pool, config, events, inner) = (self.pool.clone(), self.config, self.events.clone(), inner.clone());
         Box::pin(async move {
             let permit = match pool.permits.try_acquire() {
                 Ok(p) => p,
@@ -141,7 +117,7 @@ where
                             kind: "full",
                             detail: format!("waiting={queued}"),
                         });
-                        return Err(Err::shed("bulkhead"));
+                        return Err(Err::rejected(Rejection::by("bulkhead").in_state("full")));
                     }
                     match tokio::time::timeout(config.max_wait, pool.permits.acquire()).await {
                         Ok(Ok(p)) => p,
@@ -151,7 +127,7 @@ where
                                 kind: "wait_timeout",
                                 detail: format!("max_wait_ms={}", config.max_wait.as_millis()),
                             });
-                            return Err(Err::shed("bulkhead"));
+                            return Err(Err::rejected(Rejection::by("bulkhead").in_state("wait_timeout")));
                         }
                     }
                 }

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
 use crate::retry::unit_f64;
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// A request that names the data it reads.
 pub trait Keyed {
@@ -117,6 +117,18 @@ pub struct CacheAsideLayer<V, E> {
     events: Arc<dyn EventSink>,
 }
 
+impl<V, E> Clone for CacheAsideLayer<V, E> {
+    fn clone(&self) -> Self {
+        CacheAsideLayer {
+            store: self.store.clone(),
+            config: self.config,
+            rng: self.rng.clone(),
+            flights: self.flights.clone(),
+            events: self.events.clone(),
+        }
+    }
+}
+
 impl<V: Clone + Send + 'static, E: Classify + Clone> CacheAsideLayer<V, E> {
     /// A cache over `store` with a validated `config`, drawing jitter from `rng`.
     pub fn new(
@@ -138,34 +150,6 @@ impl<V: Clone + Send + 'static, E: Classify + Clone> CacheAsideLayer<V, E> {
     pub fn invalidate(&self, key: u64) -> BoxFuture<()> {
         self.store.invalidate(key)
     }
-}
-
-impl<Req, V, E> Layer<Req, V, E> for CacheAsideLayer<V, E>
-where
-    Req: Keyed + Clone + Send + 'static,
-    V: Clone + Send + 'static,
-    E: Classify + Clone,
-{
-    fn layer(&self, inner: BoxService<Req, V, E>) -> BoxService<Req, V, E> {
-        Arc::new(CacheAside {
-            inner,
-            store: self.store.clone(),
-            config: self.config,
-            rng: self.rng.clone(),
-            flights: self.flights.clone(),
-            events: self.events.clone(),
-        })
-    }
-}
-
-/// A service behind a cache.
-pub struct CacheAside<Req, V, E> {
-    inner: BoxService<Req, V, E>,
-    store: Arc<dyn CacheStore<V>>,
-    config: CacheConfig,
-    rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
-    flights: Flights<V, E>,
-    events: Arc<dyn EventSink>,
 }
 
 /// Everything a load needs, cloneable into a background refresh.
@@ -277,18 +261,15 @@ where
     }
 }
 
-impl<Req, V, E> Service<Req> for CacheAside<Req, V, E>
+impl<Req, V, E> Policy<Req, V, E> for CacheAsideLayer<V, E>
 where
     Req: Keyed + Clone + Send + 'static,
     V: Clone + Send + 'static,
     E: Classify + Clone,
 {
-    type Response = V;
-    type Error = E;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<V, E>> {
+    fn call(&self, inner: &BoxService<Req, V, E>, req: Req) -> BoxFuture<Result<V, E>> {
         let loader = Loader {
-            inner: self.inner.clone(),
+            inner: inner.clone(),
             store: self.store.clone(),
             config: self.config,
             rng: self.rng.clone(),

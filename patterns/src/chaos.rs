@@ -10,7 +10,7 @@ use rand_core::RngCore;
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
 use crate::retry::unit_f64;
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// What to inject.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +42,7 @@ impl ChaosConfig {
 }
 
 /// Puts chaos in front of a service.
+#[derive(Clone)]
 pub struct ChaosLayer {
     config: ChaosConfig,
     rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
@@ -55,35 +56,13 @@ impl ChaosLayer {
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for ChaosLayer
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for ChaosLayer
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Chaos { inner, config: self.config, rng: self.rng.clone(), events: self.events.clone() })
-    }
-}
-
-/// A service with chaos injected.
-pub struct Chaos<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    config: ChaosConfig,
-    rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
-    events: Arc<dyn EventSink>,
-}
-
-impl<Req, Resp, Err> Service<Req> for Chaos<Req, Resp, Err>
-where
-    Req: Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let (fail, delay) = match self.rng.lock() {
             Ok(mut rng) => {
                 let fail = unit_f64(&mut **rng) < self.config.error_rate;
@@ -96,7 +75,7 @@ where
             self.events.emit(PatternEvent { pattern: "chaos", kind: "error", detail: String::new() });
             return Box::pin(async { Err(Err::injected("chaos")) });
         }
-        let fut = self.inner.call(req);
+        let fut = inner.call(req);
         let latency = self.config.latency;
         if delay {
             self.events.emit(PatternEvent {

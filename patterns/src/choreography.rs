@@ -103,16 +103,13 @@ pub enum Reaction {
     Ignore,
 }
 
-/// The reaction of `role` to `event` in a saga of `def`. `compensate: false` is a planted bug:
-/// participants ignore failures, so a failed saga is never compensated (and never finishes).
-pub fn react(def: &SagaDefinition, role: Role, event: SagaEvent, compensate: bool) -> Reaction {
+/// The reaction of `role` to `event` in a saga of `def`.
+pub fn react(def: &SagaDefinition, role: Role, event: SagaEvent) -> Reaction {
     let last = def.steps.len().saturating_sub(1);
     match (role, event) {
         (Role::Participant(0), SagaEvent::Started) => Reaction::Do(0),
         (Role::Participant(k), SagaEvent::Done(i)) if i + 1 == k => Reaction::Do(k),
-        (Role::Participant(k), SagaEvent::Failed(i) | SagaEvent::Undone(i)) if i == k + 1 && compensate => {
-            Reaction::Undo(k)
-        }
+        (Role::Participant(k), SagaEvent::Failed(i) | SagaEvent::Undone(i)) if i == k + 1 => Reaction::Undo(k),
         (Role::Participant(k), SagaEvent::Done(i))
             if i == last && def.on_complete.iter().any(|(service, _)| *service == def.steps[k].service) =>
         {
@@ -131,17 +128,31 @@ mod tests {
 
     /// Delivers events to every role until none is left (in publication order) and returns the
     /// reactions in order; `fail_at`: the step whose action is refused.
-    fn play(fail_at: Option<usize>, compensate: bool) -> Vec<(Role, Reaction)> {
-        play_def(&SagaDefinition::order(), fail_at, compensate)
+    /// A three-step saga for the tests; with a lock, inventory confirms on completion.
+    fn order(locked: bool) -> SagaDefinition {
+        let step = |name, service, action, compensation| crate::saga::Step { name, service, action, compensation };
+        SagaDefinition {
+            name: "order",
+            steps: vec![
+                step("reserve_inventory", "inventory", "reserve", "release"),
+                step("charge_payment", "payment", "charge", "refund"),
+                step("create_shipment", "shipping", "ship", "cancel_shipment"),
+            ],
+            on_complete: if locked { vec![("inventory", "confirm")] } else { Vec::new() },
+        }
     }
 
-    fn play_def(def: &SagaDefinition, fail_at: Option<usize>, compensate: bool) -> Vec<(Role, Reaction)> {
+    fn play(fail_at: Option<usize>) -> Vec<(Role, Reaction)> {
+        play_def(&order(false), fail_at)
+    }
+
+    fn play_def(def: &SagaDefinition, fail_at: Option<usize>) -> Vec<(Role, Reaction)> {
         let roles = [Role::Initiator, Role::Participant(0), Role::Participant(1), Role::Participant(2)];
         let mut queue = std::collections::VecDeque::from([SagaEvent::Started]);
         let mut out = Vec::new();
         while let Some(e) = queue.pop_front() {
             for role in roles {
-                let r = react(def, role, e, compensate);
+                let r = react(def, role, e);
                 match r {
                     Reaction::Do(k) if Some(k) == fail_at => queue.push_back(SagaEvent::Failed(k)),
                     Reaction::Do(k) => queue.push_back(SagaEvent::Done(k)),
@@ -160,22 +171,21 @@ mod tests {
     fn the_choreography_runs_the_same_saga_as_the_orchestrator() {
         use Reaction::*;
         let actions = |run: Vec<(Role, Reaction)>| run.into_iter().map(|(_, r)| r).collect::<Vec<_>>();
-        assert_eq!(actions(play(None, true)), [Do(0), Do(1), Do(2), Finish(SagaOutcome::Completed)]);
+        assert_eq!(actions(play(None)), [Do(0), Do(1), Do(2), Finish(SagaOutcome::Completed)]);
         assert_eq!(
-            actions(play(Some(2), true)),
+            actions(play(Some(2))),
             [Do(0), Do(1), Do(2), Undo(1), Undo(0), Finish(SagaOutcome::Compensated)],
             "reverse order"
         );
-        assert_eq!(actions(play(Some(0), true)), [Do(0), Finish(SagaOutcome::Compensated)]);
-        assert_eq!(actions(play(Some(1), false)), [Do(0), Do(1)], "without compensation the saga stalls");
-        let locked = SagaDefinition::order_with_semantic_lock();
+        assert_eq!(actions(play(Some(0))), [Do(0), Finish(SagaOutcome::Compensated)]);
+        let locked = order(true);
         assert_eq!(
-            actions(play_def(&locked, None, true)),
+            actions(play_def(&locked, None)),
             [Do(0), Do(1), Do(2), Finish(SagaOutcome::Completed), Complete(0)],
             "inventory confirms"
         );
         assert_eq!(
-            actions(play_def(&locked, Some(1), true)),
+            actions(play_def(&locked, Some(1))),
             [Do(0), Do(1), Undo(0), Finish(SagaOutcome::Compensated)],
             "a release needs no confirm"
         );

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// A request that carries a deadline.
 pub trait Deadlined {
@@ -23,53 +24,67 @@ pub trait Deadlined {
     fn set_deadline(&mut self, at: Instant);
 }
 
+/// Deadline settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineConfig {
+    /// The time budget from the start of a call. Default: [`DeadlineConfig::DEFAULT_AFTER`] (1 s).
+    pub after: Duration,
+}
+
+impl Default for DeadlineConfig {
+    fn default() -> Self {
+        DeadlineConfig { after: Self::DEFAULT_AFTER }
+    }
+}
+
+impl DeadlineConfig {
+    /// The default budget: 1 s.
+    pub const DEFAULT_AFTER: Duration = Duration::from_secs(1);
+    /// The longest budget accepted: a year.
+    pub const MAX_AFTER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// A budget of `after`; zero and more than a year are rejected.
+    pub fn new(after: Duration) -> Result<Self, ConfigError> {
+        DeadlineConfig { after }.validate()
+    }
+
+    /// Checks `after`, naming it when it is out of range.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if self.after.is_zero() || self.after > Self::MAX_AFTER {
+            let ms = self.after.as_millis();
+            return Err(ConfigError::new("deadline_ms", ms, "a duration > 0 ms and at most a year"));
+        }
+        Ok(self)
+    }
+}
+
 /// Stamps and enforces a deadline `after` from now (or the request's own, if earlier).
+#[derive(Clone)]
 pub struct DeadlineLayer {
-    after: Duration,
+    config: DeadlineConfig,
     events: Arc<dyn EventSink>,
 }
 
 impl DeadlineLayer {
-    /// A deadline `after` from the start of each call.
-    pub fn new(after: Duration, events: Arc<dyn EventSink>) -> Self {
-        DeadlineLayer { after, events }
+    /// A deadline `config.after` from the start of each call.
+    pub fn new(config: DeadlineConfig, events: Arc<dyn EventSink>) -> Self {
+        DeadlineLayer { config, events }
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for DeadlineLayer
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for DeadlineLayer
 where
     Req: Deadlined + Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(WithDeadline { inner, after: self.after, events: self.events.clone() })
-    }
-}
-
-/// A service whose calls carry and respect a deadline.
-pub struct WithDeadline<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    after: Duration,
-    events: Arc<dyn EventSink>,
-}
-
-impl<Req, Resp, Err> Service<Req> for WithDeadline<Req, Resp, Err>
-where
-    Req: Deadlined + Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, mut req: Req) -> BoxFuture<Result<Resp, Err>> {
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, mut req: Req) -> BoxFuture<Result<Resp, Err>> {
         let now = Instant::now();
-        let mine = now + self.after;
+        let mine = now + self.config.after;
         let deadline = req.deadline().map_or(mine, |d| d.min(mine));
         req.set_deadline(deadline);
         let events = self.events.clone();
-        let fut = self.inner.call(req);
+        let fut = inner.call(req);
         Box::pin(async move {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, fut).await {

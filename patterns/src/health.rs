@@ -9,7 +9,7 @@
 //!
 //! Readiness that includes a dependency shared by every instance is a trap: when that dependency
 //! fails, every instance reports not ready and a balancer drops the whole fleet
-//! (spring-boot #15479). The balancer ([`crate::balance`]) therefore fails open by default.
+//! (spring-boot #15479). The balancer (the `balance` module) therefore fails open by default.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// When to hedge.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,6 +97,7 @@ impl HedgeState {
 }
 
 /// Puts hedging in front of a service.
+#[derive(Clone)]
 pub struct HedgeLayer {
     config: HedgeConfig,
     state: Arc<Mutex<HedgeState>>,
@@ -114,36 +115,14 @@ impl HedgeLayer {
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for HedgeLayer
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for HedgeLayer
 where
     Req: Clone + Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Hedged { inner, config: self.config, state: self.state.clone(), events: self.events.clone() })
-    }
-}
-
-/// A hedged service.
-pub struct Hedged<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    config: HedgeConfig,
-    state: Arc<Mutex<HedgeState>>,
-    events: Arc<dyn EventSink>,
-}
-
-impl<Req, Resp, Err> Service<Req> for Hedged<Req, Resp, Err>
-where
-    Req: Clone + Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
-        let (inner, config, state, events) = (self.inner.clone(), self.config, self.state.clone(), self.events.clone());
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        let (inner, config, state, events) = (inner.clone(), self.config, self.state.clone(), self.events.clone());
         let delay = match state.lock() {
             Ok(mut s) => {
                 s.tokens = (s.tokens + config.max_ratio).min(10.0);

@@ -7,18 +7,22 @@
 //!
 //! Where to start:
 //! - [`service`]: the `Service` / `Layer` / `Classify` abstraction every pattern wraps (a small,
-//!   boxed tower).
+//!   boxed tower); a pattern implements one [`Policy`] (what it does around a call) and is a
+//!   layer by that; a refusal is a typed [`Rejection`].
 //! - [`event`]: every decision a pattern makes is reported to an [`event::EventSink`].
 //! - [`retry`] is the simplest pattern to read; [`circuit_breaker`] the fullest.
 //!
 //! Patterns: [`timeout`], [`deadline`] (propagated down a chain), [`retry`] with [`budget`],
 //! [`circuit_breaker`], [`bulkhead`], [`fallback`], [`rate_limiter`], [`throttle`] (SRE adaptive
-//! throttling), [`adaptive`] (AIMD, Gradient2), [`hedge`], [`chaos`], [`balance`] (load
-//! balancing, outlier ejection, discovery) with [`health`], and [`cache`] (cache-aside).
-//! Shared pieces: [`config`], [`counters`].
+//! throttling), [`adaptive`] (a concurrency limit by AIMD or Gradient2), [`hedge`], [`chaos`],
+//! [`balance`] (load balancing, outlier ejection, discovery) with [`health`], and [`cache`]
+//! (cache-aside). Consistency: [`saga`] (the orchestrator over any definition),
+//! [`choreography`] (its reactions), [`event_sourcing`]. Shared pieces: [`config`],
+//! [`counters`].
 //!
 //! Each pattern module has the same shape: a `Config` with documented defaults and a validating
-//! builder, the pure decision logic (time and random draws passed in), and the async layer.
+//! constructor, the pure decision logic (time and random draws passed in) where it keeps state,
+//! the layer (its [`Policy`]), and the events it reports.
 //! docs/patterns.md explains each one, its knobs, and the scenario that shows it.
 #![warn(missing_docs, unreachable_pub)]
 #![forbid(unsafe_code)]
@@ -48,4 +52,4 @@ pub mod timeout;
 
 pub use config::ConfigError;
 pub use event::{EventSink, PatternEvent};
-pub use service::{BoxFuture, BoxService, Classify, Layer, Service};
+pub use service::{BoxFuture, BoxService, Classify, Layer, Policy, Rejection, Service};

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// Limiter settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -170,6 +170,18 @@ pub struct RateLimiterLayer<Req, K: Ord> {
     origin: Instant,
 }
 
+impl<Req, K: Ord> Clone for RateLimiterLayer<Req, K> {
+    fn clone(&self) -> Self {
+        RateLimiterLayer {
+            config: self.config,
+            limiter: self.limiter.clone(),
+            key: self.key.clone(),
+            events: self.events.clone(),
+            origin: self.origin,
+        }
+    }
+}
+
 impl<Req, K: Ord + Send + 'static> RateLimiterLayer<Req, K> {
     /// A limiter with a validated `config`, keyed by `key`.
     pub fn new(config: RateLimitConfig, key: KeyFn<Req, K>, events: Arc<dyn EventSink>) -> Self {
@@ -183,46 +195,14 @@ impl<Req, K: Ord + Send + 'static> RateLimiterLayer<Req, K> {
     }
 }
 
-impl<Req, Resp, Err, K> Layer<Req, Resp, Err> for RateLimiterLayer<Req, K>
+impl<Req, Resp, Err, K> Policy<Req, Resp, Err> for RateLimiterLayer<Req, K>
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
     K: Ord + Send + 'static,
 {
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(RateLimited {
-            inner,
-            config: self.config,
-            limiter: self.limiter.clone(),
-            key: self.key.clone(),
-            events: self.events.clone(),
-            origin: self.origin,
-        })
-    }
-}
-
-/// A rate-limited service.
-pub struct RateLimited<Req, Resp, Err, K: Ord> {
-    inner: BoxService<Req, Resp, Err>,
-    config: RateLimitConfig,
-    limiter: Arc<Mutex<KeyedLimiter<K>>>,
-    key: KeyFn<Req, K>,
-    events: Arc<dyn EventSink>,
-    origin: Instant,
-}
-
-impl<Req, Resp, Err, K> Service<Req> for RateLimited<Req, Resp, Err, K>
-where
-    Req: Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-    K: Ord + Send + 'static,
-{
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let key = (self.key)(&req);
         let now = self.origin.elapsed();
         let decision = match self.limiter.lock() {
@@ -236,10 +216,11 @@ where
                     kind: "refused",
                     detail: format!("retry_after_ms={}", retry_after.as_millis()),
                 });
-                Box::pin(async { Err(Err::shed("rate_limiter")) })
+                let rejection = Rejection { retry_after: Some(retry_after), ..Rejection::by("rate_limiter") };
+                Box::pin(async move { Err(Err::rejected(rejection)) })
             }
             Ok(wait) => {
-                let fut = self.inner.call(req);
+                let fut = inner.call(req);
                 Box::pin(async move {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::budget::RetryBudget;
 use crate::config::ConfigError;
 use crate::event::{EventSink, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// How the wait grows with the attempt number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,15 +219,9 @@ impl<Resp, Err: Classify> RetryLayer<Resp, Err> {
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for RetryLayer<Resp, Err>
-where
-    Req: Clone + Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Retry {
-            inner,
+impl<Resp, Err> Clone for RetryLayer<Resp, Err> {
+    fn clone(&self) -> Self {
+        RetryLayer {
             config: self.config,
             rng: self.rng.clone(),
             events: self.events.clone(),
@@ -235,109 +229,94 @@ where
             retry_result: self.retry_result.clone(),
             budget: self.budget.clone(),
             origin: self.origin,
-        })
+            _types: PhantomData,
+        }
     }
 }
 
-/// A service that retries its inner service's retryable failures.
-pub struct Retry<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    config: RetryConfig,
-    rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
-    events: Arc<dyn EventSink>,
-    retry_error: ErrorPredicate<Err>,
-    retry_result: Option<ResultPredicate<Resp>>,
-    budget: Option<SharedBudget>,
-    origin: Instant,
-}
-
-impl<Req, Resp, Err> Service<Req> for Retry<Req, Resp, Err>
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for RetryLayer<Resp, Err>
 where
     Req: Clone + Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    type Response = Resp;
-    type Error = Err;
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        let (this, inner) = (self.clone(), inner.clone());
+        Box::pin(async move { this.run(inner, req).await })
+    }
+}
 
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
-        let inner = self.inner.clone();
-        let config = self.config;
-        let rng = self.rng.clone();
-        let events = self.events.clone();
-        let retry_error = self.retry_error.clone();
-        let retry_result = self.retry_result.clone();
-        let budget = self.budget.clone();
-        let origin = self.origin;
-        Box::pin(async move {
-            let with_budget = |f: &mut dyn FnMut(&mut dyn RetryBudget) -> bool| -> bool {
-                match &budget {
-                    Some(b) => match b.lock() {
-                        Ok(mut b) => f(&mut *b),
-                        Err(_) => true,
-                    },
-                    None => true,
-                }
-            };
-            with_budget(&mut |b| {
-                b.deposit(origin.elapsed());
-                true
-            });
-            let mut attempt = 1;
-            let mut previous = Duration::ZERO;
-            loop {
-                let result = inner.call(req.clone()).await;
-                let (retryable, timed_out, retry_after) = match &result {
-                    Ok(resp) => match &retry_result {
-                        Some(p) if p(resp) => (true, false, None),
-                        _ => {
-                            with_budget(&mut |b| {
-                                b.on_success(origin.elapsed(), attempt > 1);
-                                true
-                            });
-                            return result;
-                        }
-                    },
-                    Err(e) => (retry_error(e), e.is_timeout(), e.retry_after()),
-                };
-                if attempt >= config.max_attempts || !retryable {
-                    if attempt > 1 {
-                        events.emit(PatternEvent {
-                            pattern: "retry",
-                            kind: "gave_up",
-                            detail: format!("attempts={attempt}"),
-                        });
-                    }
-                    return result;
-                }
-                if !with_budget(&mut |b| b.try_withdraw(origin.elapsed(), timed_out)) {
-                    events.emit(PatternEvent {
-                        pattern: "retry",
-                        kind: "budget_exhausted",
-                        detail: format!("attempts={attempt}"),
+impl<Resp, Err: Classify> RetryLayer<Resp, Err> {
+    /// Runs `f` on the budget, if there is one (true without one).
+    fn ask_budget(&self, f: impl FnOnce(&mut dyn RetryBudget) -> bool) -> bool {
+        match &self.budget {
+            Some(b) => match b.lock() {
+                Ok(mut b) => f(&mut *b),
+                Err(_) => true,
+            },
+            None => true,
+        }
+    }
+
+    fn emit(&self, kind: &'static str, detail: String) {
+        self.events.emit(PatternEvent { pattern: "retry", kind, detail });
+    }
+
+    /// The wait before retry `attempt + 1`: the backoff with one jitter draw, at least what the
+    /// server asked for.
+    fn wait(&self, attempt: u32, previous: Duration, retry_after: Option<Duration>) -> Duration {
+        let unit = match self.rng.lock() {
+            Ok(mut rng) => unit_f64(&mut **rng),
+            Err(_) => 0.5,
+        };
+        let wait = self.config.delay(attempt, previous, unit);
+        retry_after.map_or(wait, |after| wait.max(after))
+    }
+
+    /// Calls `inner` until an answer that need not be retried, the last attempt, or the budget
+    /// says no.
+    async fn run<Req: Clone + 'static>(self, inner: BoxService<Req, Resp, Err>, req: Req) -> Result<Resp, Err>
+    where
+        Resp: Send + 'static,
+    {
+        let now = || self.origin.elapsed();
+        self.ask_budget(|b| {
+            b.deposit(now());
+            true
+        });
+        let mut attempt = 1;
+        let mut previous = Duration::ZERO;
+        loop {
+            let result = inner.call(req.clone()).await;
+            let (retryable, timed_out, retry_after) = match &result {
+                Ok(resp) if self.retry_result.as_ref().is_some_and(|p| p(resp)) => (true, false, None),
+                Ok(_) => {
+                    self.ask_budget(|b| {
+                        b.on_success(now(), attempt > 1);
+                        true
                     });
                     return result;
                 }
-                let unit = match rng.lock() {
-                    Ok(mut rng) => unit_f64(&mut **rng),
-                    Err(_) => 0.5,
-                };
-                let mut wait = config.delay(attempt, previous, unit);
-                if let Some(after) = retry_after {
-                    wait = wait.max(after);
+                Err(e) => ((self.retry_error)(e), e.is_timeout(), e.retry_after()),
+            };
+            if attempt >= self.config.max_attempts || !retryable {
+                if attempt > 1 {
+                    self.emit("gave_up", format!("attempts={attempt}"));
                 }
-                previous = wait;
-                events.emit(PatternEvent {
-                    pattern: "retry",
-                    kind: "scheduled",
-                    detail: format!("attempt={} delay_ms={}", attempt + 1, wait.as_millis()),
-                });
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-                attempt += 1;
+                return result;
             }
-        })
+            if !self.ask_budget(|b| b.try_withdraw(now(), timed_out)) {
+                self.emit("budget_exhausted", format!("attempts={attempt}"));
+                return result;
+            }
+            let wait = self.wait(attempt, previous, retry_after);
+            previous = wait;
+            self.emit("scheduled", format!("attempt={} delay_ms={}", attempt + 1, wait.as_millis()));
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            attempt += 1;
+        }
     }
 }
 

@@ -46,26 +46,9 @@ pub struct SagaDefinition {
 }
 
 impl SagaDefinition {
-    /// The order saga of seeds/002 and seeds/004: reserve inventory, charge payment, create the
-    /// shipment; compensations release, refund, cancel.
-    pub fn order() -> Self {
-        SagaDefinition {
-            name: "order",
-            steps: vec![
-                Step { name: "reserve_inventory", service: "inventory", action: "reserve", compensation: "release" },
-                Step { name: "charge_payment", service: "payment", action: "charge", compensation: "refund" },
-                Step { name: "create_shipment", service: "shipping", action: "ship", compensation: "cancel_shipment" },
-            ],
-            on_complete: Vec::new(),
-        }
-    }
-
-    /// The order saga with a semantic lock on the reserved item: inventory marks the item
-    /// pending while the saga runs (another saga wanting it waits: [`StepResult::Busy`]); the
-    /// lock is lifted by `release` if the saga compensates, or by `confirm`, sent when it
-    /// completes.
-    pub fn order_with_semantic_lock() -> Self {
-        SagaDefinition { on_complete: vec![("inventory", "confirm")], ..Self::order() }
+    /// The step `service` performs, if any.
+    pub fn step_of(&self, service: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.service == service)
     }
 }
 
@@ -141,9 +124,8 @@ pub enum Action {
     Done,
 }
 
-/// The next action, from the log alone. `compensate: false` is a planted bug (a saga that never
-/// compensates: a failure leaves the earlier steps done).
-pub fn next_action(def: &SagaDefinition, log: &[LogRecord], compensate: bool) -> Action {
+/// The next action, from the log alone.
+pub fn next_action(def: &SagaDefinition, log: &[LogRecord]) -> Action {
     if log.iter().any(|r| matches!(r, LogRecord::Finished(_))) {
         return Action::Done;
     }
@@ -153,9 +135,6 @@ pub fn next_action(def: &SagaDefinition, log: &[LogRecord], compensate: bool) ->
     if !failed {
         let next = done.iter().max().map_or(0, |m| m + 1);
         return if next < def.steps.len() { Action::Do(next) } else { Action::Finish(SagaOutcome::Completed) };
-    }
-    if !compensate {
-        return Action::Finish(SagaOutcome::Compensated);
     }
     let undone: Vec<usize> =
         log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
@@ -218,7 +197,6 @@ pub async fn run_saga(
     log: &dyn SagaLog,
     participants: &dyn Participants,
     id: u64,
-    compensate: bool,
     compensation_retry: Duration,
 ) -> SagaOutcome {
     let mut records = log.read(id).await;
@@ -227,7 +205,7 @@ pub async fn run_saga(
         records.push(LogRecord::Started);
     }
     loop {
-        let record = match next_action(def, &records, compensate) {
+        let record = match next_action(def, &records) {
             Action::Done => {
                 return records
                     .iter()
@@ -278,33 +256,42 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A three-step saga for the tests: reserve, charge, ship.
+    fn order() -> SagaDefinition {
+        let step = |name, service, action, compensation| Step { name, service, action, compensation };
+        SagaDefinition {
+            name: "order",
+            steps: vec![
+                step("reserve_inventory", "inventory", "reserve", "release"),
+                step("charge_payment", "payment", "charge", "refund"),
+                step("create_shipment", "shipping", "ship", "cancel_shipment"),
+            ],
+            on_complete: Vec::new(),
+        }
+    }
+
     #[test]
     fn happy_path_and_compensation_order() {
-        let def = SagaDefinition::order();
+        let def = order();
         use LogRecord::*;
-        assert_eq!(next_action(&def, &[Started], true), Action::Do(0));
+        assert_eq!(next_action(&def, &[Started]), Action::Do(0));
         assert_eq!(
-            next_action(&def, &[Started, StepDone(0), StepDone(1), StepDone(2)], true),
+            next_action(&def, &[Started, StepDone(0), StepDone(1), StepDone(2)]),
             Action::Finish(SagaOutcome::Completed)
         );
         let failed = [Started, StepDone(0), StepDone(1), StepFailed(2)];
         assert_eq!(
-            next_action(&def, &failed, true),
+            next_action(&def, &failed),
             Action::Undo(2),
             "reverse order, the failed step first (it may still take effect)"
         );
         let mut more = failed.to_vec();
         more.push(CompensationDone(2));
-        assert_eq!(next_action(&def, &more, true), Action::Undo(1));
+        assert_eq!(next_action(&def, &more), Action::Undo(1));
         more.push(CompensationDone(1));
-        assert_eq!(next_action(&def, &more, true), Action::Undo(0));
+        assert_eq!(next_action(&def, &more), Action::Undo(0));
         more.push(CompensationDone(0));
-        assert_eq!(next_action(&def, &more, true), Action::Finish(SagaOutcome::Compensated));
-        assert_eq!(
-            next_action(&def, &failed, false),
-            Action::Finish(SagaOutcome::Compensated),
-            "the planted bug skips compensation"
-        );
+        assert_eq!(next_action(&def, &more), Action::Finish(SagaOutcome::Compensated));
     }
 
     fn record() -> impl Strategy<Value = LogRecord> {
@@ -327,11 +314,11 @@ mod tests {
         // ends the same way and never compensates a step that was not done (S2, S4 in the pure).
         #[test]
         fn resuming_from_any_prefix_reaches_the_same_end(fail_at in proptest::option::of(0usize..3), unknown in any::<bool>(), cut in 0usize..12) {
-            let def = SagaDefinition::order();
+            let def = order();
             let run = |mut log: Vec<LogRecord>| {
                 let mut undone = Vec::new();
                 for _ in 0..20 {
-                    let r = match next_action(&def, &log, true) {
+                    let r = match next_action(&def, &log) {
                         Action::Done => break,
                         Action::Finish(o) => LogRecord::Finished(o),
                         Action::Do(i) if Some(i) == fail_at && unknown => LogRecord::StepUnknown(i),

@@ -4,6 +4,10 @@
 //! another. This is tower's shape, kept small and boxed so that stacks can be assembled at run
 //! time in the order a scenario file names (tower itself runs on the real tokio and cannot be
 //! used inside a simulation).
+//!
+//! A pattern implements one thing, its [`Policy`]: what it does around one call to the service
+//! it wraps. Every policy is a layer; the wrapping service is written once, here. A pattern
+//! that refuses a call without making it says why with a [`Rejection`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -41,6 +45,71 @@ where
 pub trait Layer<Req, Resp, Err>: Send + Sync {
     /// Returns `inner` wrapped by this layer.
     fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err>;
+}
+
+/// What a pattern does around one call. A policy value holds the pattern's config and its
+/// shared state (behind `Arc`s, so that a clone is the same breaker, the same budget...): every
+/// service it wraps shares them.
+pub trait Policy<Req, Resp, Err>: Clone + Send + Sync + 'static {
+    /// Runs one call, calling `inner` as the pattern decides (once, again, never).
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>>;
+}
+
+/// Every policy is a layer: it wraps a service in one that asks the policy.
+impl<Req, Resp, Err, P> Layer<Req, Resp, Err> for P
+where
+    P: Policy<Req, Resp, Err>,
+    Req: 'static,
+    Resp: Send + 'static,
+    Err: Send + 'static,
+{
+    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
+        Arc::new(Wrapped { inner, policy: self.clone(), _req: std::marker::PhantomData })
+    }
+}
+
+/// A service behind a policy.
+struct Wrapped<P, Req, Resp, Err> {
+    inner: BoxService<Req, Resp, Err>,
+    policy: P,
+    _req: std::marker::PhantomData<fn(Req)>,
+}
+
+impl<Req, Resp, Err, P> Service<Req> for Wrapped<P, Req, Resp, Err>
+where
+    P: Policy<Req, Resp, Err>,
+    Req: 'static,
+    Resp: Send + 'static,
+    Err: Send + 'static,
+{
+    type Response = Resp;
+    type Error = Err;
+    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+        self.policy.call(&self.inner, req)
+    }
+}
+
+/// Why a pattern refused a call without making it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rejection {
+    /// The pattern, e.g. `circuit_breaker`, `bulkhead`, `rate_limiter`.
+    pub pattern: &'static str,
+    /// Its state when it refused, e.g. `open`, `half_open`, `full`, `wait_timeout`.
+    pub state: Option<&'static str>,
+    /// When it expects to let calls through again, if it knows.
+    pub retry_after: Option<Duration>,
+}
+
+impl Rejection {
+    /// A refusal by `pattern`, with nothing more known.
+    pub const fn by(pattern: &'static str) -> Self {
+        Rejection { pattern, state: None, retry_after: None }
+    }
+
+    /// The same refusal, in `state`.
+    pub const fn in_state(self, state: &'static str) -> Self {
+        Rejection { state: Some(state), ..self }
+    }
 }
 
 /// Builds a service from a closure returning a future.
@@ -90,6 +159,19 @@ pub trait Classify: Send + 'static {
     fn shed(pattern: &'static str) -> Self;
     /// True when this error is a local refusal ([`Classify::shed`]).
     fn is_shed(&self) -> bool;
+    /// The error for a refusal with its details (state, when to try again). Patterns call
+    /// this; the default keeps only the pattern's name ([`Classify::shed`]). An error type that
+    /// can carry the [`Rejection`] should keep it.
+    fn rejected(rejection: Rejection) -> Self
+    where
+        Self: Sized,
+    {
+        Self::shed(rejection.pattern)
+    }
+    /// The refusal this error carries, if it kept one.
+    fn rejection(&self) -> Option<Rejection> {
+        None
+    }
     /// A failure a chaos layer injects, standing for the callee's own error.
     fn injected(pattern: &'static str) -> Self;
     /// True when the server refused the request because it is overloaded (a 503 / queue

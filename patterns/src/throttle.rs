@@ -18,7 +18,7 @@ use crate::config::ConfigError;
 use crate::counters::SecondCounters;
 use crate::event::{EventSink, PatternEvent};
 use crate::retry::unit_f64;
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// Throttle settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,6 +88,7 @@ impl Throttle {
 }
 
 /// Puts adaptive throttling in front of a service.
+#[derive(Clone)]
 pub struct ThrottleLayer {
     throttle: Arc<Mutex<Throttle>>,
     rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
@@ -107,50 +108,21 @@ impl ThrottleLayer {
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for ThrottleLayer
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for ThrottleLayer
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Throttled {
-            inner,
-            throttle: self.throttle.clone(),
-            rng: self.rng.clone(),
-            events: self.events.clone(),
-            origin: self.origin,
-        })
-    }
-}
-
-/// A throttled service.
-pub struct Throttled<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    throttle: Arc<Mutex<Throttle>>,
-    rng: Arc<Mutex<Box<dyn RngCore + Send>>>,
-    events: Arc<dyn EventSink>,
-    origin: Instant,
-}
-
-impl<Req, Resp, Err> Service<Req> for Throttled<Req, Resp, Err>
-where
-    Req: Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let now = self.origin.elapsed();
         let unit = self.rng.lock().map(|mut r| unit_f64(&mut **r)).unwrap_or(0.5);
         let admit = self.throttle.lock().map(|mut t| t.admit(now, unit)).unwrap_or(true);
         if !admit {
             self.events.emit(PatternEvent { pattern: "throttle", kind: "rejected", detail: String::new() });
-            return Box::pin(async { Err(Err::shed("throttle")) });
+            return Box::pin(async { Err(Err::rejected(Rejection::by("throttle"))) });
         }
-        let fut = self.inner.call(req);
+        let fut = inner.call(req);
         let (throttle, origin) = (self.throttle.clone(), self.origin);
         Box::pin(async move {
             let result = fut.await;

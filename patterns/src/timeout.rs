@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::ConfigError;
 use crate::event::{EventSink, NoEvents, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// Timeout settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,12 +23,20 @@ impl TimeoutConfig {
     /// The default deadline: 1 s.
     pub const DEFAULT_AFTER: Duration = Duration::from_secs(1);
 
-    /// A deadline of `after`; zero is rejected.
+    /// The longest timeout accepted: a year.
+    pub const MAX_AFTER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// A deadline of `after`; zero and more than a year are rejected.
     pub fn new(after: Duration) -> Result<Self, ConfigError> {
-        if after.is_zero() {
-            return Err(ConfigError::new("timeout_ms", 0, "a duration > 0 ms"));
+        TimeoutConfig { after }.validate()
+    }
+
+    /// Checks `after`, naming it when it is out of range.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if self.after.is_zero() || self.after > Self::MAX_AFTER {
+            return Err(ConfigError::new("timeout_ms", self.after.as_millis(), "a duration > 0 ms and at most a year"));
         }
-        Ok(TimeoutConfig { after })
+        Ok(self)
     }
 }
 
@@ -38,7 +46,7 @@ impl Default for TimeoutConfig {
     }
 }
 
-/// The layer that adds a [`Timeout`] around a service.
+/// Bounds every call to the service it wraps by `config.after`.
 #[derive(Clone)]
 pub struct TimeoutLayer {
     config: TimeoutConfig,
@@ -57,37 +65,16 @@ impl TimeoutLayer {
     }
 }
 
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for TimeoutLayer
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for TimeoutLayer
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Timeout { inner, config: self.config, events: self.events.clone() })
-    }
-}
-
-/// A service whose calls fail with `Err::timed_out` once the deadline passes.
-pub struct Timeout<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    config: TimeoutConfig,
-    events: Arc<dyn EventSink>,
-}
-
-impl<Req, Resp, Err> Service<Req> for Timeout<Req, Resp, Err>
-where
-    Req: Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let after = self.config.after;
         let events = self.events.clone();
-        let fut = self.inner.call(req);
+        let fut = inner.call(req);
         Box::pin(async move {
             match tokio::time::timeout(after, fut).await {
                 Ok(result) => result,

@@ -1,5 +1,7 @@
 //! The layers on a live runtime. These run twice in CI: under the simulator (`--cfg madsim`,
-//! virtual time) and on the real tokio runtime (real time, so delays here are a few ms).
+//! virtual time) and on the real tokio runtime with its clock paused (`start_paused`: time
+//! advances only when every task waits), so that no assertion depends on how busy the
+//! machine is.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -71,7 +73,7 @@ fn retry(max_attempts: u32, events: Arc<MemorySink>) -> RetryLayer<u32, Failure>
     RetryLayer::new(config.validate().unwrap(), Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(7)), events)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_recovers_from_transient_failures() {
     let calls = Arc::new(AtomicU32::new(0));
     let events = Arc::new(MemorySink::default());
@@ -83,7 +85,7 @@ async fn retry_recovers_from_transient_failures() {
     assert_eq!(kinds, vec!["scheduled", "scheduled"]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_stops_at_max_attempts_and_on_fatal_errors() {
     let calls = Arc::new(AtomicU32::new(0));
     let events = Arc::new(MemorySink::default());
@@ -99,7 +101,7 @@ async fn retry_stops_at_max_attempts_and_on_fatal_errors() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn per_attempt_timeout_inside_retry_cuts_a_slow_attempt() {
     let calls = Arc::new(AtomicU32::new(0));
     let events = Arc::new(MemorySink::default());
@@ -114,7 +116,7 @@ async fn per_attempt_timeout_inside_retry_cuts_a_slow_attempt() {
     assert_eq!(kinds, vec![("timeout", "fired"), ("retry", "scheduled")]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn timeout_outside_retry_bounds_the_whole_call() {
     let calls = Arc::new(AtomicU32::new(0));
     let inner = scripted(vec![None, None, None], calls.clone());
@@ -146,7 +148,7 @@ fn transitions(events: &MemorySink) -> Vec<&'static str> {
     events.events().iter().filter(|e| e.pattern == "breaker").map(|e| e.kind).collect()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn breaker_opens_sheds_probes_and_closes() {
     let calls = Arc::new(AtomicU32::new(0));
     let events = Arc::new(MemorySink::default());
@@ -164,7 +166,7 @@ async fn breaker_opens_sheds_probes_and_closes() {
     assert_eq!(transitions(&events), vec!["open", "half_open", "closed"]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_cancelled_probe_gives_its_permit_back() {
     // resilience4j #903/#935: a permit acquired and never recorded left the breaker stuck in
     // half-open. Here the only probe hangs and an outer timeout cancels it.
@@ -186,7 +188,7 @@ async fn a_cancelled_probe_gives_its_permit_back() {
     assert_eq!(layer.state(), State::Closed);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn automatic_transition_half_opens_without_a_call() {
     let events = Arc::new(MemorySink::default());
     let layer = breaker(events.clone(), true);
@@ -206,7 +208,7 @@ fn slow(ms: u64) -> BoxService<u32, u32, Failure> {
     })
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bulkhead_caps_concurrency_queues_and_sheds() {
     let config = BulkheadConfig { max_concurrent: 3, max_queue: 2, max_wait: Duration::from_millis(500) };
     let layer = BulkheadLayer::new(config.validate().unwrap(), Arc::new(MemorySink::default()));
@@ -223,7 +225,7 @@ async fn bulkhead_caps_concurrency_queues_and_sheds() {
     assert_eq!((pool.available(), pool.waiting()), (3, 0));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bulkhead_never_leaks_a_permit_under_cancellation() {
     // Calls with random durations, cancelled by random outer timeouts, some while they wait.
     let config = BulkheadConfig { max_concurrent: 4, max_queue: 8, max_wait: Duration::from_millis(40) };
@@ -255,7 +257,7 @@ async fn bulkhead_never_leaks_a_permit_under_cancellation() {
     assert_eq!((pool.available(), pool.waiting()), (4, 0), "a permit or a waiter leaked");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn fallback_answers_for_the_errors_it_accepts() {
     let events = Arc::new(MemorySink::default());
     let fallback = FallbackLayer::new(Arc::new(|e: &Failure| (*e == Failure::Transient).then_some(0)), events.clone());
@@ -267,7 +269,7 @@ async fn fallback_answers_for_the_errors_it_accepts() {
     assert_eq!(events.events().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_hedge_answers_when_the_first_call_is_slow_and_the_loser_is_cancelled() {
     let calls = Arc::new(AtomicU32::new(0));
     let events = Arc::new(MemorySink::default());
@@ -282,7 +284,7 @@ async fn a_hedge_answers_when_the_first_call_is_slow_and_the_loser_is_cancelled(
     assert_eq!(kinds, vec!["sent", "won"]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_rate_limiter_admits_the_burst_and_refuses_the_rest() {
     let config = RateLimitConfig { rate_per_s: 50.0, burst: 2, ..RateLimitConfig::default() };
     let layer =
@@ -339,7 +341,7 @@ mod cache_aside {
         CacheConfig { ttl: Duration::from_millis(ttl_ms), ttl_jitter: 0.0, xfetch_beta: 0.0, ..CacheConfig::default() }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn hits_within_the_ttl_and_reloads_after() {
         let loads = Arc::new(AtomicU32::new(0));
         let svc = cache(config(100)).layer(source(5, loads.clone()));
@@ -351,7 +353,7 @@ mod cache_aside {
         assert_eq!(loads.load(Ordering::SeqCst), 2, "expired, reloaded");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn concurrent_misses_share_one_load() {
         let loads = Arc::new(AtomicU32::new(0));
         let svc = cache(config(1000)).layer(source(30, loads.clone()));
@@ -362,7 +364,7 @@ mod cache_aside {
         assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_cancelled_leader_does_not_strand_its_followers() {
         // ANCHORS bug 11: the leader's caller gives up (a timeout) while followers wait on it.
         let loads = Arc::new(AtomicU32::new(0));
@@ -378,7 +380,7 @@ mod cache_aside {
         assert_eq!(loads.load(Ordering::SeqCst), 2, "one new leader loaded for all the followers");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn stale_values_are_served_while_revalidating() {
         let loads = Arc::new(AtomicU32::new(0));
         let config = CacheConfig { stale: Duration::from_millis(500), ..config(50) };
@@ -398,7 +400,7 @@ mod saga_with_a_semantic_lock {
     use std::time::Duration;
 
     use faultline_patterns::saga::{
-        run_saga, LogRecord, Participants, SagaDefinition, SagaLog, SagaOutcome, StepResult,
+        run_saga, LogRecord, Participants, SagaDefinition, SagaLog, SagaOutcome, Step, StepResult,
     };
     use faultline_patterns::BoxFuture;
 
@@ -439,19 +441,21 @@ mod saga_with_a_semantic_lock {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_busy_step_waits_without_a_record_and_confirm_comes_before_completed() {
         let (log, participants) =
             (MemoryLog::default(), Scripted { busy: Mutex::new(2), calls: Mutex::new(Vec::new()) });
-        let outcome = run_saga(
-            &SagaDefinition::order_with_semantic_lock(),
-            &log,
-            &participants,
-            1,
-            true,
-            Duration::from_millis(5),
-        )
-        .await;
+        let step = |name, service, action, compensation| Step { name, service, action, compensation };
+        let locked = SagaDefinition {
+            name: "order",
+            steps: vec![
+                step("reserve_inventory", "inventory", "reserve", "release"),
+                step("charge_payment", "payment", "charge", "refund"),
+                step("create_shipment", "shipping", "ship", "cancel_shipment"),
+            ],
+            on_complete: vec![("inventory", "confirm")],
+        };
+        let outcome = run_saga(&locked, &log, &participants, 1, Duration::from_millis(5)).await;
         assert_eq!(outcome, SagaOutcome::Completed);
         let calls = participants.calls.lock().unwrap().clone();
         assert_eq!(

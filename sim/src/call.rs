@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_patterns::balance::Routable;
-use faultline_patterns::{BoxService, Classify, EventSink};
+use faultline_patterns::{BoxService, Classify, EventSink, Rejection};
 
 use crate::record::Outcome;
 use crate::rng::SimRng;
@@ -92,7 +92,7 @@ impl CallRequest {
 }
 
 /// Why a call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CallError {
     /// The server answered with an error of its own (its error rate, an error burst).
     Server,
@@ -107,8 +107,8 @@ pub enum CallError {
     /// No answer in time.
     Timeout,
     /// A pattern on the caller's side refused the call without making it (breaker open,
-    /// bulkhead full).
-    Shed,
+    /// bulkhead full): which pattern, in what state, and when to try again.
+    Shed(Rejection),
     /// A gateway refused the request: no valid credentials (401). Not retried by default.
     Unauthorized,
     /// A gateway refused the request: its client is over its rate limit (429).
@@ -131,14 +131,20 @@ impl CallError {
             CallError::Rejected => "rejected",
             CallError::Refused => "refused",
             CallError::Timeout => "timeout",
-            CallError::Shed => "shed",
+            CallError::Shed(_) => "shed",
             CallError::Unauthorized => "unauthorized",
             CallError::RateLimited => "rate_limited",
             CallError::Conflict => "conflict",
         }
     }
 
-    /// Parses a name from [`CallError::NAMES`].
+    /// Whether `other` is the same kind of error (a refusal by any pattern is a `shed`).
+    pub fn same_kind(self, other: CallError) -> bool {
+        self.name() == other.name()
+    }
+
+    /// Parses a name from [`CallError::NAMES`] (a `shed` is one by any pattern: compare kinds
+    /// with [`CallError::same_kind`]).
     pub fn parse(name: &str) -> Option<CallError> {
         [
             CallError::Server,
@@ -146,7 +152,7 @@ impl CallError {
             CallError::Timeout,
             CallError::Rejected,
             CallError::Refused,
-            CallError::Shed,
+            CallError::Shed(Rejection::by("any")),
             CallError::Unauthorized,
             CallError::RateLimited,
             CallError::Conflict,
@@ -162,7 +168,7 @@ impl CallError {
             CallError::Rejected => Outcome::Rejected,
             CallError::Refused => Outcome::Refused,
             CallError::Timeout => Outcome::Timeout,
-            CallError::Shed => Outcome::Shed,
+            CallError::Shed(_) => Outcome::Shed,
             CallError::Unauthorized => Outcome::Unauthorized,
             CallError::RateLimited => Outcome::RateLimited,
             CallError::Conflict => Outcome::Conflict,
@@ -170,10 +176,28 @@ impl CallError {
     }
 }
 
+/// The variant's name only: a refusal's details stay in the value (see [`Classify::rejection`])
+/// and out of event texts.
+impl std::fmt::Debug for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CallError::Server => "Server",
+            CallError::Dependency => "Dependency",
+            CallError::Rejected => "Rejected",
+            CallError::Refused => "Refused",
+            CallError::Timeout => "Timeout",
+            CallError::Shed(_) => "Shed",
+            CallError::Unauthorized => "Unauthorized",
+            CallError::RateLimited => "RateLimited",
+            CallError::Conflict => "Conflict",
+        })
+    }
+}
+
 impl Classify for CallError {
     fn is_retryable(&self) -> bool {
         // Retrying a local refusal only asks the same pattern again; bad credentials stay bad.
-        !matches!(self, CallError::Shed | CallError::Unauthorized | CallError::Conflict)
+        !matches!(self, CallError::Shed(_) | CallError::Unauthorized | CallError::Conflict)
     }
     fn timed_out(_after: Duration) -> Self {
         CallError::Timeout
@@ -181,11 +205,20 @@ impl Classify for CallError {
     fn is_timeout(&self) -> bool {
         *self == CallError::Timeout
     }
-    fn shed(_pattern: &'static str) -> Self {
-        CallError::Shed
+    fn shed(pattern: &'static str) -> Self {
+        CallError::Shed(Rejection::by(pattern))
     }
     fn is_shed(&self) -> bool {
-        *self == CallError::Shed
+        matches!(self, CallError::Shed(_))
+    }
+    fn rejected(rejection: Rejection) -> Self {
+        CallError::Shed(rejection)
+    }
+    fn rejection(&self) -> Option<Rejection> {
+        match self {
+            CallError::Shed(r) => Some(*r),
+            _ => None,
+        }
     }
     fn injected(_pattern: &'static str) -> Self {
         CallError::Server

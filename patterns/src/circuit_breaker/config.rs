@@ -59,7 +59,7 @@ pub struct BreakerConfig {
     pub failure_rate_threshold: f64,
     /// Open when at least this percentage of calls in the window were slow. Default 100.
     pub slow_call_rate_threshold: f64,
-    /// A call taking at least this long is slow. Default 60 s.
+    /// A call taking longer than this is slow. Default 60 s.
     pub slow_call_duration: Duration,
     /// No decision before the window holds this many calls (for a count window, at most its
     /// size). Default 100.
@@ -75,6 +75,11 @@ pub struct BreakerConfig {
     /// (resilience4j's `automaticTransitionFromOpenToHalfOpenEnabled`). Default false: the
     /// next call after the period moves it.
     pub automatic_transition: bool,
+    /// Drop the outcome of a call admitted before the breaker's last transition (gobreaker's
+    /// generations) instead of recording it in the current state (resilience4j). Default false.
+    /// With it, a slow call that started while closed cannot reopen a breaker that has since
+    /// recovered, nor close one that has since opened again.
+    pub drop_stale_outcomes: bool,
 }
 
 impl Default for BreakerConfig {
@@ -89,6 +94,7 @@ impl Default for BreakerConfig {
             half_open_permits: 10,
             max_wait_in_half_open: None,
             automatic_transition: false,
+            drop_stale_outcomes: false,
         }
     }
 }

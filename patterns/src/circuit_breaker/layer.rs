@@ -12,9 +12,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::config::BreakerConfig;
-use super::machine::{CallOutcome, CircuitBreaker, Permit, State, Transition};
+use super::machine::{CallOutcome, CircuitBreaker, Metrics, Permit, Rejected, State, Transition};
 use crate::event::{EventSink, PatternEvent};
-use crate::service::{BoxFuture, BoxService, Classify, Layer, Service};
+use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// Decides how an error counts (successes always count as successes).
 pub type ErrorClassifier<E> = Arc<dyn Fn(&E) -> CallOutcome + Send + Sync>;
@@ -68,6 +68,12 @@ pub struct CircuitBreakerLayer<E> {
     classify: ErrorClassifier<E>,
 }
 
+impl<E> Clone for CircuitBreakerLayer<E> {
+    fn clone(&self) -> Self {
+        CircuitBreakerLayer { shared: self.shared.clone(), classify: self.classify.clone() }
+    }
+}
+
 impl<E: Classify> CircuitBreakerLayer<E> {
     /// A breaker with a validated `config`. Errors count as failures, except local refusals
     /// from patterns inside it ([`Classify::is_shed`]), which are ignored.
@@ -90,10 +96,17 @@ impl<E: Classify> CircuitBreakerLayer<E> {
         self
     }
 
-    /// The breaker's state now.
+    /// The breaker's state now (reading it changes nothing).
     pub fn state(&self) -> State {
         let now = self.shared.now();
         self.shared.lock().state(now)
+    }
+
+    /// The breaker's figures now (failure and slow-call rates, buffered, failed and
+    /// not-permitted calls...).
+    pub fn metrics(&self) -> Metrics {
+        let now = self.shared.now();
+        self.shared.lock().metrics(now)
     }
 
     /// Moves the breaker by hand (e.g. to `ForcedOpen` for maintenance).
@@ -106,24 +119,6 @@ impl<E: Classify> CircuitBreakerLayer<E> {
         };
         self.shared.report(transitions);
     }
-}
-
-impl<Req, Resp, Err> Layer<Req, Resp, Err> for CircuitBreakerLayer<Err>
-where
-    Req: Send + 'static,
-    Resp: Send + 'static,
-    Err: Classify,
-{
-    fn layer(&self, inner: BoxService<Req, Resp, Err>) -> BoxService<Req, Resp, Err> {
-        Arc::new(Breaker { inner, shared: self.shared.clone(), classify: self.classify.clone() })
-    }
-}
-
-/// A service behind a circuit breaker.
-pub struct Breaker<Req, Resp, Err> {
-    inner: BoxService<Req, Resp, Err>,
-    shared: Arc<Shared>,
-    classify: ErrorClassifier<Err>,
 }
 
 /// Releases an unresolved permit when a call is dropped midway.
@@ -146,16 +141,13 @@ impl Drop for Held {
     }
 }
 
-impl<Req, Resp, Err> Service<Req> for Breaker<Req, Resp, Err>
+impl<Req, Resp, Err> Policy<Req, Resp, Err> for CircuitBreakerLayer<Err>
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     Err: Classify,
 {
-    type Response = Resp;
-    type Error = Err;
-
-    fn call(&self, req: Req) -> BoxFuture<Result<Resp, Err>> {
+    fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let shared = self.shared.clone();
         let start = shared.now();
         let (permit, transitions) = {
@@ -165,9 +157,12 @@ where
         shared.report(transitions);
         let permit = match permit {
             Ok(p) => p,
-            Err(_rejected) => return Box::pin(async { Err(Err::shed("circuit_breaker")) }),
+            Err(Rejected { state, retry_after }) => {
+                let rejection = Rejection { pattern: "circuit_breaker", state: Some(state.name()), retry_after };
+                return Box::pin(async move { Err(Err::rejected(rejection)) });
+            }
         };
-        let fut = self.inner.call(req);
+        let fut = inner.call(req);
         let classify = self.classify.clone();
         Box::pin(async move {
             let mut held = Held { shared: shared.clone(), permit: Some(permit) };

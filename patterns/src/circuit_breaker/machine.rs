@@ -12,9 +12,22 @@
 //! Plus DISABLED (always permits, records nothing), FORCED_OPEN (always rejects) and
 //! METRICS_ONLY (records, never opens), entered only by hand.
 //!
-//! Every transition starts a new *generation*. A [`Permit`] remembers the generation it was
-//! issued in, and a result or release from an older generation is ignored: a slow call that
-//! started while closed cannot reopen a breaker that has since recovered.
+//! The semantics are resilience4j's (`CircuitBreakerStateMachine`), chosen point by point:
+//! - the open period is over strictly after it ends (`isAfter`): a call at exactly `until` is
+//!   still rejected; with `automatic_transition` a timer moves the breaker at `until` itself;
+//! - a call is slow when it takes strictly longer than `slow_call_duration`;
+//! - reading the state ([`CircuitBreaker::state`]) changes nothing: without automatic
+//!   transitions an open breaker stays open until a call asks for a permit after the period;
+//! - half-open decides as soon as `min(minimum_calls, half_open_permits)` probes have ended;
+//! - an outcome is recorded in the state the breaker is in when it arrives, even for a call
+//!   admitted before the last transition. [`BreakerConfig::drop_stale_outcomes`] chooses
+//!   gobreaker's rule instead: every transition starts a new *generation*, and an outcome
+//!   from an older generation is dropped, so a slow call that started while closed cannot
+//!   reopen a breaker that has since recovered.
+//!
+//! Releasing a permit without an outcome only ever gives back a permit of the current
+//! generation: a stale release cannot let half-open issue more probes than configured (the bug
+//! of Polly #216 and resilience4j #1432).
 
 use std::fmt;
 use std::time::Duration;
@@ -76,6 +89,13 @@ pub struct Permit {
     generation: u64,
 }
 
+impl Permit {
+    /// The generation (the breaker's transitions so far) that issued it.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
 /// The call was not permitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
@@ -92,12 +112,37 @@ pub struct Transition {
     pub from: State,
     /// The state entered.
     pub to: State,
-    /// When (for automatic transitions, the moment the open period ended).
+    /// When (for time-driven transitions, the moment the period ended).
     pub at: Duration,
     /// The generation entered.
     pub generation: u64,
     /// Why, e.g. `failure_rate=62.0% calls=100`.
     pub reason: String,
+}
+
+/// The breaker's figures, as resilience4j's `CircuitBreaker.Metrics` reports them: over the
+/// closed state's window (kept while open), or over the probes in half-open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// Failure percentage, or -1 while fewer than the minimum number of calls are recorded.
+    pub failure_rate: f64,
+    /// Slow-call percentage, or -1 while fewer than the minimum number of calls are recorded.
+    pub slow_call_rate: f64,
+    /// Calls recorded.
+    pub number_of_buffered_calls: u32,
+    /// Of those, failed.
+    pub number_of_failed_calls: u32,
+    /// Of those, succeeded.
+    pub number_of_successful_calls: u32,
+    /// Of those, slow.
+    pub number_of_slow_calls: u32,
+    /// Of those, slow and succeeded.
+    pub number_of_slow_successful_calls: u32,
+    /// Of those, slow and failed.
+    pub number_of_slow_failed_calls: u32,
+    /// Calls refused since the state was entered (an open state keeps counting those of the
+    /// closed state it came from, as resilience4j does).
+    pub number_of_not_permitted_calls: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +163,7 @@ pub struct CircuitBreaker {
     generation: u64,
     window: Window,
     openings_in_a_row: u32,
+    not_permitted: u64,
     transitions: Vec<Transition>,
 }
 
@@ -130,6 +176,7 @@ impl CircuitBreaker {
             phase: Phase::Closed,
             generation: 0,
             openings_in_a_row: 0,
+            not_permitted: 0,
             transitions: Vec::new(),
         }
     }
@@ -139,10 +186,18 @@ impl CircuitBreaker {
         &self.config
     }
 
-    /// The state at `now` (an open period that ended becomes half-open).
-    pub fn state(&mut self, now: Duration) -> State {
-        self.advance(now);
-        self.state_now()
+    /// The state at `now`. Reading changes nothing: an open breaker whose period is over
+    /// stays open until a call asks for a permit, unless automatic transitions are on (their
+    /// timer would have moved it at the end of the period); a half-open breaker past its
+    /// maximum wait reads as open (its timer would have fired).
+    pub fn state(&self, now: Duration) -> State {
+        match self.phase {
+            Phase::Open { until } if self.config.automatic_transition && now >= until => State::HalfOpen,
+            Phase::HalfOpen { since, .. } if self.config.max_wait_in_half_open.is_some_and(|m| now >= since + m) => {
+                State::Open
+            }
+            _ => self.state_now(),
+        }
     }
 
     fn state_now(&self) -> State {
@@ -164,7 +219,7 @@ impl CircuitBreaker {
         }
     }
 
-    /// The current generation.
+    /// The current generation (the number of transitions so far).
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -172,8 +227,28 @@ impl CircuitBreaker {
     /// Half-open permits issued and not yet resolved (0 outside half-open).
     pub fn outstanding_probes(&self) -> u32 {
         match &self.phase {
-            Phase::HalfOpen { issued, done, .. } => issued - done.calls,
+            Phase::HalfOpen { issued, done, .. } => issued.saturating_sub(done.calls),
             _ => 0,
+        }
+    }
+
+    /// The breaker's figures at `now`.
+    pub fn metrics(&self, now: Duration) -> Metrics {
+        let (t, minimum) = match &self.phase {
+            Phase::HalfOpen { done, .. } => (*done, self.half_open_minimum()),
+            _ => (self.window.snapshot(now), self.config.effective_minimum()),
+        };
+        let rate = |r: f64| if t.calls < minimum { -1.0 } else { r };
+        Metrics {
+            failure_rate: rate(t.failure_rate()),
+            slow_call_rate: rate(t.slow_rate()),
+            number_of_buffered_calls: t.calls,
+            number_of_failed_calls: t.failures,
+            number_of_successful_calls: t.calls - t.failures,
+            number_of_slow_calls: t.slow,
+            number_of_slow_successful_calls: t.slow - t.slow_failures,
+            number_of_slow_failed_calls: t.slow_failures,
+            number_of_not_permitted_calls: self.not_permitted,
         }
     }
 
@@ -182,19 +257,14 @@ impl CircuitBreaker {
         std::mem::take(&mut self.transitions)
     }
 
-    /// Time-driven moves: open -> half-open when the period ends, half-open -> open when the
-    /// maximum wait passes. Applies every move that is due by `now`, so calling it twice with
-    /// the same `now` changes nothing the second time.
+    /// Time-driven moves due by `now`: with automatic transitions, open -> half-open at the end
+    /// of the period (its timer); half-open -> open when the maximum wait passes (its timer).
+    /// Calling it twice with the same `now` changes nothing the second time.
     pub fn advance(&mut self, now: Duration) {
         loop {
             match self.phase {
-                Phase::Open { until } if now >= until => {
-                    let at = if self.config.automatic_transition { until } else { now };
-                    self.enter(
-                        Phase::HalfOpen { since: at, issued: 0, done: Totals::default() },
-                        at,
-                        "open period over".into(),
-                    );
+                Phase::Open { until } if self.config.automatic_transition && now >= until => {
+                    self.half_open(until, "open period over");
                 }
                 Phase::HalfOpen { since, .. }
                     if self.config.max_wait_in_half_open.is_some_and(|max| now >= since + max) =>
@@ -207,42 +277,51 @@ impl CircuitBreaker {
         }
     }
 
-    /// Asks to make one call at `now`.
+    /// Asks to make one call at `now`. An open breaker whose period is over moves to half-open
+    /// and issues the first probe.
     pub fn try_acquire(&mut self, now: Duration) -> Result<Permit, Rejected> {
         self.advance(now);
-        let permit = Permit { generation: self.generation };
-        match &mut self.phase {
-            Phase::Closed | Phase::Disabled | Phase::MetricsOnly => Ok(permit),
-            Phase::Open { until } => Err(Rejected { state: State::Open, retry_after: Some(until.saturating_sub(now)) }),
-            Phase::ForcedOpen => Err(Rejected { state: State::ForcedOpen, retry_after: None }),
-            Phase::HalfOpen { issued, .. } => {
-                if *issued < self.config.half_open_permits {
-                    *issued += 1;
-                    Ok(permit)
-                } else {
-                    Err(Rejected { state: State::HalfOpen, retry_after: None })
-                }
+        if let Phase::Open { until } = self.phase {
+            if now > until {
+                self.half_open(now, "open period over");
             }
         }
+        let permit = Permit { generation: self.generation };
+        let rejected = match &mut self.phase {
+            Phase::Closed | Phase::Disabled | Phase::MetricsOnly => return Ok(permit),
+            Phase::Open { until } => Rejected { state: State::Open, retry_after: Some(until.saturating_sub(now)) },
+            Phase::ForcedOpen => Rejected { state: State::ForcedOpen, retry_after: None },
+            Phase::HalfOpen { issued, .. } if *issued < self.config.half_open_permits => {
+                *issued += 1;
+                return Ok(permit);
+            }
+            Phase::HalfOpen { .. } => Rejected { state: State::HalfOpen, retry_after: None },
+        };
+        self.not_permitted += 1;
+        Err(rejected)
     }
 
-    /// Records the outcome of a permitted call that took `duration` and ended at `now`.
+    /// Records the outcome of a permitted call that took `duration` and ended at `now`, in
+    /// the state the breaker is in now (or, with `drop_stale_outcomes`, only if no transition
+    /// happened since the permit was issued).
     pub fn on_result(&mut self, permit: Permit, outcome: CallOutcome, duration: Duration, now: Duration) {
         self.advance(now);
-        if permit.generation != self.generation {
+        let current = permit.generation == self.generation;
+        if !current && self.config.drop_stale_outcomes {
             return; // an older generation's call: it says nothing about the current state
         }
         let failed = outcome == CallOutcome::Failure;
-        let slow = duration >= self.config.slow_call_duration;
+        let slow = duration > self.config.slow_call_duration;
+        let half_open_minimum = self.half_open_minimum();
         match &mut self.phase {
-            Phase::Closed | Phase::MetricsOnly => {
+            Phase::Closed | Phase::MetricsOnly | Phase::Open { .. } => {
                 if outcome == CallOutcome::Ignored {
                     return;
                 }
                 self.window.record(now, failed, slow);
                 if matches!(self.phase, Phase::Closed) {
                     let totals = self.window.totals(now);
-                    if let Some(reason) = self.trips(totals) {
+                    if let Some(reason) = self.trips(totals, self.config.effective_minimum()) {
                         self.open(now, reason);
                     }
                 }
@@ -250,13 +329,15 @@ impl CircuitBreaker {
             Phase::HalfOpen { issued, done, .. } => {
                 if outcome == CallOutcome::Ignored {
                     // Give the permit back: an ignored probe decides nothing.
-                    *issued -= 1;
+                    if current && *issued > done.calls {
+                        *issued -= 1;
+                    }
                     return;
                 }
-                done.add_call(failed, slow);
-                if done.calls >= self.config.half_open_permits {
+                done.add(failed, slow);
+                if done.calls >= half_open_minimum {
                     let done = *done;
-                    match self.trips(done) {
+                    match self.trips(done, half_open_minimum) {
                         Some(reason) => self.open(now, format!("probes: {reason}")),
                         None => self.close(
                             now,
@@ -270,12 +351,13 @@ impl CircuitBreaker {
                     }
                 }
             }
-            Phase::Disabled | Phase::Open { .. } | Phase::ForcedOpen => {}
+            Phase::Disabled | Phase::ForcedOpen => {}
         }
     }
 
     /// A permitted call ended without a result (cancelled, or timed out outside the breaker):
-    /// its permit goes back, so half-open cannot wait forever for it.
+    /// its permit goes back, so half-open cannot wait forever for it. Only a permit of the
+    /// current generation goes back.
     pub fn release(&mut self, permit: Permit, now: Duration) {
         self.advance(now);
         if permit.generation != self.generation {
@@ -294,9 +376,7 @@ impl CircuitBreaker {
         match state {
             State::Closed => self.close(now, reason),
             State::Open => self.open(now, reason),
-            State::HalfOpen => {
-                self.enter(Phase::HalfOpen { since: now, issued: 0, done: Totals::default() }, now, reason)
-            }
+            State::HalfOpen => self.half_open(now, "by hand"),
             State::Disabled => self.enter(Phase::Disabled, now, reason),
             State::ForcedOpen => self.enter(Phase::ForcedOpen, now, reason),
             State::MetricsOnly => {
@@ -306,11 +386,13 @@ impl CircuitBreaker {
         }
     }
 
-    fn trips(&self, t: Totals) -> Option<String> {
-        let minimum = match self.phase {
-            Phase::HalfOpen { .. } => self.config.half_open_permits,
-            _ => self.config.effective_minimum(),
-        };
+    /// Half-open decides once this many probes have ended (resilience4j: the minimum number of
+    /// calls, at most the permitted probes).
+    fn half_open_minimum(&self) -> u32 {
+        self.config.minimum_calls.min(self.config.half_open_permits)
+    }
+
+    fn trips(&self, t: Totals, minimum: u32) -> Option<String> {
         if t.calls < minimum {
             return None;
         }
@@ -323,6 +405,11 @@ impl CircuitBreaker {
         None
     }
 
+    fn half_open(&mut self, at: Duration, reason: &str) {
+        self.not_permitted = 0;
+        self.enter(Phase::HalfOpen { since: at, issued: 0, done: Totals::default() }, at, reason.to_owned());
+    }
+
     fn open(&mut self, at: Duration, reason: String) {
         self.openings_in_a_row += 1;
         let until = at + self.config.open_duration.for_opening(self.openings_in_a_row);
@@ -331,6 +418,7 @@ impl CircuitBreaker {
 
     fn close(&mut self, at: Duration, reason: String) {
         self.openings_in_a_row = 0;
+        self.not_permitted = 0;
         self.window.reset();
         self.enter(Phase::Closed, at, reason);
     }
@@ -343,237 +431,6 @@ impl CircuitBreaker {
     }
 }
 
-impl Totals {
-    fn add_call(&mut self, failed: bool, slow: bool) {
-        self.calls += 1;
-        self.failures += u32::from(failed);
-        self.slow += u32::from(slow);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::super::config::{OpenDuration, WindowKind};
-    use super::*;
-    use proptest::prelude::*;
-
-    fn ms(v: u64) -> Duration {
-        Duration::from_millis(v)
-    }
-
-    fn small() -> BreakerConfig {
-        BreakerConfig {
-            window: WindowKind::CountBased { size: 10 },
-            minimum_calls: 5,
-            open_duration: OpenDuration::Fixed(ms(1000)),
-            half_open_permits: 3,
-            slow_call_duration: ms(500),
-            ..BreakerConfig::default()
-        }
-    }
-
-    fn call(b: &mut CircuitBreaker, now: u64, outcome: CallOutcome) -> bool {
-        match b.try_acquire(ms(now)) {
-            Ok(p) => {
-                b.on_result(p, outcome, ms(10), ms(now));
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    #[test]
-    fn the_full_cycle() {
-        let mut b = CircuitBreaker::new(small());
-        for t in 0..4 {
-            assert!(call(&mut b, t, CallOutcome::Failure));
-        }
-        assert_eq!(b.state(ms(4)), State::Closed, "below minimum_calls");
-        assert!(call(&mut b, 5, CallOutcome::Failure));
-        assert_eq!(b.state(ms(5)), State::Open);
-        assert_eq!(b.try_acquire(ms(500)), Err(Rejected { state: State::Open, retry_after: Some(ms(505)) }));
-        assert_eq!(b.state(ms(1005)), State::HalfOpen);
-        for t in 0..3 {
-            assert!(call(&mut b, 1010 + t, CallOutcome::Success));
-        }
-        assert_eq!(b.state(ms(1020)), State::Closed);
-        let kinds: Vec<(State, State)> = b.take_transitions().iter().map(|t| (t.from, t.to)).collect();
-        assert_eq!(
-            kinds,
-            vec![(State::Closed, State::Open), (State::Open, State::HalfOpen), (State::HalfOpen, State::Closed)]
-        );
-    }
-
-    #[test]
-    fn slow_calls_trip_it_too() {
-        let mut b = CircuitBreaker::new(BreakerConfig { slow_call_rate_threshold: 50.0, ..small() });
-        for t in 0..5 {
-            let p = b.try_acquire(ms(t)).unwrap();
-            b.on_result(p, CallOutcome::Success, ms(600), ms(t));
-        }
-        assert_eq!(b.state(ms(5)), State::Open);
-        assert!(b.take_transitions()[0].reason.starts_with("slow_rate=100.0%"));
-    }
-
-    #[test]
-    fn backoff_lengthens_consecutive_open_periods() {
-        let cfg = BreakerConfig {
-            open_duration: OpenDuration::Backoff { initial: ms(100), multiplier: 2.0, max: ms(350) },
-            ..small()
-        };
-        let mut b = CircuitBreaker::new(cfg);
-        for t in 0..5 {
-            call(&mut b, t, CallOutcome::Failure);
-        }
-        let mut t = 4;
-        let mut periods = Vec::new();
-        for _ in 0..4 {
-            let opened = t;
-            while b.state(ms(t)) == State::Open {
-                t += 1;
-            }
-            periods.push(t - opened);
-            for _ in 0..3 {
-                call(&mut b, t, CallOutcome::Failure);
-            }
-        }
-        assert_eq!(periods, vec![100, 200, 350, 350]);
-    }
-
-    #[test]
-    fn manual_states() {
-        let mut b = CircuitBreaker::new(small());
-        b.transition_to(State::ForcedOpen, ms(0));
-        assert_eq!(b.try_acquire(ms(100_000)).unwrap_err().state, State::ForcedOpen);
-        b.transition_to(State::Disabled, ms(1));
-        for t in 0..50 {
-            assert!(call(&mut b, t, CallOutcome::Failure));
-        }
-        b.transition_to(State::MetricsOnly, ms(60));
-        for t in 60..120 {
-            assert!(call(&mut b, t, CallOutcome::Failure));
-        }
-        assert_eq!(b.state(ms(120)), State::MetricsOnly);
-    }
-
-    #[test]
-    fn max_wait_in_half_open_reopens() {
-        let mut b = CircuitBreaker::new(BreakerConfig { max_wait_in_half_open: Some(ms(200)), ..small() });
-        for t in 0..5 {
-            call(&mut b, t, CallOutcome::Failure);
-        }
-        assert_eq!(b.state(ms(1005)), State::HalfOpen);
-        let _hanging = b.try_acquire(ms(1006)).unwrap();
-        assert_eq!(b.state(ms(1300)), State::Open);
-    }
-
-    /// One step of a random interleaving of calls against one breaker.
-    #[derive(Debug, Clone)]
-    enum Step {
-        Acquire,
-        Finish(usize, CallOutcome, u64),
-        Cancel(usize),
-        Wait(u64),
-    }
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            3 => Just(Step::Acquire),
-            3 => (0usize..16, prop_oneof![Just(CallOutcome::Success), Just(CallOutcome::Failure), Just(CallOutcome::Ignored)], 0u64..900).prop_map(|(i, o, d)| Step::Finish(i, o, d)),
-            1 => (0usize..16).prop_map(Step::Cancel),
-            2 => (0u64..700).prop_map(Step::Wait),
-        ]
-    }
-
-    #[test]
-    fn advance_is_idempotent_after_a_long_gap() {
-        // Found by the property test below: half-open expired into open, and a second
-        // `advance` at the same instant moved it on again.
-        let mut b = CircuitBreaker::new(BreakerConfig { max_wait_in_half_open: Some(ms(1500)), ..small() });
-        for t in 0..5 {
-            call(&mut b, t, CallOutcome::Failure);
-        }
-        b.advance(ms(1004));
-        let _probe = b.try_acquire(ms(1004)).unwrap();
-        b.advance(ms(60_000));
-        let generation = b.generation();
-        b.advance(ms(60_000));
-        assert_eq!(b.generation(), generation);
-    }
-
-    proptest! {
-        // Polly #216, resilience4j #1432: half-open let more calls through than permitted
-        // while a probe hung. resilience4j #903/#935: a permit never recorded left the
-        // breaker stuck. gobreaker/Polly #223: older generations changed the state; duplicate
-        // "opened" events.
-        #[test]
-        fn any_interleaving_keeps_the_invariants(auto in any::<bool>(), max_wait in any::<bool>(), steps in proptest::collection::vec(step(), 1..400)) {
-            let cfg = BreakerConfig { automatic_transition: auto, max_wait_in_half_open: max_wait.then(|| ms(1500)), ..small() };
-            let mut b = CircuitBreaker::new(cfg);
-            let mut now = 0u64;
-            let mut held: Vec<Permit> = Vec::new();
-            let mut last_generation = 0;
-            for s in steps {
-                match s {
-                    Step::Acquire => if let Ok(p) = b.try_acquire(ms(now)) { held.push(p) },
-                    Step::Finish(i, o, d) if !held.is_empty() => {
-                        let p = held.remove(i % held.len());
-                        b.advance(ms(now));
-                        let before = b.generation();
-                        b.on_result(p, o, ms(d), ms(now));
-                        if p.generation != before {
-                            // A result from an older generation must not move the breaker.
-                            prop_assert_eq!(b.generation(), before, "a result from generation {} changed generation {}", p.generation, before);
-                        }
-                    }
-                    Step::Cancel(i) if !held.is_empty() => {
-                        let p = held.remove(i % held.len());
-                        b.release(p, ms(now));
-                    }
-                    Step::Wait(d) => now += d,
-                    _ => {}
-                }
-                prop_assert!(b.outstanding_probes() <= cfg.half_open_permits, "{} probes outstanding", b.outstanding_probes());
-                for t in b.take_transitions() {
-                    prop_assert!(t.from != t.to, "a transition to the same state: {:?}", t);
-                    prop_assert!(t.generation > last_generation, "generation did not advance: {:?}", t);
-                    last_generation = t.generation;
-                }
-            }
-            // Whatever happened, once the callers give their permits back and any open period
-            // has run out, the breaker can make progress: half-open issues a probe again.
-            for p in held.drain(..) {
-                b.release(p, ms(now));
-            }
-            now += 10_000;
-            b.advance(ms(now));
-            if let Some(until) = b.open_until() {
-                now = now.max(until.as_millis() as u64);
-            }
-            let state = b.state(ms(now));
-            prop_assert!(state != State::Open, "still open after its period");
-            if state == State::HalfOpen {
-                let probes = (0..cfg.half_open_permits).filter(|_| b.try_acquire(ms(now)).is_ok()).count() as u32;
-                prop_assert!(probes >= 1, "stuck in half-open: no probe can be made");
-            }
-        }
-
-        // resilience4j #1443 (time window below the minimum): with every call failing, the
-        // breaker opens as soon as the window holds the minimum number of calls.
-        #[test]
-        fn all_failures_trip_once_the_minimum_is_reached(seconds in 1u32..30, minimum in 1u32..50, per_s in 1u64..20) {
-            let cfg = BreakerConfig { window: WindowKind::TimeBased { seconds }, minimum_calls: minimum, ..BreakerConfig::default() };
-            let mut b = CircuitBreaker::new(cfg);
-            let mut opened_at_calls = None;
-            for i in 0..2000u64 {
-                let now = ms(i * 1000 / per_s);
-                if b.state(now) != State::Closed { opened_at_calls = Some(i); break; }
-                let p = b.try_acquire(now).unwrap();
-                b.on_result(p, CallOutcome::Failure, ms(1), now);
-            }
-            let reachable = u64::from(seconds) * per_s >= u64::from(minimum);
-            prop_assert_eq!(opened_at_calls.is_some(), reachable, "window {}s at {}/s, minimum {}", seconds, per_s, minimum);
-            if let Some(n) = opened_at_calls { prop_assert_eq!(n, u64::from(minimum)); }
-        }
-    }
-}
+#[path = "machine_tests.rs"]
+mod tests;

@@ -15,19 +15,30 @@ pub struct Totals {
     pub failures: u32,
     /// Of those, slow calls.
     pub slow: u32,
+    /// Of those, slow calls that failed.
+    pub slow_failures: u32,
 }
 
 impl Totals {
-    fn add(&mut self, failed: bool, slow: bool) {
+    /// Adds one call.
+    pub(crate) fn add(&mut self, failed: bool, slow: bool) {
         self.calls += 1;
         self.failures += u32::from(failed);
         self.slow += u32::from(slow);
+        self.slow_failures += u32::from(slow && failed);
     }
 
     fn sub(&mut self, other: Totals) {
         self.calls -= other.calls;
         self.failures -= other.failures;
         self.slow -= other.slow;
+        self.slow_failures -= other.slow_failures;
+    }
+
+    fn one(failed: bool, slow: bool) -> Totals {
+        let mut t = Totals::default();
+        t.add(failed, slow);
+        t
     }
 
     /// Failure percentage (0 with no calls).
@@ -121,7 +132,7 @@ impl Window {
             Window::Count { ring, next, len, totals } => {
                 if *len == ring.len() {
                     let (f, s) = ring[*next];
-                    totals.sub(Totals { calls: 1, failures: u32::from(f), slow: u32::from(s) });
+                    totals.sub(Totals::one(f, s));
                 } else {
                     *len += 1;
                 }
@@ -150,6 +161,26 @@ impl Window {
             Window::Time { buckets, totals } => {
                 Self::expire(buckets, totals, now);
                 *totals
+            }
+        }
+    }
+
+    /// The totals at `now`, without expiring anything (for reading metrics).
+    pub fn snapshot(&self, now: Duration) -> Totals {
+        match self {
+            Window::Count { totals, .. } => *totals,
+            Window::Time { buckets, .. } => {
+                let (sec, span) = (now.as_secs(), buckets.len() as u64);
+                let mut t = Totals::default();
+                for (s, b) in buckets {
+                    if *s != u64::MAX && s + span > sec {
+                        t.calls += b.calls;
+                        t.failures += b.failures;
+                        t.slow += b.slow;
+                        t.slow_failures += b.slow_failures;
+                    }
+                }
+                t
             }
         }
     }
@@ -192,6 +223,7 @@ mod tests {
                 now_ms += gap_ms;
                 let now = Duration::from_millis(now_ms);
                 if read {
+                    prop_assert_eq!(w.snapshot(now), recount(kind, &calls, now_ms));
                     prop_assert_eq!(w.totals(now), recount(kind, &calls, now_ms));
                 } else {
                     w.record(now, failed, slow);

@@ -80,7 +80,7 @@ impl Monitor for SagaChecker {
     }
 
     fn finish(&mut self, findings: &mut Findings) {
-        let def = SagaDefinition::order();
+        let def = faultline_sim::spec::app::order_saga(false);
         for (id, saga) in &self.sagas {
             let Some(at) = &saga.first else { continue };
             let violation = |checker, detail: String| Violation {
@@ -130,7 +130,7 @@ fn saga_violations(id: u64, saga: &SagaSeen, def: &SagaDefinition) -> Vec<(&'sta
         }
         // On the participants' side: every action that took effect was compensated (a
         // timed-out step the saga thought failed, but the participant applied, shows here).
-        let took_effect = |op: &str| saga.effects.iter().any(|a| *a == op);
+        let took_effect = |op: &str| saga.effects.contains(&op);
         if let Some(step) = def.steps.iter().find(|s| took_effect(s.action) && !took_effect(s.compensation)) {
             let detail = format!(
                 "saga {id} finished compensated but {} took effect and {} never did",

@@ -1,7 +1,7 @@
 //! `adaptive`: an adaptive concurrency limit; `algorithm` chooses AIMD (`backoff_ratio`) or
 //! Gradient2 (`tolerance`, `long_window`, `smoothing`), both with `initial`, `min`, `max`.
 
-use faultline_patterns::adaptive::{AimdConfig, AimdLayer, Gradient2, Gradient2Config, Limit};
+use faultline_patterns::adaptive::{AimdConfig, ConcurrencyLimitLayer, Gradient2, Gradient2Config, Limit};
 use faultline_patterns::Layer;
 use faultline_sim::{EdgeContext, EdgeService};
 use serde::Deserialize;
@@ -67,9 +67,9 @@ pub(super) fn describe_gradient2(c: &Gradient2Config) -> String {
 }
 
 pub(super) fn wrap_aimd(c: &AimdConfig, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
-    AimdLayer::new(*c, ctx.events.clone()).layer(svc)
+    ConcurrencyLimitLayer::new(*c, ctx.events.clone()).layer(svc)
 }
 
 pub(super) fn wrap_gradient2(c: &Gradient2Config, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
-    AimdLayer::with_limit(Limit::Gradient2(Gradient2::new(*c)), ctx.events.clone()).layer(svc)
+    ConcurrencyLimitLayer::with_limit(Limit::Gradient2(Gradient2::new(*c)), ctx.events.clone()).layer(svc)
 }

@@ -31,6 +31,7 @@ struct BreakerFile {
     half_open_permits: Option<u32>,
     max_wait_in_half_open_ms: Option<Millis>,
     automatic: Option<bool>,
+    drop_stale_outcomes: Option<bool>,
     #[serde(default)]
     ignore: Vec<String>,
 }
@@ -82,6 +83,7 @@ pub(super) fn parse(key: &str, table: Table, cx: &mut Cx) -> Result<LayerSpec, K
         half_open_permits: b.half_open_permits.unwrap_or(d.half_open_permits),
         max_wait_in_half_open: b.max_wait_in_half_open_ms.map(|m| m.0),
         automatic_transition: b.automatic.unwrap_or(d.automatic_transition),
+        drop_stale_outcomes: b.drop_stale_outcomes.unwrap_or(d.drop_stale_outcomes),
     }
     .validate()
     .map_err(|c| config_error(key, c, KEYS))?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use faultline_patterns::deadline::DeadlineLayer;
+use faultline_patterns::deadline::{DeadlineConfig, DeadlineLayer};
 use faultline_patterns::Layer;
 use faultline_sim::{EdgeContext, EdgeService};
 use serde::Deserialize;
@@ -34,5 +34,6 @@ pub(super) fn describe(d: Duration) -> String {
 }
 
 pub(super) fn wrap(d: Duration, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
-    DeadlineLayer::new(d, ctx.events.clone()).layer(svc)
+    let config = DeadlineConfig { after: d };
+    DeadlineLayer::new(config, ctx.events.clone()).layer(svc)
 }

@@ -24,21 +24,15 @@ pub(super) fn parse(key: &str, table: Table, _cx: &mut Cx) -> Result<LayerSpec, 
     let f: FallbackFile = de_at(key, Value::Table(table))?;
     let on = error_names(&format!("{key}.on"), f.on.as_deref())?;
     Ok(LayerSpec::Fallback(on.unwrap_or_else(|| {
-        [
-            CallError::Server,
-            CallError::Dependency,
-            CallError::Timeout,
-            CallError::Rejected,
-            CallError::Refused,
-            CallError::Shed,
-        ]
-        .into_iter()
-        .collect()
+        ["error", "dependency_error", "timeout", "rejected", "refused", "shed"]
+            .into_iter()
+            .filter_map(CallError::parse)
+            .collect()
     })))
 }
 
 pub(super) fn wrap(on: &BTreeSet<CallError>, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
     let on = on.clone();
-    let answer = Arc::new(move |e: &CallError| on.contains(e).then_some(Served::Fallback));
+    let answer = Arc::new(move |e: &CallError| on.iter().any(|k| k.same_kind(*e)).then_some(Served::Fallback));
     FallbackLayer::new(answer, ctx.events.clone()).layer(svc)
 }

@@ -59,8 +59,11 @@ impl Account {
             let load = EventKind::EsLoad { stream, version, balance, snapshot: from, replayed: version - from };
             self.ctx.event(load);
             tokio::time::sleep(self.ctx.work_time()).await; // deciding, with what was loaded
-            let (name, after) =
-                if balance >= 10 && request % 2 == 0 { ("withdraw", balance - 10) } else { ("deposit", balance + 10) };
+            let (name, after) = if balance >= 10 && request.is_multiple_of(2) {
+                ("withdraw", balance - 10)
+            } else {
+                ("deposit", balance + 10)
+            };
             match call(name, version).await {
                 Err(CallError::Conflict) => continue,
                 Err(e) => return Err(e),

@@ -86,7 +86,12 @@ impl Member {
         let item = op.seq;
         let def = &self.def;
         let mut records = Vec::new();
-        match react(def, Role::of(def, &self.participant.ctx.spec().name), event, self.compensate) {
+        let reaction = match react(def, Role::of(def, &self.participant.ctx.spec().name), event) {
+            // The planted bug: a participant that ignores failures (the saga never finishes).
+            Reaction::Undo(_) if !self.compensate => Reaction::Ignore,
+            reaction => reaction,
+        };
+        match reaction {
             Reaction::Ignore => {}
             Reaction::Do(k) => {
                 self.step(&s, k, saga, item, &mut records)?;

@@ -2,7 +2,9 @@
 //! the orchestrator's store, and participants reached through its edge stacks.
 //!
 //! Every log record is written and synced before the orchestrator acts on it, and is also an
-//! event (`saga.record`), which is what the saga checkers read. A restarted orchestrator finds
+//! event (`saga.record`), which is what the saga checkers read. The planted bug
+//! `saga_compensate = false` is an orchestrator that records its compensations without sending
+//! them (S2 sees the effects that were never undone). A restarted orchestrator finds
 //! its unfinished sagas in the store and resumes them, all at once (one may wait for another's
 //! semantic lock; resuming them one by one deadlocked: found by faultline).
 
@@ -40,9 +42,9 @@ impl Orchestrator {
     /// and deadline).
     async fn orchestrate(&self, id: u64, meta: Meta) -> SagaOutcome {
         let log = StoreSagaLog { store: self.ctx.store(), ctx: self.ctx.clone() };
-        let participants = EdgeParticipants::new(&self.ctx, meta);
+        let participants = EdgeParticipants::new(&self.ctx, meta, self.compensate);
         let def = order_saga(self.semantic_lock);
-        run_saga(&def, &log, &participants, id, self.compensate, COMPENSATION_RETRY).await
+        run_saga(&def, &log, &participants, id, COMPENSATION_RETRY).await
     }
 }
 
@@ -127,10 +129,12 @@ struct EdgeParticipants {
     edges: BTreeMap<&'static str, Dep>,
     /// What the saga's calls carry (its item is the data key).
     meta: Meta,
+    /// Send compensations (false: planted bug, they are reported done unsent).
+    compensate: bool,
 }
 
 impl EdgeParticipants {
-    fn new(ctx: &Arc<AppCtx>, meta: Meta) -> Self {
+    fn new(ctx: &Arc<AppCtx>, meta: Meta, compensate: bool) -> Self {
         let edges = ctx
             .deps
             .iter()
@@ -140,7 +144,7 @@ impl EdgeParticipants {
                 Some((service, dep.clone()))
             })
             .collect();
-        EdgeParticipants { ctx: ctx.clone(), edges, meta }
+        EdgeParticipants { ctx: ctx.clone(), edges, meta, compensate }
     }
 }
 
@@ -149,6 +153,9 @@ impl Participants for EdgeParticipants {
         let Some(dep) = self.edges.get(service).cloned() else {
             return Box::pin(async { StepResult::Failed });
         };
+        if !self.compensate && is_compensation(op) {
+            return Box::pin(async { StepResult::Done });
+        }
         let ctx = self.ctx.clone();
         let meta = Meta { op: Some(Op { name: op, id, key: self.meta.key, seq: 0 }), ..self.meta };
         Box::pin(async move {
@@ -166,4 +173,9 @@ impl Participants for EdgeParticipants {
             }
         })
     }
+}
+
+/// Whether `op` undoes a step of the order saga.
+fn is_compensation(op: &str) -> bool {
+    order_saga(false).steps.iter().any(|s| s.compensation == op)
 }

@@ -55,7 +55,7 @@ impl Participant {
     pub(crate) fn apply(&self, op: &'static str, saga: u64, item: u64) -> Result<Served, CallError> {
         let compensation_of_this = self.def.steps.iter().find(|s| s.action == op).map(|s| s.compensation);
         let action_undone_by_this = self.def.steps.iter().find(|s| s.compensation == op).map(|s| s.action);
-        if compensation_of_this.is_some() && self.spec.decline_every.is_some_and(|every| saga % every == 0) {
+        if compensation_of_this.is_some() && self.spec.decline_every.is_some_and(|every| saga.is_multiple_of(every)) {
             return Err(CallError::Server); // declined for good: the saga must compensate
         }
         let service: Arc<str> = self.ctx.spec().name.as_str().into();
