@@ -1,22 +1,8 @@
 //! The binary as a user meets it: the demo, `list`, `run`, `check`, exit codes and messages.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn faultline(args: &[&str], cwd: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).current_dir(cwd).output().expect("the binary runs")
-}
-
-fn tmp(label: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("faultline-cli-{}-{label}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use crate::support::{faultline, text, tmp};
 
 #[test]
 fn a_reader_that_leaves_early_is_not_an_error() {

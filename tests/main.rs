@@ -5,10 +5,12 @@ mod support;
 
 mod cli;
 mod consistency;
+mod defects;
 mod determinism;
 mod faults;
 mod memory;
 mod patterns;
 mod queueing;
 mod scenario_files;
+mod verdicts;
 mod workloads;

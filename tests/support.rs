@@ -121,3 +121,25 @@ pub fn share(reqs: &[Req], edge: &str, from_s: f64, to_s: f64, outcome: &str) ->
     let hits = window.iter().filter(|r| r.outcome == outcome).count();
     (if n == 0 { 0.0 } else { hits as f64 / n as f64 }, n)
 }
+
+/// Runs the `faultline` binary in `cwd`.
+pub fn faultline(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the binary runs")
+}
+
+/// A fresh, empty temporary directory for one test.
+pub fn tmp(label: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("faultline-cli-{}-{label}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// Stdout and stderr as text.
+pub fn text(o: &std::process::Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
