@@ -87,13 +87,7 @@ fn changing_the_workload_does_not_reshuffle_service_randomness() {
             .network(net)
             .service(ServiceSpec::new("api").service_time(super::support::dist("const(1ms)")).calls(["db"]))
             .service(ServiceSpec::new("db").service_time(super::support::dist("exp(5ms)")).capacity(1000, 0))
-            .workload(Workload {
-                target: "api".into(),
-                arrivals: Arrivals::Poisson { rate_per_s },
-                keys: None,
-                clients: None,
-                routes: vec![],
-            })
+            .workload(Workload::new("api", Arrivals::Poisson { rate_per_s }))
             .build()
             .unwrap();
         let (_, rows) = super::support::run_rows(spec);

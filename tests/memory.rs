@@ -1,9 +1,9 @@
-//! A long run keeps flat memory: madsim's task list is pruned (MADSIM.md pitfall 6) and no
+//! A long run keeps flat memory: madsim's task list is pruned (docs/madsim.md) and no
 //! pending call, in-flight entry or record accumulates.
 
 use std::sync::{Arc, Mutex};
 
-use faultline::scenarios;
+use faultline::scenarios::{self, RunOptions};
 use faultline::sim::{self, NullSink, SimHandle};
 
 #[test]
@@ -17,7 +17,7 @@ fn one_virtual_hour_keeps_the_task_count_flat() {
         "network.loss=0.01".to_owned(),
         "network.call_timeout_ms=2000".to_owned(),
     ];
-    let spec = scenarios::load("chain3", &sets, Some(1)).unwrap().spec;
+    let scenario = scenarios::load("chain3", &sets, Some(1)).unwrap();
     let probe: sim::Probe = std::sync::Arc::new(move |h: SimHandle| {
         let s = s.clone();
         Box::pin(async move {
@@ -27,8 +27,9 @@ fn one_virtual_hour_keeps_the_task_count_flat() {
             }
         })
     });
-    let out = sim::run_with_probe(spec, Box::new(NullSink), Some(probe)).unwrap();
-    assert!(out.requests > 400_000, "{} requests", out.requests);
+    let run = scenarios::execute(&scenario, &RunOptions::default().with_probe(probe), Box::new(NullSink)).unwrap();
+    assert!(run.verdict.passed(), "{:?}", run.verdict);
+    assert!(run.output.requests > 400_000, "{} requests", run.output.requests);
     let samples = samples.lock().unwrap();
     assert!(samples.len() >= 59);
     let early = samples[..10].iter().map(|s| s.0).max().unwrap();

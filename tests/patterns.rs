@@ -69,13 +69,7 @@ fn five_layers(on: RetryOn, budget: BudgetSpec) -> (u64, u64) {
         }
         b = b.service(s);
     }
-    b = b.workload(Workload {
-        target: "l1".into(),
-        arrivals: Arrivals::Poisson { rate_per_s: 5.0 },
-        keys: None,
-        clients: None,
-        routes: vec![],
-    });
+    b = b.workload(Workload::new("l1", Arrivals::Poisson { rate_per_s: 5.0 }));
     let callers = ["client", "l1", "l2", "l3", "l4"];
     for (from, to) in callers.iter().zip(names) {
         b = with_stack(b, from, to, vec![retry(3, on.clone(), budget.clone())]);

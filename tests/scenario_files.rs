@@ -138,7 +138,7 @@ fn edges_and_their_layers_are_checked() {
     contains_all(&load_err(&with_edge("stack = [\"throttle\"]\nthrottle = { k = 0.5 }"), &[]), &["throttle.k", "0.5"]);
     contains_all(
         &load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { min = 5, max = 2 }"), &[]),
-        &["adaptive.min", "5"],
+        &["adaptive.max", "2", "min (5)"],
     );
     contains_all(
         &load_err(&with_edge("stack = [\"adaptive\"]\nadaptive = { algorithm = \"vegas\" }"), &[]),

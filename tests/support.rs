@@ -27,13 +27,7 @@ pub fn api_db(seed: u64, rate_per_s: f64, duration_s: f64) -> SimBuilder {
         .drain(secs(40.0))
         .service(ServiceSpec::new("api").replicas(2).service_time(dist("exp(2ms)")).capacity(64, 1000).calls(["db"]))
         .service(ServiceSpec::new("db").replicas(2).service_time(dist("const(5ms)")).capacity(64, 1000))
-        .workload(Workload {
-            target: "api".into(),
-            arrivals: Arrivals::Poisson { rate_per_s },
-            keys: None,
-            clients: None,
-            routes: vec![],
-        })
+        .workload(Workload::new("api", Arrivals::Poisson { rate_per_s }))
 }
 
 pub fn fault(kind: FaultKind, target: &str, at_s: f64, duration_s: Option<f64>) -> Fault {

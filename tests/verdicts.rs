@@ -1,6 +1,6 @@
 //! Every catalog scenario through the one pipeline (`scenarios::execute`): the checkers that
-//! apply, and each one's verdict. Planted bugs must fail the checker they plant a bug for, and
-//! only that one; correct variants must hold everything that applies.
+//! apply, and each one's verdict. Planted bugs must fail exactly the checkers listed for them
+//! and hold every other; correct variants must hold everything that applies.
 
 use std::collections::BTreeMap;
 

@@ -9,13 +9,7 @@ fn closed_loop_obeys_the_interactive_response_time_law() {
     // N users, think time Z, response time R: throughput X = N / (R + Z).
     let (clients, think_s) = (20u32, 0.1);
     let spec = api_db(12, 1.0, 120.0)
-        .workload(Workload {
-            target: "api".into(),
-            arrivals: Arrivals::Closed { clients, think: dist("exp(100ms)") },
-            keys: None,
-            clients: None,
-            routes: vec![],
-        })
+        .workload(Workload::new("api", Arrivals::Closed { clients, think: dist("exp(100ms)") }))
         .build()
         .unwrap();
     let out = run(spec);
@@ -28,13 +22,10 @@ fn closed_loop_obeys_the_interactive_response_time_law() {
 #[test]
 fn open_loop_shapes_send_their_rates() {
     let count = |arrivals: Arrivals| {
-        run(api_db(13, 1.0, 100.0)
-            .workload(Workload { target: "api".into(), arrivals, keys: None, clients: None, routes: vec![] })
-            .build()
-            .unwrap())
-        .edge("client->api")
-        .unwrap()
-        .requests as f64
+        run(api_db(13, 1.0, 100.0).workload(Workload::new("api", arrivals)).build().unwrap())
+            .edge("client->api")
+            .unwrap()
+            .requests as f64
     };
     assert!((count(Arrivals::Constant { rate_per_s: 20.0 }) - 1999.0).abs() <= 1.0);
     let poisson = count(Arrivals::Poisson { rate_per_s: 50.0 });

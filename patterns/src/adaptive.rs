@@ -38,11 +38,18 @@ impl Default for AimdConfig {
 impl AimdConfig {
     /// Checks every field, naming the first bad one.
     pub fn validate(self) -> Result<Self, ConfigError> {
-        if self.min == 0 || self.min > self.max {
-            return Err(ConfigError::new("min", self.min, "an integer >= 1 and <= max"));
+        if self.min == 0 {
+            return Err(ConfigError::new("min", self.min, "an integer >= 1"));
+        }
+        if self.max < self.min {
+            return Err(ConfigError::new("max", self.max, format!("an integer >= min ({})", self.min)));
         }
         if !(self.min..=self.max).contains(&self.initial) {
-            return Err(ConfigError::new("initial", self.initial, "an integer from min to max"));
+            return Err(ConfigError::new(
+                "initial",
+                self.initial,
+                format!("an integer from min to max ({} to {})", self.min, self.max),
+            ));
         }
         if !(self.backoff_ratio > 0.0 && self.backoff_ratio < 1.0) {
             return Err(ConfigError::new("backoff_ratio", self.backoff_ratio, "a number strictly between 0 and 1"));

@@ -55,8 +55,11 @@ impl TokenBucketBudget {
         if capacity == 0 {
             return Err(ConfigError::new("budget_tokens", capacity, "an integer >= 1"));
         }
-        if retry_cost == 0 || timeout_cost == 0 {
-            return Err(ConfigError::new("retry_cost", retry_cost.min(timeout_cost), "a cost >= 1 token"));
+        if retry_cost == 0 {
+            return Err(ConfigError::new("retry_cost", retry_cost, "a cost >= 1 token"));
+        }
+        if timeout_cost == 0 {
+            return Err(ConfigError::new("timeout_cost", timeout_cost, "a cost >= 1 token"));
         }
         Ok(TokenBucketBudget {
             capacity,

@@ -124,24 +124,11 @@ pub fn react(def: &SagaDefinition, role: Role, event: SagaEvent) -> Reaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::saga::example as order;
     use proptest::prelude::*;
 
     /// Delivers events to every role until none is left (in publication order) and returns the
     /// reactions in order; `fail_at`: the step whose action is refused.
-    /// A three-step saga for the tests; with a lock, inventory confirms on completion.
-    fn order(locked: bool) -> SagaDefinition {
-        let step = |name, service, action, compensation| crate::saga::Step { name, service, action, compensation };
-        SagaDefinition {
-            name: "order",
-            steps: vec![
-                step("reserve_inventory", "inventory", "reserve", "release"),
-                step("charge_payment", "payment", "charge", "refund"),
-                step("create_shipment", "shipping", "ship", "cancel_shipment"),
-            ],
-            on_complete: if locked { vec![("inventory", "confirm")] } else { Vec::new() },
-        }
-    }
-
     fn play(fail_at: Option<usize>) -> Vec<(Role, Reaction)> {
         play_def(&order(false), fail_at)
     }

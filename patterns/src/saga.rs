@@ -251,23 +251,29 @@ pub async fn run_saga(
     }
 }
 
+/// A three-step saga for the tests (reserve, charge, ship); `locked`: inventory confirms on
+/// completion, as under a semantic lock.
+#[cfg(test)]
+pub(crate) fn example(locked: bool) -> SagaDefinition {
+    let step = |name, service, action, compensation| Step { name, service, action, compensation };
+    SagaDefinition {
+        name: "order",
+        steps: vec![
+            step("reserve_inventory", "inventory", "reserve", "release"),
+            step("charge_payment", "payment", "charge", "refund"),
+            step("create_shipment", "shipping", "ship", "cancel_shipment"),
+        ],
+        on_complete: if locked { vec![("inventory", "confirm")] } else { Vec::new() },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A three-step saga for the tests: reserve, charge, ship.
     fn order() -> SagaDefinition {
-        let step = |name, service, action, compensation| Step { name, service, action, compensation };
-        SagaDefinition {
-            name: "order",
-            steps: vec![
-                step("reserve_inventory", "inventory", "reserve", "release"),
-                step("charge_payment", "payment", "charge", "refund"),
-                step("create_shipment", "shipping", "ship", "cancel_shipment"),
-            ],
-            on_complete: Vec::new(),
-        }
+        example(false)
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! hidden `.partial` directory is left, which the next run replaces.
 //!
 //! faultline replaces only what it wrote: a finished output holds a manifest
-//! ([`MANIFEST`]) listing its files. A destination that is a file, or a directory holding
+//! ([`MANIFEST`]) listing its files (an output from before manifests is recognised by holding a
+//! run's files and nothing else). A destination that is a file, or a directory holding
 //! anything the manifest does not list (a user's own files, or a directory faultline never
 //! wrote), is refused before anything is written.
 
@@ -15,6 +16,18 @@ use std::path::{Path, PathBuf};
 
 /// The file listing what faultline wrote into an output directory.
 pub const MANIFEST: &str = ".faultline-output";
+
+/// The files a run writes, for outputs written before manifests existed.
+const RUN_FILES: &[&str] = &[
+    "requests.csv",
+    "events.csv",
+    "summary.json",
+    "scenario.toml",
+    "latency.png",
+    "latency.svg",
+    "lag.png",
+    "lag.svg",
+];
 
 /// Why an output directory cannot be used.
 #[derive(Debug)]
@@ -76,6 +89,13 @@ pub fn check_destination(dest: &Path) -> Result<(), OutputError> {
     }
     let listed = match std::fs::read_to_string(dest.join(MANIFEST)) {
         Ok(text) => text.lines().map(str::to_owned).collect::<Vec<_>>(),
+        // An output from before manifests: a run's files and nothing else.
+        Err(_)
+            if present.iter().all(|f| RUN_FILES.contains(&f.as_str()))
+                && present.iter().any(|f| f == "summary.json") =>
+        {
+            return Ok(());
+        }
         Err(_) => {
             return not_ours("is a directory that faultline did not write (it has no output manifest)".to_owned())
         }
@@ -214,6 +234,14 @@ mod tests {
         s.commit().unwrap();
         std::fs::write(out.join("my-analysis.txt"), "mine").unwrap();
         assert!(Staging::new(&out).is_err());
+        // An output from before manifests (a run's files only) is faultline's.
+        let old = base.join("old");
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join("summary.json"), "{}").unwrap();
+        std::fs::write(old.join("requests.csv"), "").unwrap();
+        assert!(check_destination(&old).is_ok());
+        std::fs::write(old.join("thesis.tex"), "").unwrap();
+        assert!(check_destination(&old).is_err());
         let names: Vec<String> =
             std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert!(names.iter().all(|n| !n.starts_with('.')), "nothing hidden or left behind: {names:?}");

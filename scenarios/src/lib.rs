@@ -34,13 +34,15 @@ pub enum Source {
     Catalog(String),
     /// A file, by the path given.
     File(String),
+    /// Built in Rust (`SimSpec::builder`), named as the spec is.
+    Code(String),
 }
 
 impl Source {
     /// The name or path as the user would type it.
     pub fn as_arg(&self) -> &str {
         match self {
-            Source::Catalog(n) | Source::File(n) => n,
+            Source::Catalog(n) | Source::File(n) | Source::Code(n) => n,
         }
     }
 }
@@ -66,7 +68,7 @@ pub struct Scenario {
 impl Scenario {
     /// A scenario built in Rust (`SimSpec::builder`), with no file behind it.
     pub fn from_spec(spec: SimSpec) -> Scenario {
-        let source = Source::File(spec.name.clone());
+        let source = Source::Code(spec.name.clone());
         Scenario {
             spec,
             description: String::new(),
@@ -92,7 +94,11 @@ impl Scenario {
     }
 
     /// The arguments of `faultline run` that reproduce this scenario and seed exactly.
+    /// For a scenario built in Rust there is no such command: it says so.
     pub fn reproduce_args(&self) -> String {
+        if let Source::Code(name) = &self.source {
+            return format!("(built in Rust: {name}, seed {})", self.spec.seed);
+        }
         let mut s = format!("run {} --seed {}", shell_quote(self.source.as_arg()), self.spec.seed);
         for o in &self.overrides {
             s.push_str(&format!(" --set {}", shell_quote(o)));

@@ -23,6 +23,13 @@ pub fn load(name_or_path: &str, overrides: &[String], seed: Option<u64>) -> Resu
     };
     let mut scenario = parse(&text, &label, &default_name, source, overrides)?;
     if let Some(seed) = seed {
+        // A seed is written into the scenario as run, and TOML integers stop at i64::MAX.
+        if i64::try_from(seed).is_err() {
+            return Err(ScenarioError::Override(format!(
+                "--seed {seed}: too large (expected a whole number from 0 to {})",
+                i64::MAX
+            )));
+        }
         scenario.spec.seed = seed;
     }
     Ok(scenario)

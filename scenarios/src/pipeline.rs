@@ -8,11 +8,21 @@ use faultline_sim::{Execution, Probe, RunError, SimSpec};
 use crate::checkers::{self, Checking};
 use crate::Scenario;
 
-/// How to run, besides the scenario itself.
+/// How to run, besides the scenario itself. Built from `RunOptions::default()` and its `with_`
+/// methods, so that options added later do not break a caller.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// An async function started beside the run (tests use it to look inside).
     pub probe: Option<Probe>,
+}
+
+impl RunOptions {
+    /// Starts `probe` beside the run, inside the simulation.
+    pub fn with_probe(mut self, probe: Probe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
 }
 
 /// Runs `scenario` with every checker that applies to it; records stream to `sink` on their

@@ -180,6 +180,12 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// Requests to `target` arriving as `arrivals`, all about key 0, from client 1, on one
+    /// route (set `keys`, `clients` and `routes` for more).
+    pub fn new(target: impl Into<String>, arrivals: Arrivals) -> Self {
+        Workload { target: target.into(), arrivals, keys: None, clients: None, routes: Vec::new() }
+    }
+
     /// The route index for a uniform draw (0 without routes).
     pub fn route(&self, unit: f64) -> u16 {
         let total: f64 = self.routes.iter().map(|r| r.1).sum();

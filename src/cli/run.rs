@@ -48,10 +48,13 @@ pub(super) fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliE
         .map_err(|e| internal(e.to_string()))?;
     let wall_s = started.elapsed().as_secs_f64();
     let dir = staging.path();
-    let reproduce = format!("{} {}", program(), scenario.reproduce_args());
+    // The files name the program `faultline` whatever built it, so that they are the same bytes
+    // from a debug build, a release build or an installed binary; the terminal says how to run
+    // it from here.
+    let reproduce = format!("faultline {}", scenario.reproduce_args());
     let about = About { description: &scenario.description, reproduce: &reproduce, warnings: &scenario.warnings };
     summary::write_json(&run, about, &dir.join("summary.json")).map_err(|e| internal(format!("summary.json: {e}")))?;
-    if let Some(toml) = scenario.as_run_toml(&program()) {
+    if let Some(toml) = scenario.as_run_toml("faultline") {
         std::fs::write(dir.join("scenario.toml"), toml).map_err(|e| internal(format!("scenario.toml: {e}")))?;
     }
     chart::write_latency_chart(&run.output, dir).map_err(internal)?;

@@ -1,4 +1,4 @@
-//! Invariant checkers (ANCHORS.md) and the measures taken beside them. They watch a run's
+//! Invariant checkers (docs/checkers.md) and the measures taken beside them. They watch a run's
 //! typed records as the run goes, never drive a system, and report every violation (with the
 //! first few as evidence: a line of `events.csv`). They sit beside the scenarios, outside both
 //! the patterns and the simulator.
@@ -76,6 +76,44 @@ impl Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.checker, self.evidence().describe())
+    }
+}
+
+/// Where an event is: its line in `events.csv`, its time and node. Checkers remember many, so
+/// node names are shared ([`Nodes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Line in `events.csv` (the header is line 1).
+    pub line: u64,
+    /// Virtual time, µs.
+    pub t_us: u64,
+    /// The node.
+    pub node: Arc<str>,
+}
+
+impl Place {
+    /// A violation of `checker` shown by the event here.
+    pub fn violation(&self, checker: &'static str, detail: impl Into<String>) -> Violation {
+        Violation { checker, line: self.line, t_us: self.t_us, node: self.node.to_string(), detail: detail.into() }
+    }
+}
+
+/// Node names, each kept once.
+#[derive(Debug, Default)]
+pub struct Nodes(BTreeMap<String, Arc<str>>);
+
+impl Nodes {
+    /// Where `e` is.
+    pub fn place(&mut self, e: &Logged<'_>) -> Place {
+        let node = match self.0.get(e.node) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Arc<str> = e.node.into();
+                self.0.insert(e.node.to_owned(), n.clone());
+                n
+            }
+        };
+        Place { line: e.line, t_us: e.t_us, node }
     }
 }
 
@@ -196,20 +234,25 @@ pub fn conclude(monitors: &mut [Box<dyn Monitor>]) -> (Verdict, Measures) {
     for v in &findings.violations {
         by_checker.entry(v.checker).or_default().push(v);
     }
-    let checks = invariants
+    let check = |id: &str, statement: &str, mut found: Vec<&Violation>| {
+        found.sort_by_key(|v| (v.line, v.t_us));
+        Check {
+            checker: id.to_owned(),
+            invariant: statement.to_owned(),
+            status: if found.is_empty() { Status::Held } else { Status::Violated },
+            violations: found.len() as u64,
+            evidence: found.iter().take(Check::EVIDENCE_KEPT).map(|v| v.evidence()).collect(),
+        }
+    };
+    let mut checks: Vec<Check> = invariants
         .iter()
-        .map(|inv| {
-            let mut found = by_checker.remove(inv.id).unwrap_or_default();
-            found.sort_by_key(|v| (v.line, v.t_us));
-            Check {
-                checker: inv.id.to_owned(),
-                invariant: inv.statement.to_owned(),
-                status: if found.is_empty() { Status::Held } else { Status::Violated },
-                violations: found.len() as u64,
-                evidence: found.iter().take(Check::EVIDENCE_KEPT).map(|v| v.evidence()).collect(),
-            }
-        })
+        .map(|inv| check(inv.id, inv.statement, by_checker.remove(inv.id).unwrap_or_default()))
         .collect();
+    // A violation under a name no monitor states is a bug in that monitor: it is reported
+    // anyway, never dropped.
+    for (id, found) in by_checker {
+        checks.push(check(id, "(an invariant its checker does not state)", found));
+    }
     (Verdict { checks }, findings.measures)
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use faultline_sim::{EventKind, Logged};
 
-use super::{Findings, Invariant, Monitor, Violation};
+use super::{Findings, Invariant, Monitor, Nodes, Place, Violation};
 
 const INVARIANTS: &[Invariant] = &[
     Invariant { id: "O1", statement: "every committed change is published, and nothing uncommitted is" },
@@ -21,12 +21,13 @@ const INVARIANTS: &[Invariant] = &[
 /// O1-O3 over a run's outbox, broker and consumer events.
 #[derive(Debug, Default)]
 pub struct OutboxChecker {
+    nodes: Nodes,
     /// event -> where it was first committed.
-    committed: BTreeMap<u64, Violation>,
+    committed: BTreeMap<u64, Place>,
     /// event -> where it was first published.
-    published: BTreeMap<u64, Violation>,
+    published: BTreeMap<u64, Place>,
     /// event -> where it was first applied, and how often.
-    applied: BTreeMap<u64, (Violation, u32)>,
+    applied: BTreeMap<u64, (Place, u32)>,
     /// key -> the highest sequence number applied.
     last_seq: BTreeMap<u64, u64>,
     out_of_order: Vec<Violation>,
@@ -40,13 +41,18 @@ impl Monitor for OutboxChecker {
     fn on_event(&mut self, e: &Logged<'_>) {
         match e.kind {
             EventKind::ChangeCommit { event, .. } => {
-                self.committed.entry(*event).or_insert_with(|| Violation::at("O1", e, ""));
+                let nodes = &mut self.nodes;
+                self.committed.entry(*event).or_insert_with(|| nodes.place(e));
             }
             EventKind::BrokerPublish { event, .. } => {
-                self.published.entry(*event).or_insert_with(|| Violation::at("O1", e, ""));
+                let nodes = &mut self.nodes;
+                self.published.entry(*event).or_insert_with(|| nodes.place(e));
             }
             EventKind::ConsumerApply { event, key, seq } => {
-                let entry = self.applied.entry(*event).or_insert_with(|| (Violation::at("O2", e, ""), 0));
+                if !self.applied.contains_key(event) {
+                    self.applied.insert(*event, (self.nodes.place(e), 0));
+                }
+                let Some(entry) = self.applied.get_mut(event) else { return };
                 entry.1 += 1;
                 if entry.1 > 1 {
                     return; // a duplicate: O2's business, not an ordering question
@@ -66,24 +72,20 @@ impl Monitor for OutboxChecker {
         let out = &mut findings.violations;
         for (event, at) in &self.committed {
             if !self.published.contains_key(event) {
-                out.push(Violation {
-                    detail: format!("event {event} was committed and never published (lost)"),
-                    ..at.clone()
-                });
+                out.push(at.violation("O1", format!("event {event} was committed and never published (lost)")));
             }
         }
         for (event, at) in &self.published {
             if !self.committed.contains_key(event) {
-                let detail = format!("event {event} was published but its change never committed (a phantom)");
-                out.push(Violation { detail, ..at.clone() });
+                out.push(at.violation(
+                    "O1",
+                    format!("event {event} was published but its change never committed (a phantom)"),
+                ));
             }
             match self.applied.get(event) {
-                None => {
-                    let detail = format!("event {event} was published and never applied");
-                    out.push(Violation { checker: "O2", detail, ..at.clone() });
-                }
+                None => out.push(at.violation("O2", format!("event {event} was published and never applied"))),
                 Some((first, n)) if *n > 1 => {
-                    out.push(Violation { detail: format!("event {event} was applied {n} times"), ..first.clone() });
+                    out.push(first.violation("O2", format!("event {event} was applied {n} times")))
                 }
                 Some(_) => {}
             }
@@ -93,7 +95,7 @@ impl Monitor for OutboxChecker {
 }
 
 /// For each committed change that was published, the time from its commit to its first
-/// publication (µs), in commit order: the relay's delay.
+/// publication (µs), in the order they were published: the relay's delay.
 pub fn publish_delays<'a>(events: impl IntoIterator<Item = Logged<'a>>) -> Vec<u64> {
     let mut committed: BTreeMap<u64, u64> = BTreeMap::new();
     let mut delays = Vec::new();

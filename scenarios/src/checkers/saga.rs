@@ -8,6 +8,9 @@
 //! - S3: every participant operation took effect at most once per saga (compensations are
 //!   idempotent).
 //!
+//! S1 and S2 count sagas (one violation each, at the record that shows it: S1 at the saga's
+//! first record, S2 at the stray compensation or at its end); S3 counts operations.
+//!
 //! S4 (a crash of the orchestrator resumes to the same outcome) compares two runs; see the
 //! tests.
 
@@ -17,7 +20,7 @@ use faultline_patterns::saga::{LogRecord, SagaDefinition, SagaOutcome};
 use faultline_sim::event::StockChange;
 use faultline_sim::{EventKind, Logged};
 
-use super::{Findings, Invariant, Monitor, Violation};
+use super::{Findings, Invariant, Monitor, Nodes, Place, Violation};
 
 const INVARIANTS: &[Invariant] = &[
     Invariant { id: "S1", statement: "every saga that started finished, completed or compensated" },
@@ -29,26 +32,20 @@ const INVARIANTS: &[Invariant] = &[
     Invariant { id: "S3", statement: "each participant operation takes effect at most once per saga" },
 ];
 
-/// Where a saga's first record was, for evidence.
-#[derive(Debug, Clone)]
-struct Place {
-    line: u64,
-    t_us: u64,
-    node: String,
-}
-
 #[derive(Debug, Default)]
 struct SagaSeen {
-    first: Option<Place>,
-    records: Vec<LogRecord>,
+    /// Its records, each with where it was logged.
+    records: Vec<(LogRecord, Place)>,
     /// Operations that took effect at a participant (tombstones excluded).
     effects: Vec<&'static str>,
 }
 
-/// S1-S3 over a run's saga records and participants' effects.
+/// S1-S3 over a run's saga records and participants' effects. S1 and S2 count sagas (one
+/// violation per saga, showing its first problem), S3 counts operations applied more than once.
 #[derive(Debug, Default)]
 pub struct SagaChecker {
     sagas: BTreeMap<u64, SagaSeen>,
+    nodes: Nodes,
     s3: Vec<Violation>,
 }
 
@@ -60,18 +57,15 @@ impl Monitor for SagaChecker {
     fn on_event(&mut self, e: &Logged<'_>) {
         match e.kind {
             EventKind::SagaRecord { id, record } => {
-                let saga = self.sagas.entry(*id).or_default();
-                if saga.first.is_none() {
-                    saga.first = Some(Place { line: e.line, t_us: e.t_us, node: e.node.to_owned() });
-                }
-                saga.records.push(*record);
+                let place = self.nodes.place(e);
+                self.sagas.entry(*id).or_default().records.push((*record, place));
             }
             EventKind::ParticipantEffect { service, op, saga, applied } => {
                 if *applied > 0 {
                     self.sagas.entry(*saga).or_default().effects.push(op);
                 }
-                if *applied > 1 {
-                    let detail = format!("{service} applied {op} for saga {saga} {applied} times (not idempotent)");
+                if *applied == 2 {
+                    let detail = format!("{service} applied {op} for saga {saga} more than once (not idempotent)");
                     self.s3.push(Violation::at("S3", e, detail));
                 }
             }
@@ -82,25 +76,16 @@ impl Monitor for SagaChecker {
     fn finish(&mut self, findings: &mut Findings) {
         let def = faultline_sim::spec::app::order_saga(false);
         for (id, saga) in &self.sagas {
-            let Some(at) = &saga.first else { continue };
-            let violation = |checker, detail: String| Violation {
-                checker,
-                line: at.line,
-                t_us: at.t_us,
-                node: at.node.clone(),
-                detail,
-            };
-            for (checker, detail) in saga_violations(*id, saga, &def) {
-                findings.violations.push(violation(checker, detail));
-            }
+            findings.violations.extend(saga_violations(*id, saga, &def));
         }
         findings.violations.append(&mut self.s3);
     }
 }
 
-/// What is wrong with one saga's records and effects.
-fn saga_violations(id: u64, saga: &SagaSeen, def: &SagaDefinition) -> Vec<(&'static str, String)> {
-    let log = &saga.records;
+/// What is wrong with one saga: S1 at its first record, S2 at the record that shows it.
+fn saga_violations(id: u64, saga: &SagaSeen, def: &SagaDefinition) -> Vec<Violation> {
+    let Some((_, first)) = saga.records.first() else { return Vec::new() };
+    let log: Vec<LogRecord> = saga.records.iter().map(|(r, _)| *r).collect();
     let attempted: Vec<usize> = log
         .iter()
         .filter_map(|r| match r {
@@ -108,38 +93,56 @@ fn saga_violations(id: u64, saga: &SagaSeen, def: &SagaDefinition) -> Vec<(&'sta
             _ => None,
         })
         .collect();
-    let undone: Vec<usize> =
-        log.iter().filter_map(|r| if let LogRecord::CompensationDone(i) = r { Some(*i) } else { None }).collect();
-    let finished = log.iter().find_map(|r| if let LogRecord::Finished(o) = r { Some(*o) } else { None });
+    let finished =
+        saga.records.iter().find_map(|(r, p)| if let LogRecord::Finished(o) = r { Some((*o, p)) } else { None });
     let mut out = Vec::new();
     if finished.is_none() {
-        out.push(("S1", format!("saga {id} started and never finished: {}", encode(log))));
+        out.push(first.violation("S1", format!("saga {id} started and never finished: {}", encode(&log))));
     }
-    if let Some(i) = undone.iter().find(|i| !attempted.contains(i)) {
-        out.push(("S2", format!("saga {id} compensated step {i}, which was never attempted")));
-    }
-    if undone.windows(2).any(|w| w[0] <= w[1]) {
-        out.push(("S2", format!("saga {id} compensated out of reverse order: {undone:?}")));
-    }
-    if finished == Some(SagaOutcome::Compensated) {
-        if let Some(i) = attempted.iter().find(|i| !undone.contains(i)) {
-            out.push((
-                "S2",
-                format!("saga {id} finished compensated but step {i} was attempted and never compensated"),
-            ));
-        }
-        // On the participants' side: every action that took effect was compensated (a
-        // timed-out step the saga thought failed, but the participant applied, shows here).
-        let took_effect = |op: &str| saga.effects.contains(&op);
-        if let Some(step) = def.steps.iter().find(|s| took_effect(s.action) && !took_effect(s.compensation)) {
-            let detail = format!(
-                "saga {id} finished compensated but {} took effect and {} never did",
-                step.action, step.compensation
-            );
-            out.push(("S2", detail));
-        }
+    if let Some(v) = s2(id, saga, &attempted, finished, def) {
+        out.push(v);
     }
     out
+}
+
+/// The first S2 problem of a saga, if any.
+fn s2(
+    id: u64,
+    saga: &SagaSeen,
+    attempted: &[usize],
+    finished: Option<(SagaOutcome, &Place)>,
+    def: &SagaDefinition,
+) -> Option<Violation> {
+    let mut last_undone = None;
+    for (r, place) in &saga.records {
+        let LogRecord::CompensationDone(i) = r else { continue };
+        if !attempted.contains(i) {
+            return Some(place.violation("S2", format!("saga {id} compensated step {i}, which was never attempted")));
+        }
+        if last_undone.is_some_and(|last| *i >= last) {
+            return Some(place.violation(
+                "S2",
+                format!("saga {id} compensated step {i} after step {}: not in reverse order", last_undone.unwrap_or(0)),
+            ));
+        }
+        last_undone = Some(*i);
+    }
+    let (SagaOutcome::Compensated, at) = finished? else { return None };
+    let undone = |i: &usize| saga.records.iter().any(|(r, _)| *r == LogRecord::CompensationDone(*i));
+    if let Some(i) = attempted.iter().find(|i| !undone(i)) {
+        return Some(at.violation(
+            "S2",
+            format!("saga {id} finished compensated but step {i} was attempted and never compensated"),
+        ));
+    }
+    // On the participants' side: every action that took effect was compensated (a timed-out
+    // step the saga thought failed, but the participant applied, shows here).
+    let took_effect = |op: &str| saga.effects.contains(&op);
+    let step = def.steps.iter().find(|s| took_effect(s.action) && !took_effect(s.compensation))?;
+    Some(at.violation(
+        "S2",
+        format!("saga {id} finished compensated but {} took effect and {} never did", step.action, step.compensation),
+    ))
 }
 
 /// The final outcome of each finished saga, from a run's events.

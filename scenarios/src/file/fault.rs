@@ -4,7 +4,7 @@ use faultline_sim::{Dist, Fault, FaultKind, Target};
 use serde::Deserialize;
 use toml::Table;
 
-use crate::read::de::{err, KeyError, Parts};
+use crate::read::de::{KeyError, Parts};
 use crate::read::units::{Probability, Seconds};
 
 /// The keys every fault has.
@@ -34,10 +34,7 @@ enum KindFile {
 pub(super) fn read(i: usize, table: Table) -> Result<Fault, KeyError> {
     let key = format!("faults[{i}]");
     let mut parts = Parts::new::<FaultFile>(key.clone(), table);
-    if !parts.has("kind") {
-        return err(format!("{key}.kind"), format!("missing (expected one of {})", FaultKind::NAMES));
-    }
-    let kind = match parts.take_tagged::<KindFile>("kind", "outage")? {
+    let kind = match parts.take_required::<KindFile>("kind")? {
         KindFile::Outage {} => FaultKind::Outage,
         KindFile::ErrorBurst { rate } => FaultKind::ErrorBurst { rate: rate.0 },
         KindFile::LatencySpike { add } => FaultKind::LatencySpike { add },

@@ -37,10 +37,7 @@ enum ArrivalsFile {
 
 pub(super) fn read(table: Table) -> Result<Workload, KeyError> {
     let mut parts = Parts::new::<WorkloadFile>("workload", table);
-    if !parts.has("kind") {
-        return err("workload.kind", "missing (expected constant, poisson, burst, ramp or closed)");
-    }
-    let arrivals = match parts.take_tagged::<ArrivalsFile>("kind", "poisson")? {
+    let arrivals = match parts.take_required::<ArrivalsFile>("kind")? {
         ArrivalsFile::Constant { rate_per_s } => Arrivals::Constant { rate_per_s: rate_per_s.0 },
         ArrivalsFile::Poisson { rate_per_s } => Arrivals::Poisson { rate_per_s: rate_per_s.0 },
         ArrivalsFile::Burst { rate_per_s, burst_rate_per_s, burst_every_s, burst_len_s } => Arrivals::Burst {

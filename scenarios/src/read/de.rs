@@ -131,6 +131,16 @@ impl Parts {
     /// and reads them as the variant chosen. A key of another variant is an error that names
     /// the choice and its keys.
     pub(crate) fn take_tagged<V: DeserializeOwned>(&mut self, tag: &str, default: &str) -> Result<V, KeyError> {
+        self.take_choice(tag, Some(default))
+    }
+
+    /// [`Parts::take_tagged`] for a choice that must be made: a missing `tag` is an error that
+    /// lists the choices.
+    pub(crate) fn take_required<V: DeserializeOwned>(&mut self, tag: &str) -> Result<V, KeyError> {
+        self.take_choice(tag, None)
+    }
+
+    fn take_choice<V: DeserializeOwned>(&mut self, tag: &str, default: Option<&str>) -> Result<V, KeyError> {
         let variants = variant_fields::<V>();
         let owned: Vec<&str> = variants.iter().flat_map(|(_, f)| f.iter().copied()).collect();
         let mut sub = Table::new();
@@ -145,14 +155,15 @@ impl Parts {
                 self.taken.push(k.to_owned());
             }
         }
-        let chosen = match self.table.remove(tag) {
-            Some(Value::String(s)) => s,
-            Some(other) => {
+        let names: Vec<String> = variants.iter().map(|(n, _)| n.to_string()).collect();
+        let chosen = match (self.table.remove(tag), default) {
+            (Some(Value::String(s)), _) => s,
+            (Some(other), _) => {
                 return err(join(&self.key, tag), format!("{other} is not allowed (expected text in quotes)"))
             }
-            None => default.to_owned(),
+            (None, Some(d)) => d.to_owned(),
+            (None, None) => return err(join(&self.key, tag), format!("missing (expected {})", or_list(&names))),
         };
-        let names: Vec<String> = variants.iter().map(|(n, _)| n.to_string()).collect();
         let Some((_, fields)) = variants.iter().find(|(n, _)| *n == chosen) else {
             let hint = did_you_mean(&chosen, &names);
             return err(

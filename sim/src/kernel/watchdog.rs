@@ -36,7 +36,7 @@ pub(crate) async fn watch_for_stalls(world: Arc<World>, after: Duration) {
 }
 
 /// madsim keeps every spawned task in a per-node list until something prunes it; asking for
-/// the task count does (MADSIM.md pitfall 6). Without this a long run's memory grows.
+/// the task count does (docs/madsim.md). Without this a long run's memory grows.
 pub(crate) async fn prune_tasks() {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;

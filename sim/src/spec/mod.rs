@@ -13,7 +13,7 @@
 //!     .duration(Duration::from_secs(10))
 //!     .service(ServiceSpec::new("api").service_time(Dist::parse("exp(5ms)").unwrap()).calls(["db"]))
 //!     .service(ServiceSpec::new("db").service_time(Dist::parse("const(2ms)").unwrap()))
-//!     .workload(Workload { target: "api".into(), arrivals: Arrivals::Poisson { rate_per_s: 20.0 }, keys: None, clients: None, routes: vec![] })
+//!     .workload(Workload::new("api", Arrivals::Poisson { rate_per_s: 20.0 }))
 //!     .fault(Fault::new(FaultKind::Outage, Target::parse("db").unwrap(), Duration::from_secs(3), Some(Duration::from_secs(2))))
 //!     .build()
 //!     .unwrap();
@@ -99,13 +99,7 @@ impl SimSpec {
                 services: Vec::new(),
                 network: NetworkSpec::default(),
                 edges: BTreeMap::new(),
-                workload: Workload {
-                    target: String::new(),
-                    arrivals: Arrivals::Poisson { rate_per_s: 10.0 },
-                    keys: None,
-                    clients: None,
-                    routes: Vec::new(),
-                },
+                workload: Workload::new("", Arrivals::Poisson { rate_per_s: 10.0 }),
                 faults: FaultPlan::default(),
             },
         }
@@ -130,6 +124,13 @@ impl SimSpec {
     /// Whether the saga (orchestrated or choreographed) holds a semantic lock on its items.
     pub fn semantic_lock(&self) -> bool {
         self.services.iter().any(|s| s.app.as_ref().is_some_and(AppSpec::semantic_lock))
+    }
+
+    /// Whether an order saga (`app = "order_saga"`) calls the service named `name`.
+    pub fn called_by_order_saga(&self, name: &str) -> bool {
+        self.services
+            .iter()
+            .any(|o| matches!(o.app, Some(AppSpec::OrderSaga { .. })) && o.calls.iter().any(|c| c == name))
     }
 
     /// The service named `name`.
@@ -223,17 +224,13 @@ impl SimBuilder {
     /// Validates and returns the spec. A service an order saga calls without an application
     /// of its own becomes a saga participant with default settings.
     pub fn build(mut self) -> Result<SimSpec, SpecError> {
-        let orchestrated: Vec<String> = self
-            .spec
-            .services
-            .iter()
-            .filter(|s| matches!(s.app, Some(AppSpec::OrderSaga { .. })))
-            .flat_map(|s| s.calls.clone())
+        let participants: Vec<usize> = (0..self.spec.services.len())
+            .filter(|&i| {
+                self.spec.services[i].app.is_none() && self.spec.called_by_order_saga(&self.spec.services[i].name)
+            })
             .collect();
-        for s in &mut self.spec.services {
-            if s.app.is_none() && orchestrated.contains(&s.name) {
-                s.app = Some(AppSpec::SagaParticipant(ParticipantSpec::default()));
-            }
+        for i in participants {
+            self.spec.services[i].app = Some(AppSpec::SagaParticipant(ParticipantSpec::default()));
         }
         validate::validate(&self.spec)?;
         Ok(self.spec)

@@ -148,10 +148,7 @@ fn validate_wiring(s: &ServiceSpec, spec: &SimSpec, names: &BTreeSet<&str>) -> R
     if let Some(app) = &s.app {
         app.validate(s, spec)?;
     }
-    let orchestrated = || {
-        spec.services.iter().any(|o| matches!(o.app, Some(app::AppSpec::OrderSaga { .. })) && o.calls.contains(&s.name))
-    };
-    if matches!(s.app, Some(app::AppSpec::SagaParticipant(_))) && !orchestrated() {
+    if matches!(s.app, Some(app::AppSpec::SagaParticipant(_))) && !spec.called_by_order_saga(&s.name) {
         return Err(SpecError::new(
             key("app"),
             "\"saga_participant\"",
@@ -264,11 +261,14 @@ fn validate_arrivals(a: &Arrivals) -> Result<(), SpecError> {
         Arrivals::Burst { rate_per_s, burst_rate_per_s, burst_every, burst_len } => {
             rate("rate_per_s", rate_per_s)?;
             rate("burst_rate_per_s", burst_rate_per_s)?;
-            if burst_every.is_zero() || burst_len > burst_every {
+            if burst_every.is_zero() {
+                return Err(SpecError::new("workload.burst_every_s", 0, "a period > 0 seconds"));
+            }
+            if burst_len > burst_every {
                 return Err(SpecError::new(
                     "workload.burst_len_s",
                     burst_len.as_secs_f64(),
-                    "a burst no longer than burst_every_s (> 0)",
+                    "a burst no longer than burst_every_s",
                 ));
             }
             Ok(())
