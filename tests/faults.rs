@@ -223,7 +223,7 @@ fn without_a_timeout_layer_the_network_hard_timeout_ends_hung_calls() {
 
 #[test]
 fn the_watchdog_reports_a_quiet_system_with_work_pending() {
-    // ANCHORS bug 9 (tower #408): a system can go quiet with work pending. Here db is black-holed
+    // Known bug K9 (docs/sources.md; tower #408): a system can go quiet with work pending. Here db is black-holed
     // for good and nothing times out for 10 hours: requests pile up, none completes.
     let stuck = |layers: Vec<faultline::scenarios::stack::LayerSpec>| {
         let net = faultline::sim::NetworkSpec { call_timeout: secs(36_000.0), ..Default::default() };

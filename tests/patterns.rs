@@ -82,7 +82,7 @@ fn five_layers(on: RetryOn, budget: BudgetSpec) -> (u64, u64) {
 
 #[test]
 fn retries_multiply_across_layers_and_budgets_bound_them() {
-    // ANCHORS bug 7: 3 tries at 5 layers = 243x the offered load at the bottom.
+    // Known bug K7 (docs/sources.md): 3 tries at 5 layers = 243x the offered load at the bottom.
     let (offered, leaf) = five_layers(RetryOn::default(), BudgetSpec::None);
     assert_eq!(leaf, 243 * offered, "{offered} requests offered");
 
@@ -174,7 +174,7 @@ fn balancing_and_ejection_route_around_bad_replicas() {
 
 #[test]
 fn a_shared_dependency_in_readiness_drops_the_fleet_unless_the_balancer_fails_open() {
-    // ANCHORS bug 10 (spring-boot #15479).
+    // Known bug K10 (docs/sources.md; spring-boot #15479).
     let (closed, rows) = run_named("shared-dependency", &[]);
     let (open, _) = run_named("shared-dependency-fail-open", &[]);
     let reqs = requests(&rows);
@@ -189,7 +189,7 @@ fn a_shared_dependency_in_readiness_drops_the_fleet_unless_the_balancer_fails_op
 
 #[test]
 fn synchronized_retries_without_jitter_collide_brooker_2015() {
-    // ANCHORS bug 8 and Brooker's "Exponential Backoff And Jitter". Work = calls reaching the
+    // Known bug K8 (docs/sources.md) and Brooker's "Exponential Backoff And Jitter". Work = calls reaching the
     // db; done = when the last client finished. Averaged over three seeds.
     let measure = |jitter: &str| {
         let mut work = 0.0;
@@ -215,7 +215,7 @@ fn synchronized_retries_without_jitter_collide_brooker_2015() {
 
 #[test]
 fn cache_aside_cuts_latency_and_database_load() {
-    // seeds/: "cache: 500 ms -> 50 ms, DB load -90%".
+    // course note 000: "cache: 500 ms -> 50 ms, DB load -90%".
     let (direct, _) = run_named("product-db", &[]);
     let (cached, _) = run_named("product-cache-aside", &[]);
     let db = |o: &faultline::sim::RunOutput| o.services.iter().find(|s| s.service == "db").unwrap().admitted as f64;
@@ -228,7 +228,7 @@ fn cache_aside_cuts_latency_and_database_load() {
 
 #[test]
 fn a_gateway_authenticates_limits_clients_and_composes_with_partial_answers() {
-    // seeds/001: the product API behind a gateway; stock is unreachable from 30 s to 50 s.
+    // course note 001: the product API behind a gateway; stock is unreachable from 30 s to 50 s.
     let (serial, _) = run_named("api-gateway", &[]);
     let (composed, rows) = run_named("api-gateway-composed", &[]);
     let outcomes = |o: &faultline::sim::RunOutput, k: &str| o.edges[0].outcomes.get(k).copied().unwrap_or(0);

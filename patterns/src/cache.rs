@@ -1,12 +1,12 @@
 //! Cache-aside: read from a cache; on a miss, load from the source and fill the cache.
 //!
-//! "500 ms -> 50 ms and DB load -90%" (seeds/) holds when most reads hit. The details decide
+//! "500 ms -> 50 ms and DB load -90%" (course note 000, docs/sources.md) holds when most reads hit. The details decide
 //! what happens when they do not:
 //! - **TTL with jitter**: entries written together would expire together and send a wave of
 //!   misses to the source; each entry's TTL is shortened by up to `ttl_jitter` at random.
 //! - **Single-flight**: concurrent misses for one key make one load; the others wait for it.
 //!   If the loading call is cancelled, the waiters are woken and one of them loads instead
-//!   (a cancelled leader must not leave its followers hanging; ANCHORS bug 11).
+//!   (a cancelled leader must not leave its followers hanging; known bug K11, docs/sources.md).
 //! - **XFetch** (probabilistic early refresh, Vattani et al.): a hit refreshes early with a
 //!   probability that grows as expiry nears and with the load's cost (`beta`, 1 by default),
 //!   so a hot key is reloaded by one caller before it expires for everyone.

@@ -1,5 +1,5 @@
 //! Fallback: answer something useful when the call fails (a static value, a cached value, a
-//! degraded response such as a product page without stock and price, seeds/001).
+//! degraded response such as a product page without stock and price, course note 001 in docs/sources.md).
 //!
 //! The layer turns the errors its predicate accepts into the value its function returns, and
 //! reports each use as a `fallback.used` event. It belongs outermost: it hides the failure

@@ -1,7 +1,7 @@
 //! Health checks: liveness, readiness and startup probes with Kubernetes' thresholds, status
 //! aggregation with Spring Boot's order, and checks that run off the request path.
 //!
-//! "Make the health endpoint so it is never the bottleneck" (seeds/000): a [`HealthCache`] runs
+//! "Make the health endpoint so it is never the bottleneck" (course note 000, docs/sources.md): a [`HealthCache`] runs
 //! every dependency check on its own schedule, each bounded by a timeout, and the endpoint only
 //! reads the cached result. A [`ProbeTracker`] turns single probe results into a state with
 //! thresholds (Kubernetes: period 10 s, timeout 1 s, 3 failures to fail, 1 success to recover),

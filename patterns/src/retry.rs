@@ -171,7 +171,7 @@ pub type ResultPredicate<R> = Arc<dyn Fn(&R) -> bool + Send + Sync>;
 /// A budget shared by every call through one layer.
 pub type SharedBudget = Arc<Mutex<dyn RetryBudget>>;
 
-/// The layer that adds [`Retry`] around a service.
+/// Retries the calls of the service it wraps: backoff with jitter, an optional budget.
 pub struct RetryLayer<Resp, Err> {
     config: RetryConfig,
     rng: Arc<Mutex<Box<dyn RngCore + Send>>>,

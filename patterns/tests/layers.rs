@@ -366,7 +366,7 @@ mod cache_aside {
 
     #[tokio::test(start_paused = true)]
     async fn a_cancelled_leader_does_not_strand_its_followers() {
-        // ANCHORS bug 11: the leader's caller gives up (a timeout) while followers wait on it.
+        // Known bug K11 (docs/sources.md): the leader's caller gives up (a timeout) while followers wait on it.
         let loads = Arc::new(AtomicU32::new(0));
         let svc = cache(config(1000)).layer(source(50, loads.clone()));
         let leader = tokio::spawn(tokio::time::timeout(Duration::from_millis(10), svc.call(Read(3))));

@@ -3,7 +3,7 @@
 //! Where to start: [`load`] turns a catalog name or a file path plus overrides into a
 //! [`Scenario`] (a validated `SimSpec` and where it came from); [`execute`] runs it with every
 //! checker that applies and returns its verdict. [`catalog`] lists the built-in scenarios;
-//! [`file`] is the format; [`stack`] puts patterns on edges; [`checkers`] are the invariants.
+//! [`file`](mod@file) is the format; [`stack`] puts patterns on edges; [`checkers`] are the invariants.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,5 @@
 //! The breaker machine's tests: its cycle, resilience4j's semantics point by point, and
-//! property tests over random interleavings (ANCHORS bugs 1-5).
+//! property tests over random interleavings (known bugs K1-K5, docs/sources.md).
 
 use super::super::config::{OpenDuration, WindowKind};
 use super::*;

@@ -15,7 +15,7 @@
 //! - [`measures`]: a read model's lag over time.
 //!
 //! [`for_spec`] picks the monitors that apply to a spec; [`Checking`] feeds them the records of
-//! a run (it is a [`RecordSink`] in front of another one) and [`Checking::conclude`] turns what
+//! a run (it is a [`RecordSink`] in front of another one) and [`Monitors::conclude`] turns what
 //! they found into a [`Verdict`].
 
 pub mod event_sourcing;

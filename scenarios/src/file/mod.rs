@@ -2,7 +2,7 @@
 //!
 //! Every table denies unknown keys; every value is checked where it is read, with a message
 //! naming the key, the value and what is allowed (see `crate::read`). Each section has
-//! its module: [`service`], [`network`], [`workload`], [`fault`]; the pattern tables of an edge
+//! its module: `service`, `network`, `workload`, `fault`; the pattern tables of an edge
 //! are read by `crate::layers`, one module per pattern. The format is documented in
 //! `docs/scenario-format.md`; keep the two in step.
 

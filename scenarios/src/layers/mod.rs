@@ -101,7 +101,7 @@ pub(crate) const PATTERNS: [(&str, Parse); 13] = [
 ];
 
 impl LayerSpec {
-    /// Layer names a scenario may use, in [`PATTERNS`] order.
+    /// Layer names a scenario may use, in `PATTERNS` order.
     pub const NAMES: &'static str =
         "retry, timeout, breaker, bulkhead, fallback, rate_limiter, throttle, adaptive, hedge, chaos, balance, cache, deadline";
 

@@ -283,7 +283,7 @@ pub(super) fn validate_choreography(spec: &SimSpec) -> Result<(), SpecError> {
     Ok(())
 }
 
-/// The order saga of seeds/002 and seeds/004 as the catalog runs it: reserve inventory, charge
+/// The order saga of course notes 002 and 004 (docs/sources.md) as the catalog runs it: reserve inventory, charge
 /// payment, create the shipment; compensations release, refund, cancel. With a semantic lock,
 /// inventory holds the item from its reservation until the saga ends: `release` lifts it when
 /// the saga compensates, `confirm` (sent once every step is done) when it completes.
