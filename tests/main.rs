@@ -9,6 +9,7 @@ mod defects;
 mod determinism;
 mod faults;
 mod memory;
+mod network;
 mod patterns;
 mod queueing;
 mod scenario_files;

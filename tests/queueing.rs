@@ -49,7 +49,7 @@ fn check_mm1(rate_per_s: f64, duration_s: u32, seeds: u64) {
         let lambda_seed = e.requests as f64 / r.end_s;
         let l_seed = r.services[0].mean_in_system;
         // Little's law on one sample path: the server's own time-average occupancy against
-        // the client's records (which add ~4 ms of network per request).
+        // the client's records (which add ~2 ms of network per request).
         let little = lambda_seed * w_seed;
         assert!((l_seed - little).abs() / little < 0.01, "seed {}: L = {l_seed:.4} but lambda*W = {little:.4}", r.seed);
         w.push(w_seed);

@@ -127,11 +127,6 @@ pub enum EventKind {
     },
     /// The node started again.
     NodeRestart,
-    /// The node's transport could not bind its address.
-    NodeBindFailed {
-        /// The error.
-        error: String,
-    },
     /// A supervisor restarts a replica that failed its liveness probes.
     LivenessRestart {
         /// Probes failed in a row.
@@ -326,7 +321,6 @@ impl EventKind {
             EventKind::FaultEnd { .. } => "fault.end",
             EventKind::NodeCrash { .. } => "node.crash",
             EventKind::NodeRestart => "node.restart",
-            EventKind::NodeBindFailed { .. } => "node.bind_failed",
             EventKind::LivenessRestart { .. } => "liveness.restart",
             EventKind::StartupBegin { .. } => "startup.begin",
             EventKind::Readiness { up: true, .. } => "readiness.up",
@@ -366,7 +360,6 @@ impl EventKind {
             }
             EventKind::NodeCrash { unsynced_writes_lost } => write!(out, "unsynced_writes_lost={unsynced_writes_lost}"),
             EventKind::NodeRestart => Ok(()),
-            EventKind::NodeBindFailed { error } => write!(out, "{error}"),
             EventKind::LivenessRestart { failed_probes } => write!(out, "after {failed_probes} failed probes"),
             EventKind::StartupBegin { ms } => write!(out, "ms={ms}"),
             EventKind::Readiness { deps, .. } => write!(out, "deps={deps}"),

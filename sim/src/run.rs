@@ -151,7 +151,7 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
         let node = handle
             .create_node()
             .name(info.name.clone())
-            .ip(info.addr.ip())
+            .ip(info.ip)
             .init(move || start_node(w.clone(), host.clone(), i))
             .build();
         let _ = info.madsim_id.set(node.id());

@@ -82,7 +82,7 @@ pub(crate) fn millis(v: f64) -> Result<Duration, String> {
     }
     if v > 0.0 && v < 1.0 {
         return Err(format!(
-            "{} is not allowed: the simulator's timers tick in whole milliseconds, so it would act as 1 ms (expected 0 or at least 1)",
+            "{} is not allowed: the patterns' timers wait at least 1 ms, so it would act as 1 ms (expected 0 or at least 1; service times and link latencies below 1 ms are written as distributions, e.g. \"const(400us)\")",
             show(v)
         ));
     }
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(millis(1500.0), Ok(Duration::from_millis(1500)));
         assert_eq!(millis(0.0), Ok(Duration::ZERO));
         assert!(millis(1e30).unwrap_err().contains("1e30 is not allowed"));
-        assert!(millis(0.5).unwrap_err().contains("whole milliseconds"));
+        assert!(millis(0.5).unwrap_err().contains("at least 1 ms"));
         assert!(millis(f64::NAN).is_err() && millis(-1.0).is_err());
         assert!(seconds(1e300).unwrap_err().contains("1e300"));
     }

@@ -9,7 +9,6 @@ use super::net::{CacheClients, Handler, Transport};
 use super::replica::Replica;
 use super::supervisor::supervise_liveness;
 use super::world::World;
-use crate::event::EventKind;
 use crate::rng::stream;
 
 /// The task node `me` runs (again after each restart): binds its transport, then serves as a
@@ -18,13 +17,7 @@ use crate::rng::stream;
 pub(crate) async fn start_node(world: Arc<World>, host: Arc<dyn AppHost>, me: u32) {
     let apps = host.clone();
     let caches: CacheClients = Arc::new(move |t: &Arc<Transport>, service: &str| apps.cache_client(t, service));
-    let transport = match Transport::bind(world.clone(), me, caches).await {
-        Ok(t) => t,
-        Err(e) => {
-            world.event(me, EventKind::NodeBindFailed { error: e.to_string() });
-            return;
-        }
-    };
+    let transport = Transport::bind(world.clone(), me, caches);
     let Some(service) = world.nodes[me as usize].service else {
         tokio::spawn(drive_workload(transport.clone()));
         tokio::spawn(supervise_liveness(transport.clone()));

@@ -49,7 +49,7 @@ async fn closed_loop_user(world: Arc<World>, entry: Entry, c: u32, think: crate:
         one_request(&world, &entry.edge, &entry.stack, Meta { key, client, deadline: None, route, op: None }).await;
         let pause = think.sample(&mut rng);
         if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
+            super::timer::exactly(pause).await;
         }
     }
 }
@@ -65,11 +65,10 @@ async fn open_loop(world: Arc<World>, entry: Entry, arrivals: Arrivals) {
     let mut t = Duration::ZERO;
     while let Some(next) = arrivals.next_arrival(t, run, &mut rng) {
         t = next;
-        // Sleep only for an arrival still ahead and start every one already due at once:
-        // madsim makes every sleep last at least 1 ms, so sleeping for each capped a run at
-        // 1,000 arrivals per second whatever its rate.
+        // Exact waits (madsim's own last at least 1 ms and would cap a run at 1,000 arrivals
+        // per second); arrivals already due start at once.
         if start + t > tokio::time::Instant::now() {
-            tokio::time::sleep_until(start + t).await;
+            super::timer::until(start + t).await;
         }
         let key = entry.keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
         let client = world.spec.workload.clients.map_or(1, |cs| cs.client(&mut client_rng));

@@ -1,12 +1,15 @@
-//! The transport: request/response messaging over madsim endpoints, with what madsim's network
-//! lacks added on top: per-link latency distributions, loss, duplication, reordering, one- and
-//! two-way partitions, outages, and refused connections to crashed nodes.
+//! The transport: request/response messaging between nodes, with faultline's own link model:
+//! per-link latency distributions, loss, duplication, reordering, one- and two-way partitions,
+//! outages, and refused connections to crashed nodes.
 //!
-//! Each node binds one endpoint and runs several receive loops on it: madsim sleeps 1 ms after
-//! every receive, so a single loop would cap a node at 1,000 messages per virtual second.
+//! Sending decides a message's fate at once (`World::plan_message`) and posts it, stamped with
+//! its arrival time, into the receiving node incarnation's [`Inbox`]; the receiving node's one
+//! receive task takes it out when it is due. A message takes at least [`MESSAGE_FLOOR`] (1 ms)
+//! so that no exchange runs in zero virtual time. madsim provides the executor, the clock,
+//! the nodes (kill, restart, pause) and the timers; its network is not used.
+//!
 //! Responses are matched to calls through a pending table keyed by a run-wide call id; a call
-//! that times out removes its entry, and a late answer is dropped (madsim's own mailbox would
-//! keep it forever).
+//! that times out removes its entry, and a late answer is dropped.
 //!
 //! The network's hard call timeout is enforced by one sweeper task per node rather than a timer
 //! per call: madsim's timer heap cannot cancel, so a 30 s timer per call would sit in the heap
@@ -18,17 +21,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use faultline_patterns::cache::CacheStore;
-use madsim::net::Endpoint;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
-use super::world::{World, MADSIM_FLOOR};
+use super::inbox::Inbox;
+use super::world::{World, MESSAGE_FLOOR};
 use crate::call::{CallError, Meta, Served};
-
-/// The madsim tag of every faultline message.
-const TAG: u64 = 0x6661_756c_746c_696e;
-/// Concurrent receive loops per node (each takes one message per virtual ms).
-const RECEIVERS: usize = 32;
 
 /// What travels between nodes.
 #[derive(Debug, Clone)]
@@ -80,17 +78,19 @@ pub(crate) struct Transport {
     pub(crate) world: Arc<World>,
     pub(crate) me: u32,
     pub(crate) caches: CacheClients,
-    ep: Endpoint,
+    inbox: Arc<Inbox<Envelope>>,
     pending: Mutex<Pending>,
     sweeper: Notify,
 }
 
 impl Transport {
-    /// Binds the node's endpoint. Must run inside the node.
-    pub(crate) async fn bind(world: Arc<World>, me: u32, caches: CacheClients) -> std::io::Result<Arc<Transport>> {
-        let ep = Endpoint::bind(world.nodes[me as usize].addr).await?;
+    /// The transport of node `me`'s new incarnation: messages sent to the node from now on
+    /// arrive in its new inbox (those still in flight to the previous one are lost with it).
+    pub(crate) fn bind(world: Arc<World>, me: u32, caches: CacheClients) -> Arc<Transport> {
+        let inbox = Arc::new(Inbox::new());
+        world.open_inbox(me, inbox.clone());
         let pending = Mutex::new(Pending::default());
-        Ok(Arc::new(Transport { world, me, caches, ep, pending, sweeper: Notify::new() }))
+        Arc::new(Transport { world, me, caches, inbox, pending, sweeper: Notify::new() })
     }
 
     fn pending(&self) -> MutexGuard<'_, Pending> {
@@ -116,75 +116,57 @@ impl Transport {
                 p.deadlines.front().map(|d| d.0)
             };
             match next {
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                Some(deadline) => super::timer::until(deadline).await,
                 None => self.sweeper.notified().await,
             }
         }
     }
 
-    /// Runs the receive loops; requests go to `handler`. Returns when the endpoint fails.
+    /// Receives this node's messages, requests going to `handler`, until the node dies (its
+    /// tasks, this one and the sweeper, die with it).
     pub(crate) async fn serve(self: Arc<Self>, handler: Option<Arc<dyn Handler>>) {
-        let mut loops = Vec::with_capacity(RECEIVERS);
-        loops.push(tokio::spawn(self.clone().sweep_deadlines()));
-        for _ in 1..RECEIVERS {
-            loops.push(tokio::spawn(self.clone().receive_loop(handler.clone())));
-        }
-        self.receive_loop(handler).await;
-        for l in loops {
-            l.abort();
+        tokio::spawn(self.clone().sweep_deadlines());
+        let mut batch = Vec::new();
+        loop {
+            self.inbox.due(&mut batch).await;
+            for envelope in batch.drain(..) {
+                self.receive(envelope, handler.as_ref());
+            }
         }
     }
 
-    async fn receive_loop(self: Arc<Self>, handler: Option<Arc<dyn Handler>>) {
-        while let Ok((payload, _from)) = self.ep.recv_from_raw(TAG).await {
-            let Ok(envelope) = payload.downcast::<Envelope>() else { continue };
-            match *envelope {
-                Envelope::Request { from, call, request, meta } => {
-                    if let Some(h) = &handler {
-                        h.clone().handle(self.clone(), from, call, request, meta);
-                    }
+    fn receive(self: &Arc<Self>, envelope: Envelope, handler: Option<&Arc<dyn Handler>>) {
+        match envelope {
+            Envelope::Request { from, call, request, meta } => {
+                if let Some(h) = handler {
+                    h.clone().handle(self.clone(), from, call, request, meta);
                 }
-                Envelope::Live { from, call } => {
-                    let this = self.clone();
-                    tokio::spawn(
-                        async move { this.send(from, Envelope::Reply { call, result: Ok(Served::Full) }).await },
-                    );
-                }
-                Envelope::Health { from, call } => {
-                    let ready = handler.as_ref().is_some_and(|h| h.ready());
-                    let result = if ready { Ok(Served::Full) } else { Err(CallError::Server) };
-                    let this = self.clone();
-                    tokio::spawn(async move { this.send(from, Envelope::Reply { call, result }).await });
-                }
-                Envelope::Reply { call, result } => {
-                    let waiter = self.pending().waiters.remove(&call);
-                    if let Some(tx) = waiter {
-                        let _ = tx.send(result);
-                    }
+            }
+            Envelope::Live { from, call } => self.send(from, Envelope::Reply { call, result: Ok(Served::Full) }),
+            Envelope::Health { from, call } => {
+                let ready = handler.is_some_and(|h| h.ready());
+                let result = if ready { Ok(Served::Full) } else { Err(CallError::Server) };
+                self.send(from, Envelope::Reply { call, result });
+            }
+            Envelope::Reply { call, result } => {
+                let waiter = self.pending().waiters.remove(&call);
+                if let Some(tx) = waiter {
+                    let _ = tx.send(result);
                 }
             }
         }
     }
 
-    /// Sends one message through the link model (it may be dropped, delayed or duplicated).
-    pub(crate) async fn send(self: &Arc<Self>, dst: u32, envelope: Envelope) {
+    /// Sends one message through the link model: it may be dropped, delayed or duplicated. A
+    /// message to a node that is down is lost.
+    pub(crate) fn send(&self, dst: u32, envelope: Envelope) {
         let Some((latency, duplicate)) = self.world.plan_message(self.me, dst) else { return };
+        let Some(inbox) = self.world.inbox(dst) else { return };
+        let now = Instant::now();
         if let Some(dup_latency) = duplicate {
-            let this = self.clone();
-            let copy = envelope.clone();
-            tokio::spawn(async move { this.deliver_after(dst, dup_latency, copy).await });
+            inbox.post(now + dup_latency.max(MESSAGE_FLOOR), self.world.next_message(), envelope.clone());
         }
-        self.deliver_after(dst, latency, envelope).await;
-    }
-
-    async fn deliver_after(&self, dst: u32, latency: std::time::Duration, envelope: Envelope) {
-        let extra = latency.saturating_sub(MADSIM_FLOOR);
-        if !extra.is_zero() {
-            tokio::time::sleep(extra).await;
-        }
-        let addr = self.world.nodes[dst as usize].addr;
-        // A send fails only when this node is being torn down; the message is then lost anyway.
-        let _ = self.ep.send_to_raw(addr, TAG, Box::new(envelope)).await;
+        inbox.post(now + latency.max(MESSAGE_FLOOR), self.world.next_message(), envelope);
     }
 
     /// Calls `dst` with request `request` and waits for its answer, at most the network's
@@ -215,7 +197,7 @@ impl Transport {
         envelope: impl FnOnce(u32, u64) -> Envelope,
     ) -> Result<Served, CallError> {
         if !self.world.is_alive(dst) {
-            tokio::time::sleep(self.world.refusal_delay(self.me, dst)).await;
+            super::timer::exactly(self.world.refusal_delay(self.me, dst)).await;
             return Err(CallError::Refused);
         }
         let call = self.world.next_call();
@@ -236,7 +218,7 @@ impl Transport {
             }
         }
         let _forget = Forget { transport: self, call };
-        self.send(dst, envelope(self.me, call)).await;
+        self.send(dst, envelope(self.me, call));
         // The sender is dropped without an answer only when this node is torn down.
         rx.await.unwrap_or(Err(CallError::Refused))
     }

@@ -160,7 +160,7 @@ impl Replica {
 
         let (work, failed) = self.draw_work();
         if !work.is_zero() {
-            tokio::time::sleep(work).await;
+            super::timer::exactly(work).await;
         }
         if failed {
             return Err(CallError::Server);
@@ -301,7 +301,7 @@ impl Handler for Replica {
                 }
                 None => self.execute_once(request, meta).await,
             };
-            transport.send(from, Envelope::Reply { call, result }).await;
+            transport.send(from, Envelope::Reply { call, result });
         });
     }
 }

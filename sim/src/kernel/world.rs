@@ -8,7 +8,7 @@
 //! because madsim tasks must be `Send`.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -16,6 +16,8 @@ use std::time::Duration;
 use madsim::task::NodeId;
 use tokio::time::Instant;
 
+use super::inbox::Inbox;
+use super::net::Envelope;
 use crate::dist::Dist;
 use crate::event::{Event, EventKind};
 use crate::fault::{FaultKind, Target};
@@ -24,19 +26,17 @@ use crate::rng::{stream, SimRng};
 use crate::spec::{LinkModel, SimSpec, CLIENT};
 use crate::store::{StoreData, StoreHandle};
 
-/// Every message costs this much virtual time inside madsim (1 ms to send, 1 ms to receive):
-/// the transport sleeps only the part of a link's latency above it.
-pub(crate) const MADSIM_FLOOR: Duration = Duration::from_millis(2);
-
-/// The port every node's endpoint listens on.
-pub(crate) const PORT: u16 = 7000;
+/// The least time a message takes: a link latency below it behaves as it. It keeps every
+/// exchange from running in zero virtual time (a request loop that never lets time pass).
+pub(crate) const MESSAGE_FLOOR: Duration = Duration::from_millis(1);
 
 /// A node of the run.
 pub(crate) struct NodeInfo {
     pub(crate) name: String,
     /// Index into `spec.services`, `None` for the client.
     pub(crate) service: Option<usize>,
-    pub(crate) addr: SocketAddr,
+    /// Its address in madsim (nodes are named by index in faultline's own messages).
+    pub(crate) ip: IpAddr,
     pub(crate) madsim_id: OnceLock<NodeId>,
 }
 
@@ -101,8 +101,11 @@ pub struct World {
     pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     pub(crate) idle: tokio::sync::Notify,
+    /// Each node's current incarnation's inbox (`None` while it is down).
+    inboxes: Mutex<Vec<Option<Arc<Inbox<Envelope>>>>>,
     next_id: AtomicU64,
     next_call: AtomicU64,
+    next_message: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,14 +115,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl World {
     pub(crate) fn new(spec: SimSpec, sink: Box<dyn RecordSink>, bin_us: u64) -> World {
         let mut nodes =
-            vec![NodeInfo { name: CLIENT.to_owned(), service: None, addr: addr_of(0), madsim_id: OnceLock::new() }];
+            vec![NodeInfo { name: CLIENT.to_owned(), service: None, ip: ip_of(0), madsim_id: OnceLock::new() }];
         for (si, s) in spec.services.iter().enumerate() {
             for r in 0..s.replicas {
                 let i = nodes.len() as u32;
                 nodes.push(NodeInfo {
                     name: format!("{}-{r}", s.name),
                     service: Some(si),
-                    addr: addr_of(i),
+                    ip: ip_of(i),
                     madsim_id: OnceLock::new(),
                 });
             }
@@ -152,8 +155,10 @@ impl World {
             idempotency: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
+            inboxes: Mutex::new(vec![None; n]),
             next_id: AtomicU64::new(1),
             next_call: AtomicU64::new(1),
+            next_message: AtomicU64::new(0),
         }
     }
 
@@ -215,6 +220,21 @@ impl World {
         }
     }
 
+    /// Messages to `node` go to `inbox` from now on (its new incarnation started).
+    pub(crate) fn open_inbox(&self, node: u32, inbox: Arc<Inbox<Envelope>>) {
+        lock(&self.inboxes)[node as usize] = Some(inbox);
+    }
+
+    /// The inbox of `node`'s current incarnation, if it is up.
+    pub(crate) fn inbox(&self, node: u32) -> Option<Arc<Inbox<Envelope>>> {
+        lock(&self.inboxes)[node as usize].clone()
+    }
+
+    /// The sending order of the next message (ties between arrivals at one instant).
+    pub(crate) fn next_message(&self) -> u64 {
+        self.next_message.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub(crate) fn is_alive(&self, node: u32) -> bool {
         self.dynamic().alive[node as usize]
     }
@@ -254,7 +274,7 @@ impl World {
     pub(crate) fn refusal_delay(&self, src: u32, dst: u32) -> Duration {
         let link = self.link_model(src, dst);
         let mut d = self.dynamic();
-        (link.latency.sample(self.link_rng(&mut d, src, dst)) * 2).max(MADSIM_FLOOR * 2)
+        (link.latency.sample(self.link_rng(&mut d, src, dst)) * 2).max(MESSAGE_FLOOR * 2)
     }
 
     /// The random stream of the directed link `src -> dst`, created on first use.
@@ -349,6 +369,8 @@ impl World {
             o.in_system = 0;
             o.incarnation += 1;
         }
+        // Messages in flight to the dead incarnation die with its inbox.
+        lock(&self.inboxes)[node as usize] = None;
         let lost = lock(&self.stores[node as usize]).crash();
         self.event(node, EventKind::NodeCrash { unsynced_writes_lost: lost });
     }
@@ -381,8 +403,7 @@ impl World {
     }
 }
 
-/// Node `i`'s address: 10.0.x.y.
-fn addr_of(i: u32) -> SocketAddr {
-    let ip = Ipv4Addr::new(10, (i / 250) as u8 + 1, 0, (i % 250) as u8 + 1);
-    SocketAddr::new(IpAddr::V4(ip), PORT)
+/// Node `i`'s address: 10.x.0.y.
+fn ip_of(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, (i / 250) as u8 + 1, 0, (i % 250) as u8 + 1))
 }

@@ -8,7 +8,7 @@ use crate::dist::Dist;
 /// Message behaviour on a link (or the network default).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LinkModel {
-    /// One-way latency. Default `uniform(1ms, 3ms)`; madsim adds a 2 ms floor per message.
+    /// One-way latency. Default `uniform(1ms, 3ms)`; a message takes at least 1 ms.
     pub latency: Dist,
     /// Probability a message is lost. Default 0.
     pub loss: f64,
