@@ -241,8 +241,7 @@ where
     Err: Classify,
 {
     fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
-        let (this, inner) = (self.clone(), inner.clone());
-        Box::pin(async move { this.run(inner, req).await })
+        Box::pin(self.clone().run(inner.clone(), req))
     }
 }
 

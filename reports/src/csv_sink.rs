@@ -12,6 +12,8 @@ use faultline_sim::{Logged, RecordSink};
 pub struct CsvSink {
     requests: BufWriter<File>,
     events: BufWriter<File>,
+    /// The request row being written (reused).
+    row: String,
     error: Option<io::Error>,
 }
 
@@ -22,7 +24,7 @@ impl CsvSink {
         let mut events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.csv"))?);
         writeln!(requests, "{REQUEST_HEADER}")?;
         writeln!(events, "{EVENT_HEADER}")?;
-        Ok(CsvSink { requests, events, error: None })
+        Ok(CsvSink { requests, events, row: String::with_capacity(128), error: None })
     }
 
     fn keep(&mut self, r: io::Result<()>) {
@@ -33,8 +35,11 @@ impl CsvSink {
 }
 
 impl RecordSink for CsvSink {
-    fn request(&mut self, _record: &RequestRecord, row: &str) {
-        let r = writeln!(self.requests, "{row}");
+    fn request(&mut self, record: &RequestRecord) {
+        self.row.clear();
+        record.write_row(&mut self.row);
+        self.row.push('\n');
+        let r = self.requests.write_all(self.row.as_bytes());
         self.keep(r);
     }
     fn event(&mut self, _event: &Logged<'_>, row: &str) {

@@ -1,12 +1,20 @@
 //! What a run produces: request records, the event log, and the fingerprint.
 //!
-//! Records stream: each one is formatted once as a CSV row, folded into the fingerprint
-//! (FNV-1a over the rows, so the same fingerprint means the same rows in the same order),
-//! added to the aggregates, and handed to a [`RecordSink`] (the reports crate writes files).
-//! Nothing keeps every record in memory.
+//! Records stream: each one is folded into the fingerprint, added to the aggregates and handed
+//! to a [`RecordSink`] (the reports crate writes files). Nothing keeps every record in memory,
+//! and nothing is formatted that no sink reads: a request is hashed from its fields and
+//! formatted as a CSV row only by a sink that writes rows; an event, whose text details are its
+//! canonical form, is formatted once and its row is both hashed and handed on.
+//!
+//! The fingerprint is 64-bit FNV-1a over every record in order: for a request, the byte `R`,
+//! then `id`, `parent`, `start_us`, `end_us` (each u64, little-endian), `attempts` (u32,
+//! little-endian), the outcome's index in [`Outcome::ALL`] (one byte) and the edge's name
+//! (UTF-8); for an event, the byte `E` and its `events.csv` row. The same fingerprint means the
+//! same records in the same order.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,8 +95,8 @@ pub struct RequestRecord {
     pub id: u64,
     /// The request this call serves (0 for a workload request).
     pub parent: u64,
-    /// `caller->callee`, by service name.
-    pub edge: String,
+    /// `caller->callee`, by service name (shared: one allocation per edge, not per call).
+    pub edge: Arc<str>,
     /// Virtual time the call started, µs since the run began.
     pub start_us: u64,
     /// Virtual time it ended.
@@ -127,11 +135,12 @@ impl RequestRecord {
     }
 }
 
-/// Where records go as the run produces them (files, checkers, memory, nowhere). Each record
-/// comes with its CSV row, already formatted for the fingerprint.
+/// Where records go as the run produces them (files, checkers, memory, nowhere). An event
+/// comes with its CSV row (it is formatted once, for the fingerprint); a sink that writes
+/// request rows formats them itself ([`RequestRecord::write_row`]).
 pub trait RecordSink: Send {
-    /// One call, and its `requests.csv` row (without newline).
-    fn request(&mut self, record: &RequestRecord, row: &str);
+    /// One call.
+    fn request(&mut self, record: &RequestRecord);
     /// One event, and its `events.csv` row (without newline).
     fn event(&mut self, event: &Logged<'_>, row: &str);
     /// The run is over: flush. An error here fails the run.
@@ -145,7 +154,7 @@ pub trait RecordSink: Send {
 pub struct NullSink;
 
 impl RecordSink for NullSink {
-    fn request(&mut self, _record: &RequestRecord, _row: &str) {}
+    fn request(&mut self, _record: &RequestRecord) {}
     fn event(&mut self, _event: &Logged<'_>, _row: &str) {}
 }
 
@@ -172,9 +181,11 @@ impl MemorySink {
 }
 
 impl RecordSink for MemorySink {
-    fn request(&mut self, _record: &RequestRecord, row: &str) {
+    fn request(&mut self, record: &RequestRecord) {
+        let mut row = String::new();
+        record.write_row(&mut row);
         if let Ok(mut r) = self.0.lock() {
-            r.requests.push(row.to_owned());
+            r.requests.push(row);
         }
     }
     fn event(&mut self, event: &Logged<'_>, row: &str) {
@@ -228,7 +239,7 @@ pub struct Recorder {
     names: Vec<String>,
     hash: u64,
     row: String,
-    edges: BTreeMap<String, EdgeAgg>,
+    edges: BTreeMap<Arc<str>, EdgeAgg>,
     bin_us: u64,
     requests: u64,
     events: u64,
@@ -251,10 +262,14 @@ impl Recorder {
 
     /// Records one call.
     pub fn request(&mut self, r: &RequestRecord) {
-        self.row.clear();
-        r.write_row(&mut self.row);
-        self.hash = fnv1a(fnv1a(self.hash, b"R"), self.row.as_bytes());
-        self.sink.request(r, &self.row);
+        let mut h = fnv1a(self.hash, b"R");
+        for v in [r.id, r.parent, r.start_us, r.end_us] {
+            h = fnv1a(h, &v.to_le_bytes());
+        }
+        h = fnv1a(h, &r.attempts.to_le_bytes());
+        h = fnv1a(h, &[Outcome::ALL.iter().position(|o| *o == r.outcome).unwrap_or(0) as u8]);
+        self.hash = fnv1a(h, r.edge.as_bytes());
+        self.sink.request(r);
         self.requests += 1;
         if !self.edges.contains_key(&r.edge) {
             let agg = EdgeAgg {
@@ -309,7 +324,7 @@ impl Recorder {
                 let ok = count(Outcome::Ok) + degraded;
                 let ms = |us: u64| us as f64 / 1e3;
                 EdgeSummary {
-                    edge: edge.clone(),
+                    edge: edge.to_string(),
                     requests: n,
                     outcomes: a.outcomes.iter().map(|(o, c)| (o.as_str().to_owned(), *c)).collect(),
                     success_rate: if n == 0 { 0.0 } else { ok as f64 / n as f64 },

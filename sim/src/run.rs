@@ -193,7 +193,7 @@ async fn drain(world: &World) -> u64 {
     }
     let end_us = world.now_us();
     let unfinished: Vec<(u64, u64)> = world.inflight().iter().map(|(id, start)| (*id, *start)).collect();
-    let entry = format!("{CLIENT}->{}", world.spec.workload.target);
+    let entry: Arc<str> = format!("{CLIENT}->{}", world.spec.workload.target).into();
     for (id, start_us) in unfinished {
         let edge = entry.clone();
         let outcome = Outcome::Unfinished;

@@ -190,13 +190,13 @@ impl Checking {
 }
 
 impl RecordSink for Checking {
-    fn request(&mut self, record: &RequestRecord, row: &str) {
+    fn request(&mut self, record: &RequestRecord) {
         if let Ok(mut m) = self.monitors.lock() {
             for monitor in m.iter_mut() {
                 monitor.on_request(record);
             }
         }
-        self.inner.request(record, row);
+        self.inner.request(record);
     }
 
     fn event(&mut self, event: &Logged<'_>, row: &str) {

@@ -49,7 +49,7 @@ async fn closed_loop_user(world: Arc<World>, entry: Entry, c: u32, think: crate:
         one_request(&world, &entry.edge, &entry.stack, Meta { key, client, deadline: None, route, op: None }).await;
         let pause = think.sample(&mut rng);
         if !pause.is_zero() {
-            super::timer::exactly(pause).await;
+            super::timer::exactly(&world, pause).await;
         }
     }
 }
@@ -67,7 +67,7 @@ async fn open_loop(world: Arc<World>, entry: Entry, arrivals: Arrivals) {
         t = next;
         // Exact waits (madsim's own last at least 1 ms and would cap a run at 1,000 arrivals
         // per second); arrivals already due start at once.
-        if start + t > tokio::time::Instant::now() {
+        if start + t > world.now() {
             super::timer::until(start + t).await;
         }
         let key = entry.keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
@@ -84,7 +84,7 @@ async fn open_loop(world: Arc<World>, entry: Entry, arrivals: Arrivals) {
 
 /// One workload request, tracked in flight by its record id so that requests still running at
 /// the end can be recorded as unfinished.
-async fn one_request(world: &World, edge: &str, stack: &EdgeService, meta: Meta) {
+async fn one_request(world: &World, edge: &Arc<str>, stack: &EdgeService, meta: Meta) {
     let id = world.next_id();
     world.inflight().insert(id, world.now_us());
     let _ = recorded_call(world, id, edge, stack, 0, meta).await;

@@ -17,7 +17,7 @@ use crate::record::{Outcome, RequestRecord};
 /// failure only makes the answer partial.
 #[derive(Clone)]
 pub(crate) struct Dep {
-    pub(crate) edge: String,
+    pub(crate) edge: Arc<str>,
     pub(crate) stack: EdgeService,
     pub(crate) optional: bool,
 }
@@ -31,7 +31,7 @@ impl Dep {
         spec.calls
             .iter()
             .map(|d| Dep {
-                edge: format!("{}->{d}", spec.name),
+                edge: format!("{}->{d}", spec.name).into(),
                 stack: edge_client(transport, d),
                 optional: spec.optional.contains(d),
             })
@@ -80,7 +80,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
             match req.meta.deadline {
                 // Every hop bounds its calls by the deadline the request carries.
                 Some(deadline) => {
-                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    let left = deadline.saturating_duration_since(t.world.now());
                     tokio::time::timeout(left, t.call(dst, req.id, req.meta)).await.unwrap_or(Err(CallError::Timeout))
                 }
                 None => t.call(dst, req.id, req.meta).await,
@@ -117,7 +117,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
 pub(crate) async fn recorded_call(
     world: &World,
     id: u64,
-    edge: &str,
+    edge: &Arc<str>,
     stack: &EdgeService,
     parent: u64,
     meta: Meta,
@@ -135,7 +135,7 @@ pub(crate) async fn recorded_call(
     world.record_request(&RequestRecord {
         id: req.id,
         parent,
-        edge: edge.to_owned(),
+        edge: edge.clone(),
         start_us,
         end_us: world.now_us(),
         outcome,

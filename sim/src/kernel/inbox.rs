@@ -3,8 +3,9 @@
 //! The sender decides a message's fate (the link model: lost, or a latency, maybe a copy) and
 //! puts it here at once, stamped with its arrival time; the receiving node's one receive task
 //! takes messages out when they are due. There is no task, no sleep and no madsim network
-//! operation per message: the inbox keeps its messages in a heap ordered by (arrival, sending
-//! order) and arms one timer, for the earliest. A message that arrives while the node is
+//! operation per message: the inbox keeps a heap of (arrival, sending order, slot) over the
+//! slots that hold the messages (so that the heap moves small entries), and arms one timer,
+//! for the earliest. A message that arrives while the node is
 //! paused waits; one for an incarnation that died dies with it (the inbox is dropped).
 //!
 //! madsim clamps every `sleep` to at least 1 ms from now. The inbox needs exact arrival times
@@ -18,28 +19,24 @@ use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use madsim::time::TimeHandle;
 use tokio::time::{Instant, Sleep};
 
-/// One message in flight, due at `at`.
-struct InFlight<M> {
+/// One message in flight, due at `at`, held in `slot`.
+#[derive(PartialEq, Eq)]
+struct InFlight {
     at: Instant,
     /// Sending order: messages due at the same instant arrive in the order they were sent.
     seq: u64,
-    message: M,
+    slot: usize,
 }
 
-impl<M> PartialEq for InFlight<M> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl<M> Eq for InFlight<M> {}
-impl<M> PartialOrd for InFlight<M> {
+impl PartialOrd for InFlight {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<M> Ord for InFlight<M> {
+impl Ord for InFlight {
     /// Reversed, so that the standard max-heap pops the earliest first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
@@ -47,9 +44,12 @@ impl<M> Ord for InFlight<M> {
 }
 
 struct State<M> {
-    queue: BinaryHeap<InFlight<M>>,
-    /// The timer armed for the earliest message, and its deadline.
-    timer: Option<(Instant, Pin<Box<Sleep>>)>,
+    queue: BinaryHeap<InFlight>,
+    /// The messages, by slot; `free` lists the empty slots.
+    slots: Vec<Option<M>>,
+    free: Vec<usize>,
+    /// The timer, reset to each earliest message in turn, and the deadline it is armed for.
+    timer: Option<(Option<Instant>, Pin<Box<Sleep>>)>,
     /// The receive task, while it waits.
     waiter: Option<Waker>,
 }
@@ -57,11 +57,14 @@ struct State<M> {
 /// Messages in flight to one node incarnation.
 pub(crate) struct Inbox<M> {
     state: Mutex<State<M>>,
+    /// The run's clock (cheaper than `Instant::now()`, which madsim answers through libc).
+    clock: TimeHandle,
 }
 
 impl<M> Inbox<M> {
-    pub(crate) fn new() -> Self {
-        Inbox { state: Mutex::new(State { queue: BinaryHeap::new(), timer: None, waiter: None }) }
+    pub(crate) fn new(clock: TimeHandle) -> Self {
+        let state = State { queue: BinaryHeap::new(), slots: Vec::new(), free: Vec::new(), timer: None, waiter: None };
+        Inbox { state: Mutex::new(state), clock }
     }
 
     fn state(&self) -> MutexGuard<'_, State<M>> {
@@ -72,7 +75,17 @@ impl<M> Inbox<M> {
     pub(crate) fn post(&self, at: Instant, seq: u64, message: M) {
         let mut s = self.state();
         let earliest = s.queue.peek().map(|m| m.at);
-        s.queue.push(InFlight { at, seq, message });
+        let slot = match s.free.pop() {
+            Some(slot) => {
+                s.slots[slot] = Some(message);
+                slot
+            }
+            None => {
+                s.slots.push(Some(message));
+                s.slots.len() - 1
+            }
+        };
+        s.queue.push(InFlight { at, seq, slot });
         // Wake the receive task only when its timer is now too late.
         if earliest.is_none_or(|e| at < e) {
             if let Some(w) = s.waiter.take() {
@@ -88,25 +101,25 @@ impl<M> Inbox<M> {
 
     fn poll_due(&self, cx: &mut Context<'_>, out: &mut Vec<M>) -> Poll<()> {
         let mut s = self.state();
-        let now = Instant::now();
+        let now = self.clock.now_instant();
         while s.queue.peek().is_some_and(|m| m.at <= now) {
-            if let Some(m) = s.queue.pop() {
-                out.push(m.message);
+            let Some(m) = s.queue.pop() else { break };
+            if let Some(message) = s.slots[m.slot].take() {
+                out.push(message);
             }
+            s.free.push(m.slot);
         }
         if !out.is_empty() {
             return Poll::Ready(());
         }
         s.waiter = Some(cx.waker().clone());
         let Some(next) = s.queue.peek().map(|m| m.at) else { return Poll::Pending };
-        if s.timer.as_ref().is_none_or(|(armed, _)| *armed != next) {
-            let mut sleep = Box::pin(tokio::time::sleep_until(next));
+        let (armed, sleep) = s.timer.get_or_insert_with(|| (None, Box::pin(tokio::time::sleep_until(next))));
+        if *armed != Some(next) {
+            *armed = Some(next);
             sleep.as_mut().reset(next);
-            s.timer = Some((next, sleep));
-            if let Some((_, sleep)) = s.timer.as_mut() {
-                // Registers the timer; it cannot be due yet (the earliest message is not).
-                let _ = sleep.as_mut().poll(cx);
-            }
+            // Registers the timer; it cannot be due yet (the earliest message is not).
+            let _ = sleep.as_mut().poll(cx);
         }
         Poll::Pending
     }

@@ -87,7 +87,7 @@ impl Transport {
     /// The transport of node `me`'s new incarnation: messages sent to the node from now on
     /// arrive in its new inbox (those still in flight to the previous one are lost with it).
     pub(crate) fn bind(world: Arc<World>, me: u32, caches: CacheClients) -> Arc<Transport> {
-        let inbox = Arc::new(Inbox::new());
+        let inbox = Arc::new(Inbox::new(world.clock.clone()));
         world.open_inbox(me, inbox.clone());
         let pending = Mutex::new(Pending::default());
         Arc::new(Transport { world, me, caches, inbox, pending, sweeper: Notify::new() })
@@ -102,7 +102,7 @@ impl Transport {
         loop {
             let next = {
                 let mut p = self.pending();
-                let now = Instant::now();
+                let now = self.world.now();
                 while let Some(&(deadline, call)) = p.deadlines.front() {
                     let waiting = p.waiters.contains_key(&call);
                     if waiting && deadline > now {
@@ -162,7 +162,7 @@ impl Transport {
     pub(crate) fn send(&self, dst: u32, envelope: Envelope) {
         let Some((latency, duplicate)) = self.world.plan_message(self.me, dst) else { return };
         let Some(inbox) = self.world.inbox(dst) else { return };
-        let now = Instant::now();
+        let now = self.world.now();
         if let Some(dup_latency) = duplicate {
             inbox.post(now + dup_latency.max(MESSAGE_FLOOR), self.world.next_message(), envelope.clone());
         }
@@ -197,7 +197,7 @@ impl Transport {
         envelope: impl FnOnce(u32, u64) -> Envelope,
     ) -> Result<Served, CallError> {
         if !self.world.is_alive(dst) {
-            super::timer::exactly(self.world.refusal_delay(self.me, dst)).await;
+            super::timer::exactly(&self.world, self.world.refusal_delay(self.me, dst)).await;
             return Err(CallError::Refused);
         }
         let call = self.world.next_call();
@@ -206,7 +206,7 @@ impl Transport {
             let mut p = self.pending();
             p.waiters.insert(call, tx);
             let was_idle = p.deadlines.is_empty();
-            p.deadlines.push_back((Instant::now() + self.world.spec.network.call_timeout, call));
+            p.deadlines.push_back((self.world.now() + self.world.spec.network.call_timeout, call));
             // Answered calls leave their deadline behind until the sweeper passes; compact
             // now and then so that the queue stays proportional to the calls in flight.
             if p.deadlines.len() > 4096 && p.deadlines.len() > 4 * p.waiters.len() {

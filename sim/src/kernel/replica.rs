@@ -160,7 +160,7 @@ impl Replica {
 
         let (work, failed) = self.draw_work();
         if !work.is_zero() {
-            super::timer::exactly(work).await;
+            super::timer::exactly(&self.world, work).await;
         }
         if failed {
             return Err(CallError::Server);
@@ -284,25 +284,34 @@ impl Handler for Replica {
     }
 
     fn handle(self: Arc<Self>, transport: Arc<Transport>, from: u32, call: u64, request: u64, meta: Meta) {
+        // The request's future is boxed inside the task: a task is moved a few times on its way
+        // into madsim's executor, and a small one is cheap to move.
         tokio::spawn(async move {
-            let result = match meta.deadline {
-                // The caller stops waiting at its deadline: work past it is wasted, so it is
-                // refused on arrival or dropped midway (the losing work is cancelled).
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    if left.is_zero() {
-                        self.world.event(self.node, EventKind::DeadlineExpiredOnArrival { request });
-                        Err(CallError::Timeout)
-                    } else {
-                        tokio::time::timeout(left, self.execute_once(request, meta))
-                            .await
-                            .unwrap_or(Err(CallError::Timeout))
-                    }
-                }
-                None => self.execute_once(request, meta).await,
-            };
+            let result = Box::pin(self.serve(request, meta)).await;
             transport.send(from, Envelope::Reply { call, result });
         });
+    }
+}
+
+impl Replica {
+    /// One request, within the deadline it carries.
+    async fn serve(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
+        match meta.deadline {
+            // The caller stops waiting at its deadline: work past it is wasted, so it is refused
+            // on arrival or dropped midway (the losing work is cancelled).
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(self.world.now());
+                if left.is_zero() {
+                    self.world.event(self.node, EventKind::DeadlineExpiredOnArrival { request });
+                    Err(CallError::Timeout)
+                } else {
+                    tokio::time::timeout(left, self.execute_once(request, meta))
+                        .await
+                        .unwrap_or(Err(CallError::Timeout))
+                }
+            }
+            None => self.execute_once(request, meta).await,
+        }
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::world::World;
+
 /// Waits until `deadline` exactly (not at all if it has passed).
 pub(crate) async fn until(deadline: Instant) {
     let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline));
@@ -15,7 +17,7 @@ pub(crate) async fn until(deadline: Instant) {
     sleep.await
 }
 
-/// Waits `d` exactly.
-pub(crate) async fn exactly(d: Duration) {
-    until(Instant::now() + d).await
+/// Waits `d` exactly (`world` tells the time).
+pub(crate) async fn exactly(world: &World, d: Duration) {
+    until(world.now() + d).await
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use madsim::task::NodeId;
+use madsim::time::TimeHandle;
 use tokio::time::Instant;
 
 use super::inbox::Inbox;
@@ -90,6 +91,11 @@ pub struct World {
     /// resolved once: messages look it up by index instead of by name.
     link_table: Vec<LinkModel>,
     pub(crate) start: Instant,
+    /// The run's clock. Asking it is much cheaper than `Instant::now()`, which madsim answers
+    /// by intercepting libc's `clock_gettime`.
+    pub(crate) clock: TimeHandle,
+    /// The clock's reading when the run began.
+    start_elapsed: Duration,
     pub(crate) nodes: Vec<NodeInfo>,
     pub(crate) dynamic: Mutex<Dynamic>,
     pub(crate) recorder: Mutex<Recorder>,
@@ -128,6 +134,7 @@ impl World {
             }
         }
         let n = nodes.len();
+        let clock = TimeHandle::current();
         let names = nodes.iter().map(|n| n.name.clone()).chain(std::iter::once("sim".to_owned())).collect();
         let recorder = Recorder::new(sink, bin_us, names);
         let groups: Vec<&str> = std::iter::once(CLIENT).chain(spec.services.iter().map(|s| s.name.as_str())).collect();
@@ -141,7 +148,9 @@ impl World {
         World {
             link_table,
             spec,
-            start: Instant::now(),
+            start: clock.now_instant(),
+            start_elapsed: clock.elapsed(),
+            clock,
             nodes,
             dynamic: Mutex::new(Dynamic {
                 alive: vec![true; n],
@@ -168,7 +177,12 @@ impl World {
 
     /// Virtual µs since the run began.
     pub(crate) fn now_us(&self) -> u64 {
-        Instant::now().duration_since(self.start).as_micros() as u64
+        self.clock.elapsed().saturating_sub(self.start_elapsed).as_micros() as u64
+    }
+
+    /// The virtual time now.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now_instant()
     }
 
     pub(crate) fn next_id(&self) -> u64 {
