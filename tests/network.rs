@@ -57,3 +57,16 @@ fn poisson_arrivals_far_above_1000_per_second_keep_their_rate() {
     // 50,000 expected; a Poisson count's standard deviation is ~224.
     assert!((sent - 50_000.0).abs() < 1_500.0, "{sent} requests in 10 s at 5,000/s");
 }
+
+#[test]
+fn a_message_sent_before_its_receiver_first_runs_waits_for_it() {
+    // 100 clients call db at 0 s, when madsim may not yet have run db's task: those calls must
+    // be answered (or refused by its full queue) at once, not lost until the 30 s call timeout.
+    for seed in 1..=6 {
+        let sets = ["edges.\"client->db\".retry.jitter=\"full\"".to_owned()];
+        let spec = scenarios::load("herd", &sets, Some(seed)).unwrap().spec;
+        let (_, rows) = run_rows(spec);
+        let slowest = requests(&rows).iter().map(|r| r.end_us - r.start_us).max().unwrap();
+        assert!(slowest < 10_000_000, "seed {seed}: a call took {slowest} us");
+    }
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// AIMD settings.
@@ -249,7 +249,7 @@ where
         let guard = InFlight(self.in_flight.clone());
         if now >= limit {
             drop(guard);
-            self.events.emit(PatternEvent { pattern: "adaptive", kind: "limited", detail: format!("limit={limit}") });
+            self.events.report("adaptive", "limited", || format!("limit={limit}"));
             return Box::pin(async { Err(Err::rejected(Rejection::by("adaptive").in_state("at_limit"))) });
         }
         let fut = inner.call(req);
@@ -263,11 +263,7 @@ where
                 let before = a.limit();
                 a.on_sample(now + 1, start.elapsed(), dropped);
                 if a.limit() != before && dropped {
-                    events.emit(PatternEvent {
-                        pattern: "adaptive",
-                        kind: "decreased",
-                        detail: format!("limit={}", a.limit()),
-                    });
+                    events.report("adaptive", "decreased", || format!("limit={}", a.limit()));
                 }
             }
             result

@@ -348,11 +348,7 @@ impl BalanceLayer {
                 if listed != last {
                     let up: Vec<String> =
                         listed.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i.to_string()).collect();
-                    events.emit(PatternEvent {
-                        pattern: "discovery",
-                        kind: "changed",
-                        detail: format!("endpoints={}", up.join("+")),
-                    });
+                    events.report("discovery", "changed", || format!("endpoints={}", up.join("+")));
                     last = listed;
                 }
                 tokio::time::sleep(refresh).await;
@@ -381,7 +377,7 @@ impl BalanceLayer {
                             b.set_healthy(i, healthy);
                         }
                         let kind = if healthy { "up" } else { "down" };
-                        events.emit(PatternEvent { pattern: "health", kind, detail: format!("endpoint={i}") });
+                        events.report("health", kind, || format!("endpoint={i}"));
                     }
                 }
             });
@@ -436,7 +432,7 @@ where
             Err(_) => Some(0),
         };
         let Some(index) = picked else {
-            self.events.emit(PatternEvent { pattern: "balance", kind: "no_endpoint", detail: String::new() });
+            self.events.report("balance", "no_endpoint", String::new);
             return Box::pin(async { Err(Err::rejected(Rejection::by("balance").in_state("no_endpoint"))) });
         };
         req.route_to(index);

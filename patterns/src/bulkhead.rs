@@ -15,8 +15,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
+use crate::time::Clock;
 
 /// Bulkhead settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,7 @@ pub struct BulkheadLayer {
     config: BulkheadConfig,
     pool: Arc<Pool>,
     events: Arc<dyn EventSink>,
+    clock: Clock,
 }
 
 /// The shared pool: permits and the number of waiters.
@@ -79,7 +81,12 @@ impl BulkheadLayer {
     pub fn new(config: BulkheadConfig, events: Arc<dyn EventSink>) -> Self {
         let pool =
             Arc::new(Pool { permits: Semaphore::new(config.max_concurrent as usize), waiting: AtomicU32::new(0) });
-        BulkheadLayer { config, pool, events }
+        BulkheadLayer { config, pool, events, clock: Clock::runtime() }
+    }
+
+    /// The same layer, waiting with `clock` (see [`crate::time`]).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        BulkheadLayer { clock, ..self }
     }
 
     /// The pool, to observe it.
@@ -105,6 +112,7 @@ where
 {
     fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let (pool, config, events, inner) = (self.pool.clone(), self.config, self.events.clone(), inner.clone());
+        let clock = self.clock.clone();
         Box::pin(async move {
             let permit = match pool.permits.try_acquire() {
                 Ok(p) => p,
@@ -112,20 +120,14 @@ where
                     let queued = pool.waiting.fetch_add(1, Ordering::Relaxed);
                     let _waiting = Waiting(&pool.waiting);
                     if queued >= config.max_queue || config.max_wait.is_zero() {
-                        events.emit(PatternEvent {
-                            pattern: "bulkhead",
-                            kind: "full",
-                            detail: format!("waiting={queued}"),
-                        });
+                        events.report("bulkhead", "full", || format!("waiting={queued}"));
                         return Err(Err::rejected(Rejection::by("bulkhead").in_state("full")));
                     }
-                    match tokio::time::timeout(config.max_wait, pool.permits.acquire()).await {
+                    match clock.timeout(config.max_wait, pool.permits.acquire()).await {
                         Ok(Ok(p)) => p,
                         _ => {
-                            events.emit(PatternEvent {
-                                pattern: "bulkhead",
-                                kind: "wait_timeout",
-                                detail: format!("max_wait_ms={}", config.max_wait.as_millis()),
+                            events.report("bulkhead", "wait_timeout", || {
+                                format!("max_wait_ms={}", config.max_wait.as_millis())
                             });
                             return Err(Err::rejected(Rejection::by("bulkhead").in_state("wait_timeout")));
                         }

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::retry::unit_f64;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
@@ -288,18 +288,14 @@ where
                         let u = loader.rng.lock().map(|mut r| 1.0 - unit_f64(&mut **r)).unwrap_or(1.0);
                         let early = Duration::from_secs_f64((e.cost.as_secs_f64() * beta * -u.ln()).min(86_400.0));
                         if now + early >= e.expires {
-                            events.emit(PatternEvent {
-                                pattern: "cache",
-                                kind: "early_refresh",
-                                detail: format!("key={key}"),
-                            });
+                            events.report("cache", "early_refresh", || format!("key={key}"));
                             return loader.load(req).await;
                         }
                     }
                     Ok(e.value)
                 }
                 Some(e) if now < e.expires + loader.config.stale => {
-                    events.emit(PatternEvent { pattern: "cache", kind: "stale_served", detail: format!("key={key}") });
+                    events.report("cache", "stale_served", || format!("key={key}"));
                     let background = loader.clone();
                     tokio::spawn(async move {
                         let _ = background.load(req).await;

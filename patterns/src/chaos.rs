@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand_core::RngCore;
 
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::retry::unit_f64;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
@@ -72,17 +72,13 @@ where
             Err(_) => (false, false),
         };
         if fail {
-            self.events.emit(PatternEvent { pattern: "chaos", kind: "error", detail: String::new() });
+            self.events.report("chaos", "error", String::new);
             return Box::pin(async { Err(Err::injected("chaos")) });
         }
         let fut = inner.call(req);
         let latency = self.config.latency;
         if delay {
-            self.events.emit(PatternEvent {
-                pattern: "chaos",
-                kind: "latency",
-                detail: format!("ms={}", latency.as_millis()),
-            });
+            self.events.report("chaos", "latency", || format!("ms={}", latency.as_millis()));
         }
         Box::pin(async move {
             if delay {

@@ -13,8 +13,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
+use crate::time::Clock;
 
 /// A request that carries a deadline.
 pub trait Deadlined {
@@ -63,12 +64,18 @@ impl DeadlineConfig {
 pub struct DeadlineLayer {
     config: DeadlineConfig,
     events: Arc<dyn EventSink>,
+    clock: Clock,
 }
 
 impl DeadlineLayer {
     /// A deadline `config.after` from the start of each call.
     pub fn new(config: DeadlineConfig, events: Arc<dyn EventSink>) -> Self {
-        DeadlineLayer { config, events }
+        DeadlineLayer { config, events, clock: Clock::runtime() }
+    }
+
+    /// The same layer, reading and waiting with `clock` (see [`crate::time`]).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        DeadlineLayer { clock, ..self }
     }
 }
 
@@ -79,22 +86,18 @@ where
     Err: Classify,
 {
     fn call(&self, inner: &BoxService<Req, Resp, Err>, mut req: Req) -> BoxFuture<Result<Resp, Err>> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mine = now + self.config.after;
         let deadline = req.deadline().map_or(mine, |d| d.min(mine));
         req.set_deadline(deadline);
-        let events = self.events.clone();
+        let (events, clock) = (self.events.clone(), self.clock.clone());
         let fut = inner.call(req);
         Box::pin(async move {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, fut).await {
+            let left = deadline.saturating_duration_since(clock.now());
+            match clock.timeout(left, fut).await {
                 Ok(r) => r,
                 Err(_) => {
-                    events.emit(PatternEvent {
-                        pattern: "deadline",
-                        kind: "expired",
-                        detail: format!("budget_ms={}", left.as_millis()),
-                    });
+                    events.report("deadline", "expired", || format!("budget_ms={}", left.as_millis()));
                     Err(Err::timed_out(left))
                 }
             }

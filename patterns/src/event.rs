@@ -22,6 +22,19 @@ pub struct PatternEvent {
 pub trait EventSink: Send + Sync {
     /// Records one event.
     fn emit(&self, event: PatternEvent);
+    /// Whether it keeps events at all: when not, patterns do not even build their details.
+    fn enabled(&self) -> bool {
+        true
+    }
+}
+
+impl dyn EventSink {
+    /// Emits an event whose details are built only if the sink keeps events.
+    pub fn report(&self, pattern: &'static str, kind: &'static str, detail: impl FnOnce() -> String) {
+        if self.enabled() {
+            self.emit(PatternEvent { pattern, kind, detail: detail() });
+        }
+    }
 }
 
 /// A sink that drops every event.
@@ -30,6 +43,9 @@ pub struct NoEvents;
 
 impl EventSink for NoEvents {
     fn emit(&self, _event: PatternEvent) {}
+    fn enabled(&self) -> bool {
+        false
+    }
 }
 
 /// A shared, type-erased sink.

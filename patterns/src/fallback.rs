@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// Makes the fallback response for an error, or `None` to let the error through.
@@ -75,7 +75,7 @@ where
                 Err(e) if e.is_shed() && !config.on_rejections => Err(e),
                 Err(e) => match (config.answer)(&e) {
                     Some(r) => {
-                        events.emit(PatternEvent { pattern: "fallback", kind: "used", detail: format!("error={e:?}") });
+                        events.report("fallback", "used", || format!("error={e:?}"));
                         Ok(r)
                     }
                     None => Err(e),

@@ -9,11 +9,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
+use crate::time::Clock;
 
 /// When to hedge.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,6 +101,7 @@ pub struct HedgeLayer {
     config: HedgeConfig,
     state: Arc<Mutex<HedgeState>>,
     events: Arc<dyn EventSink>,
+    clock: Clock,
 }
 
 impl HedgeLayer {
@@ -111,7 +111,12 @@ impl HedgeLayer {
             HedgeDelay::Fixed(d) | HedgeDelay::Percentile { initial: d, .. } => d,
         };
         let state = HedgeState { latencies: Vec::new(), next: 0, delay, tokens: 1.0, since_update: 0 };
-        HedgeLayer { config, state: Arc::new(Mutex::new(state)), events }
+        HedgeLayer { config, state: Arc::new(Mutex::new(state)), events, clock: Clock::runtime() }
+    }
+
+    /// The same layer, reading and waiting with `clock` (see [`crate::time`]).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        HedgeLayer { clock, ..self }
     }
 }
 
@@ -123,6 +128,7 @@ where
 {
     fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let (inner, config, state, events) = (inner.clone(), self.config, self.state.clone(), self.events.clone());
+        let clock = self.clock.clone();
         let delay = match state.lock() {
             Ok(mut s) => {
                 s.tokens = (s.tokens + config.max_ratio).min(10.0);
@@ -131,9 +137,10 @@ where
             Err(_) => Duration::MAX,
         };
         Box::pin(async move {
-            let start = Instant::now();
+            let start = clock.now();
             let mut primary = inner.call(req.clone());
-            let sleep = tokio::time::sleep(delay);
+            let sleep =
+                clock.sleep_until(start.checked_add(delay).unwrap_or(start + Duration::from_secs(86_400 * 365)));
             tokio::pin!(sleep);
             let first = tokio::select! {
                 biased;
@@ -156,11 +163,7 @@ where
                     if !allowed {
                         primary.await
                     } else {
-                        events.emit(PatternEvent {
-                            pattern: "hedge",
-                            kind: "sent",
-                            detail: format!("after_ms={}", delay.as_millis()),
-                        });
+                        events.report("hedge", "sent", || format!("after_ms={}", delay.as_millis()));
                         let mut backup = inner.call(req);
                         // The first success wins and the other call is dropped (cancelled); if one
                         // fails, the other still has its chance.
@@ -172,7 +175,7 @@ where
                             },
                             r = &mut backup => match r {
                                 Ok(v) => {
-                                    events.emit(PatternEvent { pattern: "hedge", kind: "won", detail: String::new() });
+                                    events.report("hedge", "won", String::new);
                                     Ok(v)
                                 }
                                 Err(_) => primary.await,
@@ -183,7 +186,7 @@ where
             };
             if result.is_ok() {
                 if let Ok(mut s) = state.lock() {
-                    s.record(&config, start.elapsed());
+                    s.record(&config, clock.now().saturating_duration_since(start));
                 }
             }
             result

@@ -18,7 +18,7 @@
 //! [`balance`] (load balancing, outlier ejection, discovery) with [`health`], and [`cache`]
 //! (cache-aside). Consistency: [`saga`] (the orchestrator over any definition),
 //! [`choreography`] (its reactions), [`event_sourcing`]. Shared pieces: [`config`],
-//! [`counters`].
+//! [`counters`], [`time`] (the clock a pattern waits with: the runtime's, or a host's).
 //!
 //! Each pattern module has the same shape: a `Config` with documented defaults and a validating
 //! constructor, the pure decision logic (time and random draws passed in) where it keeps state,
@@ -48,8 +48,10 @@ pub mod retry;
 pub mod saga;
 pub mod service;
 pub mod throttle;
+pub mod time;
 pub mod timeout;
 
 pub use config::ConfigError;
 pub use event::{EventSink, PatternEvent};
 pub use service::{BoxFuture, BoxService, Classify, Layer, Policy, Rejection, Service};
+pub use time::{Clock, Timer};

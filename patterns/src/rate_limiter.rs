@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// Limiter settings.
@@ -211,11 +211,7 @@ where
         };
         match decision {
             Err(retry_after) => {
-                self.events.emit(PatternEvent {
-                    pattern: "rate_limiter",
-                    kind: "refused",
-                    detail: format!("retry_after_ms={}", retry_after.as_millis()),
-                });
+                self.events.report("rate_limiter", "refused", || format!("retry_after_ms={}", retry_after.as_millis()));
                 let rejection = Rejection { retry_after: Some(retry_after), ..Rejection::by("rate_limiter") };
                 Box::pin(async move { Err(Err::rejected(rejection)) })
             }

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::budget::RetryBudget;
 use crate::config::ConfigError;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
 
 /// How the wait grows with the attempt number.
@@ -257,8 +257,8 @@ impl<Resp, Err: Classify> RetryLayer<Resp, Err> {
         }
     }
 
-    fn emit(&self, kind: &'static str, detail: String) {
-        self.events.emit(PatternEvent { pattern: "retry", kind, detail });
+    fn emit(&self, kind: &'static str, detail: impl FnOnce() -> String) {
+        self.events.report("retry", kind, detail);
     }
 
     /// The wait before retry `attempt + 1`: the backoff with one jitter draw, at least what the
@@ -300,17 +300,17 @@ impl<Resp, Err: Classify> RetryLayer<Resp, Err> {
             };
             if attempt >= self.config.max_attempts || !retryable {
                 if attempt > 1 {
-                    self.emit("gave_up", format!("attempts={attempt}"));
+                    self.emit("gave_up", || format!("attempts={attempt}"));
                 }
                 return result;
             }
             if !self.ask_budget(|b| b.try_withdraw(now(), timed_out)) {
-                self.emit("budget_exhausted", format!("attempts={attempt}"));
+                self.emit("budget_exhausted", || format!("attempts={attempt}"));
                 return result;
             }
             let wait = self.wait(attempt, previous, retry_after);
             previous = wait;
-            self.emit("scheduled", format!("attempt={} delay_ms={}", attempt + 1, wait.as_millis()));
+            self.emit("scheduled", || format!("attempt={} delay_ms={}", attempt + 1, wait.as_millis()));
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }

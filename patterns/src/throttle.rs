@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::config::ConfigError;
 use crate::counters::SecondCounters;
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::retry::unit_f64;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
@@ -119,7 +119,7 @@ where
         let unit = self.rng.lock().map(|mut r| unit_f64(&mut **r)).unwrap_or(0.5);
         let admit = self.throttle.lock().map(|mut t| t.admit(now, unit)).unwrap_or(true);
         if !admit {
-            self.events.emit(PatternEvent { pattern: "throttle", kind: "rejected", detail: String::new() });
+            self.events.report("throttle", "rejected", String::new);
             return Box::pin(async { Err(Err::rejected(Rejection::by("throttle"))) });
         }
         let fut = inner.call(req);

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ConfigError;
-use crate::event::{EventSink, NoEvents, PatternEvent};
+use crate::event::{EventSink, NoEvents};
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Service};
+use crate::time::Clock;
 
 /// Timeout settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,12 +52,18 @@ impl Default for TimeoutConfig {
 pub struct TimeoutLayer {
     config: TimeoutConfig,
     events: Arc<dyn EventSink>,
+    clock: Clock,
 }
 
 impl TimeoutLayer {
     /// A layer with `config`, reporting to `events`.
     pub fn new(config: TimeoutConfig, events: Arc<dyn EventSink>) -> Self {
-        TimeoutLayer { config, events }
+        TimeoutLayer { config, events, clock: Clock::runtime() }
+    }
+
+    /// The same layer, waiting with `clock` (see [`crate::time`]).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        TimeoutLayer { clock, ..self }
     }
 
     /// A layer that reports nothing.
@@ -73,17 +80,13 @@ where
 {
     fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let after = self.config.after;
-        let events = self.events.clone();
+        let (events, clock) = (self.events.clone(), self.clock.clone());
         let fut = inner.call(req);
         Box::pin(async move {
-            match tokio::time::timeout(after, fut).await {
+            match clock.timeout(after, fut).await {
                 Ok(result) => result,
                 Err(_elapsed) => {
-                    events.emit(PatternEvent {
-                        pattern: "timeout",
-                        kind: "fired",
-                        detail: format!("after_ms={}", after.as_millis()),
-                    });
+                    events.report("timeout", "fired", || format!("after_ms={}", after.as_millis()));
                     Err(Err::timed_out(after))
                 }
             }

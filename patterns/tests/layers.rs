@@ -16,7 +16,7 @@ use faultline_patterns::rate_limiter::{RateLimitConfig, RateLimiterLayer};
 use faultline_patterns::retry::{Backoff, Jitter, RetryConfig, RetryLayer};
 use faultline_patterns::service::service_fn;
 use faultline_patterns::timeout::{TimeoutConfig, TimeoutLayer};
-use faultline_patterns::{BoxService, Classify, Layer};
+use faultline_patterns::{BoxFuture, BoxService, Classify, Clock, Layer, Timer};
 use rand_chacha::rand_core::SeedableRng;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +125,72 @@ async fn timeout_outside_retry_bounds_the_whole_call() {
     let svc = timeout.layer(retry(3, events).layer(inner));
     assert_eq!(svc.call(5).await, Err(Failure::TimedOut));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the retry loop was cancelled with the call");
+}
+
+/// A host timer that counts the waits it is asked for and those dropped before their end.
+struct CountingTimer {
+    waits: AtomicU32,
+    cancelled: Arc<AtomicU32>,
+}
+
+/// Counts a wait as cancelled unless it is disarmed (it ran to its end).
+struct Armed(Option<Arc<AtomicU32>>);
+
+impl Armed {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Timer for CountingTimer {
+    fn now(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now()
+    }
+    fn sleep_until(&self, deadline: tokio::time::Instant) -> BoxFuture<()> {
+        self.waits.fetch_add(1, Ordering::SeqCst);
+        let armed = Armed(Some(self.cancelled.clone()));
+        Box::pin(async move {
+            tokio::time::sleep_until(deadline).await;
+            armed.disarm();
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_waits_with_the_clock_the_host_gives_it() {
+    let cancelled = Arc::new(AtomicU32::new(0));
+    let timer = Arc::new(CountingTimer { waits: AtomicU32::new(0), cancelled: cancelled.clone() });
+    let events = Arc::new(MemorySink::default());
+    let timeout = TimeoutLayer::new(TimeoutConfig::new(Duration::from_millis(30)).unwrap(), events.clone());
+    // Answers after `req` ms (0: at once, without yielding).
+    let inner: BoxService<u32, u32, Failure> = service_fn(|ms: u32| async move {
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
+        }
+        Ok(ms)
+    });
+    let svc = timeout.with_clock(Clock::with(timer.clone())).layer(inner);
+    let counts = || (timer.waits.load(Ordering::SeqCst), cancelled.load(Ordering::SeqCst));
+    // An answer ready at once needs no wait at all.
+    assert_eq!(svc.call(0).await, Ok(0));
+    assert_eq!(counts(), (0, 0));
+    // One in 10 ms: a wait, cancelled by the answer.
+    assert_eq!(svc.call(10).await, Ok(10));
+    assert_eq!(counts(), (1, 1));
+    // One in 200 ms: the wait runs out at 30 ms.
+    let started = tokio::time::Instant::now();
+    assert_eq!(svc.call(200).await, Err(Failure::TimedOut));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(30) && waited < Duration::from_millis(31), "{waited:?}");
+    assert_eq!(counts(), (2, 1));
 }
 
 #[test]

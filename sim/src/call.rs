@@ -265,6 +265,9 @@ pub struct EdgeContext {
     pub seed: u64,
     /// Where pattern decisions go (the run's event log).
     pub events: Arc<dyn EventSink>,
+    /// The clock patterns wait with: the run's cancellable timer (madsim's own cannot cancel,
+    /// see `faultline_patterns::time`).
+    pub clock: faultline_patterns::Clock,
 }
 
 impl EdgeContext {

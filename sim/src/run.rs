@@ -156,6 +156,7 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
             .build();
         let _ = info.madsim_id.set(node.id());
     }
+    let timers = tokio::spawn(world.timers.clone().drive());
     let faults = tokio::spawn(run_faults(world.clone()));
     let housekeeping = tokio::spawn(prune_tasks());
     let watchdog = world.spec.stall_after.map(|after| tokio::spawn(watch_for_stalls(world.clone(), after)));
@@ -165,6 +166,7 @@ pub async fn simulate(spec: SimSpec, sink: Box<dyn RecordSink>, probe: Option<Pr
     let end_us = drain(&world).await;
     faults.abort();
     housekeeping.abort();
+    timers.abort();
     if let Some(w) = watchdog {
         w.abort();
     }

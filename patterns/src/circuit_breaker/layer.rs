@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::config::BreakerConfig;
 use super::machine::{CallOutcome, CircuitBreaker, Metrics, Permit, Rejected, State, Transition};
-use crate::event::{EventSink, PatternEvent};
+use crate::event::EventSink;
 use crate::service::{BoxFuture, BoxService, Classify, Policy, Rejection, Service};
 
 /// Decides how an error counts (successes always count as successes).
@@ -38,10 +38,8 @@ impl Shared {
     /// open period ends.
     fn report(self: &Arc<Self>, transitions: Vec<Transition>) {
         for t in transitions {
-            self.events.emit(PatternEvent {
-                pattern: "breaker",
-                kind: t.to.name(),
-                detail: format!("from={} generation={} at_ms={} {}", t.from, t.generation, t.at.as_millis(), t.reason),
+            self.events.report("breaker", t.to.name(), || {
+                format!("from={} generation={} at_ms={} {}", t.from, t.generation, t.at.as_millis(), t.reason)
             });
             if t.to == State::Open && self.lock().config().automatic_transition {
                 let until = self.lock().open_until();

@@ -36,5 +36,5 @@ pub(super) fn describe(c: &BulkheadConfig) -> String {
 }
 
 pub(super) fn wrap(c: &BulkheadConfig, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
-    BulkheadLayer::new(*c, ctx.events.clone()).layer(svc)
+    BulkheadLayer::new(*c, ctx.events.clone()).with_clock(ctx.clock.clone()).layer(svc)
 }

@@ -35,5 +35,5 @@ pub(super) fn describe(d: Duration) -> String {
 
 pub(super) fn wrap(d: Duration, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
     let config = DeadlineConfig { after: d };
-    DeadlineLayer::new(config, ctx.events.clone()).layer(svc)
+    DeadlineLayer::new(config, ctx.events.clone()).with_clock(ctx.clock.clone()).layer(svc)
 }

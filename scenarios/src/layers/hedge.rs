@@ -54,5 +54,5 @@ pub(super) fn describe(c: &HedgeConfig) -> String {
 }
 
 pub(super) fn wrap(c: &HedgeConfig, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
-    HedgeLayer::new(*c, ctx.events.clone()).layer(svc)
+    HedgeLayer::new(*c, ctx.events.clone()).with_clock(ctx.clock.clone()).layer(svc)
 }

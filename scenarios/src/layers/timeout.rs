@@ -28,5 +28,5 @@ pub(super) fn describe(c: &TimeoutConfig) -> String {
 }
 
 pub(super) fn wrap(c: &TimeoutConfig, svc: EdgeService, ctx: &EdgeContext) -> EdgeService {
-    TimeoutLayer::new(*c, ctx.events.clone()).layer(svc)
+    TimeoutLayer::new(*c, ctx.events.clone()).with_clock(ctx.clock.clone()).layer(svc)
 }

@@ -58,7 +58,7 @@ impl Account {
             }
             let load = EventKind::EsLoad { stream, version, balance, snapshot: from, replayed: version - from };
             self.ctx.event(load);
-            crate::kernel::timer::exactly(&self.ctx.world, self.ctx.work_time()).await; // deciding, with what was loaded
+            crate::kernel::timer::until(self.ctx.world.now() + self.ctx.work_time()).await; // deciding, with what was loaded
             let (name, after) = if balance >= 10 && request.is_multiple_of(2) {
                 ("withdraw", balance - 10)
             } else {

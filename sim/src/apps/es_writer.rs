@@ -25,7 +25,7 @@ impl EsWriter {
             let Served::Value(version) = call(Op { name: "read", id: request, key: meta.key, seq: 0 }).await? else {
                 return Err(CallError::Server);
             };
-            crate::kernel::timer::exactly(&self.ctx.world, self.ctx.work_time()).await; // deciding, with what was read
+            crate::kernel::timer::until(self.ctx.world.now() + self.ctx.work_time()).await; // deciding, with what was read
             match call(Op { name: "append", id: request, key: meta.key, seq: version }).await {
                 Err(CallError::Conflict) => continue,
                 other => return other,

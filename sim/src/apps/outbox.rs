@@ -82,7 +82,7 @@ impl Writer {
             committed();
         }
         // The work between the two writes: a crash here splits them.
-        crate::kernel::timer::exactly(&self.ctx.world, self.ctx.work_time()).await;
+        crate::kernel::timer::until(self.ctx.world.now() + self.ctx.work_time()).await;
         if publish_first {
             commit(&s);
             s.sync();

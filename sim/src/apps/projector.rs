@@ -70,7 +70,7 @@ async fn project(ctx: Arc<AppCtx>, batch: u64, atomic: bool) {
             if !atomic {
                 s.sync();
                 ctx.event(EventKind::ProjectionApply { position, stream, count });
-                crate::kernel::timer::exactly(&ctx.world, ctx.work_time()).await; // a crash here applies it again
+                crate::kernel::timer::until(ctx.world.now() + ctx.work_time()).await; // a crash here applies it again
                 s.put("checkpoint", position.to_string().as_bytes());
                 s.sync();
                 continue;

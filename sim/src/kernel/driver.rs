@@ -49,7 +49,7 @@ async fn closed_loop_user(world: Arc<World>, entry: Entry, c: u32, think: crate:
         one_request(&world, &entry.edge, &entry.stack, Meta { key, client, deadline: None, route, op: None }).await;
         let pause = think.sample(&mut rng);
         if !pause.is_zero() {
-            super::timer::exactly(&world, pause).await;
+            super::timer::until(world.now() + pause).await;
         }
     }
 }

@@ -81,7 +81,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
                 // Every hop bounds its calls by the deadline the request carries.
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(t.world.now());
-                    tokio::time::timeout(left, t.call(dst, req.id, req.meta)).await.unwrap_or(Err(CallError::Timeout))
+                    t.world.waits.timeout(left, t.call(dst, req.id, req.meta)).await.unwrap_or(Err(CallError::Timeout))
                 }
                 None => t.call(dst, req.id, req.meta).await,
             }
@@ -109,6 +109,7 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         to: to.to_owned(),
         node,
         events: Arc::new(NodeEvents { world: world.clone(), node: me }),
+        clock: world.waits.clone(),
     };
     world.spec.stack(&from, to).wrap(base, ctx)
 }

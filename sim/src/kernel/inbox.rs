@@ -10,7 +10,7 @@
 //!
 //! madsim clamps every `sleep` to at least 1 ms from now. The inbox needs exact arrival times
 //! (a message due 0.3 ms after the previous one must not wait a whole millisecond), so it arms
-//! its timer with `Sleep::reset`, which madsim does not clamp (as [`super::timer`] does).
+//! its timer with `Sleep::reset`, which madsim does not clamp (as `timer.rs` explains).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

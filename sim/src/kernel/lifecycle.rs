@@ -22,6 +22,7 @@ pub(crate) fn crash(world: &World, node: u32) {
 /// Starts `node` again (madsim re-runs its start task).
 pub(crate) fn restart(world: &World, node: u32) {
     world.dynamic().alive[node as usize] = true;
+    world.open_inbox(node);
     if let Some(id) = madsim_id(world, node) {
         Handle::current().restart(id);
     }

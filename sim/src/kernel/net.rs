@@ -24,34 +24,10 @@ use faultline_patterns::cache::CacheStore;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
+use super::envelope::Envelope;
 use super::inbox::Inbox;
 use super::world::{World, MESSAGE_FLOOR};
 use crate::call::{CallError, Meta, Served};
-
-/// What travels between nodes.
-#[derive(Debug, Clone)]
-pub(crate) enum Envelope {
-    Request {
-        from: u32,
-        call: u64,
-        request: u64,
-        meta: Meta,
-    },
-    /// A health probe: answered at once from the node's cached readiness.
-    Health {
-        from: u32,
-        call: u64,
-    },
-    /// A liveness probe: answered by any running process, ready or not.
-    Live {
-        from: u32,
-        call: u64,
-    },
-    Reply {
-        call: u64,
-        result: Result<Served, CallError>,
-    },
-}
 
 /// Receives a node's incoming requests.
 pub(crate) trait Handler: Send + Sync + 'static {
@@ -84,11 +60,17 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// The transport of node `me`'s new incarnation: messages sent to the node from now on
-    /// arrive in its new inbox (those still in flight to the previous one are lost with it).
+    /// The transport of node `me`'s current incarnation, receiving from the inbox the
+    /// incarnation opened when it started (messages still in flight to a previous incarnation
+    /// were lost with its inbox).
     pub(crate) fn bind(world: Arc<World>, me: u32, caches: CacheClients) -> Arc<Transport> {
-        let inbox = Arc::new(Inbox::new(world.clock.clone()));
-        world.open_inbox(me, inbox.clone());
+        let inbox = match world.inbox(me) {
+            Some(inbox) => inbox,
+            None => {
+                world.open_inbox(me);
+                world.inbox(me).unwrap_or_else(|| Arc::new(Inbox::new(world.clock.clone())))
+            }
+        };
         let pending = Mutex::new(Pending::default());
         Arc::new(Transport { world, me, caches, inbox, pending, sweeper: Notify::new() })
     }
@@ -197,7 +179,7 @@ impl Transport {
         envelope: impl FnOnce(u32, u64) -> Envelope,
     ) -> Result<Served, CallError> {
         if !self.world.is_alive(dst) {
-            super::timer::exactly(&self.world, self.world.refusal_delay(self.me, dst)).await;
+            super::timer::until(self.world.now() + self.world.refusal_delay(self.me, dst)).await;
             return Err(CallError::Refused);
         }
         let call = self.world.next_call();

@@ -11,7 +11,8 @@ use tokio::sync::Semaphore;
 
 use super::app::App;
 use super::edge::Dep;
-use super::net::{Envelope, Handler, Transport};
+use super::envelope::Envelope;
+use super::net::{Handler, Transport};
 use super::world::World;
 use crate::call::{CallError, Meta, Served};
 use crate::event::EventKind;
@@ -160,7 +161,7 @@ impl Replica {
 
         let (work, failed) = self.draw_work();
         if !work.is_zero() {
-            super::timer::exactly(&self.world, work).await;
+            super::timer::until(self.world.now() + work).await;
         }
         if failed {
             return Err(CallError::Server);
@@ -305,7 +306,9 @@ impl Replica {
                     self.world.event(self.node, EventKind::DeadlineExpiredOnArrival { request });
                     Err(CallError::Timeout)
                 } else {
-                    tokio::time::timeout(left, self.execute_once(request, meta))
+                    self.world
+                        .waits
+                        .timeout(left, self.execute_once(request, meta))
                         .await
                         .unwrap_or(Err(CallError::Timeout))
                 }

@@ -4,20 +4,11 @@
 //! messages, the network's call timeout) use these instead: `Sleep::reset` sets the deadline
 //! madsim does not clamp. The patterns keep `tokio::time` (they run on real tokio as well).
 
-use std::time::Duration;
-
 use tokio::time::Instant;
-
-use super::world::World;
 
 /// Waits until `deadline` exactly (not at all if it has passed).
 pub(crate) async fn until(deadline: Instant) {
     let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline));
     sleep.as_mut().reset(deadline);
     sleep.await
-}
-
-/// Waits `d` exactly (`world` tells the time).
-pub(crate) async fn exactly(world: &World, d: Duration) {
-    until(world.now() + d).await
 }

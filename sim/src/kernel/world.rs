@@ -17,8 +17,9 @@ use madsim::task::NodeId;
 use madsim::time::TimeHandle;
 use tokio::time::Instant;
 
+use super::envelope::Envelope;
 use super::inbox::Inbox;
-use super::net::Envelope;
+use super::timers::Timers;
 use crate::dist::Dist;
 use crate::event::{Event, EventKind};
 use crate::fault::{FaultKind, Target};
@@ -107,6 +108,10 @@ pub struct World {
     pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     pub(crate) idle: tokio::sync::Notify,
+    /// The patterns' cancellable timer (driven by a task of the run), and the clock that
+    /// waits with it.
+    pub(crate) timers: Arc<Timers>,
+    pub(crate) waits: faultline_patterns::Clock,
     /// Each node's current incarnation's inbox (`None` while it is down).
     inboxes: Mutex<Vec<Option<Arc<Inbox<Envelope>>>>>,
     next_id: AtomicU64,
@@ -135,6 +140,8 @@ impl World {
         }
         let n = nodes.len();
         let clock = TimeHandle::current();
+        let timers = Timers::new(clock.clone());
+        let inboxes = (0..n).map(|_| Some(Arc::new(Inbox::new(clock.clone())))).collect();
         let names = nodes.iter().map(|n| n.name.clone()).chain(std::iter::once("sim".to_owned())).collect();
         let recorder = Recorder::new(sink, bin_us, names);
         let groups: Vec<&str> = std::iter::once(CLIENT).chain(spec.services.iter().map(|s| s.name.as_str())).collect();
@@ -150,6 +157,8 @@ impl World {
             spec,
             start: clock.now_instant(),
             start_elapsed: clock.elapsed(),
+            waits: timers.clock(),
+            timers,
             clock,
             nodes,
             dynamic: Mutex::new(Dynamic {
@@ -164,7 +173,9 @@ impl World {
             idempotency: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             idle: tokio::sync::Notify::new(),
-            inboxes: Mutex::new(vec![None; n]),
+            // Every node is up from the start, and so is its inbox: a message sent before the
+            // node's task first runs waits for it instead of being lost.
+            inboxes: Mutex::new(inboxes),
             next_id: AtomicU64::new(1),
             next_call: AtomicU64::new(1),
             next_message: AtomicU64::new(0),
@@ -234,9 +245,9 @@ impl World {
         }
     }
 
-    /// Messages to `node` go to `inbox` from now on (its new incarnation started).
-    pub(crate) fn open_inbox(&self, node: u32, inbox: Arc<Inbox<Envelope>>) {
-        lock(&self.inboxes)[node as usize] = Some(inbox);
+    /// A new, empty inbox for `node`'s new incarnation (it restarts).
+    pub(crate) fn open_inbox(&self, node: u32) {
+        lock(&self.inboxes)[node as usize] = Some(Arc::new(Inbox::new(self.clock.clone())));
     }
 
     /// The inbox of `node`'s current incarnation, if it is up.
