@@ -105,3 +105,26 @@ fn changing_the_workload_does_not_reshuffle_service_randomness() {
     assert!(same, "db's service times changed with the workload rate: {slow:?} vs {fast:?}");
     assert!(slow.windows(2).any(|w| w[0] != w[1]), "db latencies are not random: the test proves nothing");
 }
+
+#[test]
+fn configurations_on_one_seed_see_the_same_arrivals() {
+    // Common random numbers: comparing two configurations on a seed is fair only if the
+    // workload is the same, to the microsecond, whatever the patterns do.
+    let arrivals = |name: &str| {
+        let s = scenarios::load(name, &[], Some(3)).unwrap();
+        let (_, rows) = crate::support::run_rows(s.spec);
+        let mut starts: Vec<u64> = crate::support::requests(&rows)
+            .into_iter()
+            .filter(|r| r.edge.starts_with("client->"))
+            .map(|r| r.start_us)
+            .collect();
+        starts.sort_unstable();
+        starts
+    };
+    let (resilient, breaker, bare) =
+        (arrivals("shop-outage-resilient"), arrivals("shop-outage-breaker"), arrivals("shop-outage"));
+    assert!(resilient.len() > 1000, "only {} arrivals", resilient.len());
+    let differ = resilient.iter().zip(&breaker).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{differ} of {} client arrivals differ between the variants at seed 3", resilient.len());
+    assert_eq!(resilient, bare, "the variant without patterns saw other arrivals");
+}

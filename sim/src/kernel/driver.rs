@@ -46,7 +46,8 @@ async fn closed_loop_user(world: Arc<World>, entry: Entry, c: u32, think: crate:
     while Duration::from_micros(world.now_us()) < world.spec.duration {
         let key = entry.keys.as_ref().map_or(0, |k| k.key(rng.unit()));
         let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(rng.unit()) };
-        one_request(&world, &entry.edge, &entry.stack, Meta { key, client, deadline: None, route, op: None }).await;
+        let meta = Meta { key, client, deadline: None, route, op: None };
+        one_request(&world, &entry.edge, &entry.stack, meta, world.now_us()).await;
         let pause = think.sample(&mut rng);
         if !pause.is_zero() {
             super::timer::until(world.now() + pause).await;
@@ -75,19 +76,23 @@ async fn open_loop(world: Arc<World>, entry: Entry, arrivals: Arrivals) {
         let workload = &world.spec.workload;
         let route = if workload.routes.is_empty() { 0 } else { workload.route(route_rng.unit()) };
         let (world, entry) = (world.clone(), entry.clone());
+        // The request starts at its arrival time, not when its task first runs: madsim moves the
+        // clock 50-100 ns per task it runs, so that instant depends on what else the run does,
+        // and two configurations on one seed would see arrivals a microsecond apart.
+        let arrived_us = t.as_micros() as u64;
         tokio::spawn(async move {
             let meta = Meta { key, client, deadline: None, route, op: None };
-            one_request(&world, &entry.edge, &entry.stack, meta).await
+            one_request(&world, &entry.edge, &entry.stack, meta, arrived_us).await
         });
     }
 }
 
-/// One workload request, tracked in flight by its record id so that requests still running at
-/// the end can be recorded as unfinished.
-async fn one_request(world: &World, edge: &Arc<str>, stack: &EdgeService, meta: Meta) {
+/// One workload request that started at `start_us`, tracked in flight by its record id so that
+/// requests still running at the end can be recorded as unfinished.
+async fn one_request(world: &World, edge: &Arc<str>, stack: &EdgeService, meta: Meta, start_us: u64) {
     let id = world.next_id();
-    world.inflight().insert(id, world.now_us());
-    let _ = recorded_call(world, id, edge, stack, 0, meta).await;
+    world.inflight().insert(id, start_us);
+    let _ = recorded_call(world, id, edge, stack, (0, start_us), meta).await;
     let empty = {
         let mut inflight = world.inflight();
         inflight.remove(&id);

@@ -40,7 +40,7 @@ impl Dep {
 
     /// Calls this dependency with a new record id, on behalf of request `parent`.
     pub(crate) async fn call(&self, world: &World, parent: u64, meta: Meta) -> Result<Served, CallError> {
-        recorded_call(world, world.next_id(), &self.edge, &self.stack, parent, meta).await
+        recorded_call(world, world.next_id(), &self.edge, &self.stack, (parent, world.now_us()), meta).await
     }
 }
 
@@ -114,18 +114,17 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
     world.spec.stack(&from, to).wrap(base, ctx)
 }
 
-/// Makes call `id` on an edge and records it.
+/// Makes call `id` on an edge and records it as started at `start_us`.
 pub(crate) async fn recorded_call(
     world: &World,
     id: u64,
     edge: &Arc<str>,
     stack: &EdgeService,
-    parent: u64,
+    (parent, start_us): (u64, u64),
     meta: Meta,
 ) -> Result<Served, CallError> {
     let mut req = CallRequest::new(id);
     req.meta = meta;
-    let start_us = world.now_us();
     let result = stack.call(req.clone()).await;
     let outcome = match result {
         Ok(Served::Full | Served::Value(_)) => Outcome::Ok,
