@@ -14,9 +14,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const SIZE: (u32, u32) = (1000, 640);
+pub(crate) const SIZE: (u32, u32) = (1000, 640);
 
-fn register_font() -> Result<(), String> {
+pub(crate) fn register_font() -> Result<(), String> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
@@ -104,7 +104,7 @@ where
     root.present().map_err(e)
 }
 
-const SHADE: RGBAColor = RGBAColor(240, 80, 60, 0.15);
+pub(crate) const SHADE: RGBAColor = RGBAColor(240, 80, 60, 0.15);
 
 fn latency_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -182,7 +182,7 @@ where
 
 /// A linear panel over virtual time, `0..x_max` by `0..y_max`, with its axes and the fault
 /// windows shaded, ready for a line.
-fn time_panel<'a, DB: DrawingBackend>(
+pub(crate) fn time_panel<'a, DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     y_desc: &str,
     y_max: f64,

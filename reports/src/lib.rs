@@ -9,6 +9,8 @@
 #![forbid(unsafe_code)]
 
 pub mod chart;
+pub mod compare_chart;
 pub mod csv_sink;
 pub mod output;
 pub mod summary;
+pub mod table;

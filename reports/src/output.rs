@@ -113,6 +113,8 @@ pub struct Staging {
     dest: PathBuf,
     tmp: PathBuf,
     committed: bool,
+    /// Kept when abandoned (a resumable sweep's finished seeds).
+    keep: bool,
 }
 
 impl Staging {
@@ -129,7 +131,34 @@ impl Staging {
             std::fs::remove_dir_all(&tmp).map_err(io_at(&tmp))?;
         }
         std::fs::create_dir_all(&tmp).map_err(io_at(&tmp))?;
-        Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false })
+        Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false, keep: false })
+    }
+
+    /// Starts or resumes writing what will become `dest`, for work identified by `key` (kept
+    /// in the file `key_file`). A `.partial` directory left by an interrupted run with the
+    /// same key is kept, with everything in it, and kept again if this run is abandoned too;
+    /// one with another key is replaced. A finished `dest` holding another key is refused:
+    /// it is another experiment's output.
+    pub fn resume(dest: &Path, key_file: &str, key: &str) -> Result<Staging, OutputError> {
+        if let Ok(there) = std::fs::read_to_string(dest.join(key_file)) {
+            if there != key {
+                return Err(OutputError::NotOurs {
+                    dest: dest.to_path_buf(),
+                    why: format!("holds another experiment (its {key_file} differs)"),
+                });
+            }
+        }
+        check_destination(dest)?;
+        let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+        let tmp = dest.with_file_name(format!(".{name}.partial"));
+        let same = std::fs::read_to_string(tmp.join(key_file)).is_ok_and(|k| k == key);
+        if !same {
+            let mut fresh = Staging::new(dest)?;
+            fresh.keep = true;
+            std::fs::write(fresh.tmp.join(key_file), key).map_err(io_at(&fresh.tmp))?;
+            return Ok(fresh);
+        }
+        Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false, keep: true })
     }
 
     /// Where to write files now.
@@ -175,7 +204,7 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.committed && !self.keep {
             let _ = std::fs::remove_dir_all(&self.tmp);
         }
     }

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod checkers;
+pub mod experiment;
 pub mod file;
 mod layers;
 mod load;
@@ -77,6 +78,13 @@ impl Scenario {
             document: None,
             warnings: Vec::new(),
         }
+    }
+
+    /// The same scenario on another seed.
+    pub fn with_seed(&self, seed: u64) -> Scenario {
+        let mut s = self.clone();
+        s.spec.seed = seed;
+        s
     }
 
     /// The scenario as it ran, as TOML: the file with every override applied and the seed set,

@@ -217,6 +217,8 @@ pub struct EdgeSummary {
     pub p95_ms: f64,
     /// 99th percentile, ms.
     pub p99_ms: f64,
+    /// 99.9th percentile, ms.
+    pub p999_ms: f64,
     /// Maximum, ms.
     pub max_ms: f64,
     /// Mean attempts per call.
@@ -333,6 +335,7 @@ impl Recorder {
                     p50_ms: ms(a.latency.quantile(0.50)),
                     p95_ms: ms(a.latency.quantile(0.95)),
                     p99_ms: ms(a.latency.quantile(0.99)),
+                    p999_ms: ms(a.latency.quantile(0.999)),
                     max_ms: ms(a.latency.max()),
                     mean_attempts: if n == 0 { 0.0 } else { a.attempts as f64 / n as f64 },
                     series: a.series.points(),

@@ -3,11 +3,15 @@
 //! (`faultline_scenarios::execute`), so the verdict it prints is the verdict it writes.
 
 mod check;
+mod compare;
+mod merge;
 mod run;
+mod sweep;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use faultline_scenarios::experiment::{SeedRange, Shard};
 use faultline_scenarios::{catalog, Scenario};
 
 /// Exit code: a check failed.
@@ -20,7 +24,8 @@ pub const EXIT_INTERNAL: u8 = 3;
 /// Deterministic simulation of distributed-system patterns under failure.
 ///
 /// Without a command, runs the built-in demo: a small shop whose payment service goes dark,
-/// with no patterns, with retry + timeout, and with a circuit breaker added.
+/// with no patterns, with retry + timeout, and with a circuit breaker added, compared over
+/// seeds 1..10.
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about, long_about = None)]
 pub struct Cli {
@@ -42,6 +47,75 @@ enum Command {
     Run(RunArgs),
     /// Run a scenario twice and fail (exit 1) unless both runs are identical.
     Check(ScenarioArgs),
+    /// Run a scenario over many seeds on worker threads; write seeds.csv (a row per seed),
+    /// summary.json (aggregates with 95% CIs, failing seeds and their replay commands) and the
+    /// failing seeds' own files. Exit 1 if any seed violates a check. Resumes when rerun.
+    Sweep(SweepArgs),
+    /// Compare variants over the same seeds (paired: each seed has the same arrivals and
+    /// faults in every variant): per metric a mean difference with a 95% CI, a p-value and a
+    /// finding; comparison.csv, summary.json and charts. Exit 1 if a check is violated.
+    Compare(CompareArgs),
+    /// Join the shards of one sweep (`sweep --shard K/N`) into what one machine would have
+    /// written; refuses shards of different sweeps and incomplete or overlapping sets.
+    Merge {
+        /// The shards' output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged sweep.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct CompareArgs {
+    /// The base, then the variants: catalog names or scenario files.
+    #[arg(required = true)]
+    scenarios: Vec<String>,
+    /// A variant made from the base: its name, then the overrides that make it, e.g.
+    /// --vary 'open500 edges.orders->payment.breaker.open_ms=500' (repeatable).
+    #[arg(long, value_name = "'NAME KEY=VALUE...'")]
+    vary: Vec<String>,
+    /// Override a key in every variant (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Seeds: A..B (both ends included) or N (1..N).
+    #[arg(long, default_value = "1..20", value_name = "A..B")]
+    seeds: String,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output directory (default: out/compare-<base>-seeds<A>-<B>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    /// A catalog name (see `faultline list`) or a scenario file path.
+    scenario: String,
+    /// Override a scenario key for every seed (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Seeds: A..B (both ends included) or N (1..N).
+    #[arg(long, default_value = "1..20", value_name = "A..B")]
+    seeds: String,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output directory (default: out/<scenario>-seeds<A>-<B>, with the shard if any).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Keep every seed's requests.csv and events.csv (failing seeds' are always kept).
+    #[arg(long)]
+    keep_runs: bool,
+    /// Run only shard K of N of the seeds (1 <= K <= N); `faultline merge` joins the shards.
+    #[arg(long, value_name = "K/N", conflicts_with = "shard_from_env")]
+    shard: Option<String>,
+    /// Take the shard from the environment: K from Kubernetes Indexed Jobs'
+    /// JOB_COMPLETION_INDEX (counted from 0), N from FAULTLINE_SHARDS.
+    #[arg(long)]
+    shard_from_env: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,7 +160,7 @@ fn internal(message: impl Into<String>) -> CliError {
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        None => run::demo(),
+        None => compare::demo(),
         Some(Command::List) => {
             list();
             Ok(0)
@@ -98,6 +172,86 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
             run::run(&scenario, &out)
         }
         Some(Command::Check(args)) => check::check(&load(&args)?),
+        Some(Command::Sweep(args)) => {
+            let scenario = load(&ScenarioArgs { scenario: args.scenario.clone(), seed: None, set: args.set.clone() })?;
+            let plan = sweep_plan(&args)?;
+            let out = args.out.clone().unwrap_or_else(|| sweep_out(&scenario, &plan));
+            sweep::run(&scenario, &plan, &out)
+        }
+        Some(Command::Merge { dirs, out }) => merge::merge(&dirs, &out),
+        Some(Command::Compare(args)) => {
+            let variants = compare_variants(&args)?;
+            let seeds: SeedRange = args.seeds.parse().map_err(usage)?;
+            let plan = sweep::Plan { seeds, shard: Shard::ALL, jobs: jobs(args.jobs)?, keep_runs: false, quiet: false };
+            let base = &variants[0].name;
+            let out = args.out.clone().unwrap_or_else(|| {
+                PathBuf::from("out").join(format!("compare-{base}-seeds{}-{}", seeds.first, seeds.last))
+            });
+            compare::compare(&variants, &plan, &out)
+        }
+    }
+}
+
+fn jobs(given: Option<usize>) -> Result<usize, CliError> {
+    match given {
+        Some(0) => Err(usage("--jobs 0: at least one worker thread is needed")),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// The base and the variants of `compare`: each scenario named, then each `--vary` of the base.
+fn compare_variants(args: &CompareArgs) -> Result<Vec<compare::Variant>, CliError> {
+    let mut variants = Vec::new();
+    for name in &args.scenarios {
+        let scenario = load(&ScenarioArgs { scenario: name.clone(), seed: None, set: args.set.clone() })?;
+        variants.push(compare::Variant { name: scenario.spec.name.clone(), scenario });
+    }
+    for vary in &args.vary {
+        let mut words = vary.split_whitespace();
+        let name = words.next().unwrap_or_default().to_owned();
+        let sets: Vec<String> = args.set.iter().cloned().chain(words.map(str::to_owned)).collect();
+        if sets.len() == args.set.len() {
+            return Err(usage(format!("--vary {vary:?}: write a name, then at least one KEY=VALUE")));
+        }
+        let scenario = load(&ScenarioArgs { scenario: args.scenarios[0].clone(), seed: None, set: sets })?;
+        variants.push(compare::Variant { name, scenario });
+    }
+    Ok(variants)
+}
+
+fn sweep_plan(args: &SweepArgs) -> Result<sweep::Plan, CliError> {
+    let seeds: SeedRange = args.seeds.parse().map_err(usage)?;
+    let jobs = jobs(args.jobs)?;
+    let shard = match (&args.shard, args.shard_from_env) {
+        (Some(s), _) => s.parse().map_err(usage)?,
+        (None, true) => shard_from_env()?,
+        (None, false) => Shard::ALL,
+    };
+    Ok(sweep::Plan { seeds, shard, jobs, keep_runs: args.keep_runs, quiet: false })
+}
+
+fn shard_from_env() -> Result<Shard, CliError> {
+    let read = |name: &str| -> Result<u64, CliError> {
+        let v = std::env::var(name).map_err(|_| usage(format!("--shard-from-env: {name} is not set")))?;
+        v.trim().parse().map_err(|_| usage(format!("--shard-from-env: {name}={v:?} is not a whole number")))
+    };
+    Shard::from_index(read("JOB_COMPLETION_INDEX")?, read("FAULTLINE_SHARDS")?)
+        .map_err(|e| usage(format!("--shard-from-env: {e}")))
+}
+
+fn sweep_out(s: &Scenario, plan: &sweep::Plan) -> PathBuf {
+    let mut name = format!("{}-seeds{}-{}", s.spec.name, plan.seeds.first, plan.seeds.last);
+    if plan.shard != Shard::ALL {
+        name.push_str(&format!("-shard{}of{}", plan.shard.k, plan.shard.n));
+    }
+    PathBuf::from("out").join(name)
+}
+
+fn output_error(e: faultline_reports::output::OutputError) -> CliError {
+    match e {
+        faultline_reports::output::OutputError::NotOurs { .. } => usage(e.to_string()),
+        faultline_reports::output::OutputError::Io { .. } => internal(e.to_string()),
     }
 }
 

@@ -1,16 +1,16 @@
-//! `faultline run` and the demo: one checked run per scenario, written into an output directory
+//! `faultline run`: one checked run, written into an output directory
 //! that appears whole or not at all.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use faultline_reports::output::{OutputError, Staging};
+use faultline_reports::output::Staging;
 use faultline_reports::summary::About;
 use faultline_reports::{chart, csv_sink::CsvSink, summary};
-use faultline_scenarios::{catalog, RunOptions, Scenario};
+use faultline_scenarios::{RunOptions, Scenario};
 use faultline_sim::Execution;
 
-use super::{internal, program, usage, CliError, EXIT_CHECK_FAILED};
+use super::{internal, output_error, program, CliError, EXIT_CHECK_FAILED};
 
 /// What one run produced, for printing.
 pub(super) struct Report {
@@ -24,13 +24,6 @@ pub(super) fn run(scenario: &Scenario, out: &Path) -> Result<u8, CliError> {
     let report = run_to_dir(scenario, out)?;
     print_report(scenario, &report);
     Ok(if report.run.verdict.passed() { 0 } else { EXIT_CHECK_FAILED })
-}
-
-fn output_error(e: OutputError) -> CliError {
-    match e {
-        OutputError::NotOurs { .. } => usage(e.to_string()),
-        OutputError::Io { .. } => internal(e.to_string()),
-    }
 }
 
 /// Runs a scenario and writes its files into `out`, atomically. Nothing is written when the
@@ -135,39 +128,4 @@ pub(super) fn print_report(s: &Scenario, r: &Report) {
     println!("fingerprint: {}", o.fingerprint);
     println!("reproduce: {} {}", program(), s.reproduce_args());
     println!("output: {}", r.dir.display());
-}
-
-/// The bare command: the demo scenarios on the same seed and faults, side by side.
-pub(super) fn demo() -> Result<u8, CliError> {
-    println!(
-        "faultline demo: the same shop, seed and faults: no patterns; retry + timeout; retry + breaker + timeout.\n"
-    );
-    let mut reports = Vec::new();
-    for name in catalog::DEMO {
-        let scenario = faultline_scenarios::load(name, &[], None)
-            .map_err(|e| internal(format!("built-in scenario {name}: {e}")))?;
-        let out = PathBuf::from("out").join("demo").join(name);
-        let report = run_to_dir(&scenario, &out)?;
-        print_report(&scenario, &report);
-        println!();
-        reports.push((scenario, report));
-    }
-    println!("== comparison: what the client saw ==");
-    println!("{:<24} {:>9} {:>9} {:>10} {:>10}  fingerprint", "scenario", "requests", "success", "p50 ms", "p99 ms");
-    for (s, r) in &reports {
-        if let Some(e) = r.run.output.edges.first() {
-            println!(
-                "{:<24} {:>9} {:>8.2}% {:>10.1} {:>10.1}  {}",
-                s.spec.name,
-                e.requests,
-                e.success_rate * 100.0,
-                e.p50_ms,
-                e.p99_ms,
-                r.run.output.fingerprint
-            );
-        }
-    }
-    println!("\nCharts: out/demo/*/latency.png (and .svg). Catalog: `{} list`.", program());
-    let failed = reports.iter().any(|(_, r)| !r.run.verdict.passed());
-    Ok(if failed { EXIT_CHECK_FAILED } else { 0 })
 }

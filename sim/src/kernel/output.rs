@@ -45,6 +45,8 @@ pub struct RunOutput {
     pub services: Vec<ServiceSummary>,
     /// Fault windows, for shading charts.
     pub faults: Vec<FaultWindow>,
+    /// The most workload requests in flight at once (sent by the clients, not yet answered).
+    pub peak_in_flight: u64,
 }
 
 impl RunOutput {
@@ -110,5 +112,6 @@ pub(crate) fn finish(world: &World, end_us: u64) -> Result<RunOutput, String> {
         edges,
         services,
         faults,
+        peak_in_flight: world.peak_inflight(),
     })
 }

@@ -107,6 +107,7 @@ pub struct World {
     /// Idempotency store per (service, request id): `None` while running, then the result.
     pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
+    peak_inflight: std::sync::atomic::AtomicU64,
     pub(crate) idle: tokio::sync::Notify,
     /// The patterns' cancellable timer (driven by a task of the run), and the clock that
     /// waits with it.
@@ -172,6 +173,7 @@ impl World {
             registry: Mutex::new(BTreeMap::new()),
             idempotency: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
+            peak_inflight: std::sync::atomic::AtomicU64::new(0),
             idle: tokio::sync::Notify::new(),
             // Every node is up from the start, and so is its inbox: a message sent before the
             // node's task first runs waits for it instead of being lost.
@@ -402,6 +404,18 @@ impl World {
 
     pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
         lock(&self.inflight)
+    }
+
+    /// Workload request `id`, started at `start_us`, is in flight.
+    pub(crate) fn start_request(&self, id: u64, start_us: u64) {
+        let mut inflight = self.inflight();
+        inflight.insert(id, start_us);
+        self.peak_inflight.fetch_max(inflight.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most workload requests in flight at once so far.
+    pub(crate) fn peak_inflight(&self) -> u64 {
+        self.peak_inflight.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A heartbeat from `node` now.

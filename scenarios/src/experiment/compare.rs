@@ -1,0 +1,188 @@
+//! Variants of a system on the same seeds, compared pair by pair against the first (the base).
+//!
+//! Every variant runs every seed, and a seed fixes the workload and the fault schedule whatever
+//! the patterns do (common random numbers: arrivals, keys and fault times come from streams the
+//! patterns never draw from), so the per-seed difference between a variant and the base is the
+//! effect of the change plus far less noise than two independent samples would carry. For each
+//! metric: the mean of the per-seed differences, a percentile bootstrap 95% CI over seeds, a
+//! Wilcoxon signed-rank p-value, and a finding.
+//!
+//! **Finding.** A difference is *better* or *worse* (by the metric's direction) only when its
+//! whole 95% CI lies beyond the noise band on one side of zero **and** the Wilcoxon p-value is
+//! below 0.05; otherwise *no detectable difference*. The noise band is the larger of 1% of the
+//! base's mean and the metric's floor (e.g. 0.1 percentage point of success, 0.1 ms): smaller
+//! differences are not worth a verdict whatever their CI. With 5 seeds or fewer the Wilcoxon
+//! test cannot reach 0.05, so no finding is ever better or worse: run more seeds.
+
+use serde::{Deserialize, Serialize};
+
+use super::outcome::SeedResult;
+use super::stats::{bootstrap_mean_ci, mean, wilcoxon};
+
+/// Which way is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// More is better (success).
+    Higher,
+    /// Less is better (latency, amplification, violations).
+    Lower,
+}
+
+/// A figure compared across variants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Its name, as in `seeds.csv`.
+    pub name: String,
+    /// What it is, in words.
+    pub what: String,
+    /// Which way is better.
+    pub better: Direction,
+    /// The smallest difference worth a verdict, in the metric's unit.
+    pub floor: f64,
+}
+
+/// The verdict on one difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    /// Better than the base, beyond noise.
+    Better,
+    /// Worse than the base, beyond noise.
+    Worse,
+    /// Within noise, or not significant.
+    NoDetectableDifference,
+}
+
+impl Finding {
+    /// How it is printed.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Finding::Better => "better",
+            Finding::Worse => "worse",
+            Finding::NoDetectableDifference => "no detectable difference",
+        }
+    }
+}
+
+/// One metric, one variant against the base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    /// The metric.
+    pub metric: Metric,
+    /// The variant's name.
+    pub variant: String,
+    /// Means over the seeds.
+    pub base_mean: f64,
+    /// The variant's mean.
+    pub variant_mean: f64,
+    /// Mean of the per-seed differences (variant - base).
+    pub mean_diff: f64,
+    /// Its 95% percentile bootstrap CI.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+    /// Wilcoxon signed-rank two-sided p-value.
+    pub p_value: f64,
+    /// The noise band used (see the module docs).
+    pub noise_band: f64,
+    /// Seeds paired.
+    pub seeds: usize,
+    /// The finding.
+    pub finding: Finding,
+}
+
+fn metric(name: &str, what: &str, better: Direction, floor: f64) -> Metric {
+    Metric { name: name.to_owned(), what: what.to_owned(), better, floor }
+}
+
+/// Reads one metric from a seed's result.
+pub type Read = Box<dyn Fn(&SeedResult) -> f64>;
+
+/// The metrics compared, with a way to read each from a seed's result. Time to recover comes
+/// once per fault of the plan (`recovery_s_1`...), when every variant has the same faults.
+pub fn metrics(faults: usize) -> Vec<(Metric, Read)> {
+    use Direction::{Higher, Lower};
+    let mut m: Vec<(Metric, Read)> = vec![
+        (metric("success", "share of client requests answered (goodput)", Higher, 0.001), Box::new(|r| r.success)),
+        (metric("degraded", "share answered by a fallback or partly", Lower, 0.001), Box::new(|r| r.degraded)),
+        (metric("p50_ms", "client median latency, ms", Lower, 0.1), Box::new(|r| r.p50_ms)),
+        (metric("p99_ms", "client 99th percentile latency, ms", Lower, 0.1), Box::new(|r| r.p99_ms)),
+        (metric("p999_ms", "client 99.9th percentile latency, ms", Lower, 0.1), Box::new(|r| r.p999_ms)),
+        (
+            metric("calls_per_request", "calls on every edge per client request (amplification)", Lower, 0.01),
+            Box::new(|r| r.calls_per_request),
+        ),
+        (
+            metric("peak_in_flight", "most client requests in flight at once", Lower, 1.0),
+            Box::new(|r| r.peak_in_flight as f64),
+        ),
+        (metric("violations", "checker violations", Lower, 0.5), Box::new(|r| r.violations() as f64)),
+    ];
+    for i in 0..faults {
+        let what = format!("time to recover after fault {}, s", i + 1);
+        let read = move |r: &SeedResult| r.recovery_s.get(i).copied().unwrap_or(f64::NAN);
+        m.push((metric(&format!("recovery_s_{}", i + 1), &what, Lower, 0.5), Box::new(read)));
+    }
+    m
+}
+
+/// Pairs `variant` with `base` seed by seed (both in the same seed order) on every metric.
+pub fn differences(base: &[SeedResult], variant_name: &str, variant: &[SeedResult]) -> Vec<Difference> {
+    let faults = base.first().map_or(0, |r| r.recovery_s.len());
+    let same_faults = variant.iter().chain(base).all(|r| r.recovery_s.len() == faults);
+    metrics(if same_faults { faults } else { 0 })
+        .into_iter()
+        .map(|(m, read)| {
+            let b: Vec<f64> = base.iter().map(&read).collect();
+            let v: Vec<f64> = variant.iter().map(&read).collect();
+            let d: Vec<f64> = b.iter().zip(&v).map(|(b, v)| v - b).collect();
+            let (ci_low, ci_high) = bootstrap_mean_ci(&d, &format!("{variant_name}/{}", m.name));
+            let base_mean = mean(&b);
+            let noise_band = (0.01 * base_mean.abs()).max(m.floor);
+            let p_value = wilcoxon(&d).p_value;
+            let finding = finding(m.better, (ci_low, ci_high), noise_band, p_value);
+            Difference {
+                variant: variant_name.to_owned(),
+                base_mean,
+                variant_mean: mean(&v),
+                mean_diff: mean(&d),
+                ci_low,
+                ci_high,
+                p_value,
+                noise_band,
+                seeds: d.len(),
+                finding,
+                metric: m,
+            }
+        })
+        .collect()
+}
+
+fn finding(better: Direction, (lo, hi): (f64, f64), band: f64, p: f64) -> Finding {
+    let up = lo > band;
+    let down = hi < -band;
+    if p >= 0.05 || !(up || down) {
+        return Finding::NoDetectableDifference;
+    }
+    match (better, up) {
+        (Direction::Higher, true) | (Direction::Lower, false) => Finding::Better,
+        _ => Finding::Worse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_need_the_whole_interval_beyond_the_band_and_significance() {
+        use Direction::*;
+        assert_eq!(finding(Higher, (0.02, 0.05), 0.01, 0.01), Finding::Better);
+        assert_eq!(finding(Lower, (0.02, 0.05), 0.01, 0.01), Finding::Worse);
+        assert_eq!(finding(Lower, (-5.0, -2.0), 1.0, 0.001), Finding::Better);
+        assert_eq!(finding(Higher, (0.005, 0.05), 0.01, 0.01), Finding::NoDetectableDifference);
+        assert_eq!(finding(Higher, (0.02, 0.05), 0.01, 0.06), Finding::NoDetectableDifference);
+        assert_eq!(finding(Higher, (-0.02, 0.05), 0.01, 0.01), Finding::NoDetectableDifference);
+    }
+}

@@ -1,0 +1,286 @@
+//! `faultline compare`: variants of a system over the same seeds, each seed paired across
+//! variants (common random numbers), with a paired difference, its CI, a p-value and a finding
+//! per metric, a table, `comparison.csv`, `summary.json` and two charts.
+//!
+//! The directory: one sweep directory per variant (`<name>/`, see `sweep.rs`), then
+//! `comparison.csv` (a row per metric and variant), `summary.json`, `over_time.png`/`.svg` and
+//! `differences.png`/`.svg`. It resumes like a sweep: rerun the same command.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use faultline_reports::compare_chart::{self, Band, BandPoint, ForestRow, OverTime};
+use faultline_reports::output::{Staging, MANIFEST};
+use faultline_reports::table;
+use faultline_scenarios::experiment::compare::Direction;
+use faultline_scenarios::experiment::stats::quantile;
+use faultline_scenarios::experiment::{differences, Difference, Finding, SeedRange, SeedResult, Shard, SweepKey};
+use faultline_scenarios::{catalog, Scenario};
+use serde::Serialize;
+
+use super::sweep::{sweep_into, Plan};
+use super::{output_error, usage, CliError, EXIT_CHECK_FAILED};
+
+/// One configuration compared.
+pub(super) struct Variant {
+    pub(super) name: String,
+    pub(super) scenario: Scenario,
+}
+
+/// `summary.json` of a comparison.
+#[derive(Serialize)]
+struct Summary<'a> {
+    base: &'a str,
+    variants: Vec<&'a str>,
+    seeds: String,
+    /// True when every check held on every seed of every variant.
+    passed: bool,
+    /// Per variant: seeds with a violated check.
+    failing_seeds: BTreeMap<&'a str, Vec<u64>>,
+    differences: &'a [Difference],
+}
+
+/// The bare command: the demo shop three ways over seeds 1..10, compared.
+pub(super) fn demo() -> Result<u8, CliError> {
+    println!(
+        "faultline demo: a shop whose payment service goes dark, three ways: no patterns; retry + timeout; retry + breaker + timeout.\nEach over seeds 1..10, every seed with the same arrivals and faults in all three, so the differences are the patterns'.\n"
+    );
+    let mut variants = Vec::new();
+    for name in catalog::DEMO {
+        let scenario = faultline_scenarios::load(name, &[], None)
+            .map_err(|e| super::internal(format!("built-in scenario {name}: {e}")))?;
+        variants.push(Variant { name: (*name).to_owned(), scenario });
+    }
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let plan =
+        Plan { seeds: SeedRange { first: 1, last: 10 }, shard: Shard::ALL, jobs, keep_runs: false, quiet: false };
+    let out = Path::new("out/demo");
+    remove_old_demo(out);
+    let code = compare(&variants, &plan, out)?;
+    println!("One run, with its requests, events and charts: `{} run shop-outage-breaker`.", super::program());
+    Ok(code)
+}
+
+/// Removes what an earlier faultline's demo wrote into `out` (one run directory per demo
+/// scenario, each with its manifest, and nothing else), which the comparison replaces.
+fn remove_old_demo(out: &Path) {
+    if out.join(MANIFEST).exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(out) else { return };
+    let names: Vec<_> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let old = !names.is_empty()
+        && names.iter().all(|n| catalog::DEMO.contains(&n.as_str()) && out.join(n).join(MANIFEST).is_file());
+    if old {
+        let _ = std::fs::remove_dir_all(out);
+    }
+}
+
+/// Checks variant names: distinct, and usable as directory names.
+pub(super) fn check_names(variants: &[Variant]) -> Result<(), CliError> {
+    let mut seen = Vec::new();
+    for v in variants {
+        if v.name.is_empty() || v.name.starts_with('.') || v.name.contains(['/', '\\']) {
+            return Err(usage(format!("variant name {:?}: it names a directory: no '/', '\\' or leading '.'", v.name)));
+        }
+        if seen.contains(&&v.name) {
+            return Err(usage(format!(
+                "variant name {:?} twice: name a --vary variant differently, or compare a scenario once",
+                v.name
+            )));
+        }
+        seen.push(&v.name);
+    }
+    if variants.len() < 2 {
+        return Err(usage("compare: name a base and at least one variant (a scenario, or --vary 'NAME KEY=VALUE...')"));
+    }
+    Ok(())
+}
+
+/// Runs every variant over the plan's seeds and writes the comparison into `out`.
+pub(super) fn compare(variants: &[Variant], plan: &Plan, out: &Path) -> Result<u8, CliError> {
+    check_names(variants)?;
+    let version = env!("CARGO_PKG_VERSION");
+    let keys: Vec<(&str, SweepKey)> = variants
+        .iter()
+        .map(|v| (v.name.as_str(), SweepKey::of(&v.scenario, plan.seeds, plan.shard, version)))
+        .collect();
+    let key = serde_json::to_string_pretty(&keys).unwrap_or_default() + "\n";
+    let staging = Staging::resume(out, "compare.json", &key).map_err(output_error)?;
+    let mut all: Vec<(&str, Vec<SeedResult>)> = Vec::new();
+    for v in variants {
+        println!("== {} ({} seeds {})", v.name, v.scenario.source.as_arg(), plan.seeds);
+        let (results, _) = sweep_into(&v.scenario, plan, &staging.path().join(&v.name))?;
+        all.push((&v.name, results));
+    }
+    let (base_name, base) = (&all[0].0, &all[0].1);
+    let diffs: Vec<Difference> = all[1..].iter().flat_map(|(name, r)| differences(base, name, r)).collect();
+    let dir = staging.path();
+    let io =
+        |what: &'static str| move |e: std::io::Error| super::internal(format!("{}: {e}", dir.join(what).display()));
+    table::write_csv(&dir.join("comparison.csv"), &csv_header(), diffs.iter().map(|d| csv_row(base_name, d)))
+        .map_err(io("comparison.csv"))?;
+    let failing: BTreeMap<&str, Vec<u64>> =
+        all.iter().map(|(n, r)| (*n, r.iter().filter(|r| !r.passed()).map(|r| r.seed).collect())).collect();
+    let passed = failing.values().all(Vec::is_empty);
+    let summary = Summary {
+        base: base_name,
+        variants: all[1..].iter().map(|(n, _)| *n).collect(),
+        seeds: plan.seeds.to_string(),
+        passed,
+        failing_seeds: failing.clone(),
+        differences: &diffs,
+    };
+    table::write_json(&dir.join("summary.json"), &summary).map_err(io("summary.json"))?;
+    draw(dir, &all, &diffs, variants, plan).map_err(super::internal)?;
+    let dest = staging.commit().map_err(output_error)?;
+    print_table(base_name, &diffs, plan);
+    for (name, seeds) in failing.iter().filter(|(_, s)| !s.is_empty()) {
+        println!("{name}: a check was violated on seeds {seeds:?}; see {}/{name}/summary.json", dest.display());
+    }
+    println!("\noutput: {} (comparison.csv, summary.json, over_time.png, differences.png)", dest.display());
+    Ok(if passed { 0 } else { EXIT_CHECK_FAILED })
+}
+
+fn csv_header() -> Vec<String> {
+    [
+        "metric",
+        "variant",
+        "base",
+        "base_mean",
+        "variant_mean",
+        "mean_diff",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "noise_band",
+        "seeds",
+        "finding",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn csv_row(base: &str, d: &Difference) -> Vec<String> {
+    let g = |x: f64| format!("{x:.6}");
+    vec![
+        d.metric.name.clone(),
+        d.variant.clone(),
+        base.to_owned(),
+        g(d.base_mean),
+        g(d.variant_mean),
+        g(d.mean_diff),
+        g(d.ci_low),
+        g(d.ci_high),
+        format!("{:.6}", d.p_value),
+        g(d.noise_band),
+        d.seeds.to_string(),
+        d.finding.as_str().to_owned(),
+    ]
+}
+
+fn print_table(base: &str, diffs: &[Difference], plan: &Plan) {
+    let mut variant = "";
+    for d in diffs {
+        if d.variant != variant {
+            variant = &d.variant;
+            println!("\n{variant} vs {base} (base), paired over seeds {}:", plan.seeds);
+            println!(
+                "{:<18} {:>12} {:>12} {:>12} {:>25} {:>8}  finding",
+                "metric", "base", "variant", "difference", "95% CI", "p"
+            );
+        }
+        println!(
+            "{:<18} {:>12.4} {:>12.4} {:>+12.4} {:>25} {:>8.4}  {}",
+            d.metric.name,
+            d.base_mean,
+            d.variant_mean,
+            d.mean_diff,
+            format!("[{:+.4}, {:+.4}]", d.ci_low, d.ci_high),
+            d.p_value,
+            d.finding.as_str()
+        );
+    }
+    println!(
+        "\nfinding: better/worse only when the whole 95% CI is beyond the noise band (1% of the base, or the metric's floor) and p < 0.05 (docs/experiments.md)."
+    );
+}
+
+/// The quartiles across seeds of one figure per time bin.
+fn band(
+    name: &str,
+    results: &[SeedResult],
+    figure: impl Fn(&faultline_scenarios::experiment::outcome::Bin) -> f64,
+) -> Band {
+    let mut bins: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for b in results.iter().flat_map(|r| &r.series) {
+        bins.entry((b.t_s * 1000.0).round() as i64).or_default().push(figure(b));
+    }
+    let points = bins
+        .into_iter()
+        .map(|(t, xs)| BandPoint {
+            t_s: t as f64 / 1000.0,
+            q25: quantile(&xs, 0.25),
+            q50: quantile(&xs, 0.5),
+            q75: quantile(&xs, 0.75),
+        })
+        .collect();
+    Band { name: name.to_owned(), points }
+}
+
+fn draw(
+    dir: &Path,
+    all: &[(&str, Vec<SeedResult>)],
+    diffs: &[Difference],
+    variants: &[Variant],
+    plan: &Plan,
+) -> Result<(), String> {
+    let p99: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| b.p99_ms)).collect();
+    let success: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| 100.0 * b.success)).collect();
+    let spec = &variants[0].scenario.spec;
+    let faults: Vec<faultline_sim::FaultWindow> = spec
+        .faults
+        .0
+        .iter()
+        .map(|f| faultline_sim::FaultWindow {
+            kind: f.kind.name().to_owned(),
+            target: f.target.to_string(),
+            start_s: f.at.as_secs_f64(),
+            end_s: f.end().map_or(spec.duration.as_secs_f64(), |e| e.as_secs_f64()),
+        })
+        .collect();
+    let end_s = all.iter().flat_map(|(_, r)| r).map(|r| r.virtual_s).fold(1.0, f64::max);
+    let title = format!("{} variants over seeds {}: median across seeds, IQR shaded", all.len(), plan.seeds);
+    compare_chart::write_over_time(
+        dir,
+        &OverTime { title: &title, p99: &p99, success: &success, faults: &faults, end_s },
+    )?;
+    let rows: Vec<ForestRow> = diffs
+        .iter()
+        .filter(|d| d.base_mean.abs() > 1e-12 && d.mean_diff.is_finite())
+        .map(|d| {
+            let rel = |x: f64| 100.0 * x / d.base_mean.abs();
+            let better = match d.finding {
+                Finding::Better => Some(true),
+                Finding::Worse => Some(false),
+                Finding::NoDetectableDifference => None,
+            };
+            let arrow = if d.metric.better == Direction::Higher { "higher is better" } else { "lower is better" };
+            ForestRow {
+                label: format!("{}: {} ({arrow})", d.variant, d.metric.name),
+                diff: rel(d.mean_diff),
+                lo: rel(d.ci_low),
+                hi: rel(d.ci_high),
+                better,
+            }
+        })
+        .collect();
+    let title = format!("paired differences vs {} over seeds {} (95% CI)", all[0].0, plan.seeds);
+    compare_chart::write_forest(
+        dir,
+        &title,
+        "difference, % of the base's mean (green better, red worse, grey neither)",
+        &rows,
+    )
+}
