@@ -31,7 +31,8 @@ fn the_bare_command_runs_the_demo() {
         assert!(finding(v, "p99_ms ").ends_with("better"), "{v}: {out}");
     }
     let demo = dir.join("out/demo");
-    for f in ["comparison.csv", "summary.json", "over_time.png", "over_time.svg", "differences.png", "differences.svg"] {
+    for f in ["comparison.csv", "summary.json", "over_time.png", "over_time.svg", "differences.png", "differences.svg"]
+    {
         assert!(demo.join(f).is_file(), "missing {f}");
     }
     for v in ["shop-outage", "shop-outage-resilient", "shop-outage-breaker"] {

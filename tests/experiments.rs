@@ -197,3 +197,33 @@ fn a_comparison_pairs_seeds_and_finds_what_the_patterns_do() {
     assert_eq!(requests("shop-outage-breaker"), requests("slow-open"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_deploy_recipes_shards_merge_into_the_one_machine_sweep() {
+    // deploy/run-local.sh starts exactly what the Kubernetes Indexed Job and the GitHub
+    // Actions matrix start: deploy/shard.sh with JOB_COMPLETION_INDEX = 0..N-1.
+    let dir = tmp("deploy");
+    let toml =
+        text(&faultline(&["show", "shop-outage-breaker"], &dir)).0.replace("duration_s = 120", "duration_s = 45");
+    std::fs::write(dir.join("quick.toml"), toml).unwrap();
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let o = std::process::Command::new("sh")
+        .arg(deploy.join("run-local.sh"))
+        .arg("3")
+        .env("FAULTLINE", env!("CARGO_BIN_EXE_faultline"))
+        .env("SCENARIO", "quick.toml")
+        .env("SEEDS", "4..10")
+        .env("OUT_DIR", "results")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(faultline(&["sweep", "quick.toml", "--seeds", "4..10", "--out", "one"], &dir).status.success());
+    for f in SAME {
+        assert!(read(&dir.join("one").join(f)) == read(&dir.join("results/merged").join(f)), "{f} differs");
+    }
+    for k in 0..3 {
+        assert!(dir.join(format!("results/shard-{k}/seeds.csv")).is_file());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -192,13 +192,13 @@ fn print_table(base: &str, diffs: &[Difference], plan: &Plan) {
             );
         }
         println!(
-            "{:<18} {:>12.4} {:>12.4} {:>+12.4} {:>25} {:>8.4}  {}",
+            "{:<18} {:>12.4} {:>12.4} {:>+12.4} {:>25} {:>8}  {}",
             d.metric.name,
             d.base_mean,
             d.variant_mean,
             d.mean_diff,
             format!("[{:+.4}, {:+.4}]", d.ci_low, d.ci_high),
-            d.p_value,
+            if d.p_value < 1e-4 { "<0.0001".to_owned() } else { format!("{:.4}", d.p_value) },
             d.finding.as_str()
         );
     }
