@@ -155,7 +155,7 @@ fn bad_experiment_input_is_refused_with_exit_2_and_one_line() {
     let before = read(&dir.join("x/seeds.csv"));
     let o = faultline(&["sweep", "chain3", "--set", "duration_s=5", "--seeds", "3", "--out", "x"], &dir);
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
-    assert!(text(&o).1.contains("another experiment"), "{:?}", text(&o));
+    assert!(text(&o).1.contains("holds another sweep (seeds 1..2 there, 1..3 here)"), "{:?}", text(&o));
     assert_eq!(read(&dir.join("x/seeds.csv")), before);
     let _ = std::fs::remove_dir_all(&dir);
 }

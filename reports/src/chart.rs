@@ -79,7 +79,7 @@ where
     root.fill(&WHITE).map_err(e)?;
     let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
     let y_max = points.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
-    let mut chart = time_panel(&root, y_desc, y_max, faults, end_s.max(1.0))?;
+    let mut chart = time_panel(&root, y_desc, y_max, faults, end_s.max(1.0), ("sans-serif", "virtual time (s)"))?;
     chart.draw_series(LineSeries::new(points.iter().copied(), RGBColor(110, 40, 160).stroke_width(2))).map_err(e)?;
     root.present().map_err(e)
 }
@@ -103,6 +103,9 @@ where
     success_panel(&lower, edge, faults, x_max)?;
     root.present().map_err(e)
 }
+
+/// The run charts' font and time axis.
+const EN_AXIS: (&str, &str) = ("sans-serif", "virtual time (s), requests binned by their start");
 
 pub(crate) const SHADE: RGBAColor = RGBAColor(240, 80, 60, 0.15);
 
@@ -174,7 +177,7 @@ where
     DB::ErrorType: 'static,
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    let mut chart = time_panel(area, "success (%)", 105.0, faults, x_max)?;
+    let mut chart = time_panel(area, "success (%)", 105.0, faults, x_max, EN_AXIS)?;
     let line = edge.series.iter().filter(|p| p.requests > 0).map(|p| (p.t_s, 100.0 * p.ok as f64 / p.requests as f64));
     chart.draw_series(LineSeries::new(line, RGBColor(20, 130, 60).stroke_width(2))).map_err(e)?;
     Ok(())
@@ -188,6 +191,7 @@ pub(crate) fn time_panel<'a, DB: DrawingBackend>(
     y_max: f64,
     faults: &[FaultWindow],
     x_max: f64,
+    (font, x_desc): (&str, &str),
 ) -> Result<
     ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
     String,
@@ -204,10 +208,10 @@ where
         .map_err(e)?;
     chart
         .configure_mesh()
-        .x_desc("virtual time (s)")
+        .x_desc(x_desc)
         .y_desc(y_desc)
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
+        .label_style((font, 13))
+        .axis_desc_style((font, 14))
         .draw()
         .map_err(e)?;
     for f in faults {

@@ -62,6 +62,45 @@ pub struct ForestRow {
     pub better: Option<bool>,
 }
 
+/// The words and font of the charts (the report draws them in its language).
+#[derive(Debug, Clone, Copy)]
+pub struct Words<'a> {
+    /// Font family.
+    pub font: &'a str,
+    /// The p99 panel's axis.
+    pub p99_axis: &'a str,
+    /// The success panel's axis.
+    pub success_axis: &'a str,
+    /// The time axis.
+    pub time_axis: &'a str,
+    /// After each variant's name in the legend.
+    pub band_suffix: &'a str,
+}
+
+/// English, in the run charts' font.
+pub const ENGLISH: Words<'static> = Words {
+    font: "sans-serif",
+    p99_axis: "client p99 (ms, log scale)",
+    success_axis: "client success (%)",
+    time_axis: "virtual time (s)",
+    band_suffix: "(median, IQR shaded)",
+};
+
+/// The over-time chart as SVG text.
+pub fn over_time_svg(chart: &OverTime<'_>, words: &Words<'_>) -> Result<String, String> {
+    let mut out = String::new();
+    draw_over_time(SVGBackend::with_string(&mut out, SIZE).into_drawing_area(), chart, words)?;
+    Ok(out)
+}
+
+/// The forest plot as SVG text.
+pub fn forest_svg(title: &str, x_desc: &str, rows: &[ForestRow], font: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let size = (SIZE.0, (120 + 26 * rows.len() as u32).max(260));
+    draw_forest(SVGBackend::with_string(&mut out, size).into_drawing_area(), title, x_desc, rows, font)?;
+    Ok(out)
+}
+
 const PALETTE: [RGBColor; 6] = [
     RGBColor(200, 60, 40),
     RGBColor(30, 100, 200),
@@ -75,19 +114,23 @@ const PALETTE: [RGBColor; 6] = [
 pub fn write_over_time(dir: &Path, chart: &OverTime<'_>) -> Result<(), String> {
     register_font()?;
     let (png, svg) = (dir.join("over_time.png"), dir.join("over_time.svg"));
-    draw_over_time(BitMapBackend::new(&png, SIZE).into_drawing_area(), chart)
+    draw_over_time(BitMapBackend::new(&png, SIZE).into_drawing_area(), chart, &ENGLISH)
         .map_err(|e| format!("{}: {e}", png.display()))?;
-    draw_over_time(SVGBackend::new(&svg, SIZE).into_drawing_area(), chart)
+    draw_over_time(SVGBackend::new(&svg, SIZE).into_drawing_area(), chart, &ENGLISH)
         .map_err(|e| format!("{}: {e}", svg.display()))
 }
 
-fn draw_over_time<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &OverTime<'_>) -> Result<(), String>
+fn draw_over_time<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    c: &OverTime<'_>,
+    w: &Words<'_>,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
-    let root = root.titled(c.title, ("sans-serif", 20)).map_err(e)?;
+    let root = root.titled(c.title, (w.font, 20)).map_err(e)?;
     let (upper, lower) = root.split_vertically(SIZE.1 * 55 / 100);
     let x_max = c.end_s.max(1.0);
     let y_max = c.p99.iter().flat_map(|b| &b.points).map(|p| p.q75).fold(1.0f64, f64::max) * 2.0;
@@ -100,9 +143,9 @@ where
         .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
         .map_err(e)?;
     top.configure_mesh()
-        .y_desc("client p99 (ms, log scale)")
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
+        .y_desc(w.p99_axis)
+        .label_style((w.font, 13))
+        .axis_desc_style((w.font, 14))
         .draw()
         .map_err(e)?;
     for f in c.faults {
@@ -121,17 +164,17 @@ where
         top.draw_series(std::iter::once(Polygon::new(area, color.mix(0.15).filled()))).map_err(e)?;
         top.draw_series(LineSeries::new(b.points.iter().map(|p| (p.t_s, clamp(p.q50))), color.stroke_width(2)))
             .map_err(e)?
-            .label(format!("{} (median, IQR shaded)", b.name))
+            .label(format!("{} {}", b.name, w.band_suffix))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
     top.configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 13))
+        .label_font((w.font, 13))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
         .map_err(e)?;
-    let mut bottom = time_panel(&lower, "client success (%)", 105.0, c.faults, x_max)?;
+    let mut bottom = time_panel(&lower, w.success_axis, 105.0, c.faults, x_max, (w.font, w.time_axis))?;
     for (i, b) in c.success.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let area: Vec<(f64, f64)> =
@@ -150,9 +193,9 @@ pub fn write_forest(dir: &Path, title: &str, x_desc: &str, rows: &[ForestRow]) -
     register_font()?;
     let (png, svg) = (dir.join("differences.png"), dir.join("differences.svg"));
     let size = (SIZE.0, (120 + 26 * rows.len() as u32).max(260));
-    draw_forest(BitMapBackend::new(&png, size).into_drawing_area(), title, x_desc, rows)
+    draw_forest(BitMapBackend::new(&png, size).into_drawing_area(), title, x_desc, rows, "sans-serif")
         .map_err(|e| format!("{}: {e}", png.display()))?;
-    draw_forest(SVGBackend::new(&svg, size).into_drawing_area(), title, x_desc, rows)
+    draw_forest(SVGBackend::new(&svg, size).into_drawing_area(), title, x_desc, rows, "sans-serif")
         .map_err(|e| format!("{}: {e}", svg.display()))
 }
 
@@ -161,13 +204,14 @@ fn draw_forest<DB: DrawingBackend>(
     title: &str,
     x_desc: &str,
     rows: &[ForestRow],
+    font: &str,
 ) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     root.fill(&WHITE).map_err(e)?;
-    let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
+    let root = root.titled(title, (font, 20)).map_err(e)?;
     let reach = rows
         .iter()
         .flat_map(|r| [r.lo.abs(), r.hi.abs(), r.diff.abs()])
@@ -197,8 +241,8 @@ where
             }
         })
         .disable_y_mesh()
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
+        .label_style((font, 13))
+        .axis_desc_style((font, 14))
         .draw()
         .map_err(e)?;
     chart.draw_series(LineSeries::new([(0.0, -0.5), (0.0, n - 0.5)], BLACK.stroke_width(1))).map_err(e)?;

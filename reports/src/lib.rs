@@ -12,5 +12,6 @@ pub mod chart;
 pub mod compare_chart;
 pub mod csv_sink;
 pub mod output;
+pub mod report;
 pub mod summary;
 pub mod table;

@@ -80,10 +80,7 @@ pub fn check_destination(dest: &Path) -> Result<(), OutputError> {
         return not_ours("exists and is not a directory".to_owned());
     }
     let mut present = Vec::new();
-    for entry in std::fs::read_dir(dest).map_err(io_at(dest))? {
-        let entry = entry.map_err(io_at(dest))?;
-        present.push(entry.file_name().to_string_lossy().into_owned());
-    }
+    files_under(dest, "", &mut present)?;
     if present.is_empty() {
         return Ok(());
     }
@@ -101,10 +98,27 @@ pub fn check_destination(dest: &Path) -> Result<(), OutputError> {
         }
     };
     present.sort();
+    // Every file, at any depth, must be one faultline listed (a user's notes inside a run
+    // directory of a sweep are theirs too).
     match present.iter().find(|f| f.as_str() != MANIFEST && !listed.contains(f)) {
         Some(foreign) => not_ours(format!("holds {foreign}, which faultline did not write")),
         None => Ok(()),
     }
+}
+
+/// Every file under `dir`, as paths relative to it with `/` between parts, into `out`.
+fn files_under(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<(), OutputError> {
+    for entry in std::fs::read_dir(dir).map_err(io_at(dir))? {
+        let entry = entry.map_err(io_at(dir))?;
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        let kind = entry.file_type().map_err(io_at(dir))?;
+        if kind.is_dir() {
+            files_under(&entry.path(), &format!("{name}/"), out)?;
+        } else {
+            out.push(name);
+        }
+    }
+    Ok(())
 }
 
 /// A directory being written.
@@ -174,10 +188,9 @@ impl Staging {
     /// Writes the manifest and moves the finished directory into place, replacing an earlier
     /// faultline output there.
     pub fn commit(mut self) -> Result<PathBuf, OutputError> {
-        let mut files: Vec<String> = std::fs::read_dir(&self.tmp)
-            .map_err(io_at(&self.tmp))?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
+        let mut files = Vec::new();
+        files_under(&self.tmp, "", &mut files)?;
+        files.retain(|f| f != MANIFEST);
         files.sort();
         let manifest = files.iter().map(|f| format!("{f}\n")).collect::<String>();
         std::fs::write(self.tmp.join(MANIFEST), manifest).map_err(io_at(&self.tmp))?;
@@ -263,6 +276,16 @@ mod tests {
         s.commit().unwrap();
         std::fs::write(out.join("my-analysis.txt"), "mine").unwrap();
         assert!(Staging::new(&out).is_err());
+        // ... or to one of its subdirectories (a sweep's runs/seed-N).
+        let deep = base.join("deep");
+        let s = Staging::new(&deep).unwrap();
+        std::fs::create_dir_all(s.path().join("runs/seed-1")).unwrap();
+        std::fs::write(s.path().join("runs/seed-1/events.csv"), "t_us").unwrap();
+        s.commit().unwrap();
+        assert!(check_destination(&deep).is_ok(), "faultline's own nested files");
+        std::fs::write(deep.join("runs/seed-1/notes.txt"), "mine").unwrap();
+        let e = Staging::new(&deep).unwrap_err();
+        assert!(e.to_string().contains("runs/seed-1/notes.txt"), "{e}");
         // An output from before manifests (a run's files only) is faultline's.
         let old = base.join("old");
         std::fs::create_dir_all(&old).unwrap();

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, Logged, OwnedEvent};
 use crate::rng::{fnv1a, FNV_OFFSET};
-use crate::stats::{Histogram, Series, SeriesPoint};
+use crate::stats::{Answer, Histogram, Series, SeriesPoint};
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -286,11 +286,12 @@ impl Recorder {
         *agg.outcomes.entry(r.outcome).or_insert(0) += 1;
         agg.latency.record(r.latency_us());
         agg.attempts += u64::from(r.attempts);
-        agg.series.record(
-            r.start_us,
-            r.latency_us(),
-            matches!(r.outcome, Outcome::Ok | Outcome::Partial | Outcome::Fallback),
-        );
+        let answer = match r.outcome {
+            Outcome::Ok => Answer::Ok,
+            Outcome::Partial | Outcome::Fallback => Answer::Degraded,
+            _ => Answer::Failed,
+        };
+        agg.series.record(r.start_us, r.latency_us(), answer);
     }
 
     /// Records one event.

@@ -132,9 +132,12 @@ pub fn madsim_config() -> madsim::Config {
     cfg
 }
 
-/// The bin width of time series: at least 1 s, at most ~240 bins per run.
+/// The bin width of time series: about 120 bins per run, whole milliseconds, at least 10 ms.
 pub fn series_bin(duration: Duration) -> Duration {
-    Duration::from_secs((duration.as_secs() / 240).max(1))
+    // About 120 bins, whole milliseconds, at least 10 ms (a 1 s run still draws), 1 s for the
+    // 2-minute runs of the catalog.
+    let ms = (duration.as_millis() / 120).max(10);
+    Duration::from_millis(ms as u64)
 }
 
 /// The body of a run, inside a madsim runtime. Public so that madsim's `check_determinism`

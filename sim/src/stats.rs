@@ -125,19 +125,53 @@ pub struct SeriesPoint {
     pub t_s: f64,
     /// Requests that started in the bin.
     pub requests: u64,
-    /// Of those, how many succeeded.
+    /// Of those, how many were answered (ok, partial or fallback).
     pub ok: u64,
-    /// Median latency, ms.
+    /// Of the answered, how many in a degraded way (partial or fallback).
+    #[serde(default)]
+    pub degraded: u64,
+    /// Median latency of every request, ms.
     pub p50_ms: f64,
-    /// 99th percentile latency, ms.
+    /// 99th percentile latency of every request, ms.
     pub p99_ms: f64,
+    /// Median latency of the answered requests, ms (none answered: `None`).
+    #[serde(default)]
+    pub ok_p50_ms: Option<f64>,
+    /// 99th percentile of the answered, ms.
+    #[serde(default)]
+    pub ok_p99_ms: Option<f64>,
+    /// 99th percentile of the failed, ms (none failed: `None`): drawn apart, because a failure
+    /// that comes fast lowers the latency of "every request" without anything getting better.
+    #[serde(default)]
+    pub failed_p99_ms: Option<f64>,
+}
+
+/// How a request ended, as a series counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Answered in full.
+    Ok,
+    /// Answered by a fallback or partly.
+    Degraded,
+    /// Not answered.
+    Failed,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Bin {
+    requests: u64,
+    ok: u64,
+    degraded: u64,
+    all: SparseHistogram,
+    answered: SparseHistogram,
+    failed: SparseHistogram,
 }
 
 /// Per-time-bin counts and latencies of one edge.
 #[derive(Debug, Clone)]
 pub struct Series {
     bin_us: u64,
-    bins: BTreeMap<u64, (u64, u64, SparseHistogram)>,
+    bins: BTreeMap<u64, Bin>,
 }
 
 impl Series {
@@ -146,24 +180,35 @@ impl Series {
         Series { bin_us: bin_us.max(1), bins: BTreeMap::new() }
     }
 
-    /// Adds a request that started at `start_us` and took `latency_us`.
-    pub fn record(&mut self, start_us: u64, latency_us: u64, ok: bool) {
+    /// Adds a request that started at `start_us`, took `latency_us` and ended as `answer`.
+    pub fn record(&mut self, start_us: u64, latency_us: u64, answer: Answer) {
         let bin = self.bins.entry(start_us / self.bin_us).or_default();
-        bin.0 += 1;
-        bin.1 += u64::from(ok);
-        bin.2.record(latency_us);
+        bin.requests += 1;
+        bin.all.record(latency_us);
+        if answer == Answer::Failed {
+            bin.failed.record(latency_us);
+        } else {
+            bin.ok += 1;
+            bin.degraded += u64::from(answer == Answer::Degraded);
+            bin.answered.record(latency_us);
+        }
     }
 
     /// The bins in time order.
     pub fn points(&self) -> Vec<SeriesPoint> {
+        let ms = |h: &SparseHistogram, q: f64| (h.total > 0).then(|| h.quantile(q) as f64 / 1e3);
         self.bins
             .iter()
-            .map(|(b, (n, ok, h))| SeriesPoint {
+            .map(|(b, bin)| SeriesPoint {
                 t_s: (b * self.bin_us) as f64 / 1e6,
-                requests: *n,
-                ok: *ok,
-                p50_ms: h.quantile(0.5) as f64 / 1e3,
-                p99_ms: h.quantile(0.99) as f64 / 1e3,
+                requests: bin.requests,
+                ok: bin.ok,
+                degraded: bin.degraded,
+                p50_ms: bin.all.quantile(0.5) as f64 / 1e3,
+                p99_ms: bin.all.quantile(0.99) as f64 / 1e3,
+                ok_p50_ms: ms(&bin.answered, 0.5),
+                ok_p99_ms: ms(&bin.answered, 0.99),
+                failed_p99_ms: ms(&bin.failed, 0.99),
             })
             .collect()
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use faultline_reports::compare_chart::{self, Band, BandPoint, ForestRow, OverTime};
-use faultline_reports::output::{Staging, MANIFEST};
+use faultline_reports::output::{check_destination, Staging, MANIFEST};
 use faultline_reports::table;
 use faultline_scenarios::experiment::compare::Direction;
 use faultline_scenarios::experiment::stats::quantile;
@@ -38,6 +38,8 @@ struct Summary<'a> {
     /// Per variant: seeds with a violated check.
     failing_seeds: BTreeMap<&'a str, Vec<u64>>,
     differences: &'a [Difference],
+    /// The fault windows (the same in every variant and seed), for reports.
+    faults: &'a [faultline_sim::FaultWindow],
 }
 
 /// The bare command: the demo shop three ways over seeds 1..10, compared.
@@ -70,7 +72,10 @@ fn remove_old_demo(out: &Path) {
     let Ok(entries) = std::fs::read_dir(out) else { return };
     let names: Vec<_> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     let old = !names.is_empty()
-        && names.iter().all(|n| catalog::DEMO.contains(&n.as_str()) && out.join(n).join(MANIFEST).is_file());
+        && names.iter().all(|n| {
+            let dir = out.join(n);
+            catalog::DEMO.contains(&n.as_str()) && dir.join(MANIFEST).is_file() && check_destination(&dir).is_ok()
+        });
     if old {
         let _ = std::fs::remove_dir_all(out);
     }
@@ -80,8 +85,12 @@ fn remove_old_demo(out: &Path) {
 pub(super) fn check_names(variants: &[Variant]) -> Result<(), CliError> {
     let mut seen = Vec::new();
     for v in variants {
-        if v.name.is_empty() || v.name.starts_with('.') || v.name.contains(['/', '\\']) {
-            return Err(usage(format!("variant name {:?}: it names a directory: no '/', '\\' or leading '.'", v.name)));
+        let allowed = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+        if v.name.is_empty() || v.name.chars().count() > 80 || !v.name.chars().all(allowed) {
+            return Err(usage(format!(
+                "variant name {:?}: it names a directory: 1 to 80 letters, digits, '-' or '_'",
+                v.name
+            )));
         }
         if seen.contains(&&v.name) {
             return Err(usage(format!(
@@ -123,6 +132,7 @@ pub(super) fn compare(variants: &[Variant], plan: &Plan, out: &Path) -> Result<u
     let failing: BTreeMap<&str, Vec<u64>> =
         all.iter().map(|(n, r)| (*n, r.iter().filter(|r| !r.passed()).map(|r| r.seed).collect())).collect();
     let passed = failing.values().all(Vec::is_empty);
+    let faults = fault_windows(&variants[0]);
     let summary = Summary {
         base: base_name,
         variants: all[1..].iter().map(|(n, _)| *n).collect(),
@@ -130,9 +140,10 @@ pub(super) fn compare(variants: &[Variant], plan: &Plan, out: &Path) -> Result<u
         passed,
         failing_seeds: failing.clone(),
         differences: &diffs,
+        faults: &faults,
     };
     table::write_json(&dir.join("summary.json"), &summary).map_err(io("summary.json"))?;
-    draw(dir, &all, &diffs, variants, plan).map_err(super::internal)?;
+    draw(dir, &all, &diffs, &faults, plan).map_err(super::internal)?;
     let dest = staging.commit().map_err(output_error)?;
     print_table(base_name, &diffs, plan);
     for (name, seeds) in failing.iter().filter(|(_, s)| !s.is_empty()) {
@@ -233,34 +244,23 @@ fn draw(
     dir: &Path,
     all: &[(&str, Vec<SeedResult>)],
     diffs: &[Difference],
-    variants: &[Variant],
+    faults: &[faultline_sim::FaultWindow],
     plan: &Plan,
 ) -> Result<(), String> {
     let p99: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| b.p99_ms)).collect();
     let success: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| 100.0 * b.success)).collect();
-    let spec = &variants[0].scenario.spec;
-    let faults: Vec<faultline_sim::FaultWindow> = spec
-        .faults
-        .0
-        .iter()
-        .map(|f| faultline_sim::FaultWindow {
-            kind: f.kind.name().to_owned(),
-            target: f.target.to_string(),
-            start_s: f.at.as_secs_f64(),
-            end_s: f.end().map_or(spec.duration.as_secs_f64(), |e| e.as_secs_f64()),
-        })
-        .collect();
+
     let end_s = all.iter().flat_map(|(_, r)| r).map(|r| r.virtual_s).fold(1.0, f64::max);
     let title = format!("{} variants over seeds {}: median across seeds, IQR shaded", all.len(), plan.seeds);
-    compare_chart::write_over_time(
-        dir,
-        &OverTime { title: &title, p99: &p99, success: &success, faults: &faults, end_s },
-    )?;
+    compare_chart::write_over_time(dir, &OverTime { title: &title, p99: &p99, success: &success, faults, end_s })?;
     let rows: Vec<ForestRow> = diffs
         .iter()
-        .filter(|d| d.base_mean.abs() > 1e-12 && d.mean_diff.is_finite())
+        .filter(|d| d.mean_diff.is_finite())
         .map(|d| {
-            let rel = |x: f64| 100.0 * x / d.base_mean.abs();
+            // Relative to the larger of the two means, so that a metric whose base is 0
+            // (violations, degraded answers) still shows.
+            let scale = d.base_mean.abs().max(d.variant_mean.abs()).max(1e-12);
+            let rel = |x: f64| 100.0 * x / scale;
             let better = match d.finding {
                 Finding::Better => Some(true),
                 Finding::Worse => Some(false),
@@ -280,7 +280,22 @@ fn draw(
     compare_chart::write_forest(
         dir,
         &title,
-        "difference, % of the base's mean (green better, red worse, grey neither)",
+        "difference, % of the larger of the two means (green better, red worse, grey neither)",
         &rows,
     )
+}
+
+/// The fault windows of a variant's plan (the same whatever the seed).
+fn fault_windows(variant: &Variant) -> Vec<faultline_sim::FaultWindow> {
+    let spec = &variant.scenario.spec;
+    spec.faults
+        .0
+        .iter()
+        .map(|f| faultline_sim::FaultWindow {
+            kind: f.kind.name().to_owned(),
+            target: f.target.to_string(),
+            start_s: f.at.as_secs_f64(),
+            end_s: f.end().map_or(spec.duration.as_secs_f64(), |e| e.as_secs_f64()),
+        })
+        .collect()
 }

@@ -23,8 +23,12 @@ struct Part {
 }
 
 fn read_part(dir: &Path) -> Result<Part, CliError> {
-    let key: SweepKey = table::read_json(&dir.join(KEY_FILE))
-        .map_err(|e| usage(format!("{}: not a finished sweep ({e})", dir.display())))?;
+    let key: SweepKey = table::read_json(&dir.join(KEY_FILE)).map_err(|_| {
+        usage(format!(
+            "merge: {} is not a finished sweep (no readable {KEY_FILE}); if its shard was interrupted, run its command again to finish it",
+            dir.display()
+        ))
+    })?;
     let results: Vec<SeedResult> = table::read_json_lines(&dir.join("results.jsonl")).map_err(usage)?;
     let walls = read_timing(&dir.join("timing.csv"));
     Ok(Part { dir: dir.to_path_buf(), key, results, walls })
@@ -48,10 +52,14 @@ fn check_parts(parts: &[Part]) -> Result<SweepKey, CliError> {
     for p in parts {
         let same = SweepKey { shard: Shard::ALL, ..p.key.clone() };
         if same != whole || p.key.shard.n != n {
+            let mut why = super::sweep::differences(&first.key, &p.key);
+            if p.key.shard.n != n {
+                why = format!("{n} shards there, {} here", p.key.shard.n);
+            }
             return Err(usage(format!(
-                "merge: {} is another sweep than {} ({} seeds {} shard {} vs {} seeds {} shard {}, version {} vs {}); merge only the shards of one sweep",
-                p.dir.display(), first.dir.display(), p.key.scenario, p.key.seeds, p.key.shard,
-                first.key.scenario, first.key.seeds, first.key.shard, p.key.faultline_version, first.key.faultline_version
+                "merge: {} is not a shard of the same sweep as {} ({why}); merge only the shards of one sweep",
+                p.dir.display(),
+                first.dir.display()
             )));
         }
         if let Some(other) = seen.insert(p.key.shard.k, &p.dir) {
@@ -99,16 +107,22 @@ pub(super) fn merge(dirs: &[PathBuf], out: &Path) -> Result<u8, CliError> {
     }
     write_outputs(staging.path(), &scenario, &key, &results, &walls)?;
     let dest = staging.commit().map_err(output_error)?;
-    let failing = results.iter().filter(|r| !r.passed()).count();
-    println!(
-        "merged {} shards: {} seeds {} ({} failing) into {}",
-        dirs.len(),
-        key.scenario,
-        key.seeds,
-        failing,
-        dest.display()
-    );
-    Ok(if failing == 0 { 0 } else { EXIT_CHECK_FAILED })
+    let failing: Vec<&SeedResult> = results.iter().filter(|r| !r.passed()).collect();
+    let (n, shown) = (failing.len(), dirs.len());
+    println!("merged {shown} shards: {} seeds {} ({n} failing) into {}", key.scenario, key.seeds, dest.display());
+    for r in failing.iter().take(5) {
+        let first = r.checks.iter().find_map(|c| c.first.clone()).unwrap_or_default();
+        println!(
+            "  seed {}: {first}\n    replay: {} {}",
+            r.seed,
+            super::program(),
+            scenario.with_seed(r.seed).reproduce_args()
+        );
+    }
+    if n > 5 {
+        println!("  ... and {} more in {}/summary.json", n - 5, dest.display());
+    }
+    Ok(if failing.is_empty() { 0 } else { EXIT_CHECK_FAILED })
 }
 
 fn copy_runs(from: &Path, to: &Path) -> Result<(), CliError> {

@@ -55,6 +55,15 @@ enum Command {
     /// faults in every variant): per metric a mean difference with a 95% CI, a p-value and a
     /// finding; comparison.csv, summary.json and charts. Exit 1 if a check is violated.
     Compare(CompareArgs),
+    /// Write a teaching report (one self-contained HTML file and the same as Markdown) from a
+    /// run's, a sweep's or a comparison's output directory, in English or Korean.
+    Report {
+        /// The output directory.
+        dir: PathBuf,
+        /// en (English) or ko (Korean).
+        #[arg(long, default_value = "en")]
+        lang: String,
+    },
     /// Join the shards of one sweep (`sweep --shard K/N`) into what one machine would have
     /// written; refuses shards of different sweeps and incomplete or overlapping sets.
     Merge {
@@ -88,6 +97,9 @@ struct CompareArgs {
     /// Output directory (default: out/compare-<base>-seeds<A>-<B>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also write a teaching report into the output (report.<lang>.html and .md): en or ko.
+    #[arg(long, value_name = "en|ko", num_args = 0..=1, default_missing_value = "en")]
+    report: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +121,9 @@ struct SweepArgs {
     /// Keep every seed's requests.csv and events.csv (failing seeds' are always kept).
     #[arg(long)]
     keep_runs: bool,
+    /// Also write a teaching report into the output (report.<lang>.html and .md): en or ko.
+    #[arg(long, value_name = "en|ko", num_args = 0..=1, default_missing_value = "en")]
+    report: Option<String>,
     /// Run only shard K of N of the seeds (1 <= K <= N); `faultline merge` joins the shards.
     #[arg(long, value_name = "K/N", conflicts_with = "shard_from_env")]
     shard: Option<String>,
@@ -138,6 +153,9 @@ struct RunArgs {
     /// earlier outputs, never a directory holding other files.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also write a teaching report into the output (report.<lang>.html and .md): en or ko.
+    #[arg(long, value_name = "en|ko", num_args = 0..=1, default_missing_value = "en")]
+    report: Option<String>,
 }
 
 /// A failure with its exit code and one-line message.
@@ -167,27 +185,40 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         }
         Some(Command::Show { name }) => show(&name),
         Some(Command::Run(args)) => {
+            check_lang(&args.report)?;
             let scenario = load(&args.scenario)?;
-            let out = args.out.unwrap_or_else(|| default_out(&scenario));
-            run::run(&scenario, &out)
+            let out = args.out.clone().unwrap_or_else(|| default_out(&scenario));
+            with_report(run::run(&scenario, &out), &out, &args.report)
         }
         Some(Command::Check(args)) => check::check(&load(&args)?),
         Some(Command::Sweep(args)) => {
-            let scenario = load(&ScenarioArgs { scenario: args.scenario.clone(), seed: None, set: args.set.clone() })?;
+            check_lang(&args.report)?;
             let plan = sweep_plan(&args)?;
+            let scenario = load(&ScenarioArgs { scenario: args.scenario.clone(), seed: None, set: args.set.clone() })?;
             let out = args.out.clone().unwrap_or_else(|| sweep_out(&scenario, &plan));
-            sweep::run(&scenario, &plan, &out)
+            with_report(sweep::run(&scenario, &plan, &out), &out, &args.report)
         }
         Some(Command::Merge { dirs, out }) => merge::merge(&dirs, &out),
+        Some(Command::Report { dir, lang }) => {
+            report(&dir, &lang)?;
+            Ok(0)
+        }
         Some(Command::Compare(args)) => {
-            let variants = compare_variants(&args)?;
+            check_lang(&args.report)?;
             let seeds: SeedRange = args.seeds.parse().map_err(usage)?;
+            check_count(seeds, Shard::ALL)?;
             let plan = sweep::Plan { seeds, shard: Shard::ALL, jobs: jobs(args.jobs)?, keep_runs: false, quiet: false };
+            let variants = compare_variants(&args)?;
+            compare::check_names(&variants)?;
             let base = &variants[0].name;
-            let out = args.out.clone().unwrap_or_else(|| {
-                PathBuf::from("out").join(format!("compare-{base}-seeds{}-{}", seeds.first, seeds.last))
-            });
-            compare::compare(&variants, &plan, &out)
+            let mut name = format!("compare-{base}-seeds{}-{}", seeds.first, seeds.last);
+            let given: Vec<&str> =
+                args.scenarios.iter().chain(&args.vary).chain(&args.set).map(String::as_str).collect();
+            if given.len() > 2 || !args.vary.is_empty() || !args.set.is_empty() {
+                name.push_str(&format!("-{}", short_hash(&given)));
+            }
+            let out = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name));
+            with_report(compare::compare(&variants, &plan, &out), &out, &args.report)
         }
     }
 }
@@ -205,7 +236,15 @@ fn compare_variants(args: &CompareArgs) -> Result<Vec<compare::Variant>, CliErro
     let mut variants = Vec::new();
     for name in &args.scenarios {
         let scenario = load(&ScenarioArgs { scenario: name.clone(), seed: None, set: args.set.clone() })?;
-        variants.push(compare::Variant { name: scenario.spec.name.clone(), scenario });
+        // A file is named by its file name (an edited copy of a catalog scenario keeps the
+        // catalog's `name` inside, and must not collide with it).
+        let name = match &scenario.source {
+            faultline_scenarios::Source::File(path) => std::path::Path::new(path)
+                .file_stem()
+                .map_or(scenario.spec.name.clone(), |s| s.to_string_lossy().into_owned()),
+            _ => scenario.spec.name.clone(),
+        };
+        variants.push(compare::Variant { name, scenario });
     }
     for vary in &args.vary {
         let mut words = vary.split_whitespace();
@@ -220,6 +259,25 @@ fn compare_variants(args: &CompareArgs) -> Result<Vec<compare::Variant>, CliErro
     Ok(variants)
 }
 
+/// Eight hex digits that tell apart experiments with other scenarios or overrides, for the
+/// default output directory's name.
+fn short_hash(parts: &[&str]) -> String {
+    let text = parts.join("\u{1f}");
+    let h = faultline_sim::rng::fnv1a(faultline_sim::rng::FNV_OFFSET, text.as_bytes());
+    format!("{:08x}", h >> 32)
+}
+
+fn check_count(seeds: SeedRange, shard: Shard) -> Result<(), CliError> {
+    let max = faultline_scenarios::experiment::seeds::MAX_SEEDS;
+    let n = shard.count(seeds);
+    if n > max {
+        return Err(usage(format!(
+            "--seeds {seeds}: {n} seeds in one process, more than {max}: shard the range (--shard K/N)"
+        )));
+    }
+    Ok(())
+}
+
 fn sweep_plan(args: &SweepArgs) -> Result<sweep::Plan, CliError> {
     let seeds: SeedRange = args.seeds.parse().map_err(usage)?;
     let jobs = jobs(args.jobs)?;
@@ -228,6 +286,7 @@ fn sweep_plan(args: &SweepArgs) -> Result<sweep::Plan, CliError> {
         (None, true) => shard_from_env()?,
         (None, false) => Shard::ALL,
     };
+    check_count(seeds, shard)?;
     Ok(sweep::Plan { seeds, shard, jobs, keep_runs: args.keep_runs, quiet: false })
 }
 
@@ -242,6 +301,11 @@ fn shard_from_env() -> Result<Shard, CliError> {
 
 fn sweep_out(s: &Scenario, plan: &sweep::Plan) -> PathBuf {
     let mut name = format!("{}-seeds{}-{}", s.spec.name, plan.seeds.first, plan.seeds.last);
+    if !s.overrides.is_empty() || matches!(s.source, faultline_scenarios::Source::File(_)) {
+        let parts: Vec<&str> =
+            std::iter::once(s.source.as_arg()).chain(s.overrides.iter().map(String::as_str)).collect();
+        name.push_str(&format!("-{}", short_hash(&parts)));
+    }
     if plan.shard != Shard::ALL {
         name.push_str(&format!("-shard{}of{}", plan.shard.k, plan.shard.n));
     }
@@ -288,6 +352,37 @@ fn show(name: &str) -> Result<u8, CliError> {
             "no built-in scenario \"{name}\"{}; `faultline list` shows the catalog",
             faultline_scenarios::did_you_mean(name, &catalog::names())
         ))),
+    }
+}
+
+fn check_lang(lang: &Option<String>) -> Result<(), CliError> {
+    match lang {
+        Some(l) => l.parse::<faultline_reports::report::Lang>().map(|_| ()).map_err(usage),
+        None => Ok(()),
+    }
+}
+
+/// After a command that wrote `out`: its report too, if asked for. The command's exit code
+/// stands (a violated check is still exit 1 with its report written).
+fn with_report(done: Result<u8, CliError>, out: &std::path::Path, lang: &Option<String>) -> Result<u8, CliError> {
+    let code = done?;
+    if let Some(lang) = lang {
+        report(out, lang)?;
+    }
+    Ok(code)
+}
+
+/// Writes the report of `dir` in `lang` and says where it is.
+fn report(dir: &std::path::Path, lang: &str) -> Result<(), CliError> {
+    use faultline_reports::report::{self, ReportError};
+    let lang: report::Lang = lang.parse().map_err(usage)?;
+    match report::write(dir, lang) {
+        Ok(html) => {
+            println!("report: {} (and report.{lang}.md beside it)", html.display());
+            Ok(())
+        }
+        Err(e @ ReportError::NotAnOutput(_)) => Err(usage(format!("report: {e}"))),
+        Err(e) => Err(internal(format!("report: {e}"))),
     }
 }
 

@@ -61,6 +61,7 @@ pub(super) fn sweep_into(
     out: &Path,
 ) -> Result<(Vec<SeedResult>, Vec<f64>), CliError> {
     let key = SweepKey::of(scenario, plan.seeds, plan.shard, env!("CARGO_PKG_VERSION"));
+    refuse_another_sweep(out, &key)?;
     let staging = Staging::resume(out, KEY_FILE, &key_text(&key)).map_err(output_error)?;
     let dir = staging.path().to_path_buf();
     let done_dir = dir.join("done");
@@ -87,18 +88,8 @@ pub(super) fn sweep_into(
         }
     };
     let on_done = |r: SeedRun<'_>| {
-        let kept = if plan.keep_runs {
-            write_run_files(&runs_dir, r.scenario, r.execution)
-        } else if !r.result.passed() {
-            rerun_into(&runs_dir, r.scenario)
-        } else {
-            Ok(())
-        };
         let one = Saved { result: r.result.clone(), wall_s: r.wall_s };
-        let saved = kept.and_then(|_| {
-            table::write_json(&done_dir.join(format!("{}.json", r.result.seed)), &one).map_err(|e| e.to_string())
-        });
-        if let Err(e) = saved {
+        if let Err(e) = save_seed(&r, &one, plan.keep_runs, (&runs_dir, &done_dir)) {
             push(&errors, e);
         }
         progress.step(!r.result.passed());
@@ -120,6 +111,53 @@ pub(super) fn sweep_into(
     std::fs::remove_dir_all(&done_dir).map_err(|e| internal(format!("{}: {e}", done_dir.display())))?;
     staging.commit().map_err(output_error)?;
     Ok((results, walls))
+}
+
+/// Refuses an `out` that holds a finished sweep with another key (exit 2), saying what differs.
+fn refuse_another_sweep(out: &Path, key: &SweepKey) -> Result<(), CliError> {
+    match table::read_json::<SweepKey>(&out.join(KEY_FILE)) {
+        Ok(there) if &there != key => Err(super::usage(format!(
+            "{}: holds another sweep ({}); choose another --out, or remove that directory to replace it",
+            out.display(),
+            differences(&there, key)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// What differs between two sweeps' keys, in words.
+pub(super) fn differences(there: &SweepKey, here: &SweepKey) -> String {
+    let mut d = Vec::new();
+    if there.scenario != here.scenario || there.source != here.source {
+        d.push(format!("scenario {} there, {} here", there.source, here.source));
+    }
+    if there.overrides != here.overrides {
+        d.push(format!("--set {:?} there, {:?} here", there.overrides, here.overrides));
+    }
+    if there.document != here.document && there.source == here.source {
+        d.push("the scenario file changed".to_owned());
+    }
+    if there.seeds != here.seeds {
+        d.push(format!("seeds {} there, {} here", there.seeds, here.seeds));
+    }
+    if there.shard != here.shard {
+        d.push(format!("shard {} there, {} here", there.shard, here.shard));
+    }
+    if there.faultline_version != here.faultline_version {
+        d.push(format!("faultline {} there, {} here", there.faultline_version, here.faultline_version));
+    }
+    d.join("; ")
+}
+
+/// Keeps a finished seed: its run's files when asked for (always for a failing seed), then
+/// its result in `done/`, last, so that a seed whose result is saved is complete.
+fn save_seed(r: &SeedRun<'_>, one: &Saved, keep_runs: bool, (runs, done): (&Path, &Path)) -> Result<(), String> {
+    if keep_runs {
+        write_run_files(runs, r.scenario, r.execution)?;
+    } else if !r.result.passed() {
+        rerun_into(runs, r.scenario)?;
+    }
+    table::write_json(&done.join(format!("{}.json", r.result.seed)), one).map_err(|e| e.to_string())
 }
 
 fn push(errors: &Mutex<Vec<String>>, e: String) {

@@ -11,8 +11,8 @@
 //! whole 95% CI lies beyond the noise band on one side of zero **and** the Wilcoxon p-value is
 //! below 0.05; otherwise *no detectable difference*. The noise band is the larger of 1% of the
 //! base's mean and the metric's floor (e.g. 0.1 percentage point of success, 0.1 ms): smaller
-//! differences are not worth a verdict whatever their CI. With 5 seeds or fewer the Wilcoxon
-//! test cannot reach 0.05, so no finding is ever better or worse: run more seeds.
+//! differences are not worth a verdict whatever their CI. With 5 seeds or fewer and no ties
+//! the Wilcoxon test cannot reach 0.05, so no finding is better or worse: run more seeds.
 
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 //! comparison pairs across variants.
 //!
 //! **Time to recover** after a fault: from the fault's end to the start of the first time bin
-//! of the entry edge's series (1 s for runs up to 4 minutes) that ends after the fault and in
+//! of the entry edge's series (a 120th of the run's duration: 1 s for a 2-minute run) that ends after the fault and in
 //! which the share of answered requests is back to at least [`RECOVERED_SHARE`] of the
 //! baseline: the share answered in the bins that end before the first fault starts (1 when no
 //! bin does). 0 when the bin in which the fault ends already qualifies. A run that never

@@ -9,6 +9,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// The longest seed range a sweep accepts (longer is surely a typo).
+pub const MAX_RANGE: u64 = 1_000_000_000_000;
+/// The most seeds one process runs (its shard of the range).
+pub const MAX_SEEDS: u64 = 1_000_000;
+
 /// Seeds `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedRange {
@@ -26,7 +31,7 @@ impl SeedRange {
 
     /// How many seeds.
     pub fn len(&self) -> u64 {
-        self.last - self.first + 1
+        (self.last - self.first).saturating_add(1)
     }
 
     /// Never true (a range holds at least one seed); for clippy's sake.
@@ -58,6 +63,9 @@ impl FromStr for SeedRange {
         if last < first || (s.split_once("..").is_none() && last == 0) {
             return Err(format!("--seeds {s:?} is empty or reversed: write A..B with A <= B, or N >= 1"));
         }
+        if last - first >= MAX_RANGE {
+            return Err(format!("--seeds {s:?} names more than {MAX_RANGE} seeds: a typo? (one process runs at most {MAX_SEEDS}; shard a longer range)"));
+        }
         Ok(SeedRange { first, last })
     }
 }
@@ -85,6 +93,16 @@ impl Shard {
             return Err(format!("shard {k}/{n}: K must be between 1 and N, and N at least 1"));
         }
         Ok(Shard { k, n })
+    }
+
+    /// How many seeds of `range` this shard runs.
+    pub fn count(&self, range: SeedRange) -> u64 {
+        let len = range.len();
+        if self.k > len {
+            0
+        } else {
+            (len - self.k) / self.n + 1
+        }
     }
 
     /// This shard's seeds of `range`, in order.
@@ -137,6 +155,12 @@ mod tests {
             assert!(bad.parse::<Shard>().is_err(), "{bad:?} was accepted");
         }
         assert_eq!(Shard::from_index(0, 3), Ok(Shard { k: 1, n: 3 }));
+        for (k, n) in [(1, 1), (2, 3), (3, 3), (5, 4), (7, 30)] {
+            assert_eq!(Shard { k, n }.count(range), Shard { k, n }.seeds(range).len() as u64, "{k}/{n}");
+        }
+        for bad in ["18446744073709551615", "0..18446744073709551615", "1..1000000000001"] {
+            assert!(bad.parse::<SeedRange>().unwrap_err().contains("more than"), "{bad}");
+        }
         assert!(Shard::from_index(3, 3).is_err());
     }
 }

@@ -81,7 +81,8 @@ pub fn sweep(scenario: &Scenario, seeds: &[u64], options: &SweepOptions<'_>) -> 
         }
     };
     std::thread::scope(|s| {
-        for _ in 0..options.jobs.max(1) {
+        // More threads than seeds (or than any machine has cores for) would only wait.
+        for _ in 0..options.jobs.clamp(1, seeds.len().clamp(1, 256)) {
             s.spawn(worker);
         }
     });

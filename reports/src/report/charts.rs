@@ -1,0 +1,333 @@
+//! The charts of a run report, drawn as SVG text in the report's language with a font that has
+//! Hangul (NanumSquare, SIL Open Font License, `reports/assets`): latency of the answered and
+//! of the failed apart, requests per second by outcome, and lanes of what the patterns did
+//! (breaker states per node, retries per second, crashes and restarts).
+
+use std::sync::Once;
+
+use faultline_sim::stats::SeriesPoint;
+use faultline_sim::FaultWindow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::read::EventRow;
+use super::texts::Texts;
+
+/// The font family the report's charts and pages use.
+pub const FAMILY: &str = "NanumSquare";
+/// The font itself (embedded in the HTML, so that the page needs no installed font).
+pub const FONT: &[u8] = include_bytes!("../../assets/NanumSquareR.ttf");
+
+const W: u32 = 960;
+const SHADE: RGBAColor = RGBAColor(240, 80, 60, 0.15);
+
+/// Makes the family known to plotters (for measuring text).
+pub fn register() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            let _ = plotters::style::register_font(FAMILY, style, FONT);
+        }
+    });
+}
+
+type Res = Result<(), String>;
+/// Reads one figure from a bin.
+type Read<T> = fn(&SeriesPoint) -> T;
+/// A stacked layer's bottom and top, in requests.
+type Span = (u64, u64);
+
+fn svg(height: u32, draw: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Res) -> Result<String, String> {
+    register();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (W, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        draw(root)?;
+    }
+    Ok(out)
+}
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+fn shade_faults<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    faults: &[FaultWindow],
+    (y0, y1): (f64, f64),
+    label: &str,
+) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    for (i, f) in faults.iter().enumerate() {
+        let s = chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(f.start_s, y0), (f.end_s.max(f.start_s + 0.05), y1)],
+                SHADE.filled(),
+            )))
+            .map_err(err)?;
+        if i == 0 {
+            let label = label.to_owned();
+            s.label(label).legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], SHADE.filled()));
+        }
+        let text = format!("{} {}", f.kind, f.target);
+        let style = (FAMILY, 12).into_font().color(&RGBColor(150, 40, 30));
+        chart.draw_series(std::iter::once(Text::new(text, (f.start_s, y1), style))).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Latency over time: p50 and p99 of the answered, p99 of the failed, apart (log scale).
+pub fn latency(points: &[SeriesPoint], faults: &[FaultWindow], end_s: f64, t: &Texts) -> Result<String, String> {
+    let values: Vec<f64> = points.iter().flat_map(|p| [p.ok_p50_ms, p.ok_p99_ms, p.failed_p99_ms]).flatten().collect();
+    let y_max = values.iter().copied().fold(1.0f64, f64::max) * 3.0;
+    let y_min = values.iter().copied().filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.01) / 2.0;
+    svg(420, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .margin(14)
+            .x_label_area_size(42)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..end_s.max(0.001), (y_min..y_max).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(t.t("axis_time"))
+            .y_desc(t.t("axis_latency"))
+            .y_label_formatter(&|v| format_ms(*v))
+            .x_label_formatter(&|v| format_num(*v))
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
+            .draw()
+            .map_err(err)?;
+        shade_faults(&mut chart, faults, (y_min, y_max), &t.t("legend_fault"))?;
+        let lines: [(&str, RGBColor, Read<Option<f64>>); 3] = [
+            ("legend_ok_p50", RGBColor(30, 100, 200), |p| p.ok_p50_ms),
+            ("legend_ok_p99", RGBColor(20, 140, 70), |p| p.ok_p99_ms),
+            ("legend_failed_p99", RGBColor(200, 50, 40), |p| p.failed_p99_ms),
+        ];
+        for (key, color, read) in lines {
+            let pts: Vec<(f64, f64)> = points.iter().filter_map(|p| read(p).map(|v| (p.t_s, v.max(y_min)))).collect();
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                .map_err(err)?
+                .label(t.t(key))
+                .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
+            chart.draw_series(LineSeries::new(pts, color.mix(0.6).stroke_width(1))).map_err(err)?;
+        }
+        legend(&mut chart)
+    })
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FAMILY, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// Requests per second by outcome, stacked: answered in full, degraded, failed.
+pub fn outcomes(
+    points: &[SeriesPoint],
+    bin_s: f64,
+    faults: &[FaultWindow],
+    end_s: f64,
+    t: &Texts,
+) -> Result<String, String> {
+    let rate = |n: u64| n as f64 / bin_s.max(1e-9);
+    let y_max = points.iter().map(|p| rate(p.requests)).fold(1.0f64, f64::max) * 1.15;
+    svg(340, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .margin(14)
+            .x_label_area_size(42)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..end_s.max(0.001), 0f64..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(t.t("axis_time"))
+            .y_desc(t.t("axis_rate"))
+            .x_label_formatter(&|v| format_num(*v))
+            .y_label_formatter(&|v| format_num(*v))
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
+            .draw()
+            .map_err(err)?;
+        shade_faults(&mut chart, faults, (0.0, y_max), &t.t("legend_fault"))?;
+        // Stacked from the bottom: full answers, then degraded, then failed.
+        let layers: [(&str, RGBColor, Read<Span>); 3] = [
+            ("legend_ok", RGBColor(20, 140, 70), |p| (0, p.ok - p.degraded)),
+            ("legend_degraded", RGBColor(230, 160, 20), |p| (p.ok - p.degraded, p.ok)),
+            ("legend_failed", RGBColor(200, 50, 40), |p| (p.ok, p.requests)),
+        ];
+        for (key, color, span) in layers {
+            let bars = points.iter().filter(|p| span(p).1 > span(p).0).map(|p| {
+                let (lo, hi) = span(p);
+                Rectangle::new([(p.t_s, rate(lo)), (p.t_s + bin_s, rate(hi))], color.mix(0.8).filled())
+            });
+            chart
+                .draw_series(bars)
+                .map_err(err)?
+                .label(t.t(key))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.filled()));
+        }
+        legend(&mut chart)
+    })
+}
+
+/// A lane of what the patterns did: a name and its marks.
+struct Lane {
+    name: String,
+    marks: Vec<Mark>,
+}
+
+enum Mark {
+    /// A span in a colour (a breaker's state).
+    Span(f64, f64, RGBColor),
+    /// A bar of height 0..1 (retries per second, scaled to the lane's largest).
+    Bar(f64, f64, f64),
+    /// An instant, drawn as a glyph.
+    At(f64, &'static str, RGBColor),
+}
+
+/// Lanes under the time axis: breaker state per node, retries per second, crashes and
+/// restarts. `None` when the run recorded none of these.
+pub fn lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Result<Option<String>, String> {
+    let lanes = build_lanes(events, end_s, bin_s, t);
+    if lanes.is_empty() {
+        return Ok(None);
+    }
+    let n = lanes.len();
+    let height = 90 + 34 * n as u32;
+    let label_width = lanes.iter().map(|l| l.name.chars().count() as u32 * 8 + 20).max().unwrap_or(100).min(360);
+    svg(height, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .margin(14)
+            .x_label_area_size(42)
+            .y_label_area_size(label_width)
+            .build_cartesian_2d(0f64..end_s.max(0.001), -0.5f64..n as f64 - 0.5)
+            .map_err(err)?;
+        let names: Vec<String> = lanes.iter().map(|l| l.name.clone()).collect();
+        chart
+            .configure_mesh()
+            .x_desc(t.t("axis_time"))
+            .x_label_formatter(&|v| format_num(*v))
+            .y_labels(n)
+            .y_label_formatter(&|y| {
+                let i = y.round();
+                if (y - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(n.saturating_sub(1 + i as usize)).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .disable_y_mesh()
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
+            .draw()
+            .map_err(err)?;
+        for (i, lane) in lanes.iter().enumerate() {
+            let y = (n - 1 - i) as f64;
+            for m in &lane.marks {
+                match *m {
+                    Mark::Span(a, b, c) => {
+                        let r = Rectangle::new([(a, y - 0.3), (b, y + 0.3)], c.filled());
+                        chart.draw_series(std::iter::once(r)).map_err(err)?;
+                    }
+                    Mark::Bar(a, b, h) => {
+                        let r =
+                            Rectangle::new([(a, y - 0.35), (b, y - 0.35 + 0.7 * h)], RGBColor(90, 90, 180).filled());
+                        chart.draw_series(std::iter::once(r)).map_err(err)?;
+                    }
+                    Mark::At(x, glyph, c) => {
+                        let style = (FAMILY, 16).into_font().color(&c).pos(Pos::new(HPos::Center, VPos::Center));
+                        chart.draw_series(std::iter::once(Text::new(glyph, (x, y), style))).map_err(err)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+    .map(Some)
+}
+
+fn build_lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Vec<Lane> {
+    let mut lanes = Vec::new();
+    let mut nodes: Vec<&str> =
+        events.iter().filter(|e| e.kind.starts_with("breaker.")).map(|e| e.node.as_str()).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    for node in nodes {
+        let mut marks = Vec::new();
+        let (mut since, mut color) = (0.0, RGBColor(20, 140, 70));
+        for e in events.iter().filter(|e| e.node == node && e.kind.starts_with("breaker.")) {
+            let at = e.t_us as f64 / 1e6;
+            marks.push(Mark::Span(since, at, color));
+            color = match e.kind.as_str() {
+                "breaker.open" | "breaker.forced_open" => RGBColor(200, 50, 40),
+                "breaker.half_open" => RGBColor(230, 160, 20),
+                _ => RGBColor(20, 140, 70),
+            };
+            since = at;
+        }
+        marks.push(Mark::Span(since, end_s, color));
+        lanes.push(Lane { name: t.f("lane_breaker", &[("node", node.to_owned())]), marks });
+    }
+    let retries: Vec<f64> =
+        events.iter().filter(|e| e.kind == "retry.scheduled").map(|e| e.t_us as f64 / 1e6).collect();
+    if !retries.is_empty() {
+        let bins = (end_s / bin_s).ceil().max(1.0) as usize;
+        let mut counts = vec![0u64; bins + 1];
+        for r in &retries {
+            counts[((r / bin_s) as usize).min(bins)] += 1;
+        }
+        let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+        let marks = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| Mark::Bar(i as f64 * bin_s, (i + 1) as f64 * bin_s, *c as f64 / top))
+            .collect();
+        lanes.push(Lane { name: format!("{} (max {:.0}/s)", t.t("lane_retries"), top / bin_s), marks });
+    }
+    let instants: Vec<Mark> = events
+        .iter()
+        .filter_map(|e| match e.kind.as_str() {
+            "node.crash" => Some(Mark::At(e.t_us as f64 / 1e6, "x", RGBColor(200, 50, 40))),
+            "node.restart" | "liveness.restart" => Some(Mark::At(e.t_us as f64 / 1e6, "|", RGBColor(30, 100, 200))),
+            _ => None,
+        })
+        .collect();
+    if !instants.is_empty() {
+        lanes.push(Lane { name: t.t("lane_restarts"), marks: instants });
+    }
+    lanes
+}
+
+/// `1,500` for thousands, `0.25` for fractions: tick labels without a stray `.0`.
+pub fn format_num(v: f64) -> String {
+    if v.fract().abs() < 1e-9 {
+        format!("{}", v as i64)
+    } else if v.abs() < 10.0 {
+        format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn format_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{}s", format_num(v / 1000.0))
+    } else {
+        format_num(v)
+    }
+}
