@@ -10,8 +10,11 @@ use std::path::Path;
 use std::sync::Once;
 
 use faultline_sim::{EdgeSummary, FaultWindow, RunOutput};
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+
+use crate::report::charts::log_ticks;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 pub(crate) const SIZE: (u32, u32) = (1000, 640);
@@ -107,6 +110,9 @@ where
 /// The run charts' font and time axis.
 const EN_AXIS: (&str, &str) = ("sans-serif", "virtual time (s), requests binned by their start");
 
+/// Reads one latency of a time bin (none when no request of that kind started in it).
+type LatencyOf = fn(&faultline_sim::stats::SeriesPoint) -> Option<f64>;
+
 pub(crate) const SHADE: RGBAColor = RGBAColor(240, 80, 60, 0.15);
 
 fn latency_panel<DB: DrawingBackend>(
@@ -121,16 +127,19 @@ where
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     let points = &edge.series;
     let y_max = points.iter().map(|p| p.p99_ms).fold(1.0f64, f64::max) * 2.0;
-    let y_min = points.iter().map(|p| p.p50_ms).filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.1) / 2.0;
+    let lows = points.iter().flat_map(|p| [p.ok_p50_ms, p.failed_p99_ms]).flatten();
+    let y_min = lows.filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.01) / 2.0;
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
+        .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)))
         .map_err(e)?;
     chart
         .configure_mesh()
         .y_desc("latency (ms, log scale)")
+        .y_label_formatter(&|v| crate::report::charts::format_num(*v))
+        .x_label_formatter(&|v| crate::report::charts::format_num(*v))
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 14))
         .draw()
@@ -149,13 +158,20 @@ where
         let style = ("sans-serif", 12).into_font().color(&RGBColor(150, 40, 30));
         chart.draw_series(std::iter::once(Text::new(label, (f.start_s, y_max / 1.25), style))).map_err(e)?;
     }
-    for (name, color, high) in [("p50", BLUE, false), ("p99", RED, true)] {
-        let line = points.iter().map(|p| (p.t_s, if high { p.p99_ms } else { p.p50_ms }.max(y_min)));
+    // Answered and failed apart: a failure that comes fast must not read as lower latency.
+    let lines: [(&str, RGBColor, LatencyOf); 3] = [
+        ("answered p50", BLUE, |p| p.ok_p50_ms),
+        ("answered p99", RGBColor(20, 130, 60), |p| p.ok_p99_ms),
+        ("failed p99", RED, |p| p.failed_p99_ms),
+    ];
+    for (name, color, read) in lines {
+        let pts: Vec<(f64, f64)> = points.iter().filter_map(|p| read(p).map(|v| (p.t_s, v.max(y_min)))).collect();
+        chart.draw_series(LineSeries::new(pts.iter().copied(), color.mix(0.5).stroke_width(1))).map_err(e)?;
         chart
-            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))
             .map_err(e)?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
     }
     chart
         .configure_series_labels()
@@ -177,9 +193,33 @@ where
     DB::ErrorType: 'static,
 {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    let mut chart = time_panel(area, "success (%)", 105.0, faults, x_max, EN_AXIS)?;
-    let line = edge.series.iter().filter(|p| p.requests > 0).map(|p| (p.t_s, 100.0 * p.ok as f64 / p.requests as f64));
-    chart.draw_series(LineSeries::new(line, RGBColor(20, 130, 60).stroke_width(2))).map_err(e)?;
+    let mut chart = time_panel(area, "answered (%)", 105.0, faults, x_max, EN_AXIS)?;
+    let share = |p: &faultline_sim::stats::SeriesPoint, n: u64| 100.0 * n as f64 / p.requests as f64;
+    let answered = edge.series.iter().filter(|p| p.requests > 0).map(|p| (p.t_s, share(p, p.ok)));
+    let green = RGBColor(20, 130, 60);
+    chart
+        .draw_series(LineSeries::new(answered, green.stroke_width(2)))
+        .map_err(e)?
+        .label("answered")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], green.stroke_width(2)));
+    // A fallback or a partial answer counts as answered; how many were shows apart.
+    if edge.series.iter().any(|p| p.degraded > 0) {
+        let orange = RGBColor(230, 150, 0);
+        let degraded = edge.series.iter().filter(|p| p.requests > 0).map(|p| (p.t_s, share(p, p.degraded)));
+        chart
+            .draw_series(LineSeries::new(degraded, orange.stroke_width(2)))
+            .map_err(e)?
+            .label("of which degraded (fallback, partial)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], orange.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .label_font(("sans-serif", 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(e)?;
+    }
     Ok(())
 }
 
@@ -210,6 +250,8 @@ where
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .x_label_formatter(&|v| crate::report::charts::format_num(*v))
+        .y_label_formatter(&|v| crate::report::charts::format_num(*v))
         .label_style((font, 13))
         .axis_desc_style((font, 14))
         .draw()

@@ -6,8 +6,11 @@
 use std::path::Path;
 
 use faultline_sim::FaultWindow;
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+
+use crate::report::charts::log_ticks;
 
 use crate::chart::{register_font, time_panel, SHADE, SIZE};
 
@@ -140,10 +143,12 @@ where
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
+        .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)))
         .map_err(e)?;
     top.configure_mesh()
         .y_desc(w.p99_axis)
+        .y_label_formatter(&|v| crate::report::charts::format_num(*v))
+        .x_label_formatter(&|v| crate::report::charts::format_num(*v))
         .label_style((w.font, 13))
         .axis_desc_style((w.font, 14))
         .draw()

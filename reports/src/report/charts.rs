@@ -7,6 +7,7 @@ use std::sync::Once;
 
 use faultline_sim::stats::SeriesPoint;
 use faultline_sim::FaultWindow;
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -90,7 +91,10 @@ pub fn latency(points: &[SeriesPoint], faults: &[FaultWindow], end_s: f64, t: &T
             .margin(14)
             .x_label_area_size(42)
             .y_label_area_size(70)
-            .build_cartesian_2d(0f64..end_s.max(0.001), (y_min..y_max).log_scale())
+            .build_cartesian_2d(
+                0f64..end_s.max(0.001),
+                (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)),
+            )
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -260,6 +264,39 @@ pub fn lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Result<O
     .map(Some)
 }
 
+/// Decisions drawn as a rate per time bin: the event kinds counted and the lane's label.
+const RATE_LANES: [(&[&str], &str); 6] = [
+    (&["retry.scheduled"], "lane_retries"),
+    (&["timeout.fired"], "lane_timeouts"),
+    (&["bulkhead.full", "bulkhead.wait_timeout"], "lane_bulkhead"),
+    (&["rate_limiter.refused", "throttle.rejected", "adaptive.limited"], "lane_limiter"),
+    (&["fallback.used"], "lane_fallback"),
+    (&["balance.ejected"], "lane_ejections"),
+];
+
+/// A lane of bars: how many of `kinds` happened per time bin, scaled to the busiest bin (whose
+/// rate per second the label gives). `None` when none happened.
+fn rate_lane(events: &[EventRow], kinds: &[&str], end_s: f64, bin_s: f64, label: String) -> Option<Lane> {
+    let times: Vec<f64> =
+        events.iter().filter(|e| kinds.contains(&e.kind.as_str())).map(|e| e.t_us as f64 / 1e6).collect();
+    if times.is_empty() {
+        return None;
+    }
+    let bins = (end_s / bin_s).ceil().max(1.0) as usize;
+    let mut counts = vec![0u64; bins + 1];
+    for x in &times {
+        counts[((x / bin_s) as usize).min(bins)] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let marks = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c > 0)
+        .map(|(i, c)| Mark::Bar(i as f64 * bin_s, (i + 1) as f64 * bin_s, *c as f64 / top))
+        .collect();
+    Some(Lane { name: format!("{label} (max {}/s)", format_num((top / bin_s).round())), marks })
+}
+
 fn build_lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Vec<Lane> {
     let mut lanes = Vec::new();
     let mut nodes: Vec<&str> =
@@ -282,22 +319,10 @@ fn build_lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Vec<La
         marks.push(Mark::Span(since, end_s, color));
         lanes.push(Lane { name: t.f("lane_breaker", &[("node", node.to_owned())]), marks });
     }
-    let retries: Vec<f64> =
-        events.iter().filter(|e| e.kind == "retry.scheduled").map(|e| e.t_us as f64 / 1e6).collect();
-    if !retries.is_empty() {
-        let bins = (end_s / bin_s).ceil().max(1.0) as usize;
-        let mut counts = vec![0u64; bins + 1];
-        for r in &retries {
-            counts[((r / bin_s) as usize).min(bins)] += 1;
+    for (kinds, key) in RATE_LANES {
+        if let Some(lane) = rate_lane(events, kinds, end_s, bin_s, t.t(key)) {
+            lanes.push(lane);
         }
-        let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-        let marks = counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, c)| Mark::Bar(i as f64 * bin_s, (i + 1) as f64 * bin_s, *c as f64 / top))
-            .collect();
-        lanes.push(Lane { name: format!("{} (max {:.0}/s)", t.t("lane_retries"), top / bin_s), marks });
     }
     let instants: Vec<Mark> = events
         .iter()
@@ -311,6 +336,23 @@ fn build_lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Vec<La
         lanes.push(Lane { name: t.t("lane_restarts"), marks: instants });
     }
     lanes
+}
+
+/// 1, 2 and 5 times the powers of ten between `lo` and `hi`: the ticks of a log axis (plotters
+/// labels only the decades, which leaves a p50 of 30 ms unlabelled).
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(lo.max(1e-6).log10().floor());
+    while decade <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * decade;
+            if v >= lo && v <= hi {
+                ticks.push(v);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
 }
 
 /// `1,500` for thousands, `0.25` for fractions: tick labels without a stray `.0`.

@@ -164,7 +164,9 @@ fn scorecard(run: &RunFiles, t: &Texts) -> Vec<Block> {
                 let first = c.evidence.first().map(|e| e.describe()).unwrap_or_default();
                 t.f("checks_violated", &[("n", c.violations.to_string()), ("first", first)])
             };
-            vec![c.checker.clone(), c.invariant.clone(), result]
+            let key = format!("invariant_{}", c.checker);
+            let invariant = if t.has(&key) { t.t(&key) } else { c.invariant.clone() };
+            vec![c.checker.clone(), invariant, result]
         })
         .collect();
     let header = ["checks_header_check", "checks_header_invariant", "checks_header_result"];

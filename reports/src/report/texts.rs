@@ -75,6 +75,11 @@ impl Texts {
         s
     }
 
+    /// Whether the catalogue has `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
     /// The keys, for checking that the catalogues match.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.map.keys()
