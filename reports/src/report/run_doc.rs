@@ -58,7 +58,11 @@ pub fn build(run: &RunFiles, t: &Texts, lang: &'static str) -> Result<Doc, Strin
         caption: None,
     });
     let rows = o.edges.iter().zip(&labels).map(|(e, l)| vec![e.edge.clone(), l.clone()]).collect();
-    blocks.push(Block::Table { header: vec!["→".into(), t.t("section_system")], rows, highlight: vec![] });
+    blocks.push(Block::Table {
+        header: vec![t.t("system_header_call"), t.t("system_header_patterns")],
+        rows,
+        highlight: vec![],
+    });
     blocks.extend(faults(run, t));
     blocks.extend(scorecard(run, t));
     blocks.push(Block::Heading(t.t("section_charts")));
