@@ -76,6 +76,17 @@ enum Command {
     },
 }
 
+/// How many seeds an experiment runs, and on how many threads.
+#[derive(Debug, clap::Args)]
+struct ManySeeds {
+    /// Seeds: A..B (both ends included) or N (1..N).
+    #[arg(long, default_value = "1..20", value_name = "A..B")]
+    seeds: String,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
 #[derive(Debug, clap::Args)]
 struct CompareArgs {
     /// The base, then the variants: catalog names or scenario files.
@@ -88,12 +99,8 @@ struct CompareArgs {
     /// Override a key in every variant (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Seeds: A..B (both ends included) or N (1..N).
-    #[arg(long, default_value = "1..20", value_name = "A..B")]
-    seeds: String,
-    /// Worker threads (default: the machine's cores).
-    #[arg(long)]
-    jobs: Option<usize>,
+    #[command(flatten)]
+    many: ManySeeds,
     /// Output directory (default: out/compare-<base>-seeds<A>-<B>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -109,12 +116,8 @@ struct SweepArgs {
     /// Override a scenario key for every seed (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Seeds: A..B (both ends included) or N (1..N).
-    #[arg(long, default_value = "1..20", value_name = "A..B")]
-    seeds: String,
-    /// Worker threads (default: the machine's cores).
-    #[arg(long)]
-    jobs: Option<usize>,
+    #[command(flatten)]
+    many: ManySeeds,
     /// Output directory (default: out/<scenario>-seeds<A>-<B>, with the shard if any).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -205,9 +208,10 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         }
         Some(Command::Compare(args)) => {
             check_lang(&args.report)?;
-            let seeds: SeedRange = args.seeds.parse().map_err(usage)?;
+            let seeds: SeedRange = args.many.seeds.parse().map_err(usage)?;
             check_count(seeds, Shard::ALL)?;
-            let plan = sweep::Plan { seeds, shard: Shard::ALL, jobs: jobs(args.jobs)?, keep_runs: false, quiet: false };
+            let plan =
+                sweep::Plan { seeds, shard: Shard::ALL, jobs: jobs(args.many.jobs)?, keep_runs: false, quiet: false };
             let variants = compare_variants(&args)?;
             compare::check_names(&variants)?;
             let base = &variants[0].name;
@@ -279,8 +283,8 @@ fn check_count(seeds: SeedRange, shard: Shard) -> Result<(), CliError> {
 }
 
 fn sweep_plan(args: &SweepArgs) -> Result<sweep::Plan, CliError> {
-    let seeds: SeedRange = args.seeds.parse().map_err(usage)?;
-    let jobs = jobs(args.jobs)?;
+    let seeds: SeedRange = args.many.seeds.parse().map_err(usage)?;
+    let jobs = jobs(args.many.jobs)?;
     let shard = match (&args.shard, args.shard_from_env) {
         (Some(s), _) => s.parse().map_err(usage)?,
         (None, true) => shard_from_env()?,
