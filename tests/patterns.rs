@@ -115,6 +115,9 @@ fn bulkhead_timeout_and_fallback_keep_a_page_up_when_an_optional_dependency_craw
         bare.edges[0].success_rate
     );
     assert_eq!(guarded.edges[0].success_rate, 1.0, "every page is served");
+    // ... a third of them without a price, which the client sees as degraded answers.
+    let degraded = guarded.edges[0].degraded_rate;
+    assert!((0.25..0.45).contains(&degraded), "degraded pages at the client: {degraded}");
     assert!(guarded.edges[0].p99_ms < 200.0, "p99 {} ms", guarded.edges[0].p99_ms);
     let reqs = requests(&rows);
     // Degraded answers only while pricing crawls (30-60 s).

@@ -48,7 +48,7 @@ fn a_run_report_is_complete_in_both_languages_and_self_contained() {
         let fetches = html.matches("http").count() - html.matches("http://www.w3.org/2000/svg").count();
         assert_eq!(fetches, 0, "{}: a URL other than the SVG namespace", path.display());
         assert!(html.contains("@font-face") && html.contains("data:font/ttf;base64,"), "the font is embedded");
-        assert!(html.matches("<svg").count() >= 5, "topology, faults, latency, outcomes, lanes");
+        assert!(html.matches("<svg").count() >= 6, "topology, faults, latency, scatter, outcomes, lanes");
         // The breaker's lesson, with this run's own figure.
         let opens = std::fs::read_to_string(dir.join("r/events.csv")).unwrap().matches(",breaker.open,").count();
         assert!(opens > 0 && html.contains(&opens.to_string()), "the note counts {opens} openings");

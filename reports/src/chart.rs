@@ -83,7 +83,34 @@ where
     let root = root.titled(title, ("sans-serif", 20)).map_err(e)?;
     let y_max = points.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.1;
     let mut chart = time_panel(&root, y_desc, y_max, faults, end_s.max(1.0), ("sans-serif", "virtual time (s)"))?;
-    chart.draw_series(LineSeries::new(points.iter().copied(), RGBColor(110, 40, 160).stroke_width(2))).map_err(e)?;
+    let purple = RGBColor(110, 40, 160);
+    chart
+        .draw_series(LineSeries::new(points.iter().copied(), purple.stroke_width(2)))
+        .map_err(e)?
+        .label(y_desc)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], purple.stroke_width(2)));
+    // The fault windows are shaded by the panel; name them and give the shade a legend entry.
+    for (i, f) in faults.iter().enumerate() {
+        let style = ("sans-serif", 12).into_font().color(&RGBColor(150, 40, 30));
+        let label = format!("{} {}", f.kind, f.target);
+        chart.draw_series(std::iter::once(Text::new(label, (f.start_s, y_max * 0.97), style))).map_err(e)?;
+        if i == 0 {
+            let none: [(f64, f64); 0] = [];
+            chart
+                .draw_series(LineSeries::new(none, SHADE))
+                .map_err(e)?
+                .label("fault window")
+                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], SHADE.filled()));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(e)?;
     root.present().map_err(e)
 }
 

@@ -139,6 +139,59 @@ where
         .map_err(err)
 }
 
+/// Every client call (a deterministic sample of at most 6,000) as a dot at its start and
+/// latency, coloured by its outcome: the shape of a storm that percentiles smooth away.
+pub fn scatter(calls: &[(u64, u64, String)], faults: &[FaultWindow], end_s: f64, t: &Texts) -> Result<String, String> {
+    let step = calls.len().div_ceil(6000).max(1);
+    let ms = |us: u64| (us as f64 / 1e3).max(0.01);
+    let y_max = calls.iter().map(|c| ms(c.1)).fold(1.0f64, f64::max) * 2.0;
+    let y_min = calls.iter().map(|c| ms(c.1)).fold(y_max, f64::min) / 2.0;
+    let groups: [(&str, RGBColor, &[&str]); 4] = [
+        ("legend_ok", RGBColor(20, 140, 70), &["ok"]),
+        ("legend_degraded", RGBColor(230, 150, 0), &["partial", "fallback"]),
+        ("legend_timeout", RGBColor(130, 60, 170), &["timeout", "unfinished"]),
+        ("legend_failed", RGBColor(200, 50, 40), &[]),
+    ];
+    svg(400, |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .margin(14)
+            .x_label_area_size(42)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                0f64..end_s.max(0.001),
+                (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)),
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(t.t("axis_time"))
+            .y_desc(t.t("axis_latency"))
+            .y_label_formatter(&|v| format_ms(*v))
+            .x_label_formatter(&|v| format_num(*v))
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
+            .draw()
+            .map_err(err)?;
+        shade_faults(&mut chart, faults, (y_min, y_max), &t.t("legend_fault"))?;
+        for (i, (key, color, outcomes)) in groups.iter().enumerate() {
+            let known: Vec<&str> = groups[..3].iter().flat_map(|g| g.2.iter().copied()).collect();
+            let mine = |o: &str| if i == 3 { !known.contains(&o) } else { outcomes.contains(&o) };
+            let dots = calls
+                .iter()
+                .step_by(step)
+                .filter(|c| mine(&c.2))
+                .map(|c| Circle::new((c.0 as f64 / 1e6, ms(c.1)), 1, color.mix(0.6).filled()));
+            let color = *color;
+            chart
+                .draw_series(dots)
+                .map_err(err)?
+                .label(t.t(key))
+                .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
+        }
+        legend(&mut chart)
+    })
+}
+
 /// Requests per second by outcome, stacked: answered in full, degraded, failed.
 pub fn outcomes(
     points: &[SeriesPoint],

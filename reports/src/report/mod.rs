@@ -12,6 +12,7 @@ mod notes;
 pub mod read;
 pub mod render;
 mod run_doc;
+mod sagas;
 pub mod texts;
 mod topology;
 

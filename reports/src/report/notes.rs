@@ -76,8 +76,25 @@ pub fn notes(run: &RunFiles, t: &Texts) -> Vec<String> {
         let restarts = n("node.restart") + n("liveness.restart");
         notes.push(t.f("note_crash", &[("crashes", n("node.crash").to_string()), ("restarts", restarts.to_string())]));
     }
+    notes.extend(saga_note(run, t));
     notes.extend(other_notes(&count, t));
     notes
+}
+
+/// How the sagas ended, if the run had any.
+fn saga_note(run: &RunFiles, t: &Texts) -> Option<String> {
+    let records = |r: &str| run.events.iter().filter(|e| e.kind == "saga.record" && e.detail.contains(r)).count();
+    let finished = records("record=finished");
+    if finished == 0 {
+        return None;
+    }
+    let compensated = records("record=compensated");
+    let args = [
+        ("pattern", t.t("pattern_saga")),
+        ("completed", finished.saturating_sub(compensated).to_string()),
+        ("compensated", compensated.to_string()),
+    ];
+    Some(t.f("note_saga", &args))
 }
 
 /// Events per kind, and the nodes whose breaker opened.

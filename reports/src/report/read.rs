@@ -63,6 +63,8 @@ pub struct RunFiles {
     pub events: Vec<EventRow>,
     /// `scenario.toml`, parsed (absent for a scenario built in Rust).
     pub scenario: Option<toml::Table>,
+    /// The client edge's calls from `requests.csv`: start and latency (µs), and outcome.
+    pub client_calls: Vec<(u64, u64, String)>,
 }
 
 /// One difference of a comparison's `summary.json`.
@@ -210,7 +212,12 @@ fn read_run(dir: &Path) -> Result<RunFiles, NotAnOutput> {
         Ok(text) => Some(text.parse::<toml::Table>().map_err(|e| bad(&toml_path, e.to_string()))?),
         Err(_) => None,
     };
-    Ok(RunFiles { summary, events, scenario })
+    let client = summary.output.edges.first().map(|e| e.edge.clone()).unwrap_or_default();
+    let path = dir.join("requests.csv");
+    let rows = crate::csv_sink::read_requests(&path).map_err(|e| bad(&path, e))?;
+    let client_calls =
+        rows.into_iter().filter(|r| r.edge == client).map(|r| (r.start_us, r.latency_us, r.outcome)).collect();
+    Ok(RunFiles { summary, events, scenario, client_calls })
 }
 
 fn read_compare(dir: &Path) -> Result<CompareFiles, NotAnOutput> {

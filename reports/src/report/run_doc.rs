@@ -76,6 +76,12 @@ pub fn build(run: &RunFiles, t: &Texts, lang: &'static str) -> Result<Doc, Strin
             caption: Some(t.t("chart_latency_caption")),
         });
         blocks.push(Block::Chart {
+            name: "scatter".into(),
+            title: t.t("chart_scatter_title"),
+            svg: charts::scatter(&run.client_calls, &o.faults, end, t)?,
+            caption: None,
+        });
+        blocks.push(Block::Chart {
             name: "outcomes".into(),
             title: t.t("chart_outcomes_title"),
             svg: charts::outcomes(&client.series, bin_s, &o.faults, end, t)?,
@@ -84,6 +90,9 @@ pub fn build(run: &RunFiles, t: &Texts, lang: &'static str) -> Result<Doc, Strin
     }
     if let Some(svg) = charts::lanes(&run.events, o.end_s, bin_s, t)? {
         blocks.push(Block::Chart { name: "lanes".into(), title: t.t("chart_lanes_title"), svg, caption: None });
+    }
+    for (name, title, svg) in super::sagas::charts(&run.events, o.end_s, bin_s, t)? {
+        blocks.push(Block::Chart { name, title, svg, caption: None });
     }
     blocks.push(Block::Heading(t.t("section_notes")));
     let n = notes(run, t);

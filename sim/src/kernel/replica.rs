@@ -226,8 +226,9 @@ impl Replica {
         for (optional, r) in results {
             match (r, optional) {
                 // A partial answer from below makes this one partial too (a gateway
-                // forwarding it, say); a caller-side fallback was this service's own choice.
-                (Ok(Served::Partial), _) => partial = true,
+                // forwarding it, say), and so does a fallback used here: the page went out
+                // without its price, and the caller should see that it was degraded.
+                (Ok(Served::Partial | Served::Fallback), _) => partial = true,
                 (Ok(_), _) => {}
                 (Err(_), true) => partial = true,
                 (Err(_), false) => return Err(CallError::Dependency),
