@@ -13,6 +13,7 @@ mod memory;
 mod network;
 mod patterns;
 mod queueing;
+mod replay;
 mod report;
 mod scenario_files;
 mod verdicts;

@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod checkers;
 pub mod experiment;
+pub mod failure;
 pub mod file;
 mod layers;
 mod load;

@@ -5,6 +5,7 @@
 mod check;
 mod compare;
 mod merge;
+mod replay;
 mod run;
 mod sweep;
 
@@ -63,6 +64,16 @@ enum Command {
         /// en (English) or ko (Korean).
         #[arg(long, default_value = "en")]
         lang: String,
+    },
+    /// Run a failure again from its record (a failing run's failure.json, or its directory):
+    /// the same scenario as run, the same seed; says whether the fingerprint and the violation
+    /// are the same. Exit 1 when the failure reproduces.
+    Replay {
+        /// The record, or the output directory that holds it.
+        record: PathBuf,
+        /// Output directory (default: out/<scenario>-seed<seed>-replay).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Join the shards of one sweep (`sweep --shard K/N`) into what one machine would have
     /// written; refuses shards of different sweeps and incomplete or overlapping sets.
@@ -202,6 +213,7 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
             with_report(sweep::run(&scenario, &plan, &out), &out, &args.report)
         }
         Some(Command::Merge { dirs, out }) => merge::merge(&dirs, &out),
+        Some(Command::Replay { record, out }) => replay::replay(&record, out),
         Some(Command::Report { dir, lang }) => {
             report(&dir, &lang)?;
             Ok(0)

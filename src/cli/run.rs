@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use faultline_reports::output::Staging;
 use faultline_reports::summary::About;
-use faultline_reports::{chart, csv_sink::CsvSink, summary};
+use faultline_reports::{chart, csv_sink::CsvSink, summary, table};
+use faultline_scenarios::failure::{self, FailureRecord};
 use faultline_scenarios::{RunOptions, Scenario};
 use faultline_sim::Execution;
 
@@ -40,13 +41,35 @@ pub(super) fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliE
     let run = faultline_scenarios::execute(scenario, &RunOptions::default(), Box::new(sink))
         .map_err(|e| internal(e.to_string()))?;
     let wall_s = started.elapsed().as_secs_f64();
-    let dir = staging.path();
+    // A failure is recorded first: if anything after fails, the record is kept (the directory
+    // is committed with it) and `faultline replay` can run the failure again.
+    let failed = write_failure(staging.path(), scenario, &run)?;
+    if let Err(e) = write_outputs(staging.path(), scenario, &run) {
+        if failed {
+            staging.commit().map_err(output_error)?;
+        }
+        return Err(e);
+    }
+    let dir = staging.commit().map_err(output_error)?;
+    Ok(Report { run, dir, wall_s })
+}
+
+/// Writes `failure.json` into `dir` if `run` violated a check; says whether it did.
+pub(super) fn write_failure(dir: &Path, scenario: &Scenario, run: &Execution) -> Result<bool, CliError> {
+    let Some(record) = FailureRecord::of(scenario, run, env!("CARGO_PKG_VERSION")) else { return Ok(false) };
+    let path = dir.join(failure::FILE);
+    table::write_json(&path, &record).map_err(|e| internal(format!("{}: {e}", path.display())))?;
+    Ok(true)
+}
+
+/// A run's files besides its records: summary, scenario as run, charts.
+fn write_outputs(dir: &Path, scenario: &Scenario, run: &Execution) -> Result<(), CliError> {
     // The files name the program `faultline` whatever built it, so that they are the same bytes
     // from a debug build, a release build or an installed binary; the terminal says how to run
     // it from here.
     let reproduce = format!("faultline {}", scenario.reproduce_args());
     let about = About { description: &scenario.description, reproduce: &reproduce, warnings: &scenario.warnings };
-    summary::write_json(&run, about, &dir.join("summary.json")).map_err(|e| internal(format!("summary.json: {e}")))?;
+    summary::write_json(run, about, &dir.join("summary.json")).map_err(|e| internal(format!("summary.json: {e}")))?;
     if let Some(toml) = scenario.as_run_toml("faultline") {
         std::fs::write(dir.join("scenario.toml"), toml).map_err(|e| internal(format!("scenario.toml: {e}")))?;
     }
@@ -57,8 +80,7 @@ pub(super) fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliE
         chart::write_series_chart(dir, "lag", &title, y, lag, &run.output.faults, run.output.end_s)
             .map_err(internal)?;
     }
-    let dir = staging.commit().map_err(output_error)?;
-    Ok(Report { run, dir, wall_s })
+    Ok(())
 }
 
 /// The configuration, logged before the run (seed and everything that shapes it).

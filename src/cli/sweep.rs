@@ -200,6 +200,7 @@ fn rerun_into(runs: &Path, s: &Scenario) -> Result<(), String> {
 
 fn write_run_files(runs: &Path, s: &Scenario, execution: &Execution) -> Result<(), String> {
     let dir = seed_dir(runs, s);
+    super::run::write_failure(&dir, s, execution).map_err(|e| e.message)?;
     let reproduce = format!("faultline {}", s.reproduce_args());
     let about = About { description: &s.description, reproduce: &reproduce, warnings: &s.warnings };
     summary::write_json(execution, about, &dir.join("summary.json")).map_err(|e| format!("{}: {e}", dir.display()))?;
