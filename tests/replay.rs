@@ -61,3 +61,61 @@ fn a_sweep_records_each_failing_seed_and_a_bad_record_is_refused() {
     assert!(text(&o).1.contains("was recorded by faultline 0.0."), "{:?}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_trace_follows_a_request_across_hops_and_keeps_the_format_rules() {
+    let dir = tmp("trace");
+    assert!(faultline(&["run", "shop-outage-breaker", "--set", "duration_s=50", "--out", "r"], &dir).status.success());
+    let o = faultline(&["trace", "r", "--request", "1", "--out", "one.json"], &dir);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    // The story: the client's call, then the gateway's, then orders' two calls, indented.
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("client->gateway [ok]"), "{out}");
+    assert!(lines[1].starts_with("  gateway->orders [ok]"), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("    orders->payment")), "{out}");
+    for (args, file) in [(vec!["--request", "1"], "one.json"), (vec!["--window", "39..42"], "window.json")] {
+        let mut a = vec!["trace", "r", "--out", file];
+        a.extend(args);
+        assert!(faultline(&a, &dir).status.success());
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let events = json["traceEvents"].as_array().unwrap();
+        let mut open = std::collections::BTreeMap::new();
+        let mut last_ts: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+        for e in events {
+            let (ph, ts, tid) = (e["ph"].as_str().unwrap(), e["ts"].as_u64(), e["tid"].as_u64());
+            match ph {
+                "b" => assert!(open.insert(e["id"].as_u64().unwrap(), ts.unwrap()).is_none(), "a call begins twice"),
+                "e" => {
+                    let began = open.remove(&e["id"].as_u64().unwrap()).expect("an end without its begin");
+                    assert!(ts.unwrap() >= began, "a call ends before it begins");
+                }
+                "i" => {
+                    // Instant events come in time order on their track.
+                    let t = ts.unwrap();
+                    let prev = last_ts.insert(tid.unwrap(), t).unwrap_or(0);
+                    assert!(t >= prev, "time goes back on track {tid:?}");
+                }
+                "M" => {}
+                other => panic!("unexpected phase {other}"),
+            }
+        }
+        assert!(open.is_empty(), "{} calls never end", open.len());
+        assert!(events.len() > 4, "{file}: {} events", events.len());
+    }
+    // What is not there is refused, with one line.
+    for (args, says) in
+        [(vec!["--request", "99999999"], "no client request"), (vec!["--window", "500..600"], "within the run")]
+    {
+        let mut a = vec!["trace", "r", "--out", "x.json"];
+        a.extend(args);
+        let o = faultline(&a, &dir);
+        assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+        assert!(text(&o).1.contains(says) && text(&o).1.trim().lines().count() == 1, "{:?}", text(&o));
+    }
+    std::fs::write(dir.join("mine.json"), "{\"my\": 1}").unwrap();
+    let o = faultline(&["trace", "r", "--request", "1", "--out", "mine.json"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(dir.join("mine.json")).unwrap(), "{\"my\": 1}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

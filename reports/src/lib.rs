@@ -15,3 +15,4 @@ pub mod output;
 pub mod report;
 pub mod summary;
 pub mod table;
+pub mod trace;

@@ -8,6 +8,7 @@ mod merge;
 mod replay;
 mod run;
 mod sweep;
+mod trace;
 
 use std::path::PathBuf;
 
@@ -74,6 +75,21 @@ enum Command {
         /// Output directory (default: out/<scenario>-seed<seed>-replay).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Write a run's calls as a Chrome/Perfetto trace (opens in ui.perfetto.dev) and print the
+    /// story of one request: its calls hop by hop.
+    Trace {
+        /// A run's output directory.
+        dir: PathBuf,
+        /// One client request (requests.csv's id, where parent is 0) and every call it caused.
+        #[arg(long, conflicts_with = "window")]
+        request: Option<u64>,
+        /// Calls that overlap A..B seconds of virtual time.
+        #[arg(long, value_name = "A..B")]
+        window: Option<String>,
+        /// The trace file to write (JSON).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Join the shards of one sweep (`sweep --shard K/N`) into what one machine would have
     /// written; refuses shards of different sweeps and incomplete or overlapping sets.
@@ -214,6 +230,7 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         }
         Some(Command::Merge { dirs, out }) => merge::merge(&dirs, &out),
         Some(Command::Replay { record, out }) => replay::replay(&record, out),
+        Some(Command::Trace { dir, request, window, out }) => trace::trace(&dir, request, window.as_deref(), &out),
         Some(Command::Report { dir, lang }) => {
             report(&dir, &lang)?;
             Ok(0)
