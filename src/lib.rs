@@ -7,6 +7,7 @@
 //! - [`patterns`]: the resilience and consistency patterns, runtime-agnostic.
 //! - [`scenarios`]: the scenario format, `--set` overrides, the catalog, the checkers.
 //! - [`reports`]: CSV, JSON and charts from a run's records.
+//! - [`testing`]: faultline in your own tests: seeds, every checker, one replay line on failure.
 //!
 //! ```
 //! let scenario = faultline::load("outbox", &["duration_s=5".to_owned()], Some(7)).unwrap();
@@ -15,6 +16,15 @@
 //! assert!(run.verdict.check("O1").is_some(), "the outbox checkers applied");
 //! ```
 #![forbid(unsafe_code)]
+
+// faultline's simulator is madsim: a build without `--cfg madsim` would run the real tokio and
+// fail in ways that say nothing about this. Say it once, clearly.
+#[cfg(not(any(madsim, doc)))]
+compile_error!(
+    "faultline needs the simulation build: add `--cfg madsim` to RUSTFLAGS, e.g. in .cargo/config.toml: [build] rustflags = [\"--cfg\", \"madsim\"] (see docs/testing.md)"
+);
+
+pub mod testing;
 
 pub use faultline_patterns as patterns;
 pub use faultline_reports as reports;

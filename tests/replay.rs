@@ -119,3 +119,33 @@ fn a_trace_follows_a_request_across_hops_and_keeps_the_format_rules() {
     assert_eq!(std::fs::read_to_string(dir.join("mine.json")).unwrap(), "{\"my\": 1}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_users_test_fails_with_one_replay_line_and_a_record() {
+    // What a user's own test calls (faultline::testing).
+    let passing = faultline::load("chain3", &["duration_s=2".to_owned()], None).unwrap();
+    faultline::testing::assert_seeds_pass(&passing, 1..=3);
+    let sets = ["services.orders.outbox_mode=dual_write_commit_first".to_owned()];
+    let buggy = faultline::load("outbox", &sets, None).unwrap();
+    let failures = faultline::testing::failing_seeds(&buggy, [4]);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let line = &failures[0];
+    assert!(line.starts_with("seed 4: O1 violated at events.csv line"), "{line}");
+    let record = line.split("replay: faultline replay ").nth(1).expect("a replay line");
+    assert!(record.ends_with("outbox-seed4/failure.json"), "{line}");
+    // The line works as written.
+    let dir = tmp("testing-api");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(record);
+    let o = faultline(&["replay", &path.display().to_string(), "--out", "r"], &dir);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert!(text(&o).0.contains("the same fingerprint as recorded"));
+    let caught =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| faultline::testing::assert_seeds_pass(&buggy, [4])));
+    let message = caught.expect_err("a failing seed fails the test");
+    let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("1 of the seeds failed; the first: seed 4: O1") && message.contains("replay:"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

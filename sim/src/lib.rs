@@ -19,6 +19,13 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+// The simulator is madsim: without `--cfg madsim` the madsim crates are the real runtime and
+// nothing below compiles. Say why first.
+#[cfg(not(any(madsim, doc)))]
+compile_error!(
+    "faultline needs the simulation build: add `--cfg madsim` to RUSTFLAGS, e.g. in .cargo/config.toml: [build] rustflags = [\"--cfg\", \"madsim\"] (see faultline's docs/testing.md)"
+);
+
 mod apps;
 pub mod call;
 pub mod dist;
