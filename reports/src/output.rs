@@ -129,6 +129,8 @@ pub struct Staging {
     committed: bool,
     /// Kept when abandoned (a resumable sweep's finished seeds).
     keep: bool,
+    /// An unfinished `.partial` of other work was replaced when this one started.
+    replaced_other: bool,
 }
 
 impl Staging {
@@ -145,7 +147,7 @@ impl Staging {
             std::fs::remove_dir_all(&tmp).map_err(io_at(&tmp))?;
         }
         std::fs::create_dir_all(&tmp).map_err(io_at(&tmp))?;
-        Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false, keep: false })
+        Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false, keep: false, replaced_other: false })
     }
 
     /// Starts or resumes writing what will become `dest`, for work identified by `key` (kept
@@ -167,12 +169,21 @@ impl Staging {
         let tmp = dest.with_file_name(format!(".{name}.partial"));
         let same = std::fs::read_to_string(tmp.join(key_file)).is_ok_and(|k| k == key);
         if !same {
+            let other = tmp.join(key_file).is_file();
             let mut fresh = Staging::new(dest)?;
             fresh.keep = true;
+            fresh.replaced_other = other;
             std::fs::write(fresh.tmp.join(key_file), key).map_err(io_at(&fresh.tmp))?;
             return Ok(fresh);
         }
-        Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false, keep: true })
+        Ok(Staging { dest: dest.to_path_buf(), tmp, committed: false, keep: true, replaced_other: false })
+    }
+
+    /// Whether starting replaced an unfinished `.partial` of other work (another sweep
+    /// interrupted into the same `--out`): its finished parts are gone, which the user should
+    /// hear about.
+    pub fn replaced_other(&self) -> bool {
+        self.replaced_other
     }
 
     /// Where to write files now.

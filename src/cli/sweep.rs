@@ -64,6 +64,9 @@ pub(super) fn sweep_into(
     refuse_another_sweep(out, &key)?;
     let staging = Staging::resume(out, KEY_FILE, &key_text(&key)).map_err(output_error)?;
     let dir = staging.path().to_path_buf();
+    if staging.replaced_other() && !plan.quiet {
+        eprintln!("faultline: note: {} held an unfinished, different sweep; it was discarded", dir.display());
+    }
     let done_dir = dir.join("done");
     std::fs::create_dir_all(&done_dir).map_err(|e| internal(format!("{}: {e}", done_dir.display())))?;
     let mut saved = load_saved(&done_dir)?;
