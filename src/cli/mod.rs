@@ -103,6 +103,14 @@ enum Command {
     },
 }
 
+/// `--report [en|ko]` on the commands that write an output.
+#[derive(Debug, clap::Args)]
+struct ReportArg {
+    /// Also write a teaching report into the output (report.<lang>.html and .md): en or ko.
+    #[arg(long = "report", value_name = "en|ko", num_args = 0..=1, default_missing_value = "en")]
+    lang: Option<String>,
+}
+
 /// How many seeds an experiment runs, and on how many threads.
 #[derive(Debug, clap::Args)]
 struct ManySeeds {
@@ -131,9 +139,8 @@ struct CompareArgs {
     /// Output directory (default: out/compare-<base>-seeds<A>-<B>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Also write a teaching report into the output (report.<lang>.html and .md): en or ko.
-    #[arg(long, value_name = "en|ko", num_args = 0..=1, default_missing_value = "en")]
-    report: Option<String>,
+    #[command(flatten)]
+    report: ReportArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,9 +158,8 @@ struct SweepArgs {
     /// Keep every seed's requests.csv and events.csv (failing seeds' are always kept).
     #[arg(long)]
     keep_runs: bool,
-    /// Also write a teaching report into the output (report.<lang>.html and .md): en or ko.
-    #[arg(long, value_name = "en|ko", num_args = 0..=1, default_missing_value = "en")]
-    report: Option<String>,
+    #[command(flatten)]
+    report: ReportArg,
     /// Run only shard K of N of the seeds (1 <= K <= N); `faultline merge` joins the shards.
     #[arg(long, value_name = "K/N", conflicts_with = "shard_from_env")]
     shard: Option<String>,
@@ -183,9 +189,8 @@ struct RunArgs {
     /// earlier outputs, never a directory holding other files.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Also write a teaching report into the output (report.<lang>.html and .md): en or ko.
-    #[arg(long, value_name = "en|ko", num_args = 0..=1, default_missing_value = "en")]
-    report: Option<String>,
+    #[command(flatten)]
+    report: ReportArg,
 }
 
 /// A failure with its exit code and one-line message.
@@ -215,18 +220,18 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         }
         Some(Command::Show { name }) => show(&name),
         Some(Command::Run(args)) => {
-            check_lang(&args.report)?;
+            check_lang(&args.report.lang)?;
             let scenario = load(&args.scenario)?;
             let out = args.out.clone().unwrap_or_else(|| default_out(&scenario));
-            with_report(run::run(&scenario, &out), &out, &args.report)
+            with_report(run::run(&scenario, &out), &out, &args.report.lang)
         }
         Some(Command::Check(args)) => check::check(&load(&args)?),
         Some(Command::Sweep(args)) => {
-            check_lang(&args.report)?;
+            check_lang(&args.report.lang)?;
             let plan = sweep_plan(&args)?;
             let scenario = load(&ScenarioArgs { scenario: args.scenario.clone(), seed: None, set: args.set.clone() })?;
             let out = args.out.clone().unwrap_or_else(|| sweep_out(&scenario, &plan));
-            with_report(sweep::run(&scenario, &plan, &out), &out, &args.report)
+            with_report(sweep::run(&scenario, &plan, &out), &out, &args.report.lang)
         }
         Some(Command::Merge { dirs, out }) => merge::merge(&dirs, &out),
         Some(Command::Replay { record, out }) => replay::replay(&record, out),
@@ -236,7 +241,7 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
             Ok(0)
         }
         Some(Command::Compare(args)) => {
-            check_lang(&args.report)?;
+            check_lang(&args.report.lang)?;
             let seeds: SeedRange = args.many.seeds.parse().map_err(usage)?;
             check_count(seeds, Shard::ALL)?;
             let plan =
@@ -251,7 +256,7 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
                 name.push_str(&format!("-{}", short_hash(&given)));
             }
             let out = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name));
-            with_report(compare::compare(&variants, &plan, &out), &out, &args.report)
+            with_report(compare::compare(&variants, &plan, &out), &out, &args.report.lang)
         }
     }
 }

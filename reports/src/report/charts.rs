@@ -81,32 +81,50 @@ where
     Ok(())
 }
 
+/// A latency-over-time chart (log scale, 1-2-5 ticks) with its axes and fault windows drawn.
+type LatencyChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::combinators::WithKeyPoints<plotters::coord::combinators::LogCoord<f64>>,
+    >,
+>;
+
+fn latency_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    end_s: f64,
+    (y_min, y_max): (f64, f64),
+    faults: &[FaultWindow],
+    t: &Texts,
+) -> Result<LatencyChart<'a, 'b>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(14)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..end_s.max(0.001), (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(t.t("axis_time"))
+        .y_desc(t.t("axis_latency"))
+        .y_label_formatter(&|v| format_ms(*v))
+        .x_label_formatter(&|v| format_num(*v))
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .draw()
+        .map_err(err)?;
+    shade_faults(&mut chart, faults, (y_min, y_max), &t.t("legend_fault"))?;
+    Ok(chart)
+}
+
 /// Latency over time: p50 and p99 of the answered, p99 of the failed, apart (log scale).
 pub fn latency(points: &[SeriesPoint], faults: &[FaultWindow], end_s: f64, t: &Texts) -> Result<String, String> {
     let values: Vec<f64> = points.iter().flat_map(|p| [p.ok_p50_ms, p.ok_p99_ms, p.failed_p99_ms]).flatten().collect();
     let y_max = values.iter().copied().fold(1.0f64, f64::max) * 3.0;
     let y_min = values.iter().copied().filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.01) / 2.0;
     svg(420, |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .margin(14)
-            .x_label_area_size(42)
-            .y_label_area_size(70)
-            .build_cartesian_2d(
-                0f64..end_s.max(0.001),
-                (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)),
-            )
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(t.t("axis_time"))
-            .y_desc(t.t("axis_latency"))
-            .y_label_formatter(&|v| format_ms(*v))
-            .x_label_formatter(&|v| format_num(*v))
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
-            .draw()
-            .map_err(err)?;
-        shade_faults(&mut chart, faults, (y_min, y_max), &t.t("legend_fault"))?;
+        let mut chart = latency_axes(&root, end_s, (y_min, y_max), faults, t)?;
         let lines: [(&str, RGBColor, Read<Option<f64>>); 3] = [
             ("legend_ok_p50", RGBColor(30, 100, 200), |p| p.ok_p50_ms),
             ("legend_ok_p99", RGBColor(20, 140, 70), |p| p.ok_p99_ms),
@@ -153,26 +171,7 @@ pub fn scatter(calls: &[(u64, u64, String)], faults: &[FaultWindow], end_s: f64,
         ("legend_failed", RGBColor(200, 50, 40), &[]),
     ];
     svg(400, |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .margin(14)
-            .x_label_area_size(42)
-            .y_label_area_size(70)
-            .build_cartesian_2d(
-                0f64..end_s.max(0.001),
-                (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)),
-            )
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(t.t("axis_time"))
-            .y_desc(t.t("axis_latency"))
-            .y_label_formatter(&|v| format_ms(*v))
-            .x_label_formatter(&|v| format_num(*v))
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
-            .draw()
-            .map_err(err)?;
-        shade_faults(&mut chart, faults, (y_min, y_max), &t.t("legend_fault"))?;
+        let mut chart = latency_axes(&root, end_s, (y_min, y_max), faults, t)?;
         for (i, (key, color, outcomes)) in groups.iter().enumerate() {
             let known: Vec<&str> = groups[..3].iter().flat_map(|g| g.2.iter().copied()).collect();
             let mine = |o: &str| if i == 3 { !known.contains(&o) } else { outcomes.contains(&o) };
