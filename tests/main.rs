@@ -16,5 +16,6 @@ mod queueing;
 mod replay;
 mod report;
 mod scenario_files;
+mod shrink;
 mod verdicts;
 mod workloads;

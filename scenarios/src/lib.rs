@@ -17,6 +17,7 @@ mod load;
 pub mod overrides;
 pub mod pipeline;
 mod read;
+pub mod shrink;
 pub mod stack;
 mod suggest;
 
@@ -96,8 +97,9 @@ impl Scenario {
         doc.insert("seed".to_owned(), toml::Value::Integer(self.spec.seed as i64));
         let body = toml::to_string(&doc).ok()?;
         Some(format!(
-            "# The scenario as run: {} with every --set applied.\n# reproduce: {program} {}\n\n{body}",
+            "# The scenario as run: {}{}.\n# reproduce: {program} {}\n\n{body}",
             self.source.as_arg(),
+            if self.overrides.is_empty() { "" } else { " with every --set applied" },
             self.reproduce_args()
         ))
     }

@@ -7,6 +7,7 @@ mod compare;
 mod merge;
 mod replay;
 mod run;
+mod shrink;
 mod sweep;
 mod trace;
 
@@ -75,6 +76,23 @@ enum Command {
         /// Output directory (default: out/<scenario>-seed<seed>-replay).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Shrink a failure: the smallest scenario found (same seed) that still violates the same
+    /// check, by removing and weakening faults, shortening the run, lightening the workload,
+    /// and dropping replicas, pattern layers and link settings. Deterministic; writes the
+    /// smallest scenario.toml, its run's files and shrink.json. Exit 1 (it still fails).
+    Shrink {
+        /// The record (a failing run's failure.json), or the output directory that holds it.
+        record: PathBuf,
+        /// Where to write the smallest run.
+        #[arg(long)]
+        out: PathBuf,
+        /// The check to keep violated (default: the first the run violates).
+        #[arg(long)]
+        checker: Option<String>,
+        /// At most this many runs, the first included.
+        #[arg(long, default_value_t = 300)]
+        max_runs: usize,
     },
     /// Write a run's calls as a Chrome/Perfetto trace (opens in ui.perfetto.dev) and print the
     /// story of one request: its calls hop by hop.
@@ -235,6 +253,12 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         }
         Some(Command::Merge { dirs, out }) => merge::merge(&dirs, &out),
         Some(Command::Replay { record, out }) => replay::replay(&record, out),
+        Some(Command::Shrink { record, out, checker, max_runs }) => {
+            if max_runs == 0 {
+                return Err(usage("--max-runs 0: at least one run is needed (the run to shrink)"));
+            }
+            shrink::shrink(&record, &out, &faultline_scenarios::shrink::ShrinkOptions { checker, max_runs })
+        }
         Some(Command::Trace { dir, request, window, out }) => trace::trace(&dir, request, window.as_deref(), &out),
         Some(Command::Report { dir, lang }) => {
             report(&dir, &lang)?;

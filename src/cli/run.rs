@@ -36,6 +36,15 @@ pub(super) fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliE
         println!("{}", scenario.description);
     }
     println!("{}", describe(scenario));
+    let (staging, run, wall_s) = run_staged(staging, scenario)?;
+    let dir = staging.commit().map_err(output_error)?;
+    Ok(Report { run, dir, wall_s })
+}
+
+/// Runs a scenario and writes its files into a staging directory, not yet committed (unless
+/// the run failed and writing the rest did not work: the directory is then committed with the
+/// failure record in it). Returns the staging, the run and the wall seconds it took.
+pub(super) fn run_staged(staging: Staging, scenario: &Scenario) -> Result<(Staging, Execution, f64), CliError> {
     let sink = CsvSink::create(staging.path()).map_err(|e| internal(format!("{}: {e}", staging.path().display())))?;
     let started = Instant::now();
     let run = faultline_scenarios::execute(scenario, &RunOptions::default(), Box::new(sink))
@@ -50,8 +59,7 @@ pub(super) fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<Report, CliE
         }
         return Err(e);
     }
-    let dir = staging.commit().map_err(output_error)?;
-    Ok(Report { run, dir, wall_s })
+    Ok((staging, run, wall_s))
 }
 
 /// Writes `failure.json` into `dir` if `run` violated a check; says whether it did.
