@@ -6,7 +6,7 @@
 //! - [`sim`]: the simulator (specs, runs, typed records, verdicts) on madsim.
 //! - [`patterns`]: the resilience and consistency patterns, runtime-agnostic.
 //! - [`scenarios`]: the scenario format, `--set` overrides, the catalog, the checkers.
-//! - [`reports`]: CSV, JSON and charts from a run's records.
+//! - `reports` (feature `cli`, on by default): CSV, JSON and charts from a run's records.
 //! - [`testing`]: faultline in your own tests: seeds, every checker, one replay line on failure.
 //!
 //! ```
@@ -27,6 +27,7 @@ compile_error!(
 pub mod testing;
 
 pub use faultline_patterns as patterns;
+#[cfg(feature = "cli")]
 pub use faultline_reports as reports;
 pub use faultline_scenarios as scenarios;
 pub use faultline_scenarios::{execute, load, RunOptions, Scenario};

@@ -12,6 +12,7 @@ mod faults;
 mod memory;
 mod network;
 mod patterns;
+mod properties;
 mod queueing;
 mod replay;
 mod report;

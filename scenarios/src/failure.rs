@@ -38,6 +38,9 @@ pub struct FailureRecord {
     pub first_violation: String,
     /// The command that ran it.
     pub reproduce: String,
+    /// The scenario was changed in code (generated faults): only `scenario_toml` says what ran.
+    #[serde(default)]
+    pub edited: bool,
 }
 
 impl FailureRecord {
@@ -58,6 +61,7 @@ impl FailureRecord {
             violated: run.verdict.violated().map(|c| c.checker.clone()).collect(),
             first_violation: run.verdict.first_violation().unwrap_or_default(),
             reproduce: format!("faultline {}", scenario.reproduce_args()),
+            edited: scenario.edited,
         })
     }
 
@@ -76,6 +80,7 @@ impl FailureRecord {
             crate::Source::File(self.source.clone())
         };
         s.overrides = self.overrides.clone();
+        s.edited = self.edited;
         Ok(s)
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod checkers;
+mod edit;
 pub mod experiment;
 pub mod failure;
 pub mod file;
@@ -66,6 +67,9 @@ pub struct Scenario {
     /// Things in the scenario that are allowed but probably not meant (a fault that starts
     /// after the run ends, say), one line each.
     pub warnings: Vec<String>,
+    /// Its faults were replaced in code ([`Scenario::with_faults`]): the source and overrides
+    /// no longer say what runs, only the document does.
+    pub edited: bool,
 }
 
 impl Scenario {
@@ -79,6 +83,7 @@ impl Scenario {
             overrides: Vec::new(),
             document: None,
             warnings: Vec::new(),
+            edited: false,
         }
     }
 
@@ -99,8 +104,14 @@ impl Scenario {
         Some(format!(
             "# The scenario as run: {}{}.\n# reproduce: {program} {}\n\n{body}",
             self.source.as_arg(),
-            if self.overrides.is_empty() { "" } else { " with every --set applied" },
-            self.reproduce_args()
+            if self.edited {
+                " as changed in code"
+            } else if self.overrides.is_empty() {
+                ""
+            } else {
+                " with every --set applied"
+            },
+            if self.edited { format!("run scenario.toml --seed {}", self.spec.seed) } else { self.reproduce_args() }
         ))
     }
 
@@ -109,6 +120,13 @@ impl Scenario {
     pub fn reproduce_args(&self) -> String {
         if let Source::Code(name) = &self.source {
             return format!("(built in Rust: {name}, seed {})", self.spec.seed);
+        }
+        if self.edited {
+            return format!(
+                "(changed in code: {} at seed {}; its scenario.toml or failure.json says what ran)",
+                self.source.as_arg(),
+                self.spec.seed
+            );
         }
         let mut s = format!("run {} --seed {}", shell_quote(self.source.as_arg()), self.spec.seed);
         for o in &self.overrides {

@@ -65,6 +65,31 @@ fn parse(
         overrides: sets.to_vec(),
         document: Some(doc),
         warnings: parsed.warnings,
+        edited: false,
+    })
+}
+
+/// `original` with its document replaced by `doc` (and `sets` more overrides noted), read and
+/// validated again.
+pub(crate) fn revalidate(
+    original: &Scenario,
+    doc: toml::Table,
+    sets: &[String],
+    edited: bool,
+) -> Result<Scenario, ScenarioError> {
+    let label = original.source.as_arg();
+    let key_error =
+        |e: crate::file::KeyError| ScenarioError::Key { file: label.to_owned(), key: e.key, message: e.message };
+    let file = ScenarioFile::from_table(doc.clone()).map_err(key_error)?;
+    let parsed = file.into_spec(&original.spec.name).map_err(key_error)?;
+    Ok(Scenario {
+        spec: parsed.spec,
+        description: parsed.description,
+        source: original.source.clone(),
+        overrides: original.overrides.iter().chain(sets).cloned().collect(),
+        document: Some(doc),
+        warnings: parsed.warnings,
+        edited: original.edited || edited,
     })
 }
 

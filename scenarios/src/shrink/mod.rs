@@ -1,7 +1,7 @@
 //! Shrinking a failing run: the smallest scenario found that still violates the same check.
 //!
 //! Greedy delta debugging over the scenario file as run: try the reductions of
-//! [`candidates`] biggest first, keep the first that still fails, start again from the smaller
+//! `candidates.rs` biggest first, keep the first that still fails, start again from the smaller
 //! scenario, and stop when no single reduction keeps the failure (or the run budget is spent).
 //! The seed never changes, every candidate is a whole checked run, and the order of the
 //! candidates is fixed, so the same record shrinks to the same scenario on any machine.

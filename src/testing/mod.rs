@@ -16,11 +16,15 @@
 //! artefact. Set `FAULTLINE_SEEDS=A..B` to run other seeds than the test names (a nightly job
 //! with many seeds, the same test).
 
+#[cfg(feature = "proptest")]
+pub mod strategies;
+
 use std::path::PathBuf;
 
 use faultline_scenarios::experiment::{sweep, SeedRange, SweepOptions};
 use faultline_scenarios::failure::{self, FailureRecord};
 use faultline_scenarios::{execute, RunOptions, Scenario};
+use faultline_sim::Execution;
 
 /// The seeds to run: `FAULTLINE_SEEDS` (`A..B` or `N`) when set, else `seeds`.
 pub fn seeds(seeds: impl IntoIterator<Item = u64>) -> Vec<u64> {
@@ -57,6 +61,20 @@ pub fn assert_seeds_pass(scenario: &Scenario, seeds_to_run: impl IntoIterator<It
     }
 }
 
+/// Runs `scenario` once, at its own seed, with every checker that applies: `Err` with the
+/// violation and the line that replays it (a record is written, see [`failures_dir`]) when a
+/// check fails. For property tests, where each case is a scenario of its own (generated faults
+/// or settings: see [`strategies`](crate::testing)).
+pub fn check(scenario: &Scenario) -> Result<(), String> {
+    let seed = scenario.spec.seed;
+    let run = execute(scenario, &RunOptions::default(), Box::new(faultline_sim::NullSink))
+        .map_err(|e| format!("{} at seed {seed} could not run: {e}", scenario.spec.name))?;
+    match write_record(scenario, &run, true) {
+        None => Ok(()),
+        Some(line) => Err(line),
+    }
+}
+
 /// Runs one failing seed again to record it; returns its violation and replay line.
 fn record(scenario: &Scenario, seed: u64) -> String {
     let one = scenario.with_seed(seed);
@@ -64,10 +82,23 @@ fn record(scenario: &Scenario, seed: u64) -> String {
         Ok(run) => run,
         Err(e) => return format!("seed {seed}: {e}"),
     };
-    let Some(rec) = FailureRecord::of(&one, &run, env!("CARGO_PKG_VERSION")) else {
-        return format!("seed {seed} failed, then passed when run again (a bug in faultline: please report it)");
-    };
-    let dir = failures_dir().join(format!("{}-seed{seed}", rec.scenario));
+    write_record(&one, &run, false).unwrap_or_else(|| {
+        format!("seed {seed} failed, then passed when run again (a bug in faultline: please report it)")
+    })
+}
+
+/// Writes the record of a failing run and returns its violation and replay line; `None` when
+/// the run passed. With `by_fingerprint` the record's directory is told apart by the run's
+/// fingerprint (a property test's cases share a scenario name and often a seed).
+fn write_record(scenario: &Scenario, run: &Execution, by_fingerprint: bool) -> Option<String> {
+    let rec = FailureRecord::of(scenario, run, env!("CARGO_PKG_VERSION"))?;
+    let seed = rec.seed;
+    let mut name = format!("{}-seed{seed}", rec.scenario);
+    if by_fingerprint {
+        name.push('-');
+        name.push_str(rec.fingerprint.get(..8).unwrap_or(&rec.fingerprint));
+    }
+    let dir = failures_dir().join(name);
     let path = dir.join(failure::FILE);
     let written = std::fs::create_dir_all(&dir)
         .and_then(|_| serde_json::to_string_pretty(&rec).map_err(std::io::Error::other))
@@ -76,5 +107,5 @@ fn record(scenario: &Scenario, seed: u64) -> String {
         Ok(()) => format!("faultline replay {}", path.display()),
         Err(_) => rec.reproduce.clone(),
     };
-    format!("seed {seed}: {}; replay: {replay}", rec.first_violation)
+    Some(format!("seed {seed}: {}; replay: {replay}", rec.first_violation))
 }

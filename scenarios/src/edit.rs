@@ -1,0 +1,80 @@
+//! A loaded scenario changed in code (a property test's generated faults and settings, a
+//! swarm's sampled plan), keeping the scenario file as run in step with the spec: the failure
+//! record of a changed scenario carries the change, and a replay needs nothing else.
+
+use faultline_sim::{Fault, FaultKind, FaultPlan};
+use toml::{Table, Value};
+
+use crate::load::revalidate;
+use crate::overrides::{self, Override};
+use crate::{Scenario, ScenarioError};
+
+impl Scenario {
+    /// The same scenario with `plan` instead of its faults (validated as a file's would be:
+    /// a fault on a service that does not exist is an error).
+    pub fn with_faults(&self, plan: &FaultPlan) -> Result<Scenario, ScenarioError> {
+        let mut doc = self.document_or_error()?;
+        if plan.0.is_empty() {
+            doc.remove("faults");
+        } else {
+            doc.insert(
+                "faults".to_owned(),
+                Value::Array(plan.0.iter().map(|f| Value::Table(fault_table(f))).collect()),
+            );
+        }
+        revalidate(self, doc, &[], true)
+    }
+
+    /// The same scenario with more `--set` overrides (`KEY=VALUE`, as on the command line).
+    pub fn with_sets(&self, sets: &[String]) -> Result<Scenario, ScenarioError> {
+        let parsed: Vec<Override> =
+            sets.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
+        let mut doc = self.document_or_error()?;
+        overrides::apply_all(&mut doc, &parsed).map_err(ScenarioError::Override)?;
+        revalidate(self, doc, sets, false)
+    }
+
+    fn document_or_error(&self) -> Result<Table, ScenarioError> {
+        let mut doc = self.document.clone().ok_or_else(|| {
+            ScenarioError::Override(format!(
+                "{} was built in Rust: change its SimSpec instead (this edits a scenario file)",
+                self.spec.name
+            ))
+        })?;
+        doc.insert("seed".to_owned(), Value::Integer(self.spec.seed as i64));
+        Ok(doc)
+    }
+}
+
+/// A fault as the `[[faults]]` table a file would have.
+pub(crate) fn fault_table(f: &Fault) -> Table {
+    let mut t = Table::new();
+    t.insert("kind".to_owned(), Value::String(f.kind.name().to_owned()));
+    t.insert("target".to_owned(), Value::String(f.target.to_string()));
+    t.insert("at_s".to_owned(), seconds(f.at.as_secs_f64()));
+    if let Some(d) = f.duration {
+        t.insert("duration_s".to_owned(), seconds(d.as_secs_f64()));
+    }
+    match &f.kind {
+        FaultKind::ErrorBurst { rate } | FaultKind::PacketLoss { rate } => {
+            t.insert("rate".to_owned(), Value::Float(*rate));
+        }
+        FaultKind::LatencySpike { add } => {
+            t.insert("add".to_owned(), Value::String(add.to_string()));
+        }
+        FaultKind::ClockSkew { offset_ms } => {
+            t.insert("offset_ms".to_owned(), Value::Integer(*offset_ms));
+        }
+        FaultKind::Outage | FaultKind::Partition | FaultKind::Crash | FaultKind::Restart | FaultKind::Pause => {}
+    }
+    t
+}
+
+/// Whole seconds as an integer, others to the microsecond.
+fn seconds(s: f64) -> Value {
+    if s.fract() == 0.0 && s < 1e15 {
+        Value::Integer(s as i64)
+    } else {
+        Value::Float((s * 1e6).round() / 1e6)
+    }
+}
