@@ -7,6 +7,7 @@ mod cli;
 mod consistency;
 mod defects;
 mod determinism;
+mod expectations;
 mod experiments;
 mod faults;
 mod memory;

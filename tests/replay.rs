@@ -84,10 +84,12 @@ fn a_trace_follows_a_request_across_hops_and_keeps_the_format_rules() {
         let mut last_ts: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
         for e in events {
             let (ph, ts, tid) = (e["ph"].as_str().unwrap(), e["ts"].as_u64(), e["tid"].as_u64());
+            // Calls and attempts are async slices, each with its own id.
+            let id = || format!("{}/{}", e["cat"], e["id"]);
             match ph {
-                "b" => assert!(open.insert(e["id"].as_u64().unwrap(), ts.unwrap()).is_none(), "a call begins twice"),
+                "b" => assert!(open.insert(id(), ts.unwrap()).is_none(), "a slice begins twice"),
                 "e" => {
-                    let began = open.remove(&e["id"].as_u64().unwrap()).expect("an end without its begin");
+                    let began = open.remove(&id()).expect("an end without its begin");
                     assert!(ts.unwrap() >= began, "a call ends before it begins");
                 }
                 "i" => {
@@ -103,6 +105,26 @@ fn a_trace_follows_a_request_across_hops_and_keeps_the_format_rules() {
         assert!(open.is_empty(), "{} calls never end", open.len());
         assert!(events.len() > 4, "{file}: {} events", events.len());
     }
+    // Every finished call has a row per attempt in attempts.csv, and names its replica.
+    let calls = faultline::reports::csv_sink::read_requests(&dir.join("r/requests.csv")).unwrap();
+    let attempts = faultline::reports::csv_sink::read_attempts(&dir.join("r/attempts.csv")).unwrap();
+    let mut per_call = std::collections::BTreeMap::new();
+    for a in &attempts {
+        *per_call.entry(a.call).or_insert(0u32) += 1;
+    }
+    for c in calls.iter().filter(|c| c.outcome != "unfinished") {
+        assert_eq!(per_call.get(&c.id).copied().unwrap_or(0), c.attempts, "call {}", c.id);
+        assert!(c.attempts == 0 || c.replica.contains('-'), "call {} names no replica", c.id);
+    }
+    // A retried call's story shows its attempts, their replicas, and the retry decision.
+    let retried = calls.iter().find(|c| c.attempts >= 2 && c.edge == "orders->inventory").expect("a retried call");
+    let mut root = retried;
+    while root.parent != 0 {
+        root = calls.iter().find(|c| c.id == root.parent).unwrap();
+    }
+    let o = faultline(&["trace", "r", "--request", &root.id.to_string(), "--out", "retried.json"], &dir);
+    let (out, _) = text(&o);
+    assert!(out.contains("  - attempt 2 to inventory-") && out.contains("retry.scheduled attempt=2"), "{out}");
     // What is not there is refused, with one line.
     for (args, says) in
         [(vec!["--request", "99999999"], "no client request"), (vec!["--window", "500..600"], "within the run")]

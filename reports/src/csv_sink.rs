@@ -1,16 +1,17 @@
-//! Streams a run's rows into `requests.csv` and `events.csv` as the run goes, and reads them
-//! back.
+//! Streams a run's rows into `requests.csv`, `attempts.csv` and `events.csv` as the run goes,
+//! and reads them back.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use faultline_sim::record::{RequestRecord, EVENT_HEADER, REQUEST_HEADER};
+use faultline_sim::record::{AttemptRecord, RequestRecord, ATTEMPT_HEADER, EVENT_HEADER, REQUEST_HEADER};
 use faultline_sim::{Logged, RecordSink};
 
-/// Writes rows to two CSV files.
+/// Writes rows to three CSV files.
 pub struct CsvSink {
     requests: BufWriter<File>,
+    attempts: BufWriter<File>,
     events: BufWriter<File>,
     /// The request row being written (reused).
     row: String,
@@ -18,13 +19,17 @@ pub struct CsvSink {
 }
 
 impl CsvSink {
-    /// Creates `requests.csv` and `events.csv` in `dir`, with headers.
+    /// Creates `requests.csv`, `attempts.csv` and `events.csv` in `dir`, with headers.
     pub fn create(dir: &Path) -> io::Result<CsvSink> {
-        let mut requests = BufWriter::with_capacity(1 << 16, File::create(dir.join("requests.csv"))?);
-        let mut events = BufWriter::with_capacity(1 << 16, File::create(dir.join("events.csv"))?);
-        writeln!(requests, "{REQUEST_HEADER}")?;
-        writeln!(events, "{EVENT_HEADER}")?;
-        Ok(CsvSink { requests, events, row: String::with_capacity(128), error: None })
+        let open = |name: &str, header: &str| -> io::Result<BufWriter<File>> {
+            let mut w = BufWriter::with_capacity(1 << 16, File::create(dir.join(name))?);
+            writeln!(w, "{header}")?;
+            Ok(w)
+        };
+        let requests = open("requests.csv", REQUEST_HEADER)?;
+        let attempts = open("attempts.csv", ATTEMPT_HEADER)?;
+        let events = open("events.csv", EVENT_HEADER)?;
+        Ok(CsvSink { requests, attempts, events, row: String::with_capacity(128), error: None })
     }
 
     fn keep(&mut self, r: io::Result<()>) {
@@ -46,8 +51,18 @@ impl RecordSink for CsvSink {
         let r = writeln!(self.events, "{row}");
         self.keep(r);
     }
+    fn wants_attempts(&self) -> bool {
+        true
+    }
+    fn attempt(&mut self, attempt: &AttemptRecord) {
+        self.row.clear();
+        attempt.write_row(&mut self.row);
+        self.row.push('\n');
+        let r = self.attempts.write_all(self.row.as_bytes());
+        self.keep(r);
+    }
     fn finish(&mut self) -> Result<(), String> {
-        let r = self.requests.flush().and_then(|_| self.events.flush());
+        let r = self.requests.flush().and_then(|_| self.attempts.flush()).and_then(|_| self.events.flush());
         self.keep(r);
         match self.error.take() {
             Some(e) => Err(e.to_string()),
@@ -75,6 +90,37 @@ pub struct RequestRow {
     pub outcome: String,
     /// Attempts.
     pub attempts: u32,
+    /// The node the last attempt went to (empty: none; absent in files from before it).
+    #[serde(default)]
+    pub replica: String,
+}
+
+/// One row of `attempts.csv`, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct AttemptRow {
+    /// The call (`requests.csv`'s `id`).
+    pub call: u64,
+    /// 1 for the first.
+    pub attempt: u32,
+    /// The node it went to.
+    pub replica: String,
+    /// Sent, µs.
+    pub start_us: u64,
+    /// Answered (or failed), µs.
+    pub end_us: u64,
+    /// `end_us - start_us`.
+    pub latency_us: u64,
+    /// Outcome name.
+    pub outcome: String,
+}
+
+/// Reads `attempts.csv` (empty when the run wrote none: outputs from before it).
+pub fn read_attempts(path: &Path) -> Result<Vec<AttemptRow>, String> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let mut reader = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    reader.deserialize().map(|r| r.map_err(|e| format!("{}: {e}", path.display()))).collect()
 }
 
 /// Reads `requests.csv`.

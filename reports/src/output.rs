@@ -20,6 +20,7 @@ pub const MANIFEST: &str = ".faultline-output";
 /// The files a run writes, for outputs written before manifests existed.
 const RUN_FILES: &[&str] = &[
     "requests.csv",
+    "attempts.csv",
     "events.csv",
     "summary.json",
     "scenario.toml",

@@ -79,6 +79,9 @@ pub fn verdict_lines(verdict: &Verdict) -> String {
             }
         }
     }
+    for w in &verdict.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     s
 }
 

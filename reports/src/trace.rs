@@ -1,17 +1,20 @@
 //! A run as a trace that Perfetto (ui.perfetto.dev) and Chrome's about:tracing open: the
-//! Chrome trace event format (JSON), read from a run's `requests.csv` and `events.csv`.
+//! Chrome trace event format (JSON), read from a run's `requests.csv`, `attempts.csv` and
+//! `events.csv`.
 //!
-//! A track (thread) per service a call goes to, and one per node that recorded events; each
-//! call an async slice (`b`/`e` with the call's id, so overlapping calls never have to nest);
-//! faults, crashes and pattern decisions instant events on their node's track. And the story of
-//! one request as a text tree: the client's call, the calls it caused, hop by hop.
+//! A track (thread) per service a call goes to, one per replica an attempt went to, and one per
+//! node that recorded events; each call and each attempt an async slice (`b`/`e` with its own
+//! id, so overlapping slices never have to nest); faults, crashes and pattern decisions instant
+//! events on their node's track, a decision about a call with that call's id. And the story of
+//! one request as a text tree: the client's call, the calls it caused, hop by hop, each with
+//! its attempts (which replica, how it ended) and the decisions taken about it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::csv_sink::{read_requests, RequestRow};
+use crate::csv_sink::{read_attempts, read_requests, AttemptRow, RequestRow};
 
 /// What to put in a trace.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,8 +28,18 @@ pub enum Select {
 /// A run's calls and events, read back.
 pub struct Run {
     calls: Vec<RequestRow>,
-    events: Vec<(u64, String, String, String)>,
+    attempts: BTreeMap<u64, Vec<AttemptRow>>,
+    events: Vec<EventRow>,
     end_us: u64,
+}
+
+/// One row of `events.csv`, with the call it concerns (its `request=` prefix), if any.
+struct EventRow {
+    t_us: u64,
+    node: String,
+    kind: String,
+    detail: String,
+    request: Option<u64>,
 }
 
 /// Reads `dir` (a run's output).
@@ -39,15 +52,17 @@ pub fn read(dir: &Path) -> Result<Run, String> {
         let r = row.map_err(|e| format!("{}: {e}", path.display()))?;
         let t: u64 =
             r.get(0).and_then(|t| t.parse().ok()).ok_or_else(|| format!("{}: a row without a time", path.display()))?;
-        events.push((
-            t,
-            r.get(1).unwrap_or("").to_owned(),
-            r.get(2).unwrap_or("").to_owned(),
-            r.get(3).unwrap_or("").to_owned(),
-        ));
+        let detail = r.get(3).unwrap_or("").to_owned();
+        let request = detail.strip_prefix("request=").and_then(|d| d.split(' ').next()).and_then(|n| n.parse().ok());
+        let (node, kind) = (r.get(1).unwrap_or("").to_owned(), r.get(2).unwrap_or("").to_owned());
+        events.push(EventRow { t_us: t, node, kind, detail, request });
     }
-    let end_us = calls.iter().map(|c| c.end_us).chain(events.iter().map(|e| e.0)).max().unwrap_or(0);
-    Ok(Run { calls, events, end_us })
+    let mut attempts: BTreeMap<u64, Vec<AttemptRow>> = BTreeMap::new();
+    for a in read_attempts(&dir.join("attempts.csv"))? {
+        attempts.entry(a.call).or_default().push(a);
+    }
+    let end_us = calls.iter().map(|c| c.end_us).chain(events.iter().map(|e| e.t_us)).max().unwrap_or(0);
+    Ok(Run { calls, attempts, events, end_us })
 }
 
 impl Run {
@@ -109,10 +124,22 @@ impl Run {
             out.push(
                 json!({ "name": name, "cat": "call", "ph": "e", "id": c.id, "ts": c.end_us, "pid": 1, "tid": tid }),
             );
+            for a in self.attempts.get(&c.id).into_iter().flatten() {
+                let tid = track(&a.replica);
+                let (id, name) =
+                    (format!("{}.{}", a.call, a.attempt), format!("attempt {} ({})", a.attempt, a.outcome));
+                let args = json!({ "call": a.call, "attempt": a.attempt, "outcome": a.outcome });
+                out.push(json!({ "name": name, "cat": "attempt", "ph": "b", "id": id, "ts": a.start_us, "pid": 1, "tid": tid, "args": args }));
+                out.push(json!({ "name": name, "cat": "attempt", "ph": "e", "id": id, "ts": a.end_us, "pid": 1, "tid": tid }));
+            }
         }
-        for (t, node, kind, detail) in self.events.iter().filter(|e| e.0 >= lo && e.0 <= hi) {
-            let tid = track(&format!("node {node}"));
-            out.push(json!({ "name": kind, "cat": "event", "ph": "i", "s": "t", "ts": t, "pid": 1, "tid": tid, "args": { "detail": detail } }));
+        for e in self.events.iter().filter(|e| e.t_us >= lo && e.t_us <= hi) {
+            let tid = track(&format!("node {}", e.node));
+            let args = match e.request {
+                Some(r) => json!({ "detail": e.detail, "call": r }),
+                None => json!({ "detail": e.detail }),
+            };
+            out.push(json!({ "name": e.kind, "cat": "event", "ph": "i", "s": "t", "ts": e.t_us, "pid": 1, "tid": tid, "args": args }));
         }
         for (i, name) in tracks.iter().enumerate() {
             out.push(json!({ "name": "thread_name", "ph": "M", "pid": 1, "tid": i + 1, "args": { "name": name } }));
@@ -123,19 +150,27 @@ impl Run {
         json!({ "traceEvents": out, "displayTimeUnit": "ms" })
     }
 
-    /// One request's calls as an indented tree: edge, outcome, start and latency.
+    /// One request's calls as an indented tree: edge, outcome, start, latency and replica;
+    /// under each call its attempts and the decisions taken about it.
     pub fn tree(&self, calls: &[&RequestRow]) -> String {
         let mut children: BTreeMap<u64, Vec<&RequestRow>> = BTreeMap::new();
         for c in calls {
             children.entry(c.parent).or_default().push(c);
         }
+        let mut decisions: BTreeMap<u64, Vec<&EventRow>> = BTreeMap::new();
+        for e in &self.events {
+            if let Some(r) = e.request {
+                decisions.entry(r).or_default().push(e);
+            }
+        }
         let mut out = String::new();
         let mut stack: Vec<(&RequestRow, usize)> =
             children.get(&0).into_iter().flatten().rev().map(|c| (*c, 0)).collect();
         while let Some((c, depth)) = stack.pop() {
+            let indent = "  ".repeat(depth);
+            let on = if c.replica.is_empty() { String::new() } else { format!(" on {}", c.replica) };
             out.push_str(&format!(
-                "{}{} [{}] at {:.3} s, {:.1} ms, {} attempt(s), id {}\n",
-                "  ".repeat(depth),
+                "{indent}{} [{}] at {:.3} s, {:.1} ms, {} attempt(s){on}, id {}\n",
                 c.edge,
                 c.outcome,
                 c.start_us as f64 / 1e6,
@@ -143,6 +178,21 @@ impl Run {
                 c.attempts,
                 c.id
             ));
+            let attempts = self.attempts.get(&c.id).map_or(&[][..], Vec::as_slice);
+            if attempts.len() > 1 {
+                for a in attempts {
+                    let ms = a.latency_us as f64 / 1e3;
+                    out.push_str(&format!(
+                        "{indent}  - attempt {} to {}: {} after {ms:.1} ms\n",
+                        a.attempt, a.replica, a.outcome
+                    ));
+                }
+            }
+            for e in decisions.get(&c.id).into_iter().flatten() {
+                let detail = e.detail.split_once(' ').map_or("", |(_, d)| d);
+                let t = e.t_us as f64 / 1e6;
+                out.push_str(&format!("{indent}  * {t:.3} s {}: {} {detail}\n", e.node, e.kind));
+            }
             stack.extend(children.get(&c.id).into_iter().flatten().rev().map(|k| (*k, depth + 1)));
         }
         out

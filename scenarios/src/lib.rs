@@ -67,6 +67,8 @@ pub struct Scenario {
     /// Things in the scenario that are allowed but probably not meant (a fault that starts
     /// after the run ends, say), one line each.
     pub warnings: Vec<String>,
+    /// What it expects to happen besides the invariants (`strict`, `[[sometimes]]`).
+    pub expect: checkers::expect::Expectations,
     /// Its faults were replaced in code ([`Scenario::with_faults`]): the source and overrides
     /// no longer say what runs, only the document does.
     pub edited: bool,
@@ -83,6 +85,7 @@ impl Scenario {
             overrides: Vec::new(),
             document: None,
             warnings: Vec::new(),
+            expect: Default::default(),
             edited: false,
         }
     }

@@ -65,6 +65,7 @@ fn parse(
         overrides: sets.to_vec(),
         document: Some(doc),
         warnings: parsed.warnings,
+        expect: parsed.expect,
         edited: false,
     })
 }
@@ -89,6 +90,7 @@ pub(crate) fn revalidate(
         overrides: original.overrides.iter().chain(sets).cloned().collect(),
         document: Some(doc),
         warnings: parsed.warnings,
+        expect: parsed.expect,
         edited: original.edited || edited,
     })
 }

@@ -5,6 +5,7 @@
 use faultline_sim::record::RecordSink;
 use faultline_sim::{Execution, Probe, RunError, SimSpec};
 
+use crate::checkers::expect::{self, Expectations, FaultStarts, SometimesChecker};
 use crate::checkers::{self, Checking};
 use crate::Scenario;
 
@@ -29,13 +30,30 @@ impl RunOptions {
 /// way (use [`faultline_sim::NullSink`] to keep none). The verdict is the run's: a violated
 /// invariant is in `verdict`, never only printed.
 pub fn execute(scenario: &Scenario, options: &RunOptions, sink: Box<dyn RecordSink>) -> Result<Execution, RunError> {
-    execute_spec(&scenario.spec, options, sink)
+    run_checked(&scenario.spec, &scenario.expect, options, sink)
 }
 
-/// [`execute`] for a spec built in Rust (`SimSpec::builder`).
+/// [`execute`] for a spec built in Rust (`SimSpec::builder`), with no expectations beyond the
+/// checkers (a fault that affects nothing is a warning).
 pub fn execute_spec(spec: &SimSpec, options: &RunOptions, sink: Box<dyn RecordSink>) -> Result<Execution, RunError> {
-    let (checking, monitors) = Checking::new(sink, checkers::for_spec(spec));
+    run_checked(spec, &Expectations::default(), options, sink)
+}
+
+fn run_checked(
+    spec: &SimSpec,
+    expect: &Expectations,
+    options: &RunOptions,
+    sink: Box<dyn RecordSink>,
+) -> Result<Execution, RunError> {
+    let mut monitors = checkers::for_spec(spec);
+    let starts = FaultStarts::default();
+    monitors.push(Box::new(starts.clone()));
+    if !expect.sometimes.is_empty() {
+        monitors.push(Box::new(SometimesChecker::new(expect.sometimes.clone())));
+    }
+    let (checking, monitors) = Checking::new(sink, monitors);
     let output = faultline_sim::run_with_probe(spec.clone(), Box::new(checking), options.probe.clone())?;
-    let (verdict, measures) = monitors.conclude();
+    let (mut verdict, measures) = monitors.conclude();
+    expect::judge_faults(&mut verdict, &output.fault_effects, &starts, expect.strict);
     Ok(Execution { output, verdict, measures })
 }

@@ -51,6 +51,8 @@ pub struct CallRequest {
     pub id: u64,
     /// Attempts that reached the transport.
     pub attempts: Arc<AtomicU32>,
+    /// The node the last attempt went to, as its index + 1 (0: none yet).
+    pub replica: Arc<AtomicU32>,
     /// The callee replica a balancer chose (index among the callee's replicas); `None`: the
     /// transport's own round robin.
     pub endpoint: Option<usize>,
@@ -82,7 +84,13 @@ impl Routable for CallRequest {
 impl CallRequest {
     /// A new call with no attempts yet.
     pub fn new(id: u64) -> Self {
-        CallRequest { id, attempts: Arc::new(AtomicU32::new(0)), endpoint: None, meta: Meta::default() }
+        CallRequest {
+            id,
+            attempts: Arc::new(AtomicU32::new(0)),
+            replica: Arc::new(AtomicU32::new(0)),
+            endpoint: None,
+            meta: Meta::default(),
+        }
     }
 
     /// Attempts so far.

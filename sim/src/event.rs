@@ -17,6 +17,9 @@ pub struct Event {
     pub t_us: u64,
     /// The node, as an index into the run's node names (the last name is `sim`).
     pub node: u32,
+    /// The call it concerns (`requests.csv`'s `id`; 0 for none): a pattern's decision during a
+    /// call names that call.
+    pub request: u64,
     /// What happened.
     pub kind: EventKind,
 }
@@ -440,6 +443,9 @@ impl Event {
         self.kind.write_name(out);
         out.push(',');
         let start = out.len();
+        if self.request != 0 {
+            let _ = write!(out, "request={} ", self.request);
+        }
         self.kind.write_detail(out);
         if out[start..].contains([',', '"', '\n']) {
             let quoted = format!("\"{}\"", out[start..].replace('"', "\"\""));

@@ -149,6 +149,40 @@ impl Fault {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultPlan(pub Vec<Fault>);
 
+/// What one scheduled fault did in a run: a fault that affected nothing tested nothing (it hit
+/// an idle node, started after the traffic, or was outweighed by another fault).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultEffect {
+    /// Its index in the plan (`faults[i]`).
+    pub id: usize,
+    /// Kind name.
+    pub kind: String,
+    /// Target as written.
+    pub target: String,
+    /// Messages it dropped (outage, partition, packet loss).
+    pub messages_dropped: u64,
+    /// Calls it failed (error burst).
+    pub calls_failed: u64,
+    /// Calls it slowed (latency spike).
+    pub calls_delayed: u64,
+    /// Nodes it killed or froze that were running (crash, restart, pause).
+    pub nodes_hit: u64,
+    /// Reads of a wall clock it skewed (clock skew).
+    pub clock_reads: u64,
+}
+
+impl FaultEffect {
+    /// Everything it did, counted together.
+    pub fn affected(&self) -> u64 {
+        self.messages_dropped + self.calls_failed + self.calls_delayed + self.nodes_hit + self.clock_reads
+    }
+
+    /// `faults[2] (latency_spike on inventory)`.
+    pub fn name(&self) -> String {
+        format!("faults[{}] ({} on {})", self.id, self.kind, self.target)
+    }
+}
+
 /// A fault window for charts and summaries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultWindow {

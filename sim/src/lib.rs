@@ -44,7 +44,7 @@ pub mod workload;
 pub use call::{Bare, CallError, CallRequest, EdgeContext, EdgeService, EdgeStack, Meta, Op, Served};
 pub use dist::Dist;
 pub use event::{Event, EventKind, Logged, OwnedEvent};
-pub use fault::{Fault, FaultKind, FaultPlan, FaultWindow, Target};
+pub use fault::{Fault, FaultEffect, FaultKind, FaultPlan, FaultWindow, Target};
 pub use record::{EdgeSummary, MemorySink, NullSink, Outcome, RecordSink};
 pub use run::{
     madsim_config, run_unchecked, run_with_probe, series_bin, simulate, Probe, RunError, RunOutput, ServiceSummary,

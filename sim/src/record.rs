@@ -105,10 +105,47 @@ pub struct RequestRecord {
     pub outcome: Outcome,
     /// Attempts sent to the network (more than 1 with retries).
     pub attempts: u32,
+    /// The node the last attempt went to (`None`: no attempt reached the network).
+    pub replica: Option<Arc<str>>,
+}
+
+/// One attempt of a call: what the transport sent to one replica, and how it ended. Written to
+/// `attempts.csv` (linked to its call by `call`, `requests.csv`'s `id`), outside the
+/// fingerprint: the call's record already counts its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The call's record id.
+    pub call: u64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The node it went to.
+    pub replica: Arc<str>,
+    /// When it was sent, µs.
+    pub start_us: u64,
+    /// When its answer (or its failure) came back.
+    pub end_us: u64,
+    /// How it ended: an outcome's name, or `abandoned` (its caller stopped waiting: a
+    /// timeout, a deadline, a hedge that won).
+    pub outcome: &'static str,
+}
+
+/// The CSV header of `attempts.csv`.
+pub const ATTEMPT_HEADER: &str = "call,attempt,replica,start_us,end_us,latency_us,outcome";
+
+impl AttemptRecord {
+    /// Appends the CSV row (no newline).
+    pub fn write_row(&self, out: &mut String) {
+        let latency = self.end_us.saturating_sub(self.start_us);
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{latency},{}",
+            self.call, self.attempt, self.replica, self.start_us, self.end_us, self.outcome
+        );
+    }
 }
 
 /// The CSV header of `requests.csv`.
-pub const REQUEST_HEADER: &str = "id,parent,edge,start_us,end_us,latency_us,outcome,attempts";
+pub const REQUEST_HEADER: &str = "id,parent,edge,start_us,end_us,latency_us,outcome,attempts,replica";
 /// The CSV header of `events.csv`.
 pub const EVENT_HEADER: &str = "t_us,node,kind,detail";
 
@@ -132,6 +169,10 @@ impl RequestRecord {
             self.outcome.as_str(),
             self.attempts
         );
+        out.push(',');
+        if let Some(r) = &self.replica {
+            out.push_str(r);
+        }
     }
 }
 
@@ -143,6 +184,12 @@ pub trait RecordSink: Send {
     fn request(&mut self, record: &RequestRecord);
     /// One event, and its `events.csv` row (without newline).
     fn event(&mut self, event: &Logged<'_>, row: &str);
+    /// Whether it reads attempts (the simulator records none otherwise).
+    fn wants_attempts(&self) -> bool {
+        false
+    }
+    /// One attempt of a call, when [`RecordSink::wants_attempts`].
+    fn attempt(&mut self, _attempt: &AttemptRecord) {}
     /// The run is over: flush. An error here fails the run.
     fn finish(&mut self) -> Result<(), String> {
         Ok(())
@@ -304,6 +351,16 @@ impl Recorder {
         // The header is line 1.
         let logged = Logged { line: self.events + 1, t_us: e.t_us, node, kind: &e.kind };
         self.sink.event(&logged, &self.row);
+    }
+
+    /// Whether its sink reads attempts.
+    pub fn wants_attempts(&self) -> bool {
+        self.sink.wants_attempts()
+    }
+
+    /// Hands one attempt to the sink (attempts are not in the fingerprint).
+    pub fn attempt(&mut self, a: &AttemptRecord) {
+        self.sink.attempt(a);
     }
 
     /// The fingerprint so far.

@@ -197,12 +197,14 @@ async fn drain(world: &World) -> u64 {
         tokio::time::sleep(world.spec.settle).await;
     }
     let end_us = world.now_us();
+    world.set_over();
     let unfinished: Vec<(u64, u64)> = world.inflight().iter().map(|(id, start)| (*id, *start)).collect();
     let entry: Arc<str> = format!("{CLIENT}->{}", world.spec.workload.target).into();
     for (id, start_us) in unfinished {
         let edge = entry.clone();
         let outcome = Outcome::Unfinished;
-        world.record_request(&RequestRecord { id, parent: 0, edge, start_us, end_us, outcome, attempts: 0 });
+        let record = RequestRecord { id, parent: 0, edge, start_us, end_us, outcome, attempts: 0, replica: None };
+        world.record_request(&record);
     }
     world.event(world.sim_node(), EventKind::RunEnd { end_us });
     end_us

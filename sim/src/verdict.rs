@@ -58,6 +58,11 @@ impl Check {
 pub struct Verdict {
     /// One entry per checker, in a fixed order.
     pub checks: Vec<Check>,
+    /// What the run did not test though the scenario meant it to (a fault that affected
+    /// nothing), one line each. A warning does not fail the run; a strict scenario makes it a
+    /// check that does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Verdict {

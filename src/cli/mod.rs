@@ -176,6 +176,10 @@ struct SweepArgs {
     /// Keep every seed's requests.csv and events.csv (failing seeds' are always kept).
     #[arg(long)]
     keep_runs: bool,
+    /// A fault that affects nothing fails its seed (the `faults` check) instead of warning;
+    /// the same as --set strict=true.
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     report: ReportArg,
     /// Run only shard K of N of the seeds (1 <= K <= N); `faultline merge` joins the shards.
@@ -197,6 +201,10 @@ struct ScenarioArgs {
     /// Override a scenario key, e.g. --set workload.rate_per_s=80 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// A fault that affects nothing fails the run (the `faults` check) instead of warning;
+    /// the same as --set strict=true.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -247,7 +255,12 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
         Some(Command::Sweep(args)) => {
             check_lang(&args.report.lang)?;
             let plan = sweep_plan(&args)?;
-            let scenario = load(&ScenarioArgs { scenario: args.scenario.clone(), seed: None, set: args.set.clone() })?;
+            let scenario = load(&ScenarioArgs {
+                scenario: args.scenario.clone(),
+                seed: None,
+                set: args.set.clone(),
+                strict: args.strict,
+            })?;
             let out = args.out.clone().unwrap_or_else(|| sweep_out(&scenario, &plan));
             with_report(sweep::run(&scenario, &plan, &out), &out, &args.report.lang)
         }
@@ -297,7 +310,8 @@ fn jobs(given: Option<usize>) -> Result<usize, CliError> {
 fn compare_variants(args: &CompareArgs) -> Result<Vec<compare::Variant>, CliError> {
     let mut variants = Vec::new();
     for name in &args.scenarios {
-        let scenario = load(&ScenarioArgs { scenario: name.clone(), seed: None, set: args.set.clone() })?;
+        let scenario =
+            load(&ScenarioArgs { scenario: name.clone(), seed: None, set: args.set.clone(), strict: false })?;
         // A file is named by its file name (an edited copy of a catalog scenario keeps the
         // catalog's `name` inside, and must not collide with it).
         let name = match &scenario.source {
@@ -315,7 +329,8 @@ fn compare_variants(args: &CompareArgs) -> Result<Vec<compare::Variant>, CliErro
         if sets.len() == args.set.len() {
             return Err(usage(format!("--vary {vary:?}: write a name, then at least one KEY=VALUE")));
         }
-        let scenario = load(&ScenarioArgs { scenario: args.scenarios[0].clone(), seed: None, set: sets })?;
+        let scenario =
+            load(&ScenarioArgs { scenario: args.scenarios[0].clone(), seed: None, set: sets, strict: false })?;
         variants.push(compare::Variant { name, scenario });
     }
     Ok(variants)
@@ -382,7 +397,11 @@ fn output_error(e: faultline_reports::output::OutputError) -> CliError {
 }
 
 fn load(args: &ScenarioArgs) -> Result<Scenario, CliError> {
-    let scenario = faultline_scenarios::load(&args.scenario, &args.set, args.seed).map_err(|e| usage(e.to_string()))?;
+    let mut sets = args.set.clone();
+    if args.strict {
+        sets.push("strict=true".to_owned());
+    }
+    let scenario = faultline_scenarios::load(&args.scenario, &sets, args.seed).map_err(|e| usage(e.to_string()))?;
     for w in &scenario.warnings {
         eprintln!("faultline: warning: {w}");
     }

@@ -13,12 +13,14 @@
 //! - [`liveness`]: `stall` (requests in flight, none completing) and `exactly_once` (a request
 //!   executed twice by a service that must not).
 //! - [`measures`]: a read model's lag over time.
+//! - [`expect`]: what the scenario expects to happen: faults that do something, `sometimes`.
 //!
 //! [`for_spec`] picks the monitors that apply to a spec; [`Checking`] feeds them the records of
 //! a run (it is a [`RecordSink`] in front of another one) and [`Monitors::conclude`] turns what
 //! they found into a [`Verdict`].
 
 pub mod event_sourcing;
+pub mod expect;
 pub mod liveness;
 pub mod measures;
 pub mod outbox;
@@ -208,6 +210,14 @@ impl RecordSink for Checking {
         self.inner.event(event, row);
     }
 
+    fn wants_attempts(&self) -> bool {
+        self.inner.wants_attempts()
+    }
+
+    fn attempt(&mut self, attempt: &faultline_sim::record::AttemptRecord) {
+        self.inner.attempt(attempt);
+    }
+
     fn finish(&mut self) -> Result<(), String> {
         self.inner.finish()
     }
@@ -253,7 +263,7 @@ pub fn conclude(monitors: &mut [Box<dyn Monitor>]) -> (Verdict, Measures) {
     for (id, found) in by_checker {
         checks.push(check(id, "(an invariant its checker does not state)", found));
     }
-    (Verdict { checks }, findings.measures)
+    (Verdict { checks, warnings: Vec::new() }, findings.measures)
 }
 
 /// Runs monitors over events kept after a run (a memory sink's), for tests and tools.

@@ -18,6 +18,7 @@ use faultline_sim::SimSpec;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+use crate::checkers::expect::{Expectations, Sometimes};
 use crate::read::de;
 pub use crate::read::de::KeyError;
 use crate::read::units::Seconds;
@@ -50,6 +51,11 @@ pub struct ScenarioFile {
     workload: Table,
     #[serde(default)]
     faults: Vec<Table>,
+    /// A fault that affects nothing fails the run (default false: a warning).
+    strict: Option<bool>,
+    /// Events that must happen (`[[sometimes]]`).
+    #[serde(default)]
+    sometimes: Vec<Table>,
 }
 
 /// A spec read from a file, with what else the file says.
@@ -60,6 +66,8 @@ pub struct Parsed {
     pub description: String,
     /// Warnings about it.
     pub warnings: Vec<String>,
+    /// What it expects to happen besides the invariants.
+    pub expect: Expectations,
 }
 
 impl ScenarioFile {
@@ -76,6 +84,10 @@ impl ScenarioFile {
     /// Turns the file into a validated spec.
     pub fn into_spec(self, default_name: &str) -> Result<Parsed, KeyError> {
         let mut cx = Cx { services: self.services.keys().cloned().collect(), warnings: Vec::new() };
+        let mut expect = Expectations { strict: self.strict.unwrap_or(false), sometimes: Vec::new() };
+        for (i, t) in self.sometimes.into_iter().enumerate() {
+            expect.sometimes.push(read_sometimes(i, t, &cx.services)?);
+        }
         let duration = self.duration_s.0;
         let mut b = SimSpec::builder(self.name.unwrap_or_else(|| default_name.to_owned()))
             .seed(self.seed.unwrap_or(1))
@@ -120,6 +132,52 @@ impl ScenarioFile {
             key: e.key.clone(),
             message: format!("{} is not allowed (expected {})", e.value, e.allowed),
         })?;
-        Ok(Parsed { spec, description: self.description.unwrap_or_default(), warnings: cx.warnings })
+        Ok(Parsed { spec, description: self.description.unwrap_or_default(), warnings: cx.warnings, expect })
     }
+}
+
+/// One `[[sometimes]]`: an event that must happen at least `at_least` times (default 1),
+/// on `node` (a service or a node) when given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SometimesFile {
+    event: String,
+    node: Option<String>,
+    at_least: Option<u64>,
+}
+
+fn read_sometimes(i: usize, table: Table, services: &[String]) -> Result<Sometimes, KeyError> {
+    let key = format!("sometimes[{i}]");
+    let s: SometimesFile = de::de_at(&key, Value::Table(table))?;
+    let valid_name = |n: &str| n.split('.').count() >= 2 && n.split('.').all(|p| !p.is_empty());
+    if !valid_name(&s.event) {
+        return de::err(
+            format!("{key}.event"),
+            format!(
+                "\"{}\" is not an event kind (expected a name from events.csv's `kind` column, e.g. \"breaker.open\" or \"saga.compensate\")",
+                s.event
+            ),
+        );
+    }
+    if let Some(node) = &s.node {
+        let known = services.iter().any(|svc| {
+            node == svc
+                || node
+                    .strip_prefix(svc.as_str())
+                    .and_then(|r| r.strip_prefix('-'))
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+        }) || node == "client"
+            || node == "sim";
+        if !known {
+            return de::err(
+                format!("{key}.node"),
+                format!("\"{node}\" is not a service or node of this scenario (services: {})", services.join(", ")),
+            );
+        }
+    }
+    let at_least = s.at_least.unwrap_or(1);
+    if at_least == 0 {
+        return de::err(format!("{key}.at_least"), "0 is not allowed (expected 1 or more)");
+    }
+    Ok(Sometimes { event: s.event, node: s.node, at_least })
 }

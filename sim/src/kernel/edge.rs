@@ -7,11 +7,66 @@ use std::sync::Arc;
 use faultline_patterns::service::service_fn;
 use faultline_patterns::{EventSink, PatternEvent, Service};
 
+use super::current::InCall;
 use super::net::Transport;
 use super::world::World;
 use crate::call::{CallError, CallRequest, EdgeContext, EdgeService, Meta, Served};
 use crate::event::EventKind;
-use crate::record::{Outcome, RequestRecord};
+use crate::record::{AttemptRecord, Outcome, RequestRecord};
+
+/// Records one attempt when it ends, or when its caller stops waiting for it (a timeout, a
+/// deadline, a hedge that won): `abandoned`. An attempt dropped because its node died or the
+/// run ended is not listed (nothing ended it; the call's record says `unfinished`).
+struct AttemptGuard<'a> {
+    world: &'a World,
+    caller: u32,
+    call: u64,
+    attempt: u32,
+    replica: u32,
+    start_us: u64,
+    recorded: bool,
+}
+
+impl<'a> AttemptGuard<'a> {
+    fn new(world: &'a World, caller: u32, (call, attempt, replica): (u64, u32, u32)) -> Self {
+        let start_us = world.now_us();
+        AttemptGuard { world, caller, call, attempt, replica, start_us, recorded: !world.attempts_wanted() }
+    }
+
+    fn ended(&mut self, outcome: &'static str) {
+        if self.recorded {
+            return;
+        }
+        self.recorded = true;
+        let record = AttemptRecord {
+            call: self.call,
+            attempt: self.attempt,
+            replica: self.world.node_name(self.replica),
+            start_us: self.start_us,
+            end_us: self.world.now_us(),
+            outcome,
+        };
+        self.world.record_attempt(&record);
+    }
+}
+
+impl Drop for AttemptGuard<'_> {
+    fn drop(&mut self) {
+        if !self.recorded && self.world.is_alive(self.caller) && !self.world.is_over() {
+            self.ended("abandoned");
+        }
+    }
+}
+
+/// How a call (or one attempt) ended.
+fn outcome(result: &Result<Served, CallError>) -> Outcome {
+    match result {
+        Ok(Served::Full | Served::Value(_)) => Outcome::Ok,
+        Ok(Served::Fallback) => Outcome::Fallback,
+        Ok(Served::Partial) => Outcome::Partial,
+        Err(e) => e.outcome(),
+    }
+}
 
 /// One dependency of a node: the edge's name (`caller->callee`), its stack, and whether its
 /// failure only makes the answer partial.
@@ -75,16 +130,20 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
             None => next.fetch_add(1, Ordering::Relaxed) as usize % replicas.len(),
         };
         let dst = replicas[i];
-        req.attempts.fetch_add(1, Ordering::Relaxed);
+        let attempt = req.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+        req.replica.store(dst + 1, Ordering::Relaxed);
         async move {
-            match req.meta.deadline {
+            let mut attempt = AttemptGuard::new(&t.world, me, (req.id, attempt, dst));
+            let result = match req.meta.deadline {
                 // Every hop bounds its calls by the deadline the request carries.
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(t.world.now());
                     t.world.waits.timeout(left, t.call(dst, req.id, req.meta)).await.unwrap_or(Err(CallError::Timeout))
                 }
                 None => t.call(dst, req.id, req.meta).await,
-            }
+            };
+            attempt.ended(outcome(&result).as_str());
+            result
         }
     });
     let node = world.nodes[me as usize].name.clone();
@@ -125,13 +184,9 @@ pub(crate) async fn recorded_call(
 ) -> Result<Served, CallError> {
     let mut req = CallRequest::new(id);
     req.meta = meta;
-    let result = stack.call(req.clone()).await;
-    let outcome = match result {
-        Ok(Served::Full | Served::Value(_)) => Outcome::Ok,
-        Ok(Served::Fallback) => Outcome::Fallback,
-        Ok(Served::Partial) => Outcome::Partial,
-        Err(e) => e.outcome(),
-    };
+    let result = InCall { id: req.id, inner: stack.call(req.clone()) }.await;
+    let outcome = outcome(&result);
+    let replica = req.replica.load(Ordering::Relaxed).checked_sub(1).map(|n| world.node_name(n));
     world.record_request(&RequestRecord {
         id: req.id,
         parent,
@@ -140,6 +195,7 @@ pub(crate) async fn recorded_call(
         end_us: world.now_us(),
         outcome,
         attempts: req.attempts(),
+        replica,
     });
     result
 }

@@ -38,6 +38,10 @@ pub(crate) async fn run_faults(world: Arc<World>) {
 fn start_fault(world: &World, i: usize) {
     let fault = &world.spec.faults.0[i];
     let active = world.resolve_fault(&fault.kind, &fault.target);
+    if matches!(fault.kind, FaultKind::Crash | FaultKind::Restart | FaultKind::Pause) {
+        let running = active.nodes.iter().filter(|&&n| world.is_alive(n)).count() as u64;
+        world.fault_hit(i, |e| e.nodes_hit += running);
+    }
     match fault.kind {
         FaultKind::Crash | FaultKind::Restart => {
             for &n in &active.nodes {

@@ -3,7 +3,8 @@
 //! - [`world`]: the thin shared state of a run (nodes, faults in force, stores, the recorder);
 //! - [`net`]: the transport and the link model's effect on each message; [`inbox`]: the
 //!   messages in flight to a node, each delivered at its arrival time;
-//! - [`edge`]: a node's pattern stack per dependency, and the recording of each call;
+//! - [`edge`]: a node's pattern stack per dependency, and the recording of each call and
+//!   attempt; [`current`]: the call being made, which the events of its patterns name;
 //! - [`replica`]: a service replica (gateway duties, admission, service time, errors,
 //!   idempotency, the generic work of calling dependencies);
 //! - [`app`]: the one trait an application on a node implements (the applications themselves
@@ -16,6 +17,7 @@
 
 pub(crate) mod app;
 pub(crate) mod boot;
+pub(crate) mod current;
 pub(crate) mod driver;
 pub(crate) mod edge;
 pub(crate) mod envelope;

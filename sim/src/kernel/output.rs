@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::world::World;
-use crate::fault::FaultWindow;
+use crate::fault::{FaultEffect, FaultWindow};
 use crate::record::EdgeSummary;
 
 /// Per-service figures.
@@ -45,6 +45,8 @@ pub struct RunOutput {
     pub services: Vec<ServiceSummary>,
     /// Fault windows, for shading charts.
     pub faults: Vec<FaultWindow>,
+    /// What each fault of the plan did (a fault that never started did nothing).
+    pub fault_effects: Vec<FaultEffect>,
     /// The most workload requests in flight at once (sent by the clients, not yet answered).
     pub peak_in_flight: u64,
 }
@@ -112,6 +114,7 @@ pub(crate) fn finish(world: &World, end_us: u64) -> Result<RunOutput, String> {
         edges,
         services,
         faults,
+        fault_effects: d.effects.clone(),
         peak_in_flight: world.peak_inflight(),
     })
 }

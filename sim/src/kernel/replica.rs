@@ -175,14 +175,22 @@ impl Replica {
     /// This request's service time (with any latency spike) and whether it fails on its own.
     fn draw_work(&self) -> (Duration, bool) {
         let spec = self.spec();
-        let (fault_error, fault_latency) = self.world.node_effects(self.node);
+        let faults = self.world.node_effects(self.node);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut work = spec.service_time.sample(&mut rng);
-        if let Some(add) = fault_latency {
+        if let Some((add, _)) = faults.latency {
             work += add.sample(&mut rng);
         }
-        let failed = rng.chance(spec.error_rate) || rng.chance(fault_error);
-        (work, failed)
+        let own = rng.chance(spec.error_rate);
+        let burst = !own && rng.chance(faults.error.map_or(0.0, |(rate, _)| rate));
+        drop(rng);
+        if let Some((_, i)) = faults.latency {
+            self.world.fault_hit(i, |e| e.calls_delayed += 1);
+        }
+        if let (true, Some((_, i))) = (burst, faults.error) {
+            self.world.fault_hit(i, |e| e.calls_failed += 1);
+        }
+        (work, own || burst)
     }
 
     /// The generic work: every dependency on the request's route, in order (stopping at the

@@ -22,8 +22,8 @@ use super::inbox::Inbox;
 use super::timers::Timers;
 use crate::dist::Dist;
 use crate::event::{Event, EventKind};
-use crate::fault::{FaultKind, Target};
-use crate::record::{RecordSink, Recorder, RequestRecord};
+use crate::fault::{FaultEffect, FaultKind, Target};
+use crate::record::{AttemptRecord, RecordSink, Recorder, RequestRecord};
 use crate::rng::{stream, SimRng};
 use crate::spec::{LinkModel, SimSpec, CLIENT};
 use crate::store::{StoreData, StoreHandle};
@@ -81,8 +81,30 @@ impl Occupancy {
 pub(crate) struct Dynamic {
     pub(crate) alive: Vec<bool>,
     pub(crate) active: BTreeMap<usize, ActiveFault>,
+    /// What each fault of the plan did, by index.
+    pub(crate) effects: Vec<FaultEffect>,
     pub(crate) link_rngs: BTreeMap<(u32, u32), SimRng>,
     pub(crate) occupancy: Vec<Occupancy>,
+}
+
+/// A zero count for every fault of the plan.
+fn no_effects(spec: &SimSpec) -> Vec<FaultEffect> {
+    let zero = |(id, f): (usize, &crate::fault::Fault)| FaultEffect {
+        id,
+        kind: f.kind.name().to_owned(),
+        target: f.target.to_string(),
+        ..FaultEffect::default()
+    };
+    spec.faults.0.iter().enumerate().map(zero).collect()
+}
+
+/// What the faults active on a node do to a request there.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct NodeEffects {
+    /// The highest error-burst rate, and its fault.
+    pub(crate) error: Option<(f64, usize)>,
+    /// The latency spike (the one listed last), and its fault.
+    pub(crate) latency: Option<(Dist, usize)>,
 }
 
 /// The run's shared state.
@@ -98,6 +120,12 @@ pub struct World {
     /// The clock's reading when the run began.
     start_elapsed: Duration,
     pub(crate) nodes: Vec<NodeInfo>,
+    /// The nodes' names, shared by the records that name them.
+    node_names: Vec<Arc<str>>,
+    /// The sink reads attempts: record them.
+    attempts_wanted: bool,
+    /// The run has ended (what is still in flight is unfinished).
+    over: std::sync::atomic::AtomicBool,
     pub(crate) dynamic: Mutex<Dynamic>,
     pub(crate) recorder: Mutex<Recorder>,
     /// Each node's durable store, by node index.
@@ -145,6 +173,8 @@ impl World {
         let inboxes = (0..n).map(|_| Some(Arc::new(Inbox::new(clock.clone())))).collect();
         let names = nodes.iter().map(|n| n.name.clone()).chain(std::iter::once("sim".to_owned())).collect();
         let recorder = Recorder::new(sink, bin_us, names);
+        let attempts_wanted = recorder.wants_attempts();
+        let node_names = nodes.iter().map(|n| Arc::<str>::from(n.name.as_str())).collect();
         let groups: Vec<&str> = std::iter::once(CLIENT).chain(spec.services.iter().map(|s| s.name.as_str())).collect();
         let link_table = groups
             .iter()
@@ -153,6 +183,7 @@ impl World {
                 spec.network.links.get(&(from.to_owned(), to.to_owned())).copied().unwrap_or(spec.network.default)
             })
             .collect();
+        let effects = no_effects(&spec);
         World {
             link_table,
             spec,
@@ -162,9 +193,13 @@ impl World {
             timers,
             clock,
             nodes,
+            node_names,
+            attempts_wanted,
+            over: std::sync::atomic::AtomicBool::new(false),
             dynamic: Mutex::new(Dynamic {
                 alive: vec![true; n],
                 active: BTreeMap::new(),
+                effects,
                 link_rngs: BTreeMap::new(),
                 occupancy: vec![Occupancy::default(); n],
             }),
@@ -277,16 +312,29 @@ impl World {
         let link = self.link_model(src, dst);
         let mut d = self.dynamic();
         let mut loss = link.loss;
-        for f in d.active.values() {
+        let mut lossy = None;
+        for (&i, f) in &d.active {
             match f.kind {
-                FaultKind::Outage if f.hits_node(src) || f.hits_node(dst) => return None,
-                FaultKind::Partition if f.links.contains(&(src, dst)) => return None,
-                FaultKind::PacketLoss { rate } if f.hits_message(src, dst) => loss = loss.max(rate),
+                FaultKind::Outage if f.hits_node(src) || f.hits_node(dst) => {
+                    d.effects[i].messages_dropped += 1;
+                    return None;
+                }
+                FaultKind::Partition if f.links.contains(&(src, dst)) => {
+                    d.effects[i].messages_dropped += 1;
+                    return None;
+                }
+                FaultKind::PacketLoss { rate } if f.hits_message(src, dst) && rate > loss => {
+                    loss = rate;
+                    lossy = Some(i);
+                }
                 _ => {}
             }
         }
         let rng = self.link_rng(&mut d, src, dst);
         if rng.chance(loss) {
+            if let Some(i) = lossy {
+                d.effects[i].messages_dropped += 1;
+            }
             return None;
         }
         let mut latency = link.latency.sample(rng);
@@ -311,35 +359,50 @@ impl World {
         })
     }
 
-    /// Extra error probability and extra service time from faults active on `node`.
-    pub(crate) fn node_effects(&self, node: u32) -> (f64, Option<Dist>) {
+    /// The error burst and the latency spike active on `node` (the fault's index with each).
+    pub(crate) fn node_effects(&self, node: u32) -> NodeEffects {
         let d = self.dynamic();
-        let mut err = 0.0f64;
-        let mut add = None;
-        for f in d.active.values() {
+        let mut out = NodeEffects::default();
+        for (&i, f) in &d.active {
             if !f.hits_node(node) {
                 continue;
             }
             match f.kind {
-                FaultKind::ErrorBurst { rate } => err = err.max(rate),
-                FaultKind::LatencySpike { add: a } => add = Some(a),
+                FaultKind::ErrorBurst { rate } if out.error.is_none_or(|(r, _)| rate > r) => {
+                    out.error = Some((rate, i))
+                }
+                FaultKind::LatencySpike { add } => out.latency = Some((add, i)),
                 _ => {}
             }
         }
-        (err, add)
+        out
+    }
+
+    /// Counts one thing fault `i` did.
+    pub(crate) fn fault_hit(&self, i: usize, what: impl FnOnce(&mut FaultEffect)) {
+        if let Some(e) = self.dynamic().effects.get_mut(i) {
+            what(e);
+        }
     }
 
     /// The node's wall clock: virtual time plus any active clock skew, in ms since
     /// 2026-01-01T00:00:00Z (a fixed epoch so that runs are reproducible).
     pub fn wall_clock_ms(&self, node: u32) -> i64 {
         const EPOCH_MS: i64 = 1_767_225_600_000;
-        let d = self.dynamic();
-        let skew: i64 = d
-            .active
-            .values()
-            .filter(|f| f.hits_node(node))
-            .map(|f| if let FaultKind::ClockSkew { offset_ms } = f.kind { offset_ms } else { 0 })
-            .sum();
+        let mut d = self.dynamic();
+        let mut skew = 0i64;
+        let mut skewed = Vec::new();
+        for (&i, f) in &d.active {
+            if let FaultKind::ClockSkew { offset_ms } = f.kind {
+                if f.hits_node(node) && offset_ms != 0 {
+                    skew += offset_ms;
+                    skewed.push(i);
+                }
+            }
+        }
+        for i in skewed {
+            d.effects[i].clock_reads += 1;
+        }
         EPOCH_MS + (self.now_us() / 1000) as i64 + skew
     }
 
@@ -348,9 +411,35 @@ impl World {
         lock(&self.recorder).request(r);
     }
 
-    /// Records one event now, on node `node` ([`World::sim_node`] for the simulator itself).
+    /// The name of node `node`, shared.
+    pub(crate) fn node_name(&self, node: u32) -> Arc<str> {
+        self.node_names[node as usize].clone()
+    }
+
+    /// Whether the run has ended.
+    pub(crate) fn is_over(&self) -> bool {
+        self.over.load(Ordering::Relaxed)
+    }
+
+    /// The run has ended: what is still in flight is unfinished.
+    pub(crate) fn set_over(&self) {
+        self.over.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether attempts are recorded (a sink reads them).
+    pub(crate) fn attempts_wanted(&self) -> bool {
+        self.attempts_wanted
+    }
+
+    /// Records one attempt of a call.
+    pub(crate) fn record_attempt(&self, a: &AttemptRecord) {
+        lock(&self.recorder).attempt(a);
+    }
+
+    /// Records one event now, on node `node` ([`World::sim_node`] for the simulator itself),
+    /// for the call being made when it happens, if any (a pattern's decision about it).
     pub(crate) fn event(&self, node: u32, kind: EventKind) {
-        let e = Event { t_us: self.now_us(), node, kind };
+        let e = Event { t_us: self.now_us(), node, request: super::current::current_call(), kind };
         lock(&self.recorder).event(&e);
     }
 
