@@ -19,5 +19,6 @@ mod replay;
 mod report;
 mod scenario_files;
 mod shrink;
+mod swarm;
 mod verdicts;
 mod workloads;

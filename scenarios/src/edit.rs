@@ -34,6 +34,40 @@ impl Scenario {
         revalidate(self, doc, sets, false)
     }
 
+    /// The scenario with the faults (and knob values) its seed draws from its swarm ranges
+    /// (`[swarm]`, or defaults from the scenario), with a liveness phase (`[liveness]`, or a
+    /// budget of a sixth of the run). The draw is written into the scenario as run: a replay of
+    /// it needs no swarm.
+    pub fn with_swarm(&self) -> Result<Scenario, ScenarioError> {
+        let base = match &self.swarm_base {
+            Some(b) => b.as_ref().clone().with_seed_plain(self.spec.seed),
+            None => self.clone(),
+        };
+        let ranges = base.swarm.clone().unwrap_or_else(|| crate::swarm::SwarmSpec::defaults(&base.spec));
+        let (plan, knobs) = ranges.draw(base.spec.seed);
+        let parsed: Vec<Override> =
+            knobs.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
+        let mut doc = base.document_or_error()?;
+        overrides::apply_all(&mut doc, &parsed).map_err(|e| ScenarioError::Override(format!("swarm.knobs: {e}")))?;
+        doc.insert("faults".to_owned(), Value::Array(plan.0.iter().map(|f| Value::Table(fault_table(f))).collect()));
+        if !doc.contains_key("liveness") {
+            let budget = (base.spec.duration.as_secs_f64() / 6.0 * 1000.0).round() / 1000.0;
+            let mut t = Table::new();
+            t.insert("budget_s".to_owned(), Value::Float(budget));
+            doc.insert("liveness".to_owned(), Value::Table(t));
+        }
+        let mut s = revalidate(&base, doc, &[], false)?;
+        s.edited = base.edited;
+        s.swarm_base = Some(Box::new(base));
+        Ok(s)
+    }
+
+    /// [`Scenario::with_seed`] without drawing again.
+    fn with_seed_plain(mut self, seed: u64) -> Scenario {
+        self.spec.seed = seed;
+        self
+    }
+
     fn document_or_error(&self) -> Result<Table, ScenarioError> {
         let mut doc = self.document.clone().ok_or_else(|| {
             ScenarioError::Override(format!(

@@ -21,6 +21,7 @@ mod read;
 pub mod shrink;
 pub mod stack;
 mod suggest;
+pub mod swarm;
 
 use std::fmt;
 
@@ -69,6 +70,11 @@ pub struct Scenario {
     pub warnings: Vec<String>,
     /// What it expects to happen besides the invariants (`strict`, `[[sometimes]]`).
     pub expect: checkers::expect::Expectations,
+    /// The ranges `--swarm` draws from (`[swarm]`), when the file declares them.
+    pub swarm: Option<swarm::SwarmSpec>,
+    /// The scenario before a swarm drew its faults, when one did ([`Scenario::with_swarm`]):
+    /// another seed draws again from it.
+    pub swarm_base: Option<Box<Scenario>>,
     /// Its faults were replaced in code ([`Scenario::with_faults`]): the source and overrides
     /// no longer say what runs, only the document does.
     pub edited: bool,
@@ -86,12 +92,20 @@ impl Scenario {
             document: None,
             warnings: Vec::new(),
             expect: Default::default(),
+            swarm: None,
+            swarm_base: None,
             edited: false,
         }
     }
 
-    /// The same scenario on another seed.
+    /// The same scenario on another seed (with a swarm, the faults that seed draws).
     pub fn with_seed(&self, seed: u64) -> Scenario {
+        if let Some(base) = &self.swarm_base {
+            return base
+                .with_seed(seed)
+                .with_swarm()
+                .expect("a swarm draws only what its ranges allow (checked when the scenario was read)");
+        }
         let mut s = self.clone();
         s.spec.seed = seed;
         s
@@ -134,6 +148,9 @@ impl Scenario {
         let mut s = format!("run {} --seed {}", shell_quote(self.source.as_arg()), self.spec.seed);
         for o in &self.overrides {
             s.push_str(&format!(" --set {}", shell_quote(o)));
+        }
+        if self.swarm_base.is_some() {
+            s.push_str(" --swarm");
         }
         s
     }

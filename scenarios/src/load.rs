@@ -66,6 +66,8 @@ fn parse(
         document: Some(doc),
         warnings: parsed.warnings,
         expect: parsed.expect,
+        swarm: parsed.swarm,
+        swarm_base: None,
         edited: false,
     })
 }
@@ -91,6 +93,8 @@ pub(crate) fn revalidate(
         document: Some(doc),
         warnings: parsed.warnings,
         expect: parsed.expect,
+        swarm: parsed.swarm,
+        swarm_base: original.swarm_base.clone(),
         edited: original.edited || edited,
     })
 }

@@ -5,6 +5,7 @@
 use faultline_sim::record::RecordSink;
 use faultline_sim::{Execution, Probe, RunError, SimSpec};
 
+use crate::checkers::converge::{Converge, Phase};
 use crate::checkers::expect::{self, Expectations, FaultStarts, SometimesChecker};
 use crate::checkers::{self, Checking};
 use crate::Scenario;
@@ -51,9 +52,47 @@ fn run_checked(
     if !expect.sometimes.is_empty() {
         monitors.push(Box::new(SometimesChecker::new(expect.sometimes.clone())));
     }
+    let mut untested = None;
+    if let Some(budget) = expect.liveness {
+        match liveness_phase(spec, budget) {
+            Ok(phase) => monitors.push(Box::new(Converge::new(phase))),
+            Err(why) => untested = Some(why),
+        }
+    }
     let (checking, monitors) = Checking::new(sink, monitors);
     let output = faultline_sim::run_with_probe(spec.clone(), Box::new(checking), options.probe.clone())?;
     let (mut verdict, measures) = monitors.conclude();
     expect::judge_faults(&mut verdict, &output.fault_effects, &starts, expect.strict);
+    verdict.warnings.extend(untested);
     Ok(Execution { output, verdict, measures })
+}
+
+/// When the liveness phase starts and ends, or why there is none.
+fn liveness_phase(spec: &SimSpec, budget: std::time::Duration) -> Result<Phase, String> {
+    let faults = &spec.faults.0;
+    let Some(first) = faults.iter().map(|f| f.at).min() else {
+        return Err("converge: untested: the scenario has no faults to heal from".to_owned());
+    };
+    let mut healed = first;
+    for (i, f) in faults.iter().enumerate() {
+        let end = match (f.end(), &f.kind) {
+            (Some(end), _) => end,
+            (None, faultline_sim::FaultKind::Restart) => f.at,
+            (None, kind) => {
+                return Err(format!(
+                    "converge: untested: faults[{i}] ({} on {}) never heals (give it a duration_s)",
+                    kind.name(),
+                    f.target
+                ))
+            }
+        };
+        healed = healed.max(end);
+    }
+    let us = |d: std::time::Duration| d.as_micros() as u64;
+    Ok(Phase {
+        first_fault_us: us(first),
+        healed_us: us(healed),
+        budget_us: us(budget),
+        workload_end_us: us(spec.duration),
+    })
 }

@@ -180,6 +180,11 @@ struct SweepArgs {
     /// the same as --set strict=true.
     #[arg(long)]
     strict: bool,
+    /// Draw the faults (and `[swarm]` knobs) from the seed within the scenario's `[swarm]`
+    /// ranges (defaults: every service, most kinds), with a liveness phase after them; the
+    /// draw is written into scenario.toml, so a replay needs no --swarm.
+    #[arg(long)]
+    swarm: bool,
     #[command(flatten)]
     report: ReportArg,
     /// Run only shard K of N of the seeds (1 <= K <= N); `faultline merge` joins the shards.
@@ -205,6 +210,11 @@ struct ScenarioArgs {
     /// the same as --set strict=true.
     #[arg(long)]
     strict: bool,
+    /// Draw the faults (and `[swarm]` knobs) from the seed within the scenario's `[swarm]`
+    /// ranges (defaults: every service, most kinds), with a liveness phase after them; the
+    /// draw is written into scenario.toml, so a replay needs no --swarm.
+    #[arg(long)]
+    swarm: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -260,6 +270,7 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
                 seed: None,
                 set: args.set.clone(),
                 strict: args.strict,
+                swarm: args.swarm,
             })?;
             let out = args.out.clone().unwrap_or_else(|| sweep_out(&scenario, &plan));
             with_report(sweep::run(&scenario, &plan, &out), &out, &args.report.lang)
@@ -310,8 +321,13 @@ fn jobs(given: Option<usize>) -> Result<usize, CliError> {
 fn compare_variants(args: &CompareArgs) -> Result<Vec<compare::Variant>, CliError> {
     let mut variants = Vec::new();
     for name in &args.scenarios {
-        let scenario =
-            load(&ScenarioArgs { scenario: name.clone(), seed: None, set: args.set.clone(), strict: false })?;
+        let scenario = load(&ScenarioArgs {
+            scenario: name.clone(),
+            seed: None,
+            set: args.set.clone(),
+            strict: false,
+            swarm: false,
+        })?;
         // A file is named by its file name (an edited copy of a catalog scenario keeps the
         // catalog's `name` inside, and must not collide with it).
         let name = match &scenario.source {
@@ -329,8 +345,13 @@ fn compare_variants(args: &CompareArgs) -> Result<Vec<compare::Variant>, CliErro
         if sets.len() == args.set.len() {
             return Err(usage(format!("--vary {vary:?}: write a name, then at least one KEY=VALUE")));
         }
-        let scenario =
-            load(&ScenarioArgs { scenario: args.scenarios[0].clone(), seed: None, set: sets, strict: false })?;
+        let scenario = load(&ScenarioArgs {
+            scenario: args.scenarios[0].clone(),
+            seed: None,
+            set: sets,
+            strict: false,
+            swarm: false,
+        })?;
         variants.push(compare::Variant { name, scenario });
     }
     Ok(variants)
@@ -401,7 +422,10 @@ fn load(args: &ScenarioArgs) -> Result<Scenario, CliError> {
     if args.strict {
         sets.push("strict=true".to_owned());
     }
-    let scenario = faultline_scenarios::load(&args.scenario, &sets, args.seed).map_err(|e| usage(e.to_string()))?;
+    let mut scenario = faultline_scenarios::load(&args.scenario, &sets, args.seed).map_err(|e| usage(e.to_string()))?;
+    if args.swarm {
+        scenario = scenario.with_swarm().map_err(|e| usage(e.to_string()))?;
+    }
     for w in &scenario.warnings {
         eprintln!("faultline: warning: {w}");
     }

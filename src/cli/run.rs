@@ -117,9 +117,14 @@ fn describe(s: &Scenario) -> String {
     for (from, to) in spec.call_edges() {
         lines.push(format!("  edge {from}->{to}: {}", spec.stack(&from, &to).describe()));
     }
+    // Seconds to the millisecond, without trailing zeros (`14.726`, not `14.725999999999999`).
+    let secs = |d: std::time::Duration| {
+        let s = format!("{:.3}", d.as_secs_f64());
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    };
     for f in &spec.faults.0 {
-        let dur = f.duration.map_or("-".to_owned(), |d| format!("{} s", d.as_secs_f64()));
-        lines.push(format!("  fault at {} s for {dur}: {} on {}", f.at.as_secs_f64(), f.kind.name(), f.target));
+        let dur = f.duration.map_or("-".to_owned(), |d| format!("{} s", secs(d)));
+        lines.push(format!("  fault at {} s for {dur}: {} on {}", secs(f.at), f.kind.name(), f.target));
     }
     if !s.overrides.is_empty() {
         lines.push(format!("  overrides: {}", s.overrides.join(" ")));

@@ -23,6 +23,9 @@ pub struct Expectations {
     pub strict: bool,
     /// Things that must happen at least a few times.
     pub sometimes: Vec<Sometimes>,
+    /// The liveness phase's budget: once every fault has healed, the system must be back
+    /// within it (the `converge` check); `None`: no liveness phase.
+    pub liveness: Option<std::time::Duration>,
 }
 
 /// "This event happens at least `at_least` times (on `node`)".

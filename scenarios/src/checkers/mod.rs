@@ -14,11 +14,13 @@
 //!   executed twice by a service that must not).
 //! - [`measures`]: a read model's lag over time.
 //! - [`expect`]: what the scenario expects to happen: faults that do something, `sometimes`.
+//! - [`converge`]: the liveness phase: after the faults heal, the system comes back.
 //!
 //! [`for_spec`] picks the monitors that apply to a spec; [`Checking`] feeds them the records of
 //! a run (it is a [`RecordSink`] in front of another one) and [`Monitors::conclude`] turns what
 //! they found into a [`Verdict`].
 
+pub mod converge;
 pub mod event_sourcing;
 pub mod expect;
 pub mod liveness;
@@ -126,6 +128,8 @@ pub struct Findings {
     pub violations: Vec<Violation>,
     /// Figures measured.
     pub measures: Measures,
+    /// What a checker could not judge, in words (it goes to the verdict's warnings).
+    pub warnings: Vec<String>,
 }
 
 /// Watches a run's records. A checker states invariants and reports violations; a monitor
@@ -263,7 +267,7 @@ pub fn conclude(monitors: &mut [Box<dyn Monitor>]) -> (Verdict, Measures) {
     for (id, found) in by_checker {
         checks.push(check(id, "(an invariant its checker does not state)", found));
     }
-    (Verdict { checks, warnings: Vec::new() }, findings.measures)
+    (Verdict { checks, warnings: findings.warnings }, findings.measures)
 }
 
 /// Runs monitors over events kept after a run (a memory sink's), for tests and tools.

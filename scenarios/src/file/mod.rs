@@ -56,6 +56,17 @@ pub struct ScenarioFile {
     /// Events that must happen (`[[sometimes]]`).
     #[serde(default)]
     sometimes: Vec<Table>,
+    /// The liveness phase (`budget_s`).
+    liveness: Option<LivenessFile>,
+    /// The ranges `--swarm` draws faults from.
+    swarm: Option<Table>,
+}
+
+/// `[liveness]`: once every fault has healed, the system must be back within `budget_s`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LivenessFile {
+    budget_s: Seconds,
 }
 
 /// A spec read from a file, with what else the file says.
@@ -68,6 +79,8 @@ pub struct Parsed {
     pub warnings: Vec<String>,
     /// What it expects to happen besides the invariants.
     pub expect: Expectations,
+    /// The ranges `--swarm` draws from, when the file has `[swarm]`.
+    pub swarm: Option<crate::swarm::SwarmSpec>,
 }
 
 impl ScenarioFile {
@@ -84,7 +97,8 @@ impl ScenarioFile {
     /// Turns the file into a validated spec.
     pub fn into_spec(self, default_name: &str) -> Result<Parsed, KeyError> {
         let mut cx = Cx { services: self.services.keys().cloned().collect(), warnings: Vec::new() };
-        let mut expect = Expectations { strict: self.strict.unwrap_or(false), sometimes: Vec::new() };
+        let liveness = self.liveness.map(|l| l.budget_s.0);
+        let mut expect = Expectations { strict: self.strict.unwrap_or(false), sometimes: Vec::new(), liveness };
         for (i, t) in self.sometimes.into_iter().enumerate() {
             expect.sometimes.push(read_sometimes(i, t, &cx.services)?);
         }
@@ -132,7 +146,8 @@ impl ScenarioFile {
             key: e.key.clone(),
             message: format!("{} is not allowed (expected {})", e.value, e.allowed),
         })?;
-        Ok(Parsed { spec, description: self.description.unwrap_or_default(), warnings: cx.warnings, expect })
+        let swarm = self.swarm.map(|t| crate::swarm::read(t, &spec)).transpose()?;
+        Ok(Parsed { spec, description: self.description.unwrap_or_default(), warnings: cx.warnings, expect, swarm })
     }
 }
 
