@@ -105,3 +105,31 @@ fn the_cli_reports_idle_faults_and_refuses_a_bad_expectation() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Collects the event kinds a run records.
+struct Kinds(std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>);
+
+impl faultline::sim::RecordSink for Kinds {
+    fn request(&mut self, _record: &faultline::sim::record::RequestRecord) {}
+    fn event(&mut self, event: &faultline::sim::Logged<'_>, _row: &str) {
+        self.0.lock().unwrap().insert(event.kind.name());
+    }
+}
+
+#[test]
+fn every_event_kind_the_catalog_records_can_be_expected() {
+    use faultline::scenarios::checkers::expect::EVENT_KINDS;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    for name in catalog::names() {
+        let s = faultline::load(&name, &[], None).unwrap();
+        faultline::execute(&s, &Default::default(), Box::new(Kinds(seen.clone()))).unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    let unknown: Vec<&String> = seen.iter().filter(|k| !EVENT_KINDS.contains(&k.as_str())).collect();
+    assert!(unknown.is_empty(), "kinds the catalog records that [[sometimes]] would refuse: {unknown:?}");
+    assert!(seen.len() > 30, "only {} kinds seen", seen.len());
+    // A misspelt kind is refused when the file is read, with a suggestion.
+    let text = format!("{}\n[[sometimes]]\nevent = \"breaker.opne\"\n", catalog::get("shop-outage").unwrap());
+    let e = from_str(&text, "typo", &[]).unwrap_err().to_string();
+    assert!(e.contains("key `sometimes[0].event`") && e.contains("did you mean \"breaker.open\""), "{e}");
+}

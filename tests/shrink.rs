@@ -94,8 +94,17 @@ fn the_cli_writes_the_smallest_scenario_which_runs_and_still_fails() {
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     let summary = std::fs::read_to_string(dir.join("again/summary.json")).unwrap();
     assert!(summary.contains("\"O1\""), "{summary}");
-    // A passing run: exit 2, one line, nothing written.
+    // The record's own directory is never the output: it would replace the record.
+    let record = std::fs::read_to_string(dir.join("f/failure.json")).unwrap();
+    let o = faultline(&["shrink", "f", "--out", "f"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(text(&o).1.contains("holds the record"), "{:?}", text(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("f/failure.json")).unwrap(), record);
+    // A passing run: exit 2, one line that says so, nothing written.
     assert!(faultline(&["run", "outbox", "--seed", "3", "--out", "ok"], &dir).status.success());
+    let o = faultline(&["shrink", "ok", "--out", "nothing"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("the run passed"), "{:?}", text(&o));
     let _ = std::fs::write(dir.join("ok/failure.json"), "{\"truncated\": ");
     let o = faultline(&["shrink", "ok", "--out", "nothing"], &dir);
     let (_, err) = text(&o);

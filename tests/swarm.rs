@@ -61,6 +61,9 @@ fn declared_ranges_bound_the_draw_and_bad_ones_are_refused() {
         ("targets = [\"paymnt\"]", "swarm.targets"),
         ("faults = [3, 1]", "swarm.faults"),
         ("window_s = [0, 1000]", "swarm.window_s"),
+        // Knobs are checked at both ends of their range when the file is read, not when drawn.
+        ("knobs = { \"workload.rate_per_s\" = [-100, 300] }", "swarm.knobs.\"workload.rate_per_s\""),
+        ("knobs = { \"services.nope.error_rate\" = [0.1, 0.3] }", "swarm.knobs.\"services.nope.error_rate\""),
     ] {
         let e = from_str(&format!("{base}\n[swarm]\n{bad}\n"), "bad", &[]).unwrap_err().to_string();
         assert!(e.contains(&format!("key `{key}`")), "{bad}: {e}");

@@ -70,8 +70,9 @@ impl Run {
     pub fn select(&self, select: Select) -> Result<Vec<&RequestRow>, String> {
         let mut out: Vec<&RequestRow> = match select {
             Select::Request(id) => {
-                let root = self.calls.iter().find(|c| c.id == id && c.parent == 0).ok_or_else(|| {
-                    format!("--request {id}: no client request with that id (ids are requests.csv's `id` where `parent` is 0)")
+                let client = |c: &&RequestRow| c.parent == 0 && c.edge.starts_with("client->");
+                let root = self.calls.iter().filter(client).find(|c| c.id == id).ok_or_else(|| {
+                    format!("--request {id}: no client request with that id (ids are requests.csv's `id` on a `client->` edge, where `parent` is 0)")
                 })?;
                 let mut children: BTreeMap<u64, Vec<&RequestRow>> = BTreeMap::new();
                 for c in &self.calls {

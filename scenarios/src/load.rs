@@ -58,6 +58,9 @@ fn parse(
         |e: crate::file::KeyError| ScenarioError::Key { file: label.to_owned(), key: e.key, message: e.message };
     let file = ScenarioFile::from_table(doc.clone()).map_err(key_error)?;
     let parsed = file.into_spec(default_name).map_err(key_error)?;
+    if let Some(swarm) = &parsed.swarm {
+        check_knobs(&doc, swarm, default_name).map_err(key_error)?;
+    }
     Ok(Scenario {
         spec: parsed.spec,
         description: parsed.description,
@@ -70,6 +73,30 @@ fn parse(
         swarm_base: None,
         edited: false,
     })
+}
+
+/// Every `[swarm]` knob at both ends of its range makes a valid scenario (so every value a seed
+/// draws between them does), and none invents a service.
+fn check_knobs(doc: &toml::Table, swarm: &crate::swarm::SwarmSpec, name: &str) -> Result<(), crate::file::KeyError> {
+    for (key, a, b) in &swarm.knobs {
+        let at = format!("swarm.knobs.\"{key}\"");
+        let fail = |message: String| crate::file::KeyError { key: at.clone(), message };
+        for v in [*a, *b] {
+            let o = Override::parse(&format!("{key}={}", crate::swarm::knob_value(v, *a, *b))).map_err(fail)?;
+            no_new_services(doc, std::slice::from_ref(&o)).map_err(|_| {
+                fail(
+                    "names a service the scenario does not have (a knob changes a key, it cannot add a service)"
+                        .to_owned(),
+                )
+            })?;
+            let mut d = doc.clone();
+            overrides::apply_all(&mut d, &[o]).map_err(fail)?;
+            ScenarioFile::from_table(d)
+                .and_then(|f| f.into_spec(name))
+                .map_err(|e| fail(format!("at {v}, `{}`: {}", e.key, e.message)))?;
+        }
+    }
+    Ok(())
 }
 
 /// `original` with its document replaced by `doc` (and `sets` more overrides noted), read and

@@ -46,7 +46,8 @@ enum Command {
         name: String,
     },
     /// Run one scenario for one seed with every checker that applies, and write requests.csv,
-    /// events.csv, summary.json (with the verdict), scenario.toml and charts.
+    /// attempts.csv, events.csv, summary.json (with the verdict), scenario.toml and charts, and
+    /// failure.json when a check fails.
     Run(RunArgs),
     /// Run a scenario twice and fail (exit 1) unless both runs are identical.
     Check(ScenarioArgs),
@@ -102,7 +103,7 @@ enum Command {
         /// One client request (requests.csv's id, where parent is 0) and every call it caused.
         #[arg(long, conflicts_with = "window")]
         request: Option<u64>,
-        /// Calls that overlap A..B seconds of virtual time.
+        /// Calls that overlap A..B seconds of virtual time, e.g. --window 40..45.
         #[arg(long, value_name = "A..B")]
         window: Option<String>,
         /// The trace file to write (JSON).
@@ -173,7 +174,8 @@ struct SweepArgs {
     /// Output directory (default: out/<scenario>-seeds<A>-<B>, with the shard if any).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Keep every seed's requests.csv and events.csv (failing seeds' are always kept).
+    /// Keep every seed's files (requests.csv, attempts.csv, events.csv...; failing seeds' are
+    /// always kept, with their failure.json).
     #[arg(long)]
     keep_runs: bool,
     /// A fault that affects nothing fails its seed (the `faults` check) instead of warning;

@@ -30,6 +30,15 @@ struct ShrinkFile<'a> {
 /// files, shrink.json); exit 1: the smaller run still fails, as it must.
 pub(super) fn shrink(path: &Path, out: &Path, options: &ShrinkOptions) -> Result<u8, CliError> {
     let (file, record) = super::replay::read(path)?;
+    super::replay::not_the_record(&file, out)?;
+    if let Some(c) = &options.checker {
+        if !record.violated.contains(c) {
+            return Err(usage(format!(
+                "--checker {c}: not one of the checks this run violates ({})",
+                record.violated.join(", ")
+            )));
+        }
+    }
     let scenario =
         record.scenario().map_err(|e| usage(format!("{}: its scenario does not load here: {e}", file.display())))?;
     let staging = Staging::new(out).map_err(output_error)?;
@@ -68,12 +77,9 @@ pub(super) fn shrink(path: &Path, out: &Path, options: &ShrinkOptions) -> Result
     let json = staging.path().join("shrink.json");
     table::write_json(&json, &summary).map_err(|e| internal(format!("{}: {e}", json.display())))?;
     let dir = staging.commit().map_err(output_error)?;
-    println!(
-        "kept {} reductions in {} runs{}:",
-        found.steps.len(),
-        found.runs,
-        if found.budget_spent { " (the run budget ran out: --max-runs)" } else { "" }
-    );
+    let n = |k: usize, one: &str| format!("{k} {one}{}", if k == 1 { "" } else { "s" });
+    let spent = if found.budget_spent { " (the run budget ran out: --max-runs)" } else { "" };
+    println!("kept {} in {}{spent}:", n(found.steps.len(), "reduction"), n(found.runs, "run"));
     for step in &found.steps {
         println!("  {step}");
     }

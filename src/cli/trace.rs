@@ -5,7 +5,7 @@ use std::path::Path;
 use faultline_reports::table;
 use faultline_reports::trace::{self, Select};
 
-use super::{internal, usage, CliError};
+use super::{usage, CliError};
 
 fn window(w: &str) -> Result<(f64, f64), CliError> {
     let bad = || usage(format!("--window {w:?}: write A..B in seconds of virtual time, e.g. 40..45"));
@@ -40,10 +40,16 @@ pub(super) fn trace(dir: &Path, request: Option<u64>, win: Option<&str>, out: &P
             )));
         }
     }
-    table::write_json(out, &run.trace(&calls)).map_err(|e| internal(format!("{}: {e}", out.display())))?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| usage(format!("--out {}: cannot create {}: {e}", out.display(), parent.display())))?;
+    }
+    table::write_json(out, &run.trace(&calls))
+        .map_err(|e| usage(format!("--out {}: cannot write it: {e}", out.display())))?;
     if let Select::Request(_) = select {
         print!("{}", run.tree(&calls));
     }
-    println!("trace: {} calls into {} (open it in ui.perfetto.dev)", calls.len(), out.display());
+    let n = calls.len();
+    println!("trace: {n} call{} into {} (open it in ui.perfetto.dev)", if n == 1 { "" } else { "s" }, out.display());
     Ok(0)
 }

@@ -102,7 +102,8 @@ impl Monitor for Converge {
         let Some(end) = self.end.clone() else { return };
         let settled = p.healed_us + p.budget_us;
         for (node, (state, place)) in &self.breakers {
-            if state != "closed" && end.t_us > settled && place.t_us < end.t_us {
+            let open = matches!(state.as_str(), "open" | "half_open" | "forced_open");
+            if open && end.t_us > settled && place.t_us < end.t_us {
                 findings.violations.push(place.violation(
                     "converge",
                     format!(

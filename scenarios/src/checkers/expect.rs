@@ -31,7 +31,7 @@ pub struct Expectations {
 /// "This event happens at least `at_least` times (on `node`)".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sometimes {
-    /// An event kind as `events.csv` names it, e.g. `breaker.open` or `saga.compensate`.
+    /// An event kind as `events.csv` names it, e.g. `breaker.open` or `retry.gave_up`.
     pub event: String,
     /// A service or node name the event must happen on (any when `None`).
     pub node: Option<String>,
@@ -53,6 +53,72 @@ impl Sometimes {
         format!("{}{on} at least {} time{}", self.event, self.at_least, if self.at_least == 1 { "" } else { "s" })
     }
 }
+
+/// Every event kind a run can record (`events.csv`'s `kind`), for checking `[[sometimes]]`.
+/// `tests/expectations.rs` checks that every kind the catalog's runs record is here.
+pub const EVENT_KINDS: &[&str] = &[
+    "run.start",
+    "run.end",
+    "fault.start",
+    "fault.end",
+    "node.crash",
+    "node.restart",
+    "liveness.restart",
+    "startup.begin",
+    "readiness.up",
+    "readiness.down",
+    "deadline.expired_on_arrival",
+    "sim.stall",
+    "service.executed",
+    "saga.record",
+    "saga.resume",
+    "saga.op_failed",
+    "saga.parked",
+    "participant.effect",
+    "participant.refused",
+    "stock.take",
+    "stock.out",
+    "stock.return",
+    "stock.locked",
+    "stock.confirm",
+    "change.commit",
+    "broker.publish",
+    "consumer.apply",
+    "es.append",
+    "es.conflict",
+    "es.load",
+    "projection.apply",
+    "adaptive.decreased",
+    "adaptive.limited",
+    "balance.no_endpoint",
+    "balance.ejected",
+    "balance.returned",
+    "breaker.closed",
+    "breaker.open",
+    "breaker.half_open",
+    "breaker.disabled",
+    "breaker.forced_open",
+    "breaker.metrics_only",
+    "bulkhead.full",
+    "bulkhead.wait_timeout",
+    "cache.early_refresh",
+    "cache.stale_served",
+    "chaos.error",
+    "chaos.latency",
+    "deadline.expired",
+    "discovery.changed",
+    "fallback.used",
+    "health.up",
+    "health.down",
+    "hedge.sent",
+    "hedge.won",
+    "rate_limiter.refused",
+    "retry.scheduled",
+    "retry.gave_up",
+    "retry.budget_exhausted",
+    "throttle.rejected",
+    "timeout.fired",
+];
 
 const SOMETIMES: &[Invariant] =
     &[Invariant { id: "sometimes", statement: "every `sometimes` expectation of the scenario happened" }];

@@ -18,7 +18,7 @@ use faultline_sim::SimSpec;
 use serde::Deserialize;
 use toml::{Table, Value};
 
-use crate::checkers::expect::{Expectations, Sometimes};
+use crate::checkers::expect::{Expectations, Sometimes, EVENT_KINDS};
 use crate::read::de;
 pub use crate::read::de::KeyError;
 use crate::read::units::Seconds;
@@ -164,13 +164,14 @@ struct SometimesFile {
 fn read_sometimes(i: usize, table: Table, services: &[String]) -> Result<Sometimes, KeyError> {
     let key = format!("sometimes[{i}]");
     let s: SometimesFile = de::de_at(&key, Value::Table(table))?;
-    let valid_name = |n: &str| n.split('.').count() >= 2 && n.split('.').all(|p| !p.is_empty());
-    if !valid_name(&s.event) {
+    if !EVENT_KINDS.contains(&s.event.as_str()) {
+        let known: Vec<String> = EVENT_KINDS.iter().map(|k| (*k).to_owned()).collect();
         return de::err(
             format!("{key}.event"),
             format!(
-                "\"{}\" is not an event kind (expected a name from events.csv's `kind` column, e.g. \"breaker.open\" or \"saga.compensate\")",
-                s.event
+                "\"{}\" is not an event kind{} (expected a kind from events.csv's `kind` column, e.g. \"breaker.open\", \"retry.gave_up\", \"saga.record\")",
+                s.event,
+                crate::did_you_mean(&s.event, &known)
             ),
         );
     }

@@ -187,9 +187,9 @@ fn shrink_number(base: &Table, path: &[&str], floor: f64, whole: bool, what: &st
 fn shorter_run(doc: &Table, out: &mut Vec<Candidate>) {
     let mut d = doc.clone();
     d.entry("drain_s").or_insert(Value::Integer(60));
-    for key in ["duration_s", "drain_s"] {
-        let base = if key == "duration_s" { doc } else { &d };
-        for (what, doc) in shrink_number(base, &[key], 1.0, false, key) {
+    for (key, floor) in [("duration_s", 1.0), ("drain_s", 1.0), ("settle_s", 0.0)] {
+        let base = if key == "drain_s" { &d } else { doc };
+        for (what, doc) in shrink_number(base, &[key], floor, false, key) {
             out.push(Candidate { what, doc });
         }
     }

@@ -122,25 +122,24 @@ impl SwarmSpec {
             faults.push(Fault::new(kind, target, at, duration));
         }
         faults.sort_by_key(|f| f.at);
-        let knobs = self
-            .knobs
-            .iter()
-            .map(|(key, a, b)| {
-                let v = uniform((*a, *b));
-                let whole = a.fract() == 0.0 && b.fract() == 0.0;
-                if whole {
-                    format!("{key}={}", v.round() as i64)
-                } else {
-                    format!("{key}={}", (v * 1000.0).round() / 1000.0)
-                }
-            })
-            .collect();
+        let knobs =
+            self.knobs.iter().map(|(key, a, b)| format!("{key}={}", knob_value(uniform((*a, *b)), *a, *b))).collect();
         (FaultPlan(faults), knobs)
     }
 
     /// When every fault it can draw has healed, at the latest, seconds.
     pub fn healed_by_s(&self) -> f64 {
         self.window_s.1 + self.length_s.1
+    }
+}
+
+/// A knob's value as written: a whole number when its range is of whole numbers, else to three
+/// decimals.
+pub fn knob_value(v: f64, a: f64, b: f64) -> String {
+    if a.fract() == 0.0 && b.fract() == 0.0 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{}", (v * 1000.0).round() / 1000.0)
     }
 }
 
