@@ -121,3 +121,20 @@ fn a_breaker_that_stays_open_after_the_faults_heal_fails_the_liveness_phase() {
     assert!(never.verdict.check("converge").is_none());
     assert!(never.verdict.warnings.iter().any(|w| w.starts_with("converge: untested")), "{:?}", never.verdict.warnings);
 }
+
+#[test]
+fn a_read_model_that_never_catches_up_fails_the_liveness_phase() {
+    let run = |sets: &[&str]| {
+        let mut sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+        sets.push("liveness.budget_s=3".to_owned());
+        let s = faultline::load("projection-lag", &sets, None).unwrap();
+        faultline::execute(&s, &Default::default(), Box::new(NullSink)).unwrap()
+    };
+    // As in the catalog: the projector catches up after its crash.
+    let fine = run(&[]);
+    assert!(fine.verdict.check("converge").is_some_and(|c| c.violations == 0), "{:?}", fine.verdict);
+    // One event per round trip and no time to settle: still behind when the run ends.
+    let behind = run(&["services.projector.projection_batch=1", "settle_s=0", "drain_s=0"]);
+    let c = behind.verdict.check("converge").expect("the liveness phase applies");
+    assert!(c.evidence.iter().any(|e| e.detail.contains("the read model was still")), "{c:?}");
+}

@@ -5,8 +5,9 @@
 //!
 //! Judged from the run's own records: client calls (`requests.csv`'s rows with no parent) started
 //! after `heal + budget` and before the workload stopped, against those started before the first
-//! fault; breaker state events per node. (Sagas left unfinished, outboxes not drained and stuck
-//! backlogs are already S1, O1 and `stall`, judged at the end of the run.)
+//! fault; breaker state events per node; a read model's lag (appended events not yet projected)
+//! at the end. (Sagas left unfinished, outboxes not drained and stuck backlogs are already S1,
+//! O1 and `stall`, judged at the end of the run.)
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,7 @@ use super::{Findings, Invariant, Monitor, Nodes, Place};
 
 const CONVERGE: &[Invariant] = &[Invariant {
     id: "converge",
-    statement: "within the liveness budget after the last fault heals, no breaker stays open and clients fail no more than before the faults",
+    statement: "within the liveness budget after the last fault heals, no breaker stays open, clients fail no more than before the faults, and a read model catches up",
 }];
 
 /// The times the phase is judged by, µs.
@@ -43,6 +44,8 @@ pub struct Converge {
     breakers: BTreeMap<String, (String, Place)>,
     end: Option<Place>,
     nodes: Nodes,
+    /// A read model: the log's head, the projector's checkpoint, and where the last of either was.
+    read_model: Option<(u64, u64, Place)>,
 }
 
 impl Converge {
@@ -56,6 +59,7 @@ impl Converge {
             breakers: BTreeMap::new(),
             end: None,
             nodes: Nodes::default(),
+            read_model: None,
         }
     }
 }
@@ -92,6 +96,14 @@ impl Monitor for Converge {
                 self.breakers.insert(e.node.to_owned(), (p.kind.to_string(), place));
             }
             EventKind::RunEnd { .. } => self.end = Some(self.nodes.place(e)),
+            EventKind::EsAppend { position, .. } | EventKind::ProjectionApply { position, .. } => {
+                let place = self.nodes.place(e);
+                let (head, checkpoint, _) = self.read_model.take().unwrap_or((0, 0, place.clone()));
+                let appended = matches!(e.kind, EventKind::EsAppend { .. });
+                let (head, checkpoint) =
+                    if appended { (head.max(*position), checkpoint) } else { (head, checkpoint.max(*position)) };
+                self.read_model = Some((head, checkpoint, place));
+            }
             _ => {}
         }
     }
@@ -109,6 +121,19 @@ impl Monitor for Converge {
                     format!(
                         "the breaker on {node} went {state} at {:.3} s and stayed so to the end ({:.3} s), though every fault had healed at {:.3} s",
                         s(place.t_us),
+                        s(end.t_us),
+                        s(p.healed_us)
+                    ),
+                ));
+            }
+        }
+        if let Some((head, checkpoint, place)) = &self.read_model {
+            if head > checkpoint && end.t_us > settled {
+                findings.violations.push(place.violation(
+                    "converge",
+                    format!(
+                        "the read model was still {} events behind at the end ({:.3} s), though every fault had healed at {:.3} s",
+                        head - checkpoint,
                         s(end.t_us),
                         s(p.healed_us)
                     ),
