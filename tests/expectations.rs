@@ -132,4 +132,11 @@ fn every_event_kind_the_catalog_records_can_be_expected() {
     let text = format!("{}\n[[sometimes]]\nevent = \"breaker.opne\"\n", catalog::get("shop-outage").unwrap());
     let e = from_str(&text, "typo", &[]).unwrap_err().to_string();
     assert!(e.contains("key `sometimes[0].event`") && e.contains("did you mean \"breaker.open\""), "{e}");
+    // A replica the service does not have is refused too (payment has 2).
+    let text = format!(
+        "{}\n[[sometimes]]\nevent = \"retry.scheduled\"\nnode = \"payment-9\"\n",
+        catalog::get("shop-outage").unwrap()
+    );
+    let e = from_str(&text, "replica", &[]).unwrap_err().to_string();
+    assert!(e.contains("key `sometimes[0].node`"), "{e}");
 }

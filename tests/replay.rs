@@ -114,7 +114,8 @@ fn a_trace_follows_a_request_across_hops_and_keeps_the_format_rules() {
     }
     for c in calls.iter().filter(|c| c.outcome != "unfinished") {
         assert_eq!(per_call.get(&c.id).copied().unwrap_or(0), c.attempts, "call {}", c.id);
-        assert!(c.attempts == 0 || c.replica.contains('-'), "call {} names no replica", c.id);
+        // A call that got an answer names the replica that gave it.
+        assert!(c.outcome != "ok" || c.replica.contains('-'), "call {} names no replica", c.id);
     }
     // A retried call's story shows its attempts, their replicas, and the retry decision.
     let retried = calls.iter().find(|c| c.attempts >= 2 && c.edge == "orders->inventory").expect("a retried call");

@@ -60,6 +60,7 @@ fn declared_ranges_bound_the_draw_and_bad_ones_are_refused() {
         ("kinds = [\"meteor\"]", "swarm.kinds"),
         ("targets = [\"paymnt\"]", "swarm.targets"),
         ("faults = [3, 1]", "swarm.faults"),
+        ("targets = [\"payment\", \"payment\"]", "swarm.targets"),
         ("window_s = [0, 1000]", "swarm.window_s"),
         // Knobs are checked at both ends of their range when the file is read, not when drawn.
         ("knobs = { \"workload.rate_per_s\" = [-100, 300] }", "swarm.knobs.\"workload.rate_per_s\""),
@@ -105,6 +106,11 @@ fn a_breaker_that_stays_open_after_the_faults_heal_fails_the_liveness_phase() {
     };
     let fine = run(2000);
     assert!(fine.verdict.check("converge").is_some_and(|c| c.violations == 0), "{:?}", fine.verdict);
+    // A stuck breaker is a violation even when no client request is left to judge the phase by.
+    let sets = ["liveness.budget_s=20".to_owned(), "edges.orders->payment.breaker.open_ms=600000".to_owned()];
+    let late = faultline::load("shop-outage-breaker", &sets, None).unwrap();
+    let late = faultline::execute(&late, &Default::default(), Box::new(NullSink)).unwrap();
+    assert!(late.verdict.check("converge").is_some_and(|c| c.violations > 0), "{:?}", late.verdict);
     let stuck = run(600_000);
     let c = stuck.verdict.check("converge").expect("the liveness phase applies");
     assert!(c.violations >= 2, "{c:?}");

@@ -90,7 +90,7 @@ pub struct RequestRow {
     pub outcome: String,
     /// Attempts.
     pub attempts: u32,
-    /// The node the last attempt went to (empty: none; absent in files from before it).
+    /// The node whose answer the call got (empty: none; absent in files from before it).
     #[serde(default)]
     pub replica: String,
 }

@@ -44,22 +44,26 @@ impl Scenario {
             None => self.clone(),
         };
         let ranges = base.swarm.clone().unwrap_or_else(|| crate::swarm::SwarmSpec::defaults(&base.spec));
-        let (plan, knobs) = ranges.draw(base.spec.seed);
-        let parsed: Vec<Override> =
-            knobs.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
-        let mut doc = base.document_or_error()?;
-        overrides::apply_all(&mut doc, &parsed).map_err(|e| ScenarioError::Override(format!("swarm.knobs: {e}")))?;
-        doc.insert("faults".to_owned(), Value::Array(plan.0.iter().map(|f| Value::Table(fault_table(f))).collect()));
-        if !doc.contains_key("liveness") {
-            let budget = (base.spec.duration.as_secs_f64() / 6.0 * 1000.0).round() / 1000.0;
-            let mut t = Table::new();
-            t.insert("budget_s".to_owned(), Value::Float(budget));
-            doc.insert("liveness".to_owned(), Value::Table(t));
+        // Each knob is valid at both ends of its range (checked when the file was read), but
+        // two drawn together may not be: such a draw is made again from another stream of the
+        // seed, and at worst the seed runs its faults without the knobs, and says so.
+        let mut first_error = None;
+        for attempt in 0..DRAWS {
+            let (plan, knobs) = ranges.draw(base.spec.seed, attempt);
+            let knobs = if attempt + 1 == DRAWS { Vec::new() } else { knobs };
+            match swarmed(&base, &plan, &knobs) {
+                Ok(mut s) => {
+                    if let Some(e) = first_error.filter(|_| knobs.is_empty() && !ranges.knobs.is_empty()) {
+                        s.warnings.push(format!("swarm: seed {}: no draw of the knobs made a valid scenario (the first: {e}); it runs without them", base.spec.seed));
+                    }
+                    return Ok(s);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        let mut s = revalidate(&base, doc, &[], false)?;
-        s.edited = base.edited;
-        s.swarm_base = Some(Box::new(base));
-        Ok(s)
+        Err(first_error.unwrap_or_else(|| ScenarioError::Override("swarm: nothing drawn".to_owned())))
     }
 
     /// [`Scenario::with_seed`] without drawing again.
@@ -78,6 +82,28 @@ impl Scenario {
         doc.insert("seed".to_owned(), Value::Integer(self.spec.seed as i64));
         Ok(doc)
     }
+}
+
+/// How many times a seed draws its knobs before it runs without them.
+const DRAWS: u32 = 16;
+
+/// `base` with the faults `plan` and the overrides `knobs`, and a liveness phase.
+fn swarmed(base: &Scenario, plan: &FaultPlan, knobs: &[String]) -> Result<Scenario, ScenarioError> {
+    let parsed: Vec<Override> =
+        knobs.iter().map(|o| Override::parse(o)).collect::<Result<_, _>>().map_err(ScenarioError::Override)?;
+    let mut doc = base.document_or_error()?;
+    overrides::apply_all(&mut doc, &parsed).map_err(|e| ScenarioError::Override(format!("swarm.knobs: {e}")))?;
+    doc.insert("faults".to_owned(), Value::Array(plan.0.iter().map(|f| Value::Table(fault_table(f))).collect()));
+    if !doc.contains_key("liveness") {
+        let budget = (base.spec.duration.as_secs_f64() / 6.0 * 1000.0).round() / 1000.0;
+        let mut t = Table::new();
+        t.insert("budget_s".to_owned(), Value::Float(budget));
+        doc.insert("liveness".to_owned(), Value::Table(t));
+    }
+    let mut s = revalidate(base, doc, &[], false)?;
+    s.edited = base.edited;
+    s.swarm_base = Some(Box::new(base.clone()));
+    Ok(s)
 }
 
 /// A fault as the `[[faults]]` table a file would have.

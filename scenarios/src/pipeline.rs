@@ -64,9 +64,10 @@ fn run_checked(
     let (mut verdict, measures) = monitors.conclude();
     expect::judge_faults(&mut verdict, &output.fault_effects, &starts, expect.strict);
     verdict.warnings.extend(untested);
-    // A liveness phase with nothing to judge is a warning, not a check that held.
+    // A liveness phase with nothing to judge is a warning, not a check that held (a check
+    // with a violation is always kept).
     if verdict.warnings.iter().any(|w| w.starts_with("converge: untested")) {
-        verdict.checks.retain(|c| c.checker != "converge");
+        verdict.checks.retain(|c| c.checker != "converge" || c.violations > 0);
     }
     Ok(Execution { output, verdict, measures })
 }

@@ -51,7 +51,7 @@ pub struct CallRequest {
     pub id: u64,
     /// Attempts that reached the transport.
     pub attempts: Arc<AtomicU32>,
-    /// The node the last attempt went to, as its index + 1 (0: none yet).
+    /// The node whose answer the call got, as its index + 1 (0: none yet).
     pub replica: Arc<AtomicU32>,
     /// The callee replica a balancer chose (index among the callee's replicas); `None`: the
     /// transport's own round robin.

@@ -105,7 +105,7 @@ pub struct RequestRecord {
     pub outcome: Outcome,
     /// Attempts sent to the network (more than 1 with retries).
     pub attempts: u32,
-    /// The node the last attempt went to (`None`: no attempt reached the network).
+    /// The node whose answer the call got (`None`: no attempt was answered).
     pub replica: Option<Arc<str>>,
 }
 

@@ -22,6 +22,9 @@ const CONVERGE: &[Invariant] = &[Invariant {
     statement: "within the liveness budget after the last fault heals, no breaker stays open, clients fail no more than before the faults, and a read model catches up",
 }];
 
+/// Client requests before the first fault needed to judge the failure rate after the phase.
+const MIN_BASELINE: u64 = 20;
+
 /// The times the phase is judged by, µs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Phase {
@@ -140,10 +143,11 @@ impl Monitor for Converge {
                 ));
             }
         }
+        let judged = self.before.1 >= MIN_BASELINE;
         let share = |(bad, all): (u64, u64)| if all == 0 { 0.0 } else { bad as f64 / all as f64 };
         let (base, now) = (share(self.before), share(self.after));
         let allowed = (2.0 * base).max(base + 0.02);
-        if self.after.1 > 0 && now > allowed {
+        if self.after.1 > 0 && judged && now > allowed {
             let (t, id, outcome) = self.first_failure_after.unwrap_or((0, 0, Outcome::Error));
             findings.violations.push(end.violation(
                 "converge",
@@ -160,7 +164,15 @@ impl Monitor for Converge {
                 ),
             ));
         }
-        if self.after.1 == 0 {
+        if self.after.1 > 0 && !judged {
+            findings.warnings.push(format!(
+                "converge: clients not judged: only {} client requests started before the first fault ({:.1} s), too few to compare with",
+                self.before.1,
+                s(p.first_fault_us)
+            ));
+        }
+        let found_any = findings.violations.iter().any(|v| v.checker == "converge");
+        if self.after.1 == 0 && !found_any {
             findings.warnings.push(format!(
                 "converge: untested: no client request started between the faults' healing plus the budget ({:.1} s) and the end of the workload ({:.1} s)",
                 s(settled),

@@ -99,9 +99,7 @@ impl ScenarioFile {
         let mut cx = Cx { services: self.services.keys().cloned().collect(), warnings: Vec::new() };
         let liveness = self.liveness.map(|l| l.budget_s.0);
         let mut expect = Expectations { strict: self.strict.unwrap_or(false), sometimes: Vec::new(), liveness };
-        for (i, t) in self.sometimes.into_iter().enumerate() {
-            expect.sometimes.push(read_sometimes(i, t, &cx.services)?);
-        }
+        let sometimes = self.sometimes;
         let duration = self.duration_s.0;
         let mut b = SimSpec::builder(self.name.unwrap_or_else(|| default_name.to_owned()))
             .seed(self.seed.unwrap_or(1))
@@ -146,6 +144,9 @@ impl ScenarioFile {
             key: e.key.clone(),
             message: format!("{} is not allowed (expected {})", e.value, e.allowed),
         })?;
+        for (i, t) in sometimes.into_iter().enumerate() {
+            expect.sometimes.push(read_sometimes(i, t, &spec)?);
+        }
         let swarm = self.swarm.map(|t| crate::swarm::read(t, &spec)).transpose()?;
         Ok(Parsed { spec, description: self.description.unwrap_or_default(), warnings: cx.warnings, expect, swarm })
     }
@@ -161,7 +162,7 @@ struct SometimesFile {
     at_least: Option<u64>,
 }
 
-fn read_sometimes(i: usize, table: Table, services: &[String]) -> Result<Sometimes, KeyError> {
+fn read_sometimes(i: usize, table: Table, spec: &SimSpec) -> Result<Sometimes, KeyError> {
     let key = format!("sometimes[{i}]");
     let s: SometimesFile = de::de_at(&key, Value::Table(table))?;
     if !EVENT_KINDS.contains(&s.event.as_str()) {
@@ -176,15 +177,8 @@ fn read_sometimes(i: usize, table: Table, services: &[String]) -> Result<Sometim
         );
     }
     if let Some(node) = &s.node {
-        let known = services.iter().any(|svc| {
-            node == svc
-                || node
-                    .strip_prefix(svc.as_str())
-                    .and_then(|r| r.strip_prefix('-'))
-                    .is_some_and(|n| n.parse::<u32>().is_ok())
-        }) || node == "client"
-            || node == "sim";
-        if !known {
+        if !(crate::swarm::names_a_node(spec, node) || node == "client" || node == "sim") {
+            let services: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
             return de::err(
                 format!("{key}.node"),
                 format!("\"{node}\" is not a service or node of this scenario (services: {})", services.join(", ")),

@@ -29,7 +29,7 @@ pub(crate) fn read(table: Table, spec: &SimSpec) -> Result<SwarmSpec, KeyError> 
     let f: SwarmFile = de_at("swarm", Value::Table(table))?;
     let mut s = SwarmSpec::defaults(spec);
     let run = spec.duration.as_secs_f64();
-    if let Some(kinds) = f.kinds {
+    if let Some(kinds) = f.kinds.clone() {
         if kinds.is_empty() {
             return err("swarm.kinds", format!("[] is not allowed (expected some of {})", KINDS.join(", ")));
         }
@@ -43,6 +43,9 @@ pub(crate) fn read(table: Table, spec: &SimSpec) -> Result<SwarmSpec, KeyError> 
     }
     if let Some(targets) = f.targets {
         s.targets = targets_in(targets, spec)?;
+        if f.kinds.is_none() && s.targets.len() < 2 {
+            s.kinds.retain(|k| k != "partition");
+        }
     }
     if s.kinds.iter().any(|k| k == "partition") && s.targets.len() < 2 {
         return err("swarm.kinds", "\"partition\" needs two targets or more (swarm.targets)");
@@ -83,17 +86,24 @@ pub(crate) fn read(table: Table, spec: &SimSpec) -> Result<SwarmSpec, KeyError> 
     Ok(s)
 }
 
-/// `swarm.targets`: services or nodes (`db-1`) of `spec`, at least one.
+/// Whether `name` is a service of `spec` or one of its replicas (`db-1`).
+pub(crate) fn names_a_node(spec: &SimSpec, name: &str) -> bool {
+    spec.services.iter().any(|svc| {
+        name == svc.name
+            || name
+                .strip_prefix(svc.name.as_str())
+                .and_then(|r| r.strip_prefix('-'))
+                .and_then(|i| i.parse::<u32>().ok())
+                .is_some_and(|i| i < svc.replicas)
+    })
+}
+
+/// `swarm.targets`: services or nodes (`db-1`) of `spec`, at least one, each once.
 fn targets_in(targets: Vec<String>, spec: &SimSpec) -> Result<Vec<String>, KeyError> {
-    let known = |t: &str| {
-        spec.services.iter().any(|svc| {
-            t == svc.name
-                || t.strip_prefix(svc.name.as_str())
-                    .and_then(|r| r.strip_prefix('-'))
-                    .and_then(|i| i.parse::<u32>().ok())
-                    .is_some_and(|i| i < svc.replicas)
-        })
-    };
+    let known = |t: &str| names_a_node(spec, t);
+    if let Some(twice) = targets.iter().enumerate().find(|(i, t)| targets[..*i].contains(t)).map(|(_, t)| t) {
+        return err("swarm.targets", format!("\"{twice}\" is listed twice (name each target once)"));
+    }
     if targets.is_empty() {
         return err("swarm.targets", "[] is not allowed (expected at least one service or node)");
     }

@@ -6,9 +6,9 @@
 //!
 //! The draw is a pure function of the seed and the scenario (its own random stream, `swarm`),
 //! and the plan drawn is written into the scenario as run (`scenario.toml`, `failure.json`):
-//! a replay runs the recorded faults and needs no swarm. Every fault drawn heals before the
-//! workload ends (a crash has a length, a restart is a bounce), so the liveness phase after it
-//! (`[liveness]`, on by default with a swarm) has a system to judge.
+//! a replay runs the recorded faults and needs no swarm. Every fault drawn heals (a crash has a
+//! length, a restart is a bounce), with the default ranges before the workload ends, so that
+//! the liveness phase after it (`[liveness]`, on by default with a swarm) has a system to judge.
 
 mod file;
 
@@ -17,7 +17,7 @@ use std::time::Duration;
 use faultline_sim::rng::stream;
 use faultline_sim::{Dist, Fault, FaultKind, FaultPlan, SimSpec, Target};
 
-pub(crate) use file::read;
+pub(crate) use file::{names_a_node, read};
 
 /// The ranges a swarm draws from (`[swarm]`; every key has a default from the scenario).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,8 @@ pub struct SwarmSpec {
     pub targets: Vec<String>,
     /// How many faults, at least and at most (default 1..=3).
     pub faults: (u32, u32),
-    /// When faults may start, seconds (default: the first half of the run).
+    /// When faults may start, seconds (default: from a tenth to half of the run, so that the
+    /// liveness phase has traffic before the faults to compare with).
     pub window_s: (f64, f64),
     /// How long a fault lasts, seconds (default: 0.5 s to a fifth of the run).
     pub length_s: (f64, f64),
@@ -40,8 +41,8 @@ pub struct SwarmSpec {
     /// Other keys to draw, each within a range: `--set` paths and (min, max).
     pub knobs: Vec<(String, f64, f64)>,
     /// The services that call each other (caller, callee): a partition is drawn on one of
-    /// these when the targets include both ends (a partition between services that never talk
-    /// does nothing).
+    /// these when the targets include both ends of one (a partition between services that
+    /// never talk does nothing); otherwise between two targets.
     pub calls: Vec<(String, String)>,
 }
 
@@ -63,7 +64,7 @@ impl SwarmSpec {
             kinds,
             targets,
             faults: (1, 3),
-            window_s: (0.0, run * 0.5),
+            window_s: (run * 0.1, run * 0.5),
             length_s: (0.5_f64.min(run * 0.05), run * 0.2),
             rate: (0.05, 0.5),
             latency_ms: (10.0, 500.0),
@@ -72,9 +73,11 @@ impl SwarmSpec {
         }
     }
 
-    /// The plan and knob values seed `seed` draws.
-    pub fn draw(&self, seed: u64) -> (FaultPlan, Vec<String>) {
-        let mut rng = stream(seed, "swarm");
+    /// The plan and knob values seed `seed` draws (`attempt` > 0: a draw again, from another
+    /// stream of the same seed, when the knob values of the first made an invalid scenario).
+    pub fn draw(&self, seed: u64, attempt: u32) -> (FaultPlan, Vec<String>) {
+        let label = if attempt == 0 { "swarm".to_owned() } else { format!("swarm/{attempt}") };
+        let mut rng = stream(seed, &label);
         let mut on: Vec<&String> = self.kinds.iter().filter(|_| rng.chance(0.5)).collect();
         if on.is_empty() {
             on.push(&self.kinds[rng.below(self.kinds.len() as u64) as usize]);
@@ -125,11 +128,6 @@ impl SwarmSpec {
         let knobs =
             self.knobs.iter().map(|(key, a, b)| format!("{key}={}", knob_value(uniform((*a, *b)), *a, *b))).collect();
         (FaultPlan(faults), knobs)
-    }
-
-    /// When every fault it can draw has healed, at the latest, seconds.
-    pub fn healed_by_s(&self) -> f64 {
-        self.window_s.1 + self.length_s.1
     }
 }
 

@@ -18,20 +18,41 @@ pub(crate) fn current_call() -> u64 {
     CURRENT_CALL.with(Cell::get)
 }
 
-/// A call's future, polled with the call marked as current.
+/// Marks `id` as the current call until dropped, then puts back the one before (also when
+/// a poll panics and a test harness catches it).
+struct Current(u64);
+
+impl Current {
+    fn set(id: u64) -> Current {
+        Current(CURRENT_CALL.with(|c| c.replace(id)))
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT_CALL.with(|c| c.set(self.0));
+    }
+}
+
+/// A call's future, built and polled with the call marked as current: a layer's decision in
+/// the synchronous part of `call` (a breaker refusing at once) names the call too.
 pub(crate) struct InCall<F> {
-    /// The call's record id.
-    pub(crate) id: u64,
-    /// The stack's future.
-    pub(crate) inner: F,
+    id: u64,
+    inner: F,
+}
+
+impl<F: Future + Unpin> InCall<F> {
+    /// Builds the call's future with `id` current.
+    pub(crate) fn new(id: u64, build: impl FnOnce() -> F) -> Self {
+        let _current = Current::set(id);
+        InCall { id, inner: build() }
+    }
 }
 
 impl<F: Future + Unpin> Future for InCall<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let before = CURRENT_CALL.with(|c| c.replace(self.id));
-        let out = Pin::new(&mut self.inner).poll(cx);
-        CURRENT_CALL.with(|c| c.set(before));
-        out
+        let _current = Current::set(self.id);
+        Pin::new(&mut self.inner).poll(cx)
     }
 }

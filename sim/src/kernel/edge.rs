@@ -15,11 +15,13 @@ use crate::event::EventKind;
 use crate::record::{AttemptRecord, Outcome, RequestRecord};
 
 /// Records one attempt when it ends, or when its caller stops waiting for it (a timeout, a
-/// deadline, a hedge that won): `abandoned`. An attempt dropped because its node died or the
-/// run ended is not listed (nothing ended it; the call's record says `unfinished`).
+/// deadline, a hedge that won): `abandoned`. An attempt dropped because its node died (even if
+/// it restarted at once: its incarnation changed) or the run ended is not listed: madsim drops
+/// those in its own order, and nothing in the run ended them.
 struct AttemptGuard<'a> {
     world: &'a World,
     caller: u32,
+    incarnation: u64,
     call: u64,
     attempt: u32,
     replica: u32,
@@ -30,7 +32,9 @@ struct AttemptGuard<'a> {
 impl<'a> AttemptGuard<'a> {
     fn new(world: &'a World, caller: u32, (call, attempt, replica): (u64, u32, u32)) -> Self {
         let start_us = world.now_us();
-        AttemptGuard { world, caller, call, attempt, replica, start_us, recorded: !world.attempts_wanted() }
+        let incarnation = world.incarnation(caller);
+        let recorded = !world.attempts_wanted();
+        AttemptGuard { world, caller, incarnation, call, attempt, replica, start_us, recorded }
     }
 
     fn ended(&mut self, outcome: &'static str) {
@@ -52,7 +56,8 @@ impl<'a> AttemptGuard<'a> {
 
 impl Drop for AttemptGuard<'_> {
     fn drop(&mut self) {
-        if !self.recorded && self.world.is_alive(self.caller) && !self.world.is_over() {
+        let same_life = self.world.is_alive(self.caller) && self.world.incarnation(self.caller) == self.incarnation;
+        if !self.recorded && same_life && !self.world.is_over() {
             self.ended("abandoned");
         }
     }
@@ -131,7 +136,6 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         };
         let dst = replicas[i];
         let attempt = req.attempts.fetch_add(1, Ordering::Relaxed) + 1;
-        req.replica.store(dst + 1, Ordering::Relaxed);
         async move {
             let mut attempt = AttemptGuard::new(&t.world, me, (req.id, attempt, dst));
             let result = match req.meta.deadline {
@@ -143,6 +147,8 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
                 None => t.call(dst, req.id, req.meta).await,
             };
             attempt.ended(outcome(&result).as_str());
+            // The call names the replica whose answer it got (a hedge's winner, the last retry).
+            req.replica.store(dst + 1, Ordering::Relaxed);
             result
         }
     });
@@ -184,7 +190,7 @@ pub(crate) async fn recorded_call(
 ) -> Result<Served, CallError> {
     let mut req = CallRequest::new(id);
     req.meta = meta;
-    let result = InCall { id: req.id, inner: stack.call(req.clone()) }.await;
+    let result = InCall::new(req.id, || stack.call(req.clone())).await;
     let outcome = outcome(&result);
     let replica = req.replica.load(Ordering::Relaxed).checked_sub(1).map(|n| world.node_name(n));
     world.record_request(&RequestRecord {

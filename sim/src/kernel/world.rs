@@ -448,6 +448,11 @@ impl World {
         self.nodes.len() as u32
     }
 
+    /// `node`'s current incarnation (it changes when the node crashes).
+    pub(crate) fn incarnation(&self, node: u32) -> u64 {
+        self.dynamic().occupancy[node as usize].incarnation
+    }
+
     /// One more request in `node`; returns the incarnation to pass to `leave`.
     pub(crate) fn enter(&self, node: u32) -> u64 {
         let now = self.now_us();
