@@ -158,17 +158,17 @@ where
     let y_min = lows.filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.01) / 2.0;
     let mut chart = ChartBuilder::on(area)
         .margin(12)
+        .caption("latency (ms, log scale)", ("sans-serif", crate::report::charts::AXIS_TITLE_PX))
         .x_label_area_size(30)
-        .y_label_area_size(70)
+        .y_label_area_size(60)
         .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)))
         .map_err(e)?;
     chart
         .configure_mesh()
-        .y_desc("latency (ms, log scale)")
         .y_label_formatter(&|v| crate::report::charts::format_num(*v))
         .x_label_formatter(&|v| crate::report::charts::format_num(*v))
         .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", crate::report::charts::AXIS_TITLE_PX))
         .draw()
         .map_err(e)?;
     for (i, f) in faults.iter().enumerate() {
@@ -269,18 +269,18 @@ where
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     let mut chart = ChartBuilder::on(area)
         .margin(12)
+        .caption(y_desc, (font, crate::report::charts::AXIS_TITLE_PX))
         .x_label_area_size(40)
-        .y_label_area_size(70)
+        .y_label_area_size(60)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)
         .map_err(e)?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
-        .y_desc(y_desc)
         .x_label_formatter(&|v| crate::report::charts::format_num(*v))
         .y_label_formatter(&|v| crate::report::charts::format_num(*v))
         .label_style((font, 13))
-        .axis_desc_style((font, 14))
+        .axis_desc_style((font, crate::report::charts::AXIS_TITLE_PX))
         .draw()
         .map_err(e)?;
     for f in faults {

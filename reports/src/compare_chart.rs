@@ -83,7 +83,7 @@ pub struct Words<'a> {
 /// English, in the run charts' font.
 pub const ENGLISH: Words<'static> = Words {
     font: "sans-serif",
-    p99_axis: "client p99 (ms, log scale)",
+    p99_axis: "answered p99 (ms, log scale)",
     success_axis: "client success (%)",
     time_axis: "virtual time (s)",
     band_suffix: "(median, IQR shaded)",
@@ -141,16 +141,16 @@ where
         c.p99.iter().flat_map(|b| &b.points).map(|p| p.q25).filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.1) / 2.0;
     let mut top = ChartBuilder::on(&upper)
         .margin(12)
+        .caption(w.p99_axis, (w.font, crate::report::charts::AXIS_TITLE_PX))
         .x_label_area_size(30)
-        .y_label_area_size(70)
+        .y_label_area_size(60)
         .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)))
         .map_err(e)?;
     top.configure_mesh()
-        .y_desc(w.p99_axis)
         .y_label_formatter(&|v| crate::report::charts::format_num(*v))
         .x_label_formatter(&|v| crate::report::charts::format_num(*v))
         .label_style((w.font, 13))
-        .axis_desc_style((w.font, 14))
+        .axis_desc_style((w.font, crate::report::charts::AXIS_TITLE_PX))
         .draw()
         .map_err(e)?;
     for f in c.faults {
@@ -158,19 +158,8 @@ where
         top.draw_series(std::iter::once(Rectangle::new(band, SHADE.filled()))).map_err(e)?;
     }
     for (i, b) in c.p99.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let clamp = |v: f64| v.max(y_min);
-        let area: Vec<(f64, f64)> = b
-            .points
-            .iter()
-            .map(|p| (p.t_s, clamp(p.q75)))
-            .chain(b.points.iter().rev().map(|p| (p.t_s, clamp(p.q25))))
-            .collect();
-        top.draw_series(std::iter::once(Polygon::new(area, color.mix(0.15).filled()))).map_err(e)?;
-        top.draw_series(LineSeries::new(b.points.iter().map(|p| (p.t_s, clamp(p.q50))), color.stroke_width(2)))
-            .map_err(e)?
-            .label(format!("{} {}", b.name, w.band_suffix))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        let label = format!("{} {}", b.name, w.band_suffix);
+        draw_band(&mut top, &b.points, PALETTE[i % PALETTE.len()], y_min, Some(label))?;
     }
     top.configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -181,15 +170,59 @@ where
         .map_err(e)?;
     let mut bottom = time_panel(&lower, w.success_axis, 105.0, c.faults, x_max, (w.font, w.time_axis))?;
     for (i, b) in c.success.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let area: Vec<(f64, f64)> =
-            b.points.iter().map(|p| (p.t_s, p.q75)).chain(b.points.iter().rev().map(|p| (p.t_s, p.q25))).collect();
-        bottom.draw_series(std::iter::once(Polygon::new(area, color.mix(0.15).filled()))).map_err(e)?;
-        bottom
-            .draw_series(LineSeries::new(b.points.iter().map(|p| (p.t_s, p.q50)), color.stroke_width(2)))
-            .map_err(e)?;
+        draw_band(&mut bottom, &b.points, PALETTE[i % PALETTE.len()], 0.0, None)?;
     }
     root.present().map_err(e)
+}
+
+/// One band (its inter-quartile area and its median line, values below `floor` drawn at it),
+/// a piece per run of consecutive bins: where no request was answered there is no latency to
+/// draw, and the line breaks. The first piece carries the legend's `label`.
+fn draw_band<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    points: &[BandPoint],
+    color: RGBColor,
+    floor: f64,
+    label: Option<String>,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let clamp = |v: f64| v.max(floor);
+    let mut label = label;
+    for run in runs(points) {
+        let area: Vec<(f64, f64)> =
+            run.iter().map(|p| (p.t_s, clamp(p.q75))).chain(run.iter().rev().map(|p| (p.t_s, clamp(p.q25)))).collect();
+        chart.draw_series(std::iter::once(Polygon::new(area, color.mix(0.15).filled()))).map_err(|e| e.to_string())?;
+        let line = chart
+            .draw_series(LineSeries::new(run.iter().map(|p| (p.t_s, clamp(p.q50))), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
+        if let Some(l) = label.take() {
+            line.label(l).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+    }
+    Ok(())
+}
+
+/// The runs of consecutive bins of a band: a gap wider than one and a half times its usual
+/// step (bins where nothing was answered) starts a new run.
+fn runs(points: &[BandPoint]) -> Vec<&[BandPoint]> {
+    let step = points.windows(2).map(|w| w[1].t_s - w[0].t_s).filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min);
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..points.len() {
+        if points[i].t_s - points[i - 1].t_s > step * 1.5 {
+            out.push(&points[start..i]);
+            start = i;
+        }
+    }
+    if start < points.len() {
+        out.push(&points[start..]);
+    }
+    out
 }
 
 /// Draws `differences.png` and `differences.svg` into `dir`: one row per difference, its mean
@@ -247,7 +280,7 @@ where
         })
         .disable_y_mesh()
         .label_style((font, 13))
-        .axis_desc_style((font, 14))
+        .axis_desc_style((font, crate::report::charts::AXIS_TITLE_PX))
         .draw()
         .map_err(e)?;
     chart.draw_series(LineSeries::new([(0.0, -0.5), (0.0, n - 0.5)], BLACK.stroke_width(1))).map_err(e)?;

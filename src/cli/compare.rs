@@ -222,11 +222,15 @@ fn print_table(base: &str, diffs: &[Difference], plan: &Plan) {
 fn band(
     name: &str,
     results: &[SeedResult],
-    figure: impl Fn(&faultline_scenarios::experiment::outcome::Bin) -> f64,
+    figure: impl Fn(&faultline_scenarios::experiment::outcome::Bin) -> Option<f64>,
 ) -> Band {
+    // A bin where no seed has the figure (no request answered) is left out: the chart breaks
+    // its line there instead of drawing a latency nobody got.
     let mut bins: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for b in results.iter().flat_map(|r| &r.series) {
-        bins.entry((b.t_s * 1000.0).round() as i64).or_default().push(figure(b));
+        if let Some(v) = figure(b) {
+            bins.entry((b.t_s * 1000.0).round() as i64).or_default().push(v);
+        }
     }
     let points = bins
         .into_iter()
@@ -247,8 +251,8 @@ fn draw(
     faults: &[faultline_sim::FaultWindow],
     plan: &Plan,
 ) -> Result<(), String> {
-    let p99: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| b.p99_ms)).collect();
-    let success: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| 100.0 * b.success)).collect();
+    let p99: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| b.ok_p99_ms)).collect();
+    let success: Vec<Band> = all.iter().map(|(n, r)| band(n, r, |b| Some(100.0 * b.success))).collect();
 
     let end_s = all.iter().flat_map(|(_, r)| r).map(|r| r.virtual_s).fold(1.0, f64::max);
     let title = format!("{} variants over seeds {}: median across seeds, IQR shaded", all.len(), plan.seeds);

@@ -5,6 +5,11 @@
 
 use std::sync::Once;
 
+/// Axis and panel titles' size, px. The CLI's charts give the y axis's title as a panel
+/// caption, not rotated text: plotters places rotated glyphs unevenly ("client" read as
+/// "dient"), least at this size.
+pub(crate) const AXIS_TITLE_PX: u32 = 15;
+
 use faultline_sim::stats::SeriesPoint;
 use faultline_sim::FaultWindow;
 use plotters::coord::combinators::BindKeyPoints;
@@ -111,7 +116,7 @@ fn latency_axes<'a, 'b>(
         .y_label_formatter(&|v| format_ms(*v))
         .x_label_formatter(&|v| format_num(*v))
         .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, AXIS_TITLE_PX))
         .draw()
         .map_err(err)?;
     shade_faults(&mut chart, faults, (y_min, y_max), &t.t("legend_fault"))?;
@@ -215,7 +220,7 @@ pub fn outcomes(
             .x_label_formatter(&|v| format_num(*v))
             .y_label_formatter(&|v| format_num(*v))
             .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, AXIS_TITLE_PX))
             .draw()
             .map_err(err)?;
         shade_faults(&mut chart, faults, (0.0, y_max), &t.t("legend_fault"))?;
@@ -288,7 +293,7 @@ pub fn lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Result<O
             })
             .disable_y_mesh()
             .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, AXIS_TITLE_PX))
             .draw()
             .map_err(err)?;
         for (i, lane) in lanes.iter().enumerate() {

@@ -33,10 +33,12 @@ fn quartiles(mut xs: Vec<f64>) -> (f64, f64, f64) {
     (q(0.25), q(0.5), q(0.75))
 }
 
-fn band(name: &str, seeds: &[super::read::SeedRow], read: fn(&super::read::BinRow) -> f64) -> Band {
+fn band(name: &str, seeds: &[super::read::SeedRow], read: fn(&super::read::BinRow) -> Option<f64>) -> Band {
     let mut bins: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for b in seeds.iter().flat_map(|s| &s.series) {
-        bins.entry((b.t_s * 1000.0).round() as i64).or_default().push(read(b));
+        if let Some(v) = read(b) {
+            bins.entry((b.t_s * 1000.0).round() as i64).or_default().push(v);
+        }
     }
     let points = bins
         .into_iter()
@@ -71,10 +73,10 @@ pub fn compare(c: &CompareFiles, t: &Texts, lang: &'static str) -> Result<Doc, S
     ];
     blocks.push(table(c, t));
     blocks.push(Block::Heading(t.t("section_charts")));
-    let p99: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| b.p99_ms)).collect();
-    let success: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| 100.0 * b.success)).collect();
-    let end_s = p99.iter().flat_map(|b| &b.points).map(|p| p.t_s).fold(1.0, f64::max);
-    let (p99_axis, success_axis, time_axis) = (t.t("axis_latency"), t.t("legend_ok"), t.t("axis_time"));
+    let p99: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| b.ok_p99_ms)).collect();
+    let success: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| Some(100.0 * b.success))).collect();
+    let end_s = success.iter().flat_map(|b| &b.points).map(|p| p.t_s).fold(1.0, f64::max);
+    let (p99_axis, success_axis, time_axis) = (t.t("axis_answered_p99"), t.t("legend_ok"), t.t("axis_time"));
     let words = Words {
         font: FAMILY,
         p99_axis: &p99_axis,

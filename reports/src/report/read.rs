@@ -128,6 +128,9 @@ pub struct BinRow {
     pub success: f64,
     /// p99, ms.
     pub p99_ms: f64,
+    /// p99 of the answered, ms (none answered, or a file from before it: `None`).
+    #[serde(default)]
+    pub ok_p99_ms: Option<f64>,
 }
 
 /// A seed's result, as much as a report reads.

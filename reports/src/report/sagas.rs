@@ -88,7 +88,7 @@ fn outcomes(all: &BTreeMap<u64, Saga>, end_s: f64, bin_s: f64, t: &Texts) -> Cha
             .x_label_formatter(&|v| format_num(*v))
             .y_label_formatter(&|v| format_num(*v))
             .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, crate::report::charts::AXIS_TITLE_PX))
             .draw()
             .map_err(|e| e.to_string())?;
         let layers =
@@ -160,7 +160,7 @@ fn gantt(all: &BTreeMap<u64, Saga>, t: &Texts) -> Chart {
             })
             .disable_y_mesh()
             .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, crate::report::charts::AXIS_TITLE_PX))
             .draw()
             .map_err(|e| e.to_string())?;
         for (i, (_, s)) in shown.iter().enumerate() {

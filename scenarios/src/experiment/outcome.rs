@@ -35,8 +35,12 @@ pub struct Bin {
     pub t_s: f64,
     /// Share of the bin's requests answered.
     pub success: f64,
-    /// 99th percentile latency in the bin, ms.
+    /// 99th percentile latency in the bin, ms (every request).
     pub p99_ms: f64,
+    /// 99th percentile latency of the bin's answered requests, ms (none answered: `None`): what
+    /// charts draw, since fast failures lower the latency of "every request".
+    #[serde(default)]
+    pub ok_p99_ms: Option<f64>,
 }
 
 /// The figures of one seed.
@@ -125,7 +129,7 @@ impl SeedResult {
 
 fn bin(p: &SeriesPoint) -> Bin {
     let success = if p.requests == 0 { 1.0 } else { p.ok as f64 / p.requests as f64 };
-    Bin { t_s: p.t_s, success, p99_ms: p.p99_ms }
+    Bin { t_s: p.t_s, success, p99_ms: p.p99_ms, ok_p99_ms: p.ok_p99_ms }
 }
 
 /// Time to recover after `fault` (see the module docs).
