@@ -159,7 +159,8 @@ where
     }
     for (i, b) in c.p99.iter().enumerate() {
         let label = format!("{} {}", b.name, w.band_suffix);
-        draw_band(&mut top, &b.points, PALETTE[i % PALETTE.len()], y_min, Some(label))?;
+        let pen = (PALETTE[i % PALETTE.len()], width(i, c.p99.len()));
+        draw_band(&mut top, &b.points, pen, y_min, Some(label))?;
     }
     top.configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -170,9 +171,16 @@ where
         .map_err(e)?;
     let mut bottom = time_panel(&lower, w.success_axis, 105.0, c.faults, x_max, (w.font, w.time_axis))?;
     for (i, b) in c.success.iter().enumerate() {
-        draw_band(&mut bottom, &b.points, PALETTE[i % PALETTE.len()], 0.0, None)?;
+        let pen = (PALETTE[i % PALETTE.len()], width(i, c.success.len()));
+        draw_band(&mut bottom, &b.points, pen, 0.0, None)?;
     }
     root.present().map_err(e)
+}
+
+/// The line width of variant `i` of `n`: the first drawn widest, so that a later line on top
+/// of it (variants that agree) leaves its edges showing.
+fn width(i: usize, n: usize) -> u32 {
+    2 + (n.saturating_sub(1 + i)).min(2) as u32
 }
 
 /// One band (its inter-quartile area and its median line, values below `floor` drawn at it),
@@ -181,7 +189,7 @@ where
 fn draw_band<DB, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
     points: &[BandPoint],
-    color: RGBColor,
+    (color, width): (RGBColor, u32),
     floor: f64,
     label: Option<String>,
 ) -> Result<(), String>
@@ -198,10 +206,10 @@ where
             run.iter().map(|p| (p.t_s, clamp(p.q75))).chain(run.iter().rev().map(|p| (p.t_s, clamp(p.q25)))).collect();
         chart.draw_series(std::iter::once(Polygon::new(area, color.mix(0.15).filled()))).map_err(|e| e.to_string())?;
         let line = chart
-            .draw_series(LineSeries::new(run.iter().map(|p| (p.t_s, clamp(p.q50))), color.stroke_width(2)))
+            .draw_series(LineSeries::new(run.iter().map(|p| (p.t_s, clamp(p.q50))), color.stroke_width(width)))
             .map_err(|e| e.to_string())?;
         if let Some(l) = label.take() {
-            line.label(l).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            line.label(l).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width)));
         }
     }
     Ok(())
