@@ -53,6 +53,17 @@ fn a_run_report_is_complete_in_both_languages_and_self_contained() {
         let opens = std::fs::read_to_string(dir.join("r/events.csv")).unwrap().matches(",breaker.open,").count();
         assert!(opens > 0 && html.contains(&opens.to_string()), "the note counts {opens} openings");
     }
+    // The scenario's description in each report's language, from its file.
+    let scenario = std::fs::read_to_string(dir.join("r/scenario.toml")).unwrap();
+    let value = |key: &str| {
+        let line = scenario.lines().find(|l| l.starts_with(&format!("{key} = \""))).expect(key);
+        line.split_once(" = ").unwrap().1.trim_matches('"').to_owned()
+    };
+    for (path, key, other) in [(&en, "description", "description_ko"), (&ko, "description_ko", "description")] {
+        let html = std::fs::read_to_string(path).unwrap();
+        let (mine, theirs) = (value(key), value(other));
+        assert!(html.contains(&html_escape(&mine)) && !html.contains(&html_escape(&theirs)), "{}", path.display());
+    }
     let md = std::fs::read_to_string(dir.join("r/report.ko.md")).unwrap();
     for h in ["# shop-outage-breaker, 시드 42", "## 요약", "## 불변식 점검표", "## 차트", "## 다시 실행하기"]
     {
@@ -64,6 +75,35 @@ fn a_run_report_is_complete_in_both_languages_and_self_contained() {
     // The output is still faultline's: the same run may replace it.
     let o = faultline(&["run", "shop-outage-breaker", "--set", "duration_s=70", "--out", "r"], &dir);
     assert!(o.status.success(), "{:?}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[test]
+fn a_report_draws_a_bulkhead_s_occupancy_and_it_fills_only_while_its_dependency_is_slow() {
+    let dir = tmp("report-levels");
+    // pricing slows down from 30 s to 60 s; web calls it through a bulkhead of 8 per replica.
+    let o = faultline(&["run", "product-page-fallback", "--out", "r"], &dir);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let levels = faultline::reports::csv_sink::read_levels(&dir.join("r/levels.csv")).unwrap();
+    let mut nodes: Vec<&str> = levels.iter().map(|l| l.node.as_str()).collect();
+    nodes.dedup();
+    assert_eq!(nodes, ["web-0", "web-1"], "one level per caller replica");
+    assert!(levels.iter().all(|l| l.pattern == "bulkhead" && l.edge == "web->pricing" && l.limit == 8));
+    assert!(levels.iter().all(|l| l.max_in_use <= l.limit), "a bulkhead never holds more than its limit");
+    let full: Vec<f64> = levels.iter().filter(|l| l.max_in_use == l.limit).map(|l| l.t_us as f64 / 1e6).collect();
+    assert!(full.len() >= 20, "the bulkhead was full through the slowdown: {full:?}");
+    assert!(full.iter().all(|t| (29.0..61.0).contains(t)), "full only while pricing was slow: {full:?}");
+    let o = faultline(&["report", "r"], &dir);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let html = std::fs::read_to_string(dir.join("r/report.en.html")).unwrap();
+    for lane in ["Bulkhead on web-0 to pricing (limit 8)", "Bulkhead on web-1 to pricing (limit 8)", "Occupancy lanes"]
+    {
+        assert!(html.contains(lane), "no {lane:?} in the report");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

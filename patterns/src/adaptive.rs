@@ -229,11 +229,25 @@ impl ConcurrencyLimitLayer {
     }
 }
 
-struct InFlight(Arc<AtomicU32>);
+/// An admitted call: counted in flight until it ends, however it ends (answered, failed,
+/// cancelled by a timeout outside); reports the level when admitted and when it ends.
+struct InFlight {
+    count: Arc<AtomicU32>,
+    limit: Arc<Mutex<Limit>>,
+    events: Arc<dyn EventSink>,
+}
+
+impl InFlight {
+    fn report(&self) {
+        let limit = self.limit.lock().map(|l| l.limit()).unwrap_or(u32::MAX);
+        self.events.level("adaptive", self.count.load(Ordering::Relaxed), limit);
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.report();
     }
 }
 
@@ -246,12 +260,13 @@ where
     fn call(&self, inner: &BoxService<Req, Resp, Err>, req: Req) -> BoxFuture<Result<Resp, Err>> {
         let limit = self.limit();
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let guard = InFlight(self.in_flight.clone());
         if now >= limit {
-            drop(guard);
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
             self.events.report("adaptive", "limited", || format!("limit={limit}"));
             return Box::pin(async { Err(Err::rejected(Rejection::by("adaptive").in_state("at_limit"))) });
         }
+        let guard = InFlight { count: self.in_flight.clone(), limit: self.limit.clone(), events: self.events.clone() };
+        guard.report();
         let fut = inner.call(req);
         let (shared, events) = (self.limit.clone(), self.events.clone());
         Box::pin(async move {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::ConfigError;
 use crate::event::EventSink;
@@ -104,6 +104,35 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// A permit held by a call: reports the pool's level when taken and when given back, however
+/// the call ends (answered, failed, cancelled by a timeout outside).
+struct Held<'a> {
+    permit: Option<SemaphorePermit<'a>>,
+    pool: &'a Pool,
+    events: &'a dyn EventSink,
+    max: u32,
+}
+
+impl<'a> Held<'a> {
+    fn new(permit: SemaphorePermit<'a>, pool: &'a Pool, events: &'a dyn EventSink, max: u32) -> Self {
+        let held = Held { permit: Some(permit), pool, events, max };
+        held.report();
+        held
+    }
+
+    fn report(&self) {
+        let in_use = self.max.saturating_sub(self.pool.available() as u32);
+        self.events.level("bulkhead", in_use, self.max);
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.report();
+    }
+}
+
 impl<Req, Resp, Err> Policy<Req, Resp, Err> for BulkheadLayer
 where
     Req: Send + 'static,
@@ -134,8 +163,9 @@ where
                     }
                 }
             };
+            let held = Held::new(permit, &pool, &*events, config.max_concurrent);
             let result = inner.call(req).await;
-            drop(permit);
+            drop(held);
             result
         })
     }

@@ -26,6 +26,11 @@ pub trait EventSink: Send + Sync {
     fn enabled(&self) -> bool {
         true
     }
+    /// A level a pattern holds changed: `in_use` of `limit` (a bulkhead's permits taken, an
+    /// adaptive limit's calls in flight). A gauge, not an event: it is reported on every
+    /// change, so a sink keeps aggregates (the simulator, the most per time bin; a service, a
+    /// metric) rather than rows. Default: ignored.
+    fn level(&self, _pattern: &'static str, _in_use: u32, _limit: u32) {}
 }
 
 impl dyn EventSink {
@@ -51,21 +56,45 @@ impl EventSink for NoEvents {
 /// A shared, type-erased sink.
 pub type SharedSink = Arc<dyn EventSink>;
 
-/// A sink that keeps every event in memory (for tests and small tools).
+/// One level a pattern reported ([`EventSink::level`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    /// The pattern, e.g. `bulkhead`.
+    pub pattern: &'static str,
+    /// How much of the limit is taken.
+    pub in_use: u32,
+    /// The limit then.
+    pub limit: u32,
+}
+
+/// A sink that keeps every event and level in memory (for tests and small tools).
 #[derive(Debug, Default)]
-pub struct MemorySink(std::sync::Mutex<Vec<PatternEvent>>);
+pub struct MemorySink {
+    events: std::sync::Mutex<Vec<PatternEvent>>,
+    levels: std::sync::Mutex<Vec<Level>>,
+}
 
 impl MemorySink {
     /// Every event received so far, in order.
     pub fn events(&self) -> Vec<PatternEvent> {
-        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+        self.events.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Every level received so far, in order.
+    pub fn levels(&self) -> Vec<Level> {
+        self.levels.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
 
 impl EventSink for MemorySink {
     fn emit(&self, event: PatternEvent) {
-        if let Ok(mut v) = self.0.lock() {
+        if let Ok(mut v) = self.events.lock() {
             v.push(event);
+        }
+    }
+    fn level(&self, pattern: &'static str, in_use: u32, limit: u32) {
+        if let Ok(mut v) = self.levels.lock() {
+            v.push(Level { pattern, in_use, limit });
         }
     }
 }

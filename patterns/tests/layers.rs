@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use faultline_patterns::adaptive::{AimdConfig, ConcurrencyLimitLayer};
 use faultline_patterns::bulkhead::{BulkheadConfig, BulkheadLayer};
 use faultline_patterns::circuit_breaker::{BreakerConfig, CircuitBreakerLayer, OpenDuration, State, WindowKind};
 use faultline_patterns::event::MemorySink;
@@ -277,7 +278,8 @@ fn slow(ms: u64) -> BoxService<u32, u32, Failure> {
 #[tokio::test(start_paused = true)]
 async fn bulkhead_caps_concurrency_queues_and_sheds() {
     let config = BulkheadConfig { max_concurrent: 3, max_queue: 2, max_wait: Duration::from_millis(500) };
-    let layer = BulkheadLayer::new(config.validate().unwrap(), Arc::new(MemorySink::default()));
+    let events = Arc::new(MemorySink::default());
+    let layer = BulkheadLayer::new(config.validate().unwrap(), events.clone());
     let pool = layer.pool();
     let svc = layer.layer(slow(100));
     let calls: Vec<_> = (0..10).map(|i| tokio::spawn(svc.call(i))).collect();
@@ -289,13 +291,20 @@ async fn bulkhead_caps_concurrency_queues_and_sheds() {
     let shed = results.iter().filter(|r| **r == Err(Failure::Shed)).count();
     assert_eq!((ok, shed), (5, 5), "3 run, 2 wait and run, 5 are refused");
     assert_eq!((pool.available(), pool.waiting()), (3, 0));
+    // Its level: taken and given back once per call that ran, up to the cap and down to 0.
+    let levels = events.levels();
+    assert_eq!(levels.len(), 10, "two levels per call that ran: {levels:?}");
+    assert!(levels.iter().all(|l| l.pattern == "bulkhead" && l.limit == 3 && l.in_use <= 3));
+    assert_eq!(levels.iter().map(|l| l.in_use).max(), Some(3));
+    assert_eq!(levels.last().map(|l| l.in_use), Some(0));
 }
 
 #[tokio::test(start_paused = true)]
 async fn bulkhead_never_leaks_a_permit_under_cancellation() {
     // Calls with random durations, cancelled by random outer timeouts, some while they wait.
     let config = BulkheadConfig { max_concurrent: 4, max_queue: 8, max_wait: Duration::from_millis(40) };
-    let layer = BulkheadLayer::new(config.validate().unwrap(), Arc::new(MemorySink::default()));
+    let events = Arc::new(MemorySink::default());
+    let layer = BulkheadLayer::new(config.validate().unwrap(), events.clone());
     let pool = layer.pool();
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move |n: u64| {
@@ -321,6 +330,29 @@ async fn bulkhead_never_leaks_a_permit_under_cancellation() {
     }
     assert!(cancelled > 20, "only {cancelled} calls were cancelled: the test proves little");
     assert_eq!((pool.available(), pool.waiting()), (4, 0), "a permit or a waiter leaked");
+    // A cancelled call reports its permit given back too: the last level is 0.
+    assert_eq!(events.levels().last().map(|l| l.in_use), Some(0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_concurrency_limit_reports_its_calls_in_flight_against_its_limit() {
+    let config = AimdConfig { initial: 2, min: 1, max: 10, backoff_ratio: 0.5 };
+    let events = Arc::new(MemorySink::default());
+    let svc = ConcurrencyLimitLayer::new(config.validate().unwrap(), events.clone()).layer(slow(50));
+    let calls: Vec<_> = (0..5).map(|i| tokio::spawn(svc.call(i))).collect();
+    let mut ok = 0;
+    for c in calls {
+        ok += usize::from(c.await.unwrap().is_ok());
+    }
+    assert_eq!(ok, 2, "the limit of 2 admits two of five calls at once");
+    let levels = events.levels();
+    // Admitted 1 then 2 of 2; the answers give their slots back and grow the limit (by how
+    // much depends on which answer comes first: each grows it only if its sample was busy).
+    let in_use: Vec<u32> = levels.iter().map(|l| l.in_use).collect();
+    let limits: Vec<u32> = levels.iter().map(|l| l.limit).collect();
+    assert_eq!(in_use, [1, 2, 1, 0]);
+    assert_eq!(limits[..2], [2, 2]);
+    assert!(limits[2] >= 3 && limits[3] >= limits[2], "{limits:?}");
 }
 
 #[tokio::test(start_paused = true)]

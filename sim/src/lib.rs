@@ -8,7 +8,8 @@
 //!   every checker that applies and returns its [`verdict::Verdict`].
 //! - [`event`]: the typed events of the event log; [`verdict`]: what checkers conclude.
 //! - [`fault`], [`workload`], [`dist`]: the data a spec is made of.
-//! - [`record`]: request and event rows, the fingerprint, per-edge summaries.
+//! - [`record`]: request and event rows, the fingerprint, per-edge summaries; [`levels`]: the
+//!   levels patterns hold (bulkhead permits, calls in flight), the most per time bin.
 //! - [`call`]: the request/error types on a call edge and the [`EdgeStack`] hook that puts
 //!   patterns on it.
 //!
@@ -32,6 +33,7 @@ pub mod dist;
 pub mod event;
 pub mod fault;
 mod kernel;
+pub mod levels;
 pub mod record;
 pub mod rng;
 mod run;

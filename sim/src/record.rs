@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, Logged, OwnedEvent};
+use crate::levels::{LevelRow, Levels};
 use crate::rng::{fnv1a, FNV_OFFSET};
 use crate::stats::{Answer, Histogram, Series, SeriesPoint};
 
@@ -190,6 +191,9 @@ pub trait RecordSink: Send {
     }
     /// One attempt of a call, when [`RecordSink::wants_attempts`].
     fn attempt(&mut self, _attempt: &AttemptRecord) {}
+    /// The levels patterns held, the most per bin, at the end of the run (recorded only when
+    /// [`RecordSink::wants_attempts`]: the sinks that write files want both).
+    fn levels(&mut self, _rows: &[LevelRow]) {}
     /// The run is over: flush. An error here fails the run.
     fn finish(&mut self) -> Result<(), String> {
         Ok(())
@@ -292,6 +296,7 @@ pub struct Recorder {
     bin_us: u64,
     requests: u64,
     events: u64,
+    levels: Levels,
 }
 
 impl Recorder {
@@ -306,6 +311,7 @@ impl Recorder {
             bin_us,
             requests: 0,
             events: 0,
+            levels: Levels::new(bin_us),
         }
     }
 
@@ -363,6 +369,17 @@ impl Recorder {
         self.sink.attempt(a);
     }
 
+    /// `pattern` on `node`'s stack for `edge` holds `level` (in use, limit) from `t_us` on
+    /// (levels are not in the fingerprint).
+    pub fn level(&mut self, t_us: u64, at: (u32, &Arc<str>), pattern: &'static str, level: (u32, u32)) {
+        self.levels.set(t_us, at, pattern, level);
+    }
+
+    /// `node` crashed at `t_us`: the levels its stacks held are gone.
+    pub fn crash(&mut self, t_us: u64, node: u32) {
+        self.levels.crash(t_us, node);
+    }
+
     /// The fingerprint so far.
     pub fn fingerprint(&self) -> u64 {
         self.hash
@@ -402,8 +419,12 @@ impl Recorder {
             .collect()
     }
 
-    /// Flushes the sink.
-    pub fn finish(&mut self) -> Result<(), String> {
+    /// Hands the levels up to `end_us` to the sink and flushes it.
+    pub fn finish(&mut self, end_us: u64) -> Result<(), String> {
+        let rows = self.levels.rows(end_us, &self.names);
+        if !rows.is_empty() {
+            self.sink.levels(&rows);
+        }
         self.sink.finish()
     }
 }

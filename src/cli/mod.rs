@@ -46,7 +46,7 @@ enum Command {
         name: String,
     },
     /// Run one scenario for one seed with every checker that applies, and write requests.csv,
-    /// attempts.csv, events.csv, summary.json (with the verdict), scenario.toml and charts, and
+    /// attempts.csv, levels.csv, events.csv, summary.json (with the verdict), scenario.toml and charts, and
     /// failure.json when a check fails.
     Run(RunArgs),
     /// Run a scenario twice and fail (exit 1) unless both runs are identical.

@@ -1,7 +1,7 @@
 //! The charts of a run report, drawn as SVG text in the report's language with a font that has
 //! Hangul (NanumSquare, SIL Open Font License, `reports/assets`): latency of the answered and
-//! of the failed apart, requests per second by outcome, and lanes of what the patterns did
-//! (breaker states per node, retries per second, crashes and restarts).
+//! of the failed apart, every call by outcome, requests per second by outcome (the lanes of what
+//! the patterns did are in `lanes`).
 
 use std::sync::Once;
 
@@ -15,9 +15,7 @@ use faultline_sim::FaultWindow;
 use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::read::EventRow;
 use super::texts::Texts;
 
 /// The font family the report's charts and pages use.
@@ -38,13 +36,13 @@ pub fn register() {
     });
 }
 
-type Res = Result<(), String>;
+pub(super) type Res = Result<(), String>;
 /// Reads one figure from a bin.
 type Read<T> = fn(&SeriesPoint) -> T;
 /// A stacked layer's bottom and top, in requests.
 type Span = (u64, u64);
 
-fn svg(height: u32, draw: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Res) -> Result<String, String> {
+pub(super) fn svg(height: u32, draw: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Res) -> Result<String, String> {
     register();
     let mut out = String::new();
     {
@@ -55,7 +53,7 @@ fn svg(height: u32, draw: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Res
     Ok(out)
 }
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+pub(super) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
@@ -105,6 +103,7 @@ fn latency_axes<'a, 'b>(
 ) -> Result<LatencyChart<'a, 'b>, String> {
     let mut chart = ChartBuilder::on(root)
         .margin(14)
+        .caption(t.t("axis_latency"), (FAMILY, AXIS_TITLE_PX))
         .x_label_area_size(42)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..end_s.max(0.001), (y_min..y_max).log_scale().with_key_points(log_ticks(y_min, y_max)))
@@ -112,7 +111,6 @@ fn latency_axes<'a, 'b>(
     chart
         .configure_mesh()
         .x_desc(t.t("axis_time"))
-        .y_desc(t.t("axis_latency"))
         .y_label_formatter(&|v| format_ms(*v))
         .x_label_formatter(&|v| format_num(*v))
         .label_style((FAMILY, 13))
@@ -148,7 +146,9 @@ pub fn latency(points: &[SeriesPoint], faults: &[FaultWindow], end_s: f64, t: &T
     })
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>) -> Res
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> Res
 where
     DB::ErrorType: 'static,
 {
@@ -209,6 +209,7 @@ pub fn outcomes(
     svg(340, |root| {
         let mut chart = ChartBuilder::on(&root)
             .margin(14)
+            .caption(t.t("axis_rate"), (FAMILY, AXIS_TITLE_PX))
             .x_label_area_size(42)
             .y_label_area_size(70)
             .build_cartesian_2d(0f64..end_s.max(0.001), 0f64..y_max)
@@ -216,7 +217,6 @@ pub fn outcomes(
         chart
             .configure_mesh()
             .x_desc(t.t("axis_time"))
-            .y_desc(t.t("axis_rate"))
             .x_label_formatter(&|v| format_num(*v))
             .y_label_formatter(&|v| format_num(*v))
             .label_style((FAMILY, 13))
@@ -245,154 +245,47 @@ pub fn outcomes(
     })
 }
 
-/// A lane of what the patterns did: a name and its marks.
-struct Lane {
-    name: String,
-    marks: Vec<Mark>,
-}
+/// A chart of rows (lanes, a Gantt): x from 0 to `x_end`, one row per name, the first on top.
+pub(super) type RowChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
-enum Mark {
-    /// A span in a colour (a breaker's state).
-    Span(f64, f64, RGBColor),
-    /// A bar of height 0..1 (retries per second, scaled to the lane's largest).
-    Bar(f64, f64, f64),
-    /// An instant, drawn as a glyph.
-    At(f64, &'static str, RGBColor),
-}
-
-/// Lanes under the time axis: breaker state per node, retries per second, crashes and
-/// restarts. `None` when the run recorded none of these.
-pub fn lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Result<Option<String>, String> {
-    let lanes = build_lanes(events, end_s, bin_s, t);
-    if lanes.is_empty() {
-        return Ok(None);
-    }
-    let n = lanes.len();
-    let height = 90 + 34 * n as u32;
-    let label_width = lanes.iter().map(|l| l.name.chars().count() as u32 * 8 + 20).max().unwrap_or(100).min(360);
-    svg(height, |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .margin(14)
-            .x_label_area_size(42)
-            .y_label_area_size(label_width)
-            .build_cartesian_2d(0f64..end_s.max(0.001), -0.5f64..n as f64 - 0.5)
-            .map_err(err)?;
-        let names: Vec<String> = lanes.iter().map(|l| l.name.clone()).collect();
-        chart
-            .configure_mesh()
-            .x_desc(t.t("axis_time"))
-            .x_label_formatter(&|v| format_num(*v))
-            .y_labels(n)
-            .y_label_formatter(&|y| {
-                let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 {
-                    names.get(n.saturating_sub(1 + i as usize)).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .disable_y_mesh()
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, AXIS_TITLE_PX))
-            .draw()
-            .map_err(err)?;
-        for (i, lane) in lanes.iter().enumerate() {
-            let y = (n - 1 - i) as f64;
-            for m in &lane.marks {
-                match *m {
-                    Mark::Span(a, b, c) => {
-                        let r = Rectangle::new([(a, y - 0.3), (b, y + 0.3)], c.filled());
-                        chart.draw_series(std::iter::once(r)).map_err(err)?;
-                    }
-                    Mark::Bar(a, b, h) => {
-                        let r =
-                            Rectangle::new([(a, y - 0.35), (b, y - 0.35 + 0.7 * h)], RGBColor(90, 90, 180).filled());
-                        chart.draw_series(std::iter::once(r)).map_err(err)?;
-                    }
-                    Mark::At(x, glyph, c) => {
-                        let style = (FAMILY, 16).into_font().color(&c).pos(Pos::new(HPos::Center, VPos::Center));
-                        chart.draw_series(std::iter::once(Text::new(glyph, (x, y), style))).map_err(err)?;
-                    }
-                }
+/// Builds a chart of rows named `names` (the first on top, at y = len - 1), with its mesh: the
+/// names as y labels, `x_desc` under the x axis.
+pub(super) fn rows_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    names: &[String],
+    (x_end, label_width): (f64, u32),
+    x_desc: String,
+) -> Result<RowChart<'a, 'b>, String> {
+    let n = names.len();
+    let mut chart = ChartBuilder::on(root)
+        .margin(14)
+        .x_label_area_size(42)
+        .y_label_area_size(label_width)
+        .build_cartesian_2d(0f64..x_end, -0.5f64..n as f64 - 0.5)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .x_label_formatter(&|v| format_num(*v))
+        .y_labels(n)
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(n.saturating_sub(1 + i as usize)).cloned().unwrap_or_default()
+            } else {
+                String::new()
             }
-        }
-        Ok(())
-    })
-    .map(Some)
-}
-
-/// Decisions drawn as a rate per time bin: the event kinds counted and the lane's label.
-const RATE_LANES: [(&[&str], &str); 6] = [
-    (&["retry.scheduled"], "lane_retries"),
-    (&["timeout.fired"], "lane_timeouts"),
-    (&["bulkhead.full", "bulkhead.wait_timeout"], "lane_bulkhead"),
-    (&["rate_limiter.refused", "throttle.rejected", "adaptive.limited"], "lane_limiter"),
-    (&["fallback.used"], "lane_fallback"),
-    (&["balance.ejected"], "lane_ejections"),
-];
-
-/// A lane of bars: how many of `kinds` happened per time bin, scaled to the busiest bin (whose
-/// rate per second the label gives). `None` when none happened.
-fn rate_lane(events: &[EventRow], kinds: &[&str], end_s: f64, bin_s: f64, label: String) -> Option<Lane> {
-    let times: Vec<f64> =
-        events.iter().filter(|e| kinds.contains(&e.kind.as_str())).map(|e| e.t_us as f64 / 1e6).collect();
-    if times.is_empty() {
-        return None;
-    }
-    let bins = (end_s / bin_s).ceil().max(1.0) as usize;
-    let mut counts = vec![0u64; bins + 1];
-    for x in &times {
-        counts[((x / bin_s) as usize).min(bins)] += 1;
-    }
-    let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-    let marks = counts
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| **c > 0)
-        .map(|(i, c)| Mark::Bar(i as f64 * bin_s, (i + 1) as f64 * bin_s, *c as f64 / top))
-        .collect();
-    Some(Lane { name: format!("{label} (max {}/s)", format_num((top / bin_s).round())), marks })
-}
-
-fn build_lanes(events: &[EventRow], end_s: f64, bin_s: f64, t: &Texts) -> Vec<Lane> {
-    let mut lanes = Vec::new();
-    let mut nodes: Vec<&str> =
-        events.iter().filter(|e| e.kind.starts_with("breaker.")).map(|e| e.node.as_str()).collect();
-    nodes.sort_unstable();
-    nodes.dedup();
-    for node in nodes {
-        let mut marks = Vec::new();
-        let (mut since, mut color) = (0.0, RGBColor(20, 140, 70));
-        for e in events.iter().filter(|e| e.node == node && e.kind.starts_with("breaker.")) {
-            let at = e.t_us as f64 / 1e6;
-            marks.push(Mark::Span(since, at, color));
-            color = match e.kind.as_str() {
-                "breaker.open" | "breaker.forced_open" => RGBColor(200, 50, 40),
-                "breaker.half_open" => RGBColor(230, 160, 20),
-                _ => RGBColor(20, 140, 70),
-            };
-            since = at;
-        }
-        marks.push(Mark::Span(since, end_s, color));
-        lanes.push(Lane { name: t.f("lane_breaker", &[("node", node.to_owned())]), marks });
-    }
-    for (kinds, key) in RATE_LANES {
-        if let Some(lane) = rate_lane(events, kinds, end_s, bin_s, t.t(key)) {
-            lanes.push(lane);
-        }
-    }
-    let instants: Vec<Mark> = events
-        .iter()
-        .filter_map(|e| match e.kind.as_str() {
-            "node.crash" => Some(Mark::At(e.t_us as f64 / 1e6, "x", RGBColor(200, 50, 40))),
-            "node.restart" | "liveness.restart" => Some(Mark::At(e.t_us as f64 / 1e6, "|", RGBColor(30, 100, 200))),
-            _ => None,
         })
-        .collect();
-    if !instants.is_empty() {
-        lanes.push(Lane { name: t.t("lane_restarts"), marks: instants });
-    }
-    lanes
+        .disable_y_mesh()
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, AXIS_TITLE_PX))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
 }
 
 /// 1, 2 and 5 times the powers of ten between `lo` and `hi`: the ticks of a log axis (plotters

@@ -8,6 +8,7 @@
 pub mod charts;
 mod compare_doc;
 pub mod doc;
+mod lanes;
 mod notes;
 pub mod read;
 pub mod render;

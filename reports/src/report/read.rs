@@ -65,6 +65,8 @@ pub struct RunFiles {
     pub scenario: Option<toml::Table>,
     /// The client edge's calls from `requests.csv`: start and latency (µs), and outcome.
     pub client_calls: Vec<(u64, u64, String)>,
+    /// `levels.csv` (empty in outputs from before it).
+    pub levels: Vec<crate::csv_sink::LevelCsvRow>,
 }
 
 /// One difference of a comparison's `summary.json`.
@@ -220,7 +222,9 @@ fn read_run(dir: &Path) -> Result<RunFiles, NotAnOutput> {
     let rows = crate::csv_sink::read_requests(&path).map_err(|e| bad(&path, e))?;
     let client_calls =
         rows.into_iter().filter(|r| r.edge == client).map(|r| (r.start_us, r.latency_us, r.outcome)).collect();
-    Ok(RunFiles { summary, events, scenario, client_calls })
+    let path = dir.join("levels.csv");
+    let levels = crate::csv_sink::read_levels(&path).map_err(|e| bad(&path, e))?;
+    Ok(RunFiles { summary, events, scenario, client_calls, levels })
 }
 
 fn read_compare(dir: &Path) -> Result<CompareFiles, NotAnOutput> {

@@ -41,8 +41,10 @@ pub fn build(run: &RunFiles, t: &Texts, lang: &'static str) -> Result<Doc, Strin
     let title = t.f("title_run", &[("scenario", o.scenario.clone()), ("seed", o.seed.to_string())]);
     let subtitle = t.f("generated", &[("version", s.faultline_version.clone())]);
     let mut blocks = vec![Block::Heading(t.t("section_summary"))];
-    if !s.description.is_empty() {
-        blocks.push(Block::Para(s.description.clone()));
+    let translated = run.scenario.as_ref().and_then(|doc| doc.get(&format!("description_{lang}"))?.as_str());
+    let description = translated.unwrap_or(&s.description);
+    if !description.is_empty() {
+        blocks.push(Block::Para(description.to_owned()));
     }
     blocks.push(Block::Para(summary_line(run, t)));
     blocks.push(Block::Heading(t.t("section_system")));
@@ -66,7 +68,25 @@ pub fn build(run: &RunFiles, t: &Texts, lang: &'static str) -> Result<Doc, Strin
     blocks.extend(faults(run, t));
     blocks.extend(scorecard(run, t));
     blocks.push(Block::Heading(t.t("section_charts")));
+    blocks.extend(chart_blocks(run, t)?);
+    blocks.push(Block::Heading(t.t("section_notes")));
+    let n = notes(run, t);
+    blocks.push(if n.is_empty() { Block::Para(t.t("notes_none")) } else { Block::List(n) });
+    blocks.push(Block::Heading(t.t("section_rerun")));
+    blocks.push(Block::Para(t.t("rerun_intro")));
+    blocks.push(Block::Code(s.reproduce.clone()));
+    blocks.push(Block::Para(
+        t.f("version_line", &[("version", s.faultline_version.clone()), ("seeds", o.seed.to_string())]),
+    ));
+    Ok(Doc { lang, title, subtitle, blocks })
+}
+
+/// The run's charts: the client's latency, its calls, its outcomes per second, the lanes of
+/// what the patterns did, the sagas.
+fn chart_blocks(run: &RunFiles, t: &Texts) -> Result<Vec<Block>, String> {
+    let o = &run.summary.output;
     let bin_s = series_bin(std::time::Duration::from_secs_f64(o.duration_s)).as_secs_f64();
+    let mut blocks = Vec::new();
     if let Some(client) = o.edges.first() {
         let end = o.end_s;
         blocks.push(Block::Chart {
@@ -88,22 +108,14 @@ pub fn build(run: &RunFiles, t: &Texts, lang: &'static str) -> Result<Doc, Strin
             caption: None,
         });
     }
-    if let Some(svg) = charts::lanes(&run.events, o.end_s, bin_s, t)? {
-        blocks.push(Block::Chart { name: "lanes".into(), title: t.t("chart_lanes_title"), svg, caption: None });
+    if let Some(svg) = super::lanes::lanes(&run.events, &run.levels, o.end_s, bin_s, t)? {
+        let caption = (!run.levels.is_empty()).then(|| t.t("chart_lanes_caption"));
+        blocks.push(Block::Chart { name: "lanes".into(), title: t.t("chart_lanes_title"), svg, caption });
     }
     for (name, title, svg) in super::sagas::charts(&run.events, o.end_s, bin_s, t)? {
         blocks.push(Block::Chart { name, title, svg, caption: None });
     }
-    blocks.push(Block::Heading(t.t("section_notes")));
-    let n = notes(run, t);
-    blocks.push(if n.is_empty() { Block::Para(t.t("notes_none")) } else { Block::List(n) });
-    blocks.push(Block::Heading(t.t("section_rerun")));
-    blocks.push(Block::Para(t.t("rerun_intro")));
-    blocks.push(Block::Code(s.reproduce.clone()));
-    blocks.push(Block::Para(
-        t.f("version_line", &[("version", s.faultline_version.clone()), ("seeds", o.seed.to_string())]),
-    ));
-    Ok(Doc { lang, title, subtitle, blocks })
+    Ok(blocks)
 }
 
 fn summary_line(run: &RunFiles, t: &Texts) -> String {

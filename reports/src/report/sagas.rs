@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::charts::{format_num, FAMILY};
+use super::charts::{self, format_num, AXIS_TITLE_PX, FAMILY};
 use super::read::EventRow;
 use super::texts::Texts;
 
@@ -71,26 +71,23 @@ fn outcomes(all: &BTreeMap<u64, Saga>, end_s: f64, bin_s: f64, t: &Texts) -> Cha
         }
     }
     let top = done.iter().zip(&undone).map(|(a, b)| a + b).max().unwrap_or(0).max(1) as f64 * 1.15;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (960, 300)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let svg = charts::svg(300, |root| {
         let mut chart = ChartBuilder::on(&root)
             .margin(14)
+            .caption(t.t("axis_sagas"), (FAMILY, AXIS_TITLE_PX))
             .x_label_area_size(42)
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..end_s.max(0.001), 0f64..top)
-            .map_err(|e| e.to_string())?;
+            .map_err(charts::err)?;
         chart
             .configure_mesh()
             .x_desc(t.t("axis_time"))
-            .y_desc(t.t("axis_sagas"))
             .x_label_formatter(&|v| format_num(*v))
             .y_label_formatter(&|v| format_num(*v))
             .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, crate::report::charts::AXIS_TITLE_PX))
+            .axis_desc_style((FAMILY, AXIS_TITLE_PX))
             .draw()
-            .map_err(|e| e.to_string())?;
+            .map_err(charts::err)?;
         let layers =
             [("legend_completed", RGBColor(20, 140, 70), false), ("legend_compensated", RGBColor(230, 140, 0), true)];
         for (key, color, upper) in layers {
@@ -101,19 +98,12 @@ fn outcomes(all: &BTreeMap<u64, Saga>, end_s: f64, bin_s: f64, t: &Texts) -> Cha
             });
             chart
                 .draw_series(bars)
-                .map_err(|e| e.to_string())?
+                .map_err(charts::err)?
                 .label(t.t(key))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FAMILY, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
-    }
+        charts::legend(&mut chart)
+    })?;
     Ok(Some(("sagas".into(), svg)))
 }
 
@@ -139,30 +129,8 @@ fn gantt(all: &BTreeMap<u64, Saga>, t: &Texts) -> Chart {
                 format!("#{id} {}", if s.compensated { t.t("legend_compensated") } else { t.t("legend_completed") })
             })
             .collect();
-        let mut chart = ChartBuilder::on(&root)
-            .margin(14)
-            .x_label_area_size(42)
-            .y_label_area_size(200)
-            .build_cartesian_2d(0f64..ms(x1).max(1.0) * 1.02, -0.5f64..n as f64 - 0.5)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(t.f("axis_since", &[("t", format_num((x0 * 1000.0).round() / 1000.0))]))
-            .x_label_formatter(&|v| format_num(*v))
-            .y_labels(n)
-            .y_label_formatter(&|y| {
-                let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 {
-                    labels.get(n.saturating_sub(1 + i as usize)).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .disable_y_mesh()
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, crate::report::charts::AXIS_TITLE_PX))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let x_desc = t.f("axis_since", &[("t", format_num((x0 * 1000.0).round() / 1000.0))]);
+        let mut chart = charts::rows_chart(&root, &labels, (ms(x1).max(1.0) * 1.02, 200), x_desc)?;
         for (i, (_, s)) in shown.iter().enumerate() {
             let y = (n - 1 - i) as f64;
             let end = s.finished_s.unwrap_or(x1);

@@ -222,6 +222,10 @@ impl RecordSink for Checking {
         self.inner.attempt(attempt);
     }
 
+    fn levels(&mut self, rows: &[faultline_sim::levels::LevelRow]) {
+        self.inner.levels(rows);
+    }
+
     fn finish(&mut self) -> Result<(), String> {
         self.inner.finish()
     }

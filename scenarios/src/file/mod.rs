@@ -32,6 +32,12 @@ pub struct ScenarioFile {
     name: Option<String>,
     /// One or two sentences for `faultline list`.
     description: Option<String>,
+    /// The description in English and in Korean, for reports in that language
+    /// (`faultline report --lang`); a report in a language without one shows `description`.
+    #[allow(dead_code)]
+    description_en: Option<String>,
+    #[allow(dead_code)]
+    description_ko: Option<String>,
     /// Root seed (default 1); `--seed` overrides it.
     seed: Option<u64>,
     /// How long the workload sends.

@@ -104,15 +104,23 @@ impl Dep {
     }
 }
 
-/// Pattern events from one node, into the run's event log.
+/// Pattern events from one node's stack for one edge, into the run's event log; their levels
+/// into `levels.csv`.
 pub(crate) struct NodeEvents {
     pub(crate) world: Arc<World>,
     pub(crate) node: u32,
+    /// The node's life when the stack was built.
+    pub(crate) life: u64,
+    /// `caller->callee`.
+    pub(crate) edge: Arc<str>,
 }
 
 impl EventSink for NodeEvents {
     fn emit(&self, e: PatternEvent) {
         self.world.event(self.node, EventKind::Pattern(e));
+    }
+    fn level(&self, pattern: &'static str, in_use: u32, limit: u32) {
+        self.world.record_level((self.node, self.life), &self.edge, pattern, (in_use, limit));
     }
 }
 
@@ -173,7 +181,12 @@ pub(crate) fn edge_client(transport: &Arc<Transport>, to: &str) -> EdgeService {
         from: from.clone(),
         to: to.to_owned(),
         node,
-        events: Arc::new(NodeEvents { world: world.clone(), node: me }),
+        events: Arc::new(NodeEvents {
+            world: world.clone(),
+            node: me,
+            life: world.incarnation(me),
+            edge: format!("{from}->{to}").into(),
+        }),
         clock: world.waits.clone(),
     };
     world.spec.stack(&from, to).wrap(base, ctx)

@@ -61,7 +61,7 @@ impl RunOutput {
 /// Flushes the recorder and gathers the run's output at `end_us`.
 pub(crate) fn finish(world: &World, end_us: u64) -> Result<RunOutput, String> {
     let mut recorder = world.recorder();
-    recorder.finish()?;
+    recorder.finish(end_us)?;
     // The entry edge first, then dependency edges in declaration order.
     let order: Vec<String> = world.spec.call_edges().iter().map(|(a, b)| format!("{a}->{b}")).collect();
     let mut edges = recorder.edge_summaries();

@@ -436,6 +436,22 @@ impl World {
         lock(&self.recorder).attempt(a);
     }
 
+    /// Records a level `pattern` holds on `node`'s stack for `edge` now (when attempts are
+    /// recorded, and only from the node's current life: a crashed stack's calls give their
+    /// permits back later, to a pool that no longer exists).
+    pub(crate) fn record_level(
+        &self,
+        (node, life): (u32, u64),
+        edge: &Arc<str>,
+        pattern: &'static str,
+        level: (u32, u32),
+    ) {
+        if self.attempts_wanted && self.incarnation(node) == life {
+            let now = self.now_us();
+            lock(&self.recorder).level(now, (node, edge), pattern, level);
+        }
+    }
+
     /// Records one event now, on node `node` ([`World::sim_node`] for the simulator itself),
     /// for the call being made when it happens, if any (a pattern's decision about it).
     pub(crate) fn event(&self, node: u32, kind: EventKind) {
@@ -492,6 +508,7 @@ impl World {
         }
         // Messages in flight to the dead incarnation die with its inbox.
         lock(&self.inboxes)[node as usize] = None;
+        lock(&self.recorder).crash(now, node);
         let lost = lock(&self.stores[node as usize]).crash();
         self.event(node, EventKind::NodeCrash { unsynced_writes_lost: lost });
     }
