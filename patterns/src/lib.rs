@@ -16,8 +16,9 @@
 //! [`circuit_breaker`], [`bulkhead`], [`fallback`], [`rate_limiter`], [`throttle`] (SRE adaptive
 //! throttling), [`adaptive`] (a concurrency limit by AIMD or Gradient2), [`hedge`], [`chaos`],
 //! [`balance`] (load balancing, outlier ejection, discovery) with [`health`], and [`cache`]
-//! (cache-aside). Consistency: [`saga`] (the orchestrator over any definition),
-//! [`choreography`] (its reactions), [`event_sourcing`]. Shared pieces: [`config`],
+//! (cache-aside). Consistency: [`outbox`] (the transactional outbox, its relays, the inbox,
+//! idempotency keys, on ports a simulator or a real database implements), [`saga`] (the
+//! orchestrator over any definition), [`choreography`] (its reactions), [`event_sourcing`]. Shared pieces: [`config`],
 //! [`counters`], [`time`] (the clock a pattern waits with: the runtime's, or a host's).
 //!
 //! Each pattern module has the same shape: a `Config` with documented defaults and a validating
@@ -43,6 +44,7 @@ pub mod event_sourcing;
 pub mod fallback;
 pub mod health;
 pub mod hedge;
+pub mod outbox;
 pub mod rate_limiter;
 pub mod retry;
 pub mod saga;

@@ -1,5 +1,6 @@
 //! Outbox checkers O1-O3, over a run's `change.commit`, `broker.publish` and `consumer.apply`
-//! events, judged once the run has drained.
+//! events, judged once the run has drained by `faultline_checks::outbox` (the same code a real
+//! service's test judges its databases' history with).
 //!
 //! - O1: every committed change was published (at least once), and every published event
 //!   belongs to a committed change (no phantom).
@@ -8,29 +9,22 @@
 
 use std::collections::BTreeMap;
 
+use faultline_checks::outbox::{OutboxHistory, INVARIANTS as STATEMENTS};
 use faultline_sim::{EventKind, Logged};
 
-use super::{Findings, Invariant, Monitor, Nodes, Place, Violation};
+use super::{Findings, Invariant, Monitor, Nodes, Place};
 
 const INVARIANTS: &[Invariant] = &[
-    Invariant { id: "O1", statement: "every committed change is published, and nothing uncommitted is" },
-    Invariant { id: "O2", statement: "every published event is applied exactly once" },
-    Invariant { id: "O3", statement: "per key, events are applied in sequence order" },
+    Invariant { id: STATEMENTS[0].0, statement: STATEMENTS[0].1 },
+    Invariant { id: STATEMENTS[1].0, statement: STATEMENTS[1].1 },
+    Invariant { id: STATEMENTS[2].0, statement: STATEMENTS[2].1 },
 ];
 
 /// O1-O3 over a run's outbox, broker and consumer events.
 #[derive(Debug, Default)]
 pub struct OutboxChecker {
     nodes: Nodes,
-    /// event -> where it was first committed.
-    committed: BTreeMap<u64, Place>,
-    /// event -> where it was first published.
-    published: BTreeMap<u64, Place>,
-    /// event -> where it was first applied, and how often.
-    applied: BTreeMap<u64, (Place, u32)>,
-    /// key -> the highest sequence number applied.
-    last_seq: BTreeMap<u64, u64>,
-    out_of_order: Vec<Violation>,
+    history: OutboxHistory<Place>,
 }
 
 impl Monitor for OutboxChecker {
@@ -39,58 +33,19 @@ impl Monitor for OutboxChecker {
     }
 
     fn on_event(&mut self, e: &Logged<'_>) {
+        let nodes = &mut self.nodes;
         match e.kind {
-            EventKind::ChangeCommit { event, .. } => {
-                let nodes = &mut self.nodes;
-                self.committed.entry(*event).or_insert_with(|| nodes.place(e));
-            }
-            EventKind::BrokerPublish { event, .. } => {
-                let nodes = &mut self.nodes;
-                self.published.entry(*event).or_insert_with(|| nodes.place(e));
-            }
-            EventKind::ConsumerApply { event, key, seq } => {
-                if !self.applied.contains_key(event) {
-                    self.applied.insert(*event, (self.nodes.place(e), 0));
-                }
-                let Some(entry) = self.applied.get_mut(event) else { return };
-                entry.1 += 1;
-                if entry.1 > 1 {
-                    return; // a duplicate: O2's business, not an ordering question
-                }
-                let last = self.last_seq.entry(*key).or_insert(0);
-                if *seq < *last {
-                    let detail = format!("key {key}: event {event} (seq {seq}) applied after seq {last}");
-                    self.out_of_order.push(Violation::at("O3", e, detail));
-                }
-                *last = (*last).max(*seq);
-            }
+            EventKind::ChangeCommit { event, .. } => self.history.commit(*event, || nodes.place(e)),
+            EventKind::BrokerPublish { event, .. } => self.history.publish(*event, || nodes.place(e)),
+            EventKind::ConsumerApply { event, key, seq } => self.history.apply((*event, *key, *seq), || nodes.place(e)),
             _ => {}
         }
     }
 
     fn finish(&mut self, findings: &mut Findings) {
-        let out = &mut findings.violations;
-        for (event, at) in &self.committed {
-            if !self.published.contains_key(event) {
-                out.push(at.violation("O1", format!("event {event} was committed and never published (lost)")));
-            }
+        for f in self.history.findings() {
+            findings.violations.push(f.at.violation(f.invariant, f.detail));
         }
-        for (event, at) in &self.published {
-            if !self.committed.contains_key(event) {
-                out.push(at.violation(
-                    "O1",
-                    format!("event {event} was published but its change never committed (a phantom)"),
-                ));
-            }
-            match self.applied.get(event) {
-                None => out.push(at.violation("O2", format!("event {event} was published and never applied"))),
-                Some((first, n)) if *n > 1 => {
-                    out.push(first.violation("O2", format!("event {event} was applied {n} times")))
-                }
-                Some(_) => {}
-            }
-        }
-        out.append(&mut self.out_of_order);
     }
 }
 

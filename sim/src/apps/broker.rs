@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::outbox::message;
+use super::ports::message;
 use crate::call::{CallError, Meta, Op, Served};
 use crate::event::EventKind;
 use crate::kernel::app::{Answer, App, AppCtx};
@@ -64,7 +64,8 @@ async fn deliver(ctx: Arc<AppCtx>, group: usize, part: u64) {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
-        let (id, key, seq) = message(&entry);
+        let m = message(&entry);
+        let (id, key, seq) = (m.id, m.key, m.seq);
         let meta = Meta { op: Some(Op { name: "deliver", id, key, seq }), key, ..Meta::default() };
         match dep.call(&ctx.world, 0, meta).await {
             Ok(_) => {

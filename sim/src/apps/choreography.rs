@@ -13,14 +13,15 @@
 use std::sync::Arc;
 
 use faultline_patterns::choreography::{react, Reaction, Role, SagaEvent};
+use faultline_patterns::outbox::ports::Message;
 use faultline_patterns::saga::{LogRecord, SagaDefinition, SagaOutcome};
 
-use super::outbox;
 use super::participant::Participant;
+use super::{outbox, ports};
 use crate::call::{CallError, Meta, Op, Served};
 use crate::event::EventKind;
 use crate::kernel::app::{Answer, App};
-use crate::spec::app::order_saga;
+use crate::spec::app::{order_saga, Relay};
 use crate::store::StoreHandle;
 
 /// How a participant's step went.
@@ -55,7 +56,7 @@ impl Member {
     /// Queues `event` for the others, in the caller's transaction. Keyed by saga: one saga's
     /// events stay in one partition, in order. Every event carries the saga's item.
     fn publish(&self, s: &StoreHandle, saga: u64, item: u64, event: SagaEvent) {
-        outbox::append(s, "outbox", event.message_id(saga), saga, item);
+        ports::append(s, &Message::new(event.message_id(saga), saga, item));
     }
 
     /// The initiator, on a client request: starts saga `request` for the request's item (once,
@@ -184,7 +185,7 @@ impl App for Member {
     /// Starts the outbox's relay (after every start).
     fn start(self: Arc<Self>) {
         let ctx = Arc::new(self.participant.ctx.clone());
-        tokio::spawn(outbox::poll(ctx, false));
+        outbox::start_relay(&ctx, Relay::Polling, false);
     }
 
     fn handle(self: Arc<Self>, request: u64, meta: Meta) -> Option<Answer> {

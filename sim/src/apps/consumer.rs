@@ -1,10 +1,15 @@
 //! An inbox consumer on a simulated node (`app = "consumer"`): applies each delivered message
-//! once per event id, remembering ids in an inbox in its store (`dedup = false` is the planted
-//! bug). Its `consumer.apply` events are what O2 and O3 read.
+//! once per event id through the patterns' inbox ([`faultline_patterns::outbox::inbox`]) on the
+//! node's store (`dedup = false` is the planted bug). Its `consumer.apply` events are what O2
+//! and O3 read.
 
 use std::sync::Arc;
 
-use crate::call::{Meta, Served};
+use faultline_patterns::outbox::inbox;
+use faultline_patterns::outbox::ports::{Message, Transaction};
+
+use super::ports::SimStore;
+use crate::call::{CallError, Meta, Served};
 use crate::event::EventKind;
 use crate::kernel::app::{Answer, App, AppCtx};
 
@@ -23,14 +28,15 @@ impl Consumer {
 impl App for Consumer {
     fn handle(self: Arc<Self>, _request: u64, meta: Meta) -> Option<Answer> {
         let op = meta.op?;
-        let s = self.ctx.store();
-        let inbox = format!("inbox/{}", op.id);
-        // Seen before: acknowledge without applying again.
-        if !(self.dedup && s.get(&inbox).is_some()) {
-            s.put(&inbox, b"1");
-            s.sync();
-            self.ctx.event(EventKind::ConsumerApply { event: op.id, key: op.key, seq: op.seq });
-        }
-        Some(Box::pin(async { Ok(Served::Full) }))
+        Some(Box::pin(async move {
+            let store = SimStore(self.ctx.store());
+            let message = Message::new(op.id, op.key, op.seq);
+            // Seen before: acknowledge without applying again.
+            if let Some(tx) = inbox::begin(&store, &message, self.dedup).await.map_err(|_| CallError::Server)? {
+                tx.commit().await.map_err(|_| CallError::Server)?;
+                self.ctx.event(EventKind::ConsumerApply { event: op.id, key: op.key, seq: op.seq });
+            }
+            Ok(Served::Full)
+        }))
     }
 }

@@ -4,7 +4,8 @@
 //! - [`orchestrator`]: the orchestrated order saga, with its durable saga log;
 //! - [`participant`]: a saga participant (effects, stock, semantic lock);
 //! - [`choreography`]: a member of the choreographed saga (inbox + reaction + outbox);
-//! - [`outbox`]: the transactional outbox writer and its polling and log-tailing relays;
+//! - [`outbox`]: the transactional outbox writer and its relays (the patterns' own, on
+//!   [`ports`]: the node's store and broker as the patterns' ports);
 //! - [`broker`]: a push broker with consumer groups; [`consumer`]: an inbox consumer;
 //! - [`event_store`], [`es_writer`], [`account`], [`projector`]: event sourcing and CQRS;
 //! - [`cache`]: cache services, as stores for cache-aside layers.
@@ -22,6 +23,7 @@ mod event_store;
 mod orchestrator;
 mod outbox;
 mod participant;
+mod ports;
 mod projector;
 
 use std::collections::BTreeMap;
