@@ -34,5 +34,33 @@ pub const TABLES: [&str; 7] =
 /// The checkpoint a log-tailing relay keeps its position under, by default.
 pub const RELAY_CHECKPOINT: &str = "relay";
 
+/// Checks a database's tables against the schema: `tables` are the names it has, `version`
+/// what its `faultline_schema` says. The error says what is wrong and what to do, in words the
+/// caller prefixes with the database's name.
+pub(crate) fn check_schema(tables: &[String], version: Option<i64>) -> Result<(), String> {
+    let Some(version) = version else {
+        return Err("faultline_schema is empty (a faultline database holds one row with its version)".into());
+    };
+    if version != SCHEMA_VERSION {
+        return Err(format!(
+            "schema version {version}; this faultline-adapters reads version {SCHEMA_VERSION} (give a new database, or move this one away)"
+        ));
+    }
+    match TABLES.iter().find(|t| !tables.iter().any(|have| have == *t)) {
+        Some(missing) => {
+            Err(format!("table `{missing}` is missing (schema version {SCHEMA_VERSION} has {})", TABLES.join(", ")))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The words for a database that has tables but no `faultline_schema`.
+pub(crate) fn foreign(tables: &[String]) -> String {
+    format!(
+        "has tables ({}) but no faultline_schema: not a faultline database, or one from before schema versions (give a new database)",
+        tables.join(", ")
+    )
+}
+
 /// How long a subscriber waits before it looks again when its topic has nothing new.
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(5);

@@ -4,7 +4,10 @@
 //! A transaction is `BEGIN IMMEDIATE`: it takes SQLite's write lock at once, so transactions on
 //! one file are serialized and outbox positions commit in order (a tailing relay never skips a
 //! row). The database runs in WAL mode with a busy timeout, so that a relay or a consumer with
-//! its own connection to the same file waits for a writer instead of failing.
+//! its own connection to the same file waits for a writer instead of failing (a wait longer than
+//! the busy timeout, 5 s, is a `Conflict`: retry). rusqlite's calls block: each is short, but
+//! on a current-thread runtime a second connection waiting for the write lock blocks the
+//! thread; give a service that shares a file between connections a multi-thread runtime.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +18,7 @@ use faultline_patterns::outbox::ports::{
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::{SCHEMA_VERSION, TABLES};
+use crate::{check_schema, foreign, SCHEMA_VERSION};
 
 const SCHEMA: &str = "
 CREATE TABLE faultline_schema (version INTEGER NOT NULL);
@@ -32,14 +35,20 @@ CREATE TABLE broker_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL, committed I
 ";
 
 fn error(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, NotADatabase};
     let text = format!("{}: {e}", path.display());
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.extended_code, SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE) =>
+        {
             StoreError::Conflict(text)
         }
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::NotADatabase) =>
-        {
+        // Another connection held the file's write lock longer than the busy timeout: retry.
+        rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseBusy | DatabaseLocked) => {
+            StoreError::Conflict(text)
+        }
+        rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, CannotOpen | NotADatabase) => {
             StoreError::Unavailable(text)
         }
         _ if e.to_string().contains("no such table") => StoreError::Schema(text),
@@ -47,41 +56,44 @@ fn error(path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
-/// Opens `path`, creating the schema in a database that has no table yet, and checks it.
+/// Opens `path`, creating the schema in a database that has no table yet, and checks it. The
+/// check and the creation are one write transaction: two processes opening a new file at once
+/// do not both create.
 fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(|e| error(path, e))?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(|e| error(path, e))?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| error(path, e))?;
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| error(path, e))?;
+    let checked = check(&conn, path);
+    let end = if checked.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end).map_err(|e| error(path, e))?;
+    checked.map(|()| conn)
+}
+
+fn check(conn: &Connection, path: &Path) -> StoreResult<()> {
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .map_err(|e| error(path, e))?;
-    if tables.is_empty() {
-        conn.execute_batch(&format!("BEGIN; {SCHEMA} INSERT INTO faultline_schema VALUES ({SCHEMA_VERSION}); COMMIT;"))
-            .map_err(|e| error(path, e))?;
-        return Ok(conn);
-    }
     let schema = |why: String| StoreError::Schema(format!("{}: {why}", path.display()));
+    if tables.is_empty() {
+        let create = format!("{SCHEMA} INSERT INTO faultline_schema VALUES ({SCHEMA_VERSION});");
+        return conn.execute_batch(&create).map_err(|e| error(path, e));
+    }
     if !tables.iter().any(|t| t == "faultline_schema") {
-        return Err(schema(format!(
-            "has tables ({}) but no faultline_schema: not a faultline database, or one from before schema versions",
-            tables.join(", ")
-        )));
+        return Err(schema(foreign(&tables)));
     }
-    let version: i64 =
-        conn.query_row("SELECT version FROM faultline_schema", [], |r| r.get(0)).map_err(|e| error(path, e))?;
-    if version != SCHEMA_VERSION {
-        return Err(schema(format!(
-            "schema version {version}; this faultline-adapters reads version {SCHEMA_VERSION} (move the file away to start afresh)"
-        )));
-    }
-    if let Some(missing) = TABLES.iter().find(|t| !tables.iter().any(|have| have == *t)) {
-        return Err(schema(format!(
-            "table `{missing}` is missing (schema version {SCHEMA_VERSION} has {})",
-            TABLES.join(", ")
-        )));
-    }
-    Ok(conn)
+    let version: Option<i64> = conn
+        .query_row("SELECT version FROM faultline_schema", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| error(path, e))?;
+    check_schema(&tables, version).map_err(schema)
+}
+
+/// A message from columns `from..from + 4` of a row: id, key, seq, payload.
+fn message(r: &rusqlite::Row<'_>, from: usize) -> rusqlite::Result<Message> {
+    let n = |i: usize| r.get::<_, i64>(from + i).map(|v| v as u64);
+    Ok(Message { id: n(0)?, key: n(1)?, seq: n(2)?, payload: r.get(from + 3)? })
 }
 
 /// A service's store in one SQLite file.
@@ -183,13 +195,7 @@ impl Store for SqliteStore {
         let sql = "SELECT position, id, key, seq, payload FROM outbox WHERE position > ?1 ORDER BY position LIMIT ?2";
         let mut stmt = conn.prepare(sql).map_err(|e| error(&self.path, e))?;
         let rows = stmt.query_map(params![after as i64, limit.min(i64::MAX as usize) as i64], |r| {
-            let m = Message {
-                id: r.get::<_, i64>(1)? as u64,
-                key: r.get::<_, i64>(2)? as u64,
-                seq: r.get::<_, i64>(3)? as u64,
-                payload: r.get(4)?,
-            };
-            Ok((r.get::<_, i64>(0)? as u64, m))
+            Ok((r.get::<_, i64>(0)? as u64, message(r, 1)?))
         });
         rows.and_then(|r| r.collect()).map_err(|e| error(&self.path, e))
     }
@@ -244,13 +250,7 @@ impl SqliteBroker {
         let sql = "SELECT offset, id, key, seq, payload FROM broker_log WHERE topic = ?1 AND offset > ?2 ORDER BY offset LIMIT ?3";
         let mut stmt = conn.prepare(sql).map_err(|e| error(&self.path, e))?;
         let rows = stmt.query_map(params![self.topic, after as i64, limit.min(i64::MAX as usize) as i64], |r| {
-            let message = Message {
-                id: r.get::<_, i64>(1)? as u64,
-                key: r.get::<_, i64>(2)? as u64,
-                seq: r.get::<_, i64>(3)? as u64,
-                payload: r.get(4)?,
-            };
-            Ok(Delivery { offset: r.get::<_, i64>(0)? as u64, message })
+            Ok(Delivery { offset: r.get::<_, i64>(0)? as u64, message: message(r, 1)? })
         });
         rows.and_then(|r| r.collect()).map_err(|e| error(&self.path, e))
     }

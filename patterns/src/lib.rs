@@ -18,7 +18,8 @@
 //! [`balance`] (load balancing, outlier ejection, discovery) with [`health`], and [`cache`]
 //! (cache-aside). Consistency: [`outbox`] (the transactional outbox, its relays, the inbox,
 //! idempotency keys, on ports a simulator or a real database implements), [`saga`] (the
-//! orchestrator over any definition), [`choreography`] (its reactions), [`event_sourcing`]. Shared pieces: [`config`],
+//! orchestrator over any definition), [`choreography`] (its reactions), [`event_sourcing`] with
+//! [`projector`] (the CQRS read side, on the same ports). Shared pieces: [`config`],
 //! [`counters`], [`time`] (the clock a pattern waits with: the runtime's, or a host's).
 //!
 //! Each pattern module has the same shape: a `Config` with documented defaults and a validating
@@ -45,6 +46,7 @@ pub mod fallback;
 pub mod health;
 pub mod hedge;
 pub mod outbox;
+pub mod projector;
 pub mod rate_limiter;
 pub mod retry;
 pub mod saga;

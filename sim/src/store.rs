@@ -87,13 +87,16 @@ impl StoreHandle {
     /// (synced or not), as this node sees them: a range read, not a scan of the prefix.
     pub fn entries_from(&self, from: &str, prefix: &str, limit: usize) -> Vec<(String, Vec<u8>)> {
         use std::ops::Bound::{Included, Unbounded};
+        debug_assert!(from.starts_with(prefix), "{from} is not under {prefix}");
         let range = (Included(from), Unbounded);
         self.with(|s| {
             let mut merged: BTreeMap<&str, Option<&Vec<u8>>> = BTreeMap::new();
             let in_range = |k: &&String| k.starts_with(prefix);
             // The first `limit` durable keys are enough only if no unsynced delete hides one.
             let hidden = s.unsynced.range::<str, _>(range).take_while(|(k, _)| in_range(k)).count();
-            for (k, v) in s.durable.range::<str, _>(range).take_while(|(k, _)| in_range(k)).take(limit + hidden) {
+            for (k, v) in
+                s.durable.range::<str, _>(range).take_while(|(k, _)| in_range(k)).take(limit.saturating_add(hidden))
+            {
                 merged.insert(k, Some(v));
             }
             for (k, v) in s.unsynced.range::<str, _>(range).take_while(|(k, _)| in_range(k)) {

@@ -11,7 +11,10 @@ use faultline_patterns::outbox::ports::{Delivery, Publisher, Store, StoreResult,
 /// Reads a store's committed state back (for the history; not a port).
 pub trait ReadBack {
     /// The state whose keys start with `prefix`, in key order.
-    fn state_with_prefix(&self, prefix: &str) -> impl std::future::Future<Output = StoreResult<Vec<(String, String)>>>;
+    fn state_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> impl std::future::Future<Output = StoreResult<Vec<(String, String)>>> + Send;
 }
 
 impl ReadBack for SqliteStore {
@@ -35,15 +38,15 @@ pub trait Backend {
     /// The shipping group's subscriber.
     type Subscriber: Subscriber + 'static;
     /// The orders service's store, on a new connection.
-    fn orders(&self) -> impl std::future::Future<Output = StoreResult<Self::Store>>;
+    fn orders(&self) -> impl std::future::Future<Output = StoreResult<Self::Store>> + Send;
     /// The shipping consumer's store, on a new connection.
-    fn shipping(&self) -> impl std::future::Future<Output = StoreResult<Self::Store>>;
+    fn shipping(&self) -> impl std::future::Future<Output = StoreResult<Self::Store>> + Send;
     /// The broker, on a new connection.
-    fn broker(&self) -> impl std::future::Future<Output = StoreResult<Self::Broker>>;
+    fn broker(&self) -> impl std::future::Future<Output = StoreResult<Self::Broker>> + Send;
     /// The shipping group's subscriber, on a new connection.
-    fn subscriber(&self) -> impl std::future::Future<Output = StoreResult<Self::Subscriber>>;
+    fn subscriber(&self) -> impl std::future::Future<Output = StoreResult<Self::Subscriber>> + Send;
     /// Every publication, in order.
-    fn published(&self) -> impl std::future::Future<Output = StoreResult<Vec<Delivery>>>;
+    fn published(&self) -> impl std::future::Future<Output = StoreResult<Vec<Delivery>>> + Send;
 }
 
 /// The topic the orders service publishes to.

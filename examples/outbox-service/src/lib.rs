@@ -16,7 +16,7 @@ mod backend;
 use faultline_checks::outbox::OutboxHistory;
 use faultline_checks::Finding;
 use faultline_patterns::outbox::inbox;
-use faultline_patterns::outbox::ports::{Delivery, Message, Store, StoreResult, Subscriber, Transaction};
+use faultline_patterns::outbox::ports::{Delivery, Message, Store, StoreError, StoreResult, Transaction};
 
 pub use backend::{Backend, PgBackend, ReadBack, SqliteBackend};
 
@@ -29,7 +29,19 @@ pub struct Orders<S>(pub S);
 
 impl<S: Store> Orders<S> {
     /// Places order `order` for `customer`: returns the customer's sequence number for it.
+    /// A transaction that lost a race with another (a `Conflict`: both read the customer's
+    /// sequence number) is tried again, at most 100 times.
     pub async fn place(&self, order: u64, customer: u64) -> StoreResult<u64> {
+        let mut tries = 0;
+        loop {
+            match self.place_once(order, customer).await {
+                Err(StoreError::Conflict(_)) if tries < 100 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn place_once(&self, order: u64, customer: u64) -> StoreResult<u64> {
         let mut tx = self.0.begin().await?;
         if let Some(placed) = tx.read(&format!("order/{order:020}")).await? {
             return Ok(placed.split(',').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0));
@@ -57,17 +69,6 @@ impl<S: Store> Shipping<S> {
         tx.write(&format!("shipment/{}", message.id), "pending").await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    /// Consumes until a store fails: next, apply, acknowledge. A failure leaves the message
-    /// unacknowledged, to be delivered again to the next consumer.
-    pub async fn consume(&self, subscriber: &mut impl Subscriber) -> StoreResult<()> {
-        loop {
-            if let Some(d) = subscriber.next().await? {
-                self.apply(&d.message).await?;
-                subscriber.ack(&d).await?;
-            }
-        }
     }
 
     /// How many messages it has applied.

@@ -164,7 +164,7 @@ async fn a_relay_whose_connection_drops_mid_batch_reports_it_and_a_new_one_finis
     let history = judge(&b, consumer).await;
     second.abort();
     assert_eq!(history.republished(), 1, "the message acknowledged before the drop is published again");
-    drop(connection);
+    connection.abort();
     drop_schemas(&b).await;
 }
 

@@ -158,8 +158,15 @@ impl Subscriber for MemorySubscriber {
     async fn next(&mut self) -> StoreResult<Option<Delivery>> {
         let offset = self.broker.offsets.lock().unwrap_or_else(|e| e.into_inner()).get(&self.group).copied();
         let next = offset.unwrap_or(0) + 1;
-        let log = self.broker.log.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(log.get(next as usize - 1).map(|m| Delivery { offset: next, message: m.clone() }))
+        let found = {
+            let log = self.broker.log.lock().unwrap_or_else(|e| e.into_inner());
+            log.get(next as usize - 1).map(|m| Delivery { offset: next, message: m.clone() })
+        };
+        if found.is_none() {
+            // Nothing yet: let the publishers run before the consumer asks again.
+            tokio::task::yield_now().await;
+        }
+        Ok(found)
     }
     async fn ack(&mut self, delivery: &Delivery) -> StoreResult<()> {
         let mut offsets = self.broker.offsets.lock().unwrap_or_else(|e| e.into_inner());

@@ -136,3 +136,26 @@ pub trait Subscriber: Send {
     /// The group is done with `delivery` and every one before it.
     fn ack(&mut self, delivery: &Delivery) -> impl Future<Output = StoreResult<()>> + Send;
 }
+
+/// A shared store is a store.
+impl<S: Store> Store for std::sync::Arc<S> {
+    type Tx<'a>
+        = S::Tx<'a>
+    where
+        Self: 'a;
+    fn begin(&self) -> impl Future<Output = StoreResult<Self::Tx<'_>>> + Send {
+        (**self).begin()
+    }
+    fn outbox_after(&self, after: u64, limit: usize) -> impl Future<Output = StoreResult<Vec<(u64, Message)>>> + Send {
+        (**self).outbox_after(after, limit)
+    }
+    fn outbox_remove(&self, position: u64) -> impl Future<Output = StoreResult<()>> + Send {
+        (**self).outbox_remove(position)
+    }
+    fn checkpoint(&self, name: &str) -> impl Future<Output = StoreResult<u64>> + Send {
+        (**self).checkpoint(name)
+    }
+    fn set_checkpoint(&self, name: &str, position: u64) -> impl Future<Output = StoreResult<()>> + Send {
+        (**self).set_checkpoint(name, position)
+    }
+}

@@ -5,7 +5,8 @@
 //! after each ack (as a connector that streams the database's commit log does). Either way a
 //! relay that dies between the broker's ack and its own bookkeeping publishes that message
 //! again after a restart: consumers deduplicate ([`super::inbox`]). A failed publish is retried
-//! before any later row, so per-key order holds.
+//! before any later row, so per-key order holds, for one relay per outbox: two relays on one
+//! outbox (a relay in every replica) reorder and duplicate; run one (a leader) per outbox.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,8 +127,10 @@ impl<S: Store + 'static, P: Publisher + 'static> Relay<S, P> {
         }
     }
 
-    /// The planted bug: every row of the batch at once, in whatever order they land.
+    /// The planted bug: every row of the batch at once, in whatever order they land. A tailing
+    /// relay moves its checkpoint past the batch once every row of it is published.
     async fn publish_all_at_once(&self, rows: Vec<(u64, Message)>) -> Result<usize, RelayError> {
+        let (last, count) = (rows.last().map(|r| r.0), rows.len());
         let mut tasks = Vec::new();
         for (position, message) in rows {
             let (store, publisher) = (self.store.clone(), self.publisher.clone());
@@ -146,17 +149,30 @@ impl<S: Store + 'static, P: Publisher + 'static> Relay<S, P> {
                 done += 1;
             }
         }
+        if let (Mode::Tailing(name), Some(last)) = (&self.mode, last) {
+            if done == count {
+                self.store.set_checkpoint(name, last).await?;
+            }
+        }
         Ok(done)
     }
 
     /// Relays until the task is dropped: a pass, then the next at once if it published
-    /// something, the idle wait if it found nothing, the retry wait after a failure.
+    /// something, the idle wait if it found nothing, the retry wait after a failure (which it
+    /// retries forever: use [`Relay::run_until`] to see failures).
     pub async fn run(&self) {
+        self.run_until(|_| true).await;
+    }
+
+    /// As [`Relay::run`], telling `retry` every failure; returns it when `retry` says stop
+    /// (say, a schema error that no retry will mend).
+    pub async fn run_until(&self, mut retry: impl FnMut(&RelayError) -> bool) -> RelayError {
         loop {
             let wait = match self.run_once().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => self.config.idle,
-                Err(_) => self.config.retry_after,
+                Err(e) if retry(&e) => self.config.retry_after,
+                Err(e) => return e,
             };
             tokio::time::sleep(wait).await;
         }

@@ -6,9 +6,11 @@
 //! (20 digits, so key order is commit order) holding `id,key,seq`, its last position under
 //! `outbox_next`, the inbox under `inbox/{id}`, idempotency answers under `answer/{key}`,
 //! checkpoints under `checkpoint/{name}`, and the service's own state under its keys. A
-//! transaction buffers its writes and applies them at commit as one synced write; nothing it
-//! does waits, so on one node it runs without interleaving (as a local transaction). The
-//! simulated store never fails: a crash ends the node instead.
+//! transaction buffers its writes and applies them at commit as one synced write. It has no
+//! isolation of its own: nothing it does waits, so a caller that does not wait between `begin`
+//! and `commit` runs without interleaving on its node (as a local transaction); one that waits
+//! in between may see, and overwrite, another's commit. The simulated store never fails: a
+//! crash ends the node instead.
 
 use std::sync::Arc;
 
