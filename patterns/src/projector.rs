@@ -5,7 +5,7 @@
 //! log (`head - checkpoint`), which is normal, not an error.
 //!
 //! The read model is the service's own ([`ReadModel`]); the log is any
-//! [`EventStore`](crate::event_sourcing::EventStore), or whatever the host reads events from
+//! [`EventStore`], or whatever the host reads events from
 //! ([`Projector::apply`] takes them as read).
 
 use std::future::Future;
