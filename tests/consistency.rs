@@ -231,6 +231,107 @@ mod sagas {
     }
 }
 
+/// A saga other than the order saga, given by the scenario: the same orchestrator, participants
+/// and checkers follow its definition.
+mod scenario_saga {
+    use faultline::scenarios::checkers;
+    use faultline::sim::EventKind;
+    use faultline_patterns::saga::SagaOutcome;
+
+    use crate::support::{assert_passed, checked, logged, tmp};
+
+    const TRIP: &str = r#"
+name = "trip-saga"
+duration_s = 15
+drain_s = 30
+
+[services.trips]
+replicas = 1
+service_time = "const(1ms)"
+concurrency = 256
+calls = ["flights", "hotels"]
+app = "order_saga"
+
+[services.flights]
+service_time = "exp(3ms)"
+error_rate = 0.05
+
+[services.hotels]
+service_time = "exp(3ms)"
+error_rate = 0.05
+decline_every = 5
+
+[edges."trips->flights"]
+stack = ["retry", "timeout"]
+retry = { max_attempts = 5, base_ms = 10, cap_ms = 100, retry_on = ["timeout", "rejected", "refused"] }
+timeout = { timeout_ms = 200 }
+
+[edges."trips->hotels"]
+stack = ["retry", "timeout"]
+retry = { max_attempts = 5, base_ms = 10, cap_ms = 100, retry_on = ["timeout", "rejected", "refused"] }
+timeout = { timeout_ms = 200 }
+
+[workload]
+target = "trips"
+kind = "poisson"
+rate_per_s = 20
+
+[[faults]]
+kind = "crash"
+target = "trips"
+at_s = 6
+duration_s = 2
+
+[saga]
+name = "trip"
+steps = [
+  { service = "flights", action = "hold_seat", compensation = "release_seat" },
+  { service = "hotels", action = "book_room", compensation = "cancel_room" },
+]
+"#;
+
+    fn file(text: &str, label: &str) -> String {
+        let dir = tmp(label);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trip-saga.toml");
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn a_saga_the_scenario_defines_is_run_compensated_and_checked_like_the_order_saga() {
+        let path = file(TRIP, "trip-saga");
+        for seed in 1..=4 {
+            let (run, rows) = checked(&path, &[], seed);
+            assert_passed(&run, &format!("seed {seed}"));
+            let outcomes = checkers::saga::outcomes(logged(&rows));
+            assert!(outcomes.values().any(|o| *o == SagaOutcome::Compensated), "hotels declines every 5th");
+            assert!(outcomes.values().any(|o| *o == SagaOutcome::Completed));
+            let ops: Vec<&str> = rows
+                .typed
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::ParticipantEffect { op, .. } => Some(*op),
+                    _ => None,
+                })
+                .collect();
+            for op in ["hold_seat", "book_room", "release_seat"] {
+                assert!(ops.contains(&op), "seed {seed}: no {op}");
+            }
+        }
+        let caught = (1..=5u64)
+            .find(|&seed| checked(&path, &["services.trips.saga_compensate=false"], seed).0.verdict.is_violated("S2"));
+        assert!(caught.is_some_and(|s| s <= 3), "no compensation: first caught at {caught:?}");
+    }
+
+    #[test]
+    fn a_saga_step_on_a_service_that_does_not_exist_is_refused_with_its_key() {
+        let path = file(&TRIP.replace("service = \"hotels\", action", "service = \"hotel\", action"), "trip-bad");
+        let err = faultline::scenarios::load(&path, &[], None).unwrap_err().to_string();
+        assert!(err.contains("saga.steps[1].service") && err.contains("flights, hotels"), "{err}");
+    }
+}
+
 mod choreography {
     use faultline::scenarios::checkers;
     use faultline::sim::{EventKind, Execution};

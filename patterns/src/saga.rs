@@ -46,6 +46,21 @@ pub struct SagaDefinition {
 }
 
 impl SagaDefinition {
+    /// The order saga of the course notes: reserve at `inventory`, charge at `payment`, ship
+    /// at `shipping`; compensations release, refund, cancel the shipment.
+    pub fn order() -> Self {
+        let step = |name, service, action, compensation| Step { name, service, action, compensation };
+        SagaDefinition {
+            name: "order",
+            steps: vec![
+                step("reserve_inventory", "inventory", "reserve", "release"),
+                step("charge_payment", "payment", "charge", "refund"),
+                step("create_shipment", "shipping", "ship", "cancel_shipment"),
+            ],
+            on_complete: Vec::new(),
+        }
+    }
+
     /// The step `service` performs, if any.
     pub fn step_of(&self, service: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.service == service)
@@ -251,20 +266,12 @@ pub async fn run_saga(
     }
 }
 
-/// A three-step saga for the tests (reserve, charge, ship); `locked`: inventory confirms on
-/// completion, as under a semantic lock.
+/// A three-step saga for the tests; `locked`: inventory confirms on completion, as under a
+/// semantic lock.
 #[cfg(test)]
 pub(crate) fn example(locked: bool) -> SagaDefinition {
-    let step = |name, service, action, compensation| Step { name, service, action, compensation };
-    SagaDefinition {
-        name: "order",
-        steps: vec![
-            step("reserve_inventory", "inventory", "reserve", "release"),
-            step("charge_payment", "payment", "charge", "refund"),
-            step("create_shipment", "shipping", "ship", "cancel_shipment"),
-        ],
-        on_complete: if locked { vec![("inventory", "confirm")] } else { Vec::new() },
-    }
+    let on_complete = if locked { vec![("inventory", "confirm")] } else { Vec::new() };
+    SagaDefinition { on_complete, ..SagaDefinition::order() }
 }
 
 #[cfg(test)]

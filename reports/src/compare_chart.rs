@@ -201,7 +201,7 @@ where
 {
     let clamp = |v: f64| v.max(floor);
     let mut label = label;
-    for run in runs(points) {
+    for run in crate::report::charts::runs_by(points, |p| p.t_s, None) {
         let area: Vec<(f64, f64)> =
             run.iter().map(|p| (p.t_s, clamp(p.q75))).chain(run.iter().rev().map(|p| (p.t_s, clamp(p.q25)))).collect();
         chart.draw_series(std::iter::once(Polygon::new(area, color.mix(0.15).filled()))).map_err(|e| e.to_string())?;
@@ -213,24 +213,6 @@ where
         }
     }
     Ok(())
-}
-
-/// The runs of consecutive bins of a band: a gap wider than one and a half times its usual
-/// step (bins where nothing was answered) starts a new run.
-fn runs(points: &[BandPoint]) -> Vec<&[BandPoint]> {
-    let step = points.windows(2).map(|w| w[1].t_s - w[0].t_s).filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min);
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..points.len() {
-        if points[i].t_s - points[i - 1].t_s > step * 1.5 {
-            out.push(&points[start..i]);
-            start = i;
-        }
-    }
-    if start < points.len() {
-        out.push(&points[start..]);
-    }
-    out
 }
 
 /// Draws `differences.png` and `differences.svg` into `dir`: one row per difference, its mean

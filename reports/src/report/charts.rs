@@ -121,11 +121,33 @@ fn latency_axes<'a, 'b>(
     Ok(chart)
 }
 
+/// `items` cut where a time bin is missing: a line drawn over a gap would claim values for bins
+/// that had none. `step` is the bins' width (the smallest gap between two items, when not
+/// known).
+pub(crate) fn runs_by<T>(items: &[T], t: impl Fn(&T) -> f64, step: Option<f64>) -> Vec<&[T]> {
+    let step = step.unwrap_or_else(|| {
+        items.windows(2).map(|w| t(&w[1]) - t(&w[0])).filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min)
+    });
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..items.len() {
+        if t(&items[i]) - t(&items[i - 1]) > step * 1.5 {
+            out.push(&items[start..i]);
+            start = i;
+        }
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
 /// Latency over time: p50 and p99 of the answered, p99 of the failed, apart (log scale).
 pub fn latency(points: &[SeriesPoint], faults: &[FaultWindow], end_s: f64, t: &Texts) -> Result<String, String> {
     let values: Vec<f64> = points.iter().flat_map(|p| [p.ok_p50_ms, p.ok_p99_ms, p.failed_p99_ms]).flatten().collect();
     let y_max = values.iter().copied().fold(1.0f64, f64::max) * 3.0;
     let y_min = values.iter().copied().filter(|v| *v > 0.0).fold(y_max, f64::min).max(0.01) / 2.0;
+    let step = points.windows(2).map(|w| w[1].t_s - w[0].t_s).filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min);
     svg(420, |root| {
         let mut chart = latency_axes(&root, end_s, (y_min, y_max), faults, t)?;
         let lines: [(&str, RGBColor, Read<Option<f64>>); 3] = [
@@ -140,7 +162,9 @@ pub fn latency(points: &[SeriesPoint], faults: &[FaultWindow], end_s: f64, t: &T
                 .map_err(err)?
                 .label(t.t(key))
                 .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
-            chart.draw_series(LineSeries::new(pts, color.mix(0.6).stroke_width(1))).map_err(err)?;
+            for run in runs_by(&pts, |p| p.0, Some(step)) {
+                chart.draw_series(LineSeries::new(run.to_vec(), color.mix(0.6).stroke_width(1))).map_err(err)?;
+            }
         }
         legend(&mut chart)
     })

@@ -150,7 +150,7 @@ pub fn for_spec(spec: &SimSpec) -> Vec<Box<dyn Monitor>> {
     let apps = |names: &[&str]| spec.services.iter().any(|s| s.app_name().is_some_and(|a| names.contains(&a)));
     let mut out: Vec<Box<dyn Monitor>> = Vec::new();
     if apps(&["order_saga", "saga_choreography"]) {
-        out.push(Box::new(saga::SagaChecker::default()));
+        out.push(Box::new(saga::SagaChecker::new(spec.saga(false))));
     }
     if spec.semantic_lock() || spec.services.iter().any(|s| s.participant().is_some_and(|p| p.stock.is_some())) {
         out.push(Box::new(saga::DirtyReads::new(spec.semantic_lock())));

@@ -42,11 +42,20 @@ struct SagaSeen {
 
 /// S1-S3 over a run's saga records and participants' effects. S1 and S2 count sagas (one
 /// violation per saga, showing its first problem), S3 counts operations applied more than once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SagaChecker {
+    /// The saga the run follows.
+    def: SagaDefinition,
     sagas: BTreeMap<u64, SagaSeen>,
     nodes: Nodes,
     s3: Vec<Violation>,
+}
+
+impl SagaChecker {
+    /// S1-S3 for sagas following `def`.
+    pub fn new(def: SagaDefinition) -> Self {
+        SagaChecker { def, sagas: BTreeMap::new(), nodes: Nodes::default(), s3: Vec::new() }
+    }
 }
 
 impl Monitor for SagaChecker {
@@ -74,9 +83,8 @@ impl Monitor for SagaChecker {
     }
 
     fn finish(&mut self, findings: &mut Findings) {
-        let def = faultline_sim::spec::app::order_saga(false);
         for (id, saga) in &self.sagas {
-            findings.violations.extend(saga_violations(*id, saga, &def));
+            findings.violations.extend(saga_violations(*id, saga, &self.def));
         }
         findings.violations.append(&mut self.s3);
     }

@@ -2,12 +2,13 @@
 //!
 //! Every table denies unknown keys; every value is checked where it is read, with a message
 //! naming the key, the value and what is allowed (see `crate::read`). Each section has
-//! its module: `service`, `network`, `workload`, `fault`; the pattern tables of an edge
+//! its module: `service`, `network`, `workload`, `fault`, `saga`; the pattern tables of an edge
 //! are read by `crate::layers`, one module per pattern. The format is documented in
 //! `docs/scenario-format.md`; keep the two in step.
 
 mod fault;
 mod network;
+mod saga;
 mod service;
 mod workload;
 
@@ -66,6 +67,8 @@ pub struct ScenarioFile {
     liveness: Option<LivenessFile>,
     /// The ranges `--swarm` draws faults from.
     swarm: Option<Table>,
+    /// The saga an order saga follows (default: the built-in order saga).
+    saga: Option<Table>,
 }
 
 /// `[liveness]`: once every fault has healed, the system must be back within `budget_s`.
@@ -133,6 +136,9 @@ impl ScenarioFile {
             b = b.edge(from.trim(), to.trim(), std::sync::Arc::new(stack));
         }
         b = b.workload(workload::read(self.workload)?);
+        if let Some(t) = self.saga {
+            b = b.saga(saga::read(t)?);
+        }
         for (i, f) in self.faults.into_iter().enumerate() {
             let f = fault::read(i, f)?;
             if f.at >= duration {

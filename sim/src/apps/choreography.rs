@@ -21,7 +21,7 @@ use super::{outbox, ports};
 use crate::call::{CallError, Meta, Op, Served};
 use crate::event::EventKind;
 use crate::kernel::app::{Answer, App};
-use crate::spec::app::{order_saga, Relay};
+use crate::spec::app::Relay;
 use crate::store::StoreHandle;
 
 /// How a participant's step went.
@@ -46,7 +46,8 @@ pub(crate) struct Member {
 impl Member {
     /// A member applying its steps as `participant`; `locking`: the saga holds a semantic lock.
     pub(crate) fn new(participant: Participant, compensate: bool, locking: bool) -> Self {
-        Member { participant, compensate, def: order_saga(locking) }
+        let def = participant.ctx.world.spec.saga(locking);
+        Member { participant, compensate, def }
     }
 
     fn record(&self, saga: u64, record: LogRecord) {

@@ -19,7 +19,6 @@ use crate::call::{CallError, Meta, Op, Served};
 use crate::event::EventKind;
 use crate::kernel::app::{Answer, App, AppCtx};
 use crate::kernel::edge::Dep;
-use crate::spec::app::{order_saga, ORDER_PARTICIPANTS};
 use crate::store::StoreHandle;
 
 /// How long a failed compensation (or a busy participant) waits before it is tried again.
@@ -43,7 +42,7 @@ impl Orchestrator {
     async fn orchestrate(&self, id: u64, meta: Meta) -> SagaOutcome {
         let log = StoreSagaLog { store: self.ctx.store(), ctx: self.ctx.clone() };
         let participants = EdgeParticipants::new(&self.ctx, meta, self.compensate);
-        let def = order_saga(self.semantic_lock);
+        let def = self.ctx.world.spec.saga(self.semantic_lock);
         run_saga(&def, &log, &participants, id, COMPENSATION_RETRY).await
     }
 }
@@ -140,7 +139,7 @@ impl EdgeParticipants {
             .iter()
             .filter_map(|dep| {
                 let service = dep.edge.split_once("->").map(|(_, to)| to)?;
-                let service: &'static str = ORDER_PARTICIPANTS.into_iter().find(|s| *s == service)?;
+                let service: &'static str = ctx.world.spec.saga_participants().into_iter().find(|s| *s == service)?;
                 Some((service, dep.clone()))
             })
             .collect();
@@ -153,7 +152,7 @@ impl Participants for EdgeParticipants {
         let Some(dep) = self.edges.get(service).cloned() else {
             return Box::pin(async { StepResult::Failed });
         };
-        if !self.compensate && is_compensation(op) {
+        if !self.compensate && is_compensation(&self.ctx, op) {
             return Box::pin(async { StepResult::Done });
         }
         let ctx = self.ctx.clone();
@@ -175,7 +174,7 @@ impl Participants for EdgeParticipants {
     }
 }
 
-/// Whether `op` undoes a step of the order saga.
-fn is_compensation(op: &str) -> bool {
-    order_saga(false).steps.iter().any(|s| s.compensation == op)
+/// Whether `op` undoes a step of the run's saga.
+fn is_compensation(ctx: &AppCtx, op: &str) -> bool {
+    ctx.world.spec.saga.steps.iter().any(|s| s.compensation == op)
 }

@@ -15,7 +15,7 @@ use faultline_patterns::saga::SagaDefinition;
 use crate::call::{CallError, Meta, Served};
 use crate::event::{EventKind, StockChange};
 use crate::kernel::app::{Answer, App, AppCtx};
-use crate::spec::app::{order_saga, ParticipantSpec};
+use crate::spec::app::ParticipantSpec;
 
 /// A participant service's state.
 #[derive(Debug, Default)]
@@ -47,7 +47,8 @@ pub(crate) struct Participant {
 
 impl Participant {
     pub(crate) fn new(ctx: AppCtx, spec: ParticipantSpec, shared: Arc<Shared>, locking: bool) -> Self {
-        Participant { ctx, spec, shared, locking, def: order_saga(false) }
+        let def = ctx.world.spec.saga(false);
+        Participant { ctx, spec, shared, locking, def }
     }
 
     /// Applies `op` for `saga` once (or, for a planted non-idempotent operation, every time),
@@ -78,7 +79,7 @@ impl Participant {
                 let change = match (compensation_of_this, action_undone_by_this) {
                     (Some(_), _) if *n == 0 => Some(StockChange::Take),
                     (_, Some(_)) if *n == 0 && !nothing_to_undo => Some(StockChange::Return),
-                    _ if op == "confirm" => Some(StockChange::Confirm),
+                    _ if op == crate::spec::saga::CONFIRM => Some(StockChange::Confirm),
                     _ => None,
                 };
                 if let Some(change) = change {

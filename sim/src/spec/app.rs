@@ -8,7 +8,8 @@ use super::{ServiceSpec, SimSpec, SpecError};
 /// An application a service runs instead of the generic work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppSpec {
-    /// Orchestrates the order saga over its calls (inventory, payment, shipping).
+    /// Orchestrates the run's saga ([`SimSpec::saga`]) over its calls: the saga's participants
+    /// (inventory, payment, shipping in the built-in order saga).
     OrderSaga {
         /// Compensate failed sagas (false: planted bug).
         compensate: bool,
@@ -19,8 +20,8 @@ pub enum AppSpec {
     /// A participant of the orchestrated saga: applies the operations an orchestrator sends.
     /// Services an order saga calls without an application of their own get this one.
     SagaParticipant(ParticipantSpec),
-    /// A participant of the choreographed order saga (the service named inventory, payment or
-    /// shipping runs that step; any other one starts sagas and records their outcome): reacts
+    /// A member of the choreographed saga (a service a step names runs that step; the one other
+    /// member starts sagas and records their outcome): reacts
     /// to saga events delivered by the broker it calls, publishing its own through an outbox.
     SagaChoreography {
         /// React to failures with compensations (false: planted bug).
@@ -113,9 +114,6 @@ pub enum Relay {
     LogTailing,
 }
 
-/// The participants of the order saga, in step order.
-pub const ORDER_PARTICIPANTS: [&str; 3] = ["inventory", "payment", "shipping"];
-
 impl AppSpec {
     /// The name used in scenario files.
     pub fn name(&self) -> &'static str {
@@ -171,11 +169,12 @@ impl AppSpec {
             AppSpec::SagaParticipant(p) => p.validate(s),
             AppSpec::Broker { partitions } => validate_broker(s, spec, *partitions),
             AppSpec::OrderSaga { semantic_lock, .. } => {
-                if s.calls.len() != 3 || ORDER_PARTICIPANTS.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
+                let participants = spec.saga_participants();
+                if s.calls.len() != participants.len() || participants.iter().any(|w| !s.calls.iter().any(|c| c == w)) {
                     return Err(SpecError::new(
                         key("calls"),
                         format!("{:?}", s.calls),
-                        "the order saga's participants: inventory, payment, shipping",
+                        format!("the saga's participants: {}", participants.join(", ")),
                     ));
                 }
                 lock_has_stock(spec, s, *semantic_lock)
@@ -229,15 +228,16 @@ fn validate_broker(s: &ServiceSpec, spec: &SimSpec, partitions: u32) -> Result<(
     Ok(())
 }
 
-/// A semantic lock is on inventory's items: inventory must keep stock.
+/// A semantic lock is on the items of the saga's first participant (inventory, in the order
+/// saga): it must keep stock.
 fn lock_has_stock(spec: &SimSpec, s: &ServiceSpec, semantic_lock: bool) -> Result<(), SpecError> {
-    let stocked =
-        spec.services.iter().any(|x| x.name == "inventory" && x.participant().is_some_and(|p| p.stock.is_some()));
+    let first = spec.saga_participants().first().copied().unwrap_or("inventory");
+    let stocked = spec.service(first).and_then(ServiceSpec::participant).is_some_and(|p| p.stock.is_some());
     if semantic_lock && !stocked {
         return Err(SpecError::new(
             format!("services.{}.semantic_lock", s.name),
             true,
-            "false, or true with `stock` set on inventory (the lock is on its items)",
+            format!("false, or true with `stock` set on {first} (the lock is on the items of the saga's first step)"),
         ));
     }
     Ok(())
@@ -251,23 +251,26 @@ pub(super) fn validate_choreography(spec: &SimSpec) -> Result<(), SpecError> {
     if members.is_empty() {
         return Ok(());
     }
-    for p in ORDER_PARTICIPANTS {
-        if !members.iter().any(|m| m.name == p) {
+    let participants = spec.saga_participants();
+    for p in &participants {
+        if !members.iter().any(|m| m.name == *p) {
             let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
             return Err(SpecError::new(
                 "services",
                 format!("{names:?} with app saga_choreography"),
-                format!("one of each participant ({}) and one initiator", ORDER_PARTICIPANTS.join(", ")),
+                format!("one of each participant ({}) and one initiator", participants.join(", ")),
             ));
         }
     }
-    let initiators: Vec<&str> =
-        members.iter().map(|m| m.name.as_str()).filter(|n| !ORDER_PARTICIPANTS.contains(n)).collect();
+    let initiators: Vec<&str> = members.iter().map(|m| m.name.as_str()).filter(|n| !participants.contains(n)).collect();
     if initiators.len() != 1 {
         return Err(SpecError::new(
             "services",
             format!("initiators {initiators:?}"),
-            "exactly one saga_choreography service besides inventory, payment and shipping (it starts the sagas)",
+            format!(
+                "exactly one saga_choreography service besides the saga's participants ({}): it starts the sagas",
+                participants.join(", ")
+            ),
         ));
     }
     for m in &members {
@@ -281,22 +284,4 @@ pub(super) fn validate_choreography(spec: &SimSpec) -> Result<(), SpecError> {
         }
     }
     Ok(())
-}
-
-/// The order saga of course notes 002 and 004 (docs/sources.md) as the catalog runs it: reserve inventory, charge
-/// payment, create the shipment; compensations release, refund, cancel. With a semantic lock,
-/// inventory holds the item from its reservation until the saga ends: `release` lifts it when
-/// the saga compensates, `confirm` (sent once every step is done) when it completes.
-pub fn order_saga(semantic_lock: bool) -> faultline_patterns::saga::SagaDefinition {
-    use faultline_patterns::saga::{SagaDefinition, Step};
-    let step = |name, service, action, compensation| Step { name, service, action, compensation };
-    SagaDefinition {
-        name: "order",
-        steps: vec![
-            step("reserve_inventory", ORDER_PARTICIPANTS[0], "reserve", "release"),
-            step("charge_payment", ORDER_PARTICIPANTS[1], "charge", "refund"),
-            step("create_shipment", ORDER_PARTICIPANTS[2], "ship", "cancel_shipment"),
-        ],
-        on_complete: if semantic_lock { vec![(ORDER_PARTICIPANTS[0], "confirm")] } else { Vec::new() },
-    }
 }

@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod network;
+pub mod saga;
 pub mod service;
 mod validate;
 
@@ -69,6 +70,9 @@ pub struct SimSpec {
     pub workload: Workload,
     /// The fault plan.
     pub faults: FaultPlan,
+    /// The saga an order saga follows (see [`SimSpec::saga`]); the built-in order saga unless
+    /// the scenario gives one.
+    pub saga: faultline_patterns::saga::SagaDefinition,
 }
 
 impl fmt::Debug for SimSpec {
@@ -101,6 +105,7 @@ impl SimSpec {
                 edges: BTreeMap::new(),
                 workload: Workload::new("", Arrivals::Poisson { rate_per_s: 10.0 }),
                 faults: FaultPlan::default(),
+                saga: saga::order_saga(),
             },
         }
     }
@@ -131,6 +136,13 @@ impl SimSpec {
         self.services
             .iter()
             .any(|o| matches!(o.app, Some(AppSpec::OrderSaga { .. })) && o.calls.iter().any(|c| c == name))
+    }
+
+    /// Whether a saga (orchestrated or choreographed) runs in this spec.
+    pub fn has_saga(&self) -> bool {
+        self.services
+            .iter()
+            .any(|s| matches!(s.app, Some(AppSpec::OrderSaga { .. } | AppSpec::SagaChoreography { .. })))
     }
 
     /// The service named `name`.
@@ -218,6 +230,11 @@ impl SimBuilder {
     /// Adds a fault.
     pub fn fault(mut self, f: Fault) -> Self {
         self.spec.faults.0.push(f);
+        self
+    }
+    /// Sets the saga an order saga follows (default: the built-in order saga).
+    pub fn saga(mut self, def: faultline_patterns::saga::SagaDefinition) -> Self {
+        self.spec.saga = def;
         self
     }
 

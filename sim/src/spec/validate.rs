@@ -11,6 +11,9 @@ use crate::workload::{Arrivals, Workload};
 pub(super) fn validate(spec: &SimSpec) -> Result<(), SpecError> {
     validate_run(spec)?;
     let names = validate_services(spec)?;
+    if spec.has_saga() {
+        super::saga::validate(spec)?;
+    }
     for s in &spec.services {
         validate_wiring(s, spec, &names)?;
     }

@@ -1,0 +1,87 @@
+//! The saga a run's order saga follows (`app = "order_saga"` and `app = "saga_choreography"`):
+//! a definition the scenario gives (`[saga]`), or the built-in order saga. Its steps name the
+//! participant services, the action each performs and the compensation that undoes it; the
+//! orchestrator, the choreography's members, the participants and the S1-S3 checkers all read
+//! the same definition.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use faultline_patterns::choreography::MAX_STEPS;
+use faultline_patterns::saga::SagaDefinition;
+
+use super::{SimSpec, SpecError};
+
+/// The operation a semantic lock's holder is sent when its saga completes.
+pub const CONFIRM: &str = "confirm";
+
+/// `s` for as long as the process lives, kept once however often it is asked for: the names
+/// of a scenario's saga become the `&'static str` operations calls carry.
+pub fn intern(s: &str) -> &'static str {
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = names.get(s) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
+/// The built-in order saga ([`SagaDefinition::order`]).
+pub fn order_saga() -> SagaDefinition {
+    SagaDefinition::order()
+}
+
+impl SimSpec {
+    /// The run's saga; with a semantic lock, its first step's participant (which holds the
+    /// lock from its action until the saga ends) is sent `confirm` when a saga completes.
+    pub fn saga(&self, semantic_lock: bool) -> SagaDefinition {
+        let mut def = self.saga.clone();
+        if semantic_lock {
+            def.on_complete = def.steps.first().map(|s| vec![(s.service, CONFIRM)]).unwrap_or_default();
+        }
+        def
+    }
+
+    /// The services the saga's steps run on, in step order.
+    pub fn saga_participants(&self) -> Vec<&'static str> {
+        self.saga.steps.iter().map(|s| s.service).collect()
+    }
+}
+
+/// Checks the saga's definition: 1 to [`MAX_STEPS`] steps, each on a distinct service of the
+/// spec, with operations that are all different (a participant tells an action from a
+/// compensation by its name) and none named `confirm`.
+pub(super) fn validate(spec: &SimSpec) -> Result<(), SpecError> {
+    let steps = &spec.saga.steps;
+    if !(1..=MAX_STEPS).contains(&steps.len()) {
+        return Err(SpecError::new("saga.steps", steps.len(), format!("1 to {MAX_STEPS} steps")));
+    }
+    let mut services = BTreeSet::new();
+    let mut ops = BTreeSet::new();
+    for (i, s) in steps.iter().enumerate() {
+        let key = |k: &str| format!("saga.steps[{i}].{k}");
+        if spec.service(s.service).is_none() {
+            let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
+            return Err(SpecError::new(
+                key("service"),
+                s.service,
+                format!("one of the services ({})", names.join(", ")),
+            ));
+        }
+        if !services.insert(s.service) {
+            return Err(SpecError::new(key("service"), s.service, "a service no other step runs"));
+        }
+        for (k, op) in [("action", s.action), ("compensation", s.compensation)] {
+            if op.is_empty() || op == CONFIRM || !ops.insert(op) {
+                return Err(SpecError::new(
+                    key(k),
+                    format!("\"{op}\""),
+                    "a name no other action or compensation has (and not \"confirm\")",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
