@@ -1,14 +1,57 @@
-//! A writer on a simulated node (`app = "es_writer"`): reads its request's stream, works, and
-//! appends with the version it read (optimistic concurrency); on a conflict it reads again.
+//! A writer on a simulated node (`app = "es_writer"`): the patterns' optimistic-concurrency
+//! client (`faultline_patterns::event_sourcing::client`) over the network to its event store:
+//! reads its request's stream's version, works, and appends expecting the version it read; on a
+//! conflict it reads again (at most 10 times).
 
 use std::sync::Arc;
 
+use faultline_patterns::event_sourcing::client::{append_expecting, AppendError, VersionedStreams};
+use faultline_patterns::event_sourcing::WrongExpectedVersion;
+
 use crate::call::{CallError, Meta, Op, Served};
 use crate::kernel::app::{Answer, App, AppCtx};
+use crate::kernel::edge::Dep;
 
 /// An event-store writer on one node.
 pub(crate) struct EsWriter {
     ctx: AppCtx,
+}
+
+/// The event store, as the node reaches it for one request: `read` answers a stream's
+/// version, `append` (with the version expected) is refused as a conflict when stale.
+struct Remote<'a> {
+    ctx: &'a AppCtx,
+    dep: &'a Dep,
+    request: u64,
+    meta: Meta,
+}
+
+impl Remote<'_> {
+    async fn call(&self, name: &'static str, key: u64, seq: u64) -> Result<Served, CallError> {
+        let op = Op { name, id: self.request, key, seq };
+        self.dep.call(&self.ctx.world, self.request, Meta { op: Some(op), ..self.meta }).await
+    }
+}
+
+impl VersionedStreams<()> for Remote<'_> {
+    type Error = CallError;
+    async fn version(&self, stream: &str) -> Result<u64, CallError> {
+        match self.call("read", stream.parse().unwrap_or(0), 0).await? {
+            Served::Value(version) => Ok(version),
+            _ => Err(CallError::Server),
+        }
+    }
+    async fn append(&self, stream: &str, expected: u64, _event: ()) -> Result<u64, AppendError<CallError>> {
+        match self.call("append", stream.parse().unwrap_or(0), expected).await {
+            Ok(_) => Ok(expected + 1),
+            Err(CallError::Conflict) => Err(AppendError::Conflict(WrongExpectedVersion {
+                stream: stream.to_owned(),
+                expected,
+                actual: expected + 1,
+            })),
+            Err(e) => Err(AppendError::Failed(e)),
+        }
+    }
 }
 
 impl EsWriter {
@@ -20,18 +63,16 @@ impl EsWriter {
     /// reads again and tries again (at most 10 times).
     async fn write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let Some(dep) = self.ctx.first_dep() else { return Err(CallError::Server) };
-        let call = |op: Op| dep.call(&self.ctx.world, request, Meta { op: Some(op), ..meta });
-        for _ in 0..10 {
-            let Served::Value(version) = call(Op { name: "read", id: request, key: meta.key, seq: 0 }).await? else {
-                return Err(CallError::Server);
-            };
-            crate::kernel::timer::until(self.ctx.world.now() + self.ctx.work_time()).await; // deciding, with what was read
-            match call(Op { name: "append", id: request, key: meta.key, seq: version }).await {
-                Err(CallError::Conflict) => continue,
-                other => return other,
-            }
+        let remote = Remote { ctx: &self.ctx, dep, request, meta };
+        let decide = |_version| async {
+            // Deciding, with what was read: another writer may append meanwhile.
+            crate::kernel::timer::until(self.ctx.world.now() + self.ctx.work_time()).await;
+        };
+        match append_expecting(&remote, &meta.key.to_string(), 10, decide).await {
+            Ok(_) => Ok(Served::Full),
+            Err(AppendError::Conflict(_)) => Err(CallError::Conflict),
+            Err(AppendError::Failed(e)) => Err(e),
         }
-        Err(CallError::Conflict)
     }
 }
 

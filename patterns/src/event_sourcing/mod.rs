@@ -8,9 +8,13 @@
 //! **projection** (the read side of CQRS) folds the global log into a read model and remembers
 //! its checkpoint; `head - checkpoint` is its lag, which is normal, not an error.
 //!
-//! [`EventStore`] is the port: [`MemoryEventStore`] implements it in memory; the simulator will
-//! implement it on a database node (issue 4). `MemoryEventStore::without_version_check` is the
-//! planted bug the checkers must catch.
+//! [`EventStore`] is the port: [`MemoryEventStore`] implements it in memory.
+//! `MemoryEventStore::without_version_check` is the planted bug the checkers must catch. The
+//! writer's side, read-decide-append with retries on conflict, is `client`, on its own
+//! narrower port (a stream's version and an append expecting one), which the simulator's
+//! writers use over the network.
+
+pub mod client;
 
 use std::collections::BTreeMap;
 use std::fmt;
