@@ -17,7 +17,8 @@
 //! throttling), [`adaptive`] (a concurrency limit by AIMD or Gradient2), [`hedge`], [`chaos`],
 //! [`balance`] (load balancing, outlier ejection, discovery) with [`health`], and [`cache`]
 //! (cache-aside). Consistency: [`outbox`] (the transactional outbox, its relays, the inbox,
-//! idempotency keys, on ports a simulator or a real database implements), [`saga`] (the
+//! idempotency keys, on ports a simulator or a real database implements), [`idempotency`]
+//! (keys for a service without one transaction), [`saga`] (the
 //! orchestrator over any definition), [`choreography`] (its reactions), [`event_sourcing`] with
 //! [`projector`] (the CQRS read side, on the same ports). Shared pieces: [`config`],
 //! [`counters`], [`time`] (the clock a pattern waits with: the runtime's, or a host's).
@@ -45,6 +46,7 @@ pub mod event_sourcing;
 pub mod fallback;
 pub mod health;
 pub mod hedge;
+pub mod idempotency;
 pub mod outbox;
 pub mod projector;
 pub mod rate_limiter;

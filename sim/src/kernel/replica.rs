@@ -14,6 +14,9 @@ use super::edge::Dep;
 use super::envelope::Envelope;
 use super::net::{Handler, Transport};
 use super::world::World;
+
+/// How often a duplicate of a running request looks for its outcome.
+const IDEMPOTENCY_POLL: Duration = Duration::from_millis(5);
 use crate::call::{CallError, Meta, Served};
 use crate::event::EventKind;
 use crate::rng::SimRng;
@@ -98,46 +101,26 @@ impl Replica {
         Ok(())
     }
 
-    /// Idempotency keys and the exactly-once record around one execution of `request`.
+    /// Idempotency keys (the patterns', on the run's shared answers) and the exactly-once
+    /// record around one execution of `request`.
     async fn execute_once(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let spec = self.spec();
-        let key = (self.service, request);
-        if spec.idempotency {
-            // A duplicate of a request that is still running waits for its outcome (polling
-            // the store every 5 ms): the stored result if it succeeded, a new execution if it
-            // failed. The caller's own timeout bounds the wait.
-            loop {
-                let state = {
-                    let mut store = self.world.idempotency.lock().unwrap_or_else(|e| e.into_inner());
-                    match store.get(&key) {
-                        Some(done) => Some(*done),
-                        None => {
-                            store.insert(key, None);
-                            None
-                        }
-                    }
-                };
-                match state {
-                    Some(Some(served)) => return Ok(served),
-                    Some(None) => tokio::time::sleep(Duration::from_millis(5)).await,
-                    None => break,
-                }
+        let run = || async {
+            let result = self.process(request, meta).await;
+            if spec.exactly_once_check && result.is_ok() {
+                // The exactly-once checker counts these: a second one for a request is a
+                // duplicate side effect (a double charge).
+                self.world.event(self.node, EventKind::Executed { service: spec.name.as_str().into(), request });
             }
+            result
+        };
+        if !spec.idempotency {
+            return run().await;
         }
-        let result = self.process(request, meta).await;
-        if spec.idempotency {
-            let mut store = self.world.idempotency.lock().unwrap_or_else(|e| e.into_inner());
-            match result {
-                Ok(served) => store.insert(key, Some(served)),
-                Err(_) => store.remove(&key), // failures are not stored: a retry may run again
-            };
-        }
-        if spec.exactly_once_check && result.is_ok() {
-            // The exactly-once checker counts these: a second one for a request is a duplicate
-            // side effect (a double charge).
-            self.world.event(self.node, EventKind::Executed { service: spec.name.as_str().into(), request });
-        }
-        result
+        // A duplicate of a request that is still running waits for its outcome (looking every
+        // 5 ms): the stored result if it succeeded, a new execution if it failed.
+        let key = (self.service, request);
+        faultline_patterns::idempotency::once(&self.world.idempotency, key, IDEMPOTENCY_POLL, run).await
     }
 
     /// Admission, service time and errors, then the application's answer or the generic work.

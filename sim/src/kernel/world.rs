@@ -133,7 +133,7 @@ pub struct World {
     /// Service discovery: last heartbeat (µs) per registered node.
     pub(crate) registry: Mutex<BTreeMap<u32, u64>>,
     /// Idempotency store per (service, request id): `None` while running, then the result.
-    pub(crate) idempotency: Mutex<BTreeMap<(usize, u64), Option<crate::call::Served>>>,
+    pub(crate) idempotency: faultline_patterns::idempotency::MemoryAnswers<(usize, u64), crate::call::Served>,
     pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
     peak_inflight: std::sync::atomic::AtomicU64,
     pub(crate) idle: tokio::sync::Notify,
@@ -206,7 +206,7 @@ impl World {
             recorder: Mutex::new(recorder),
             stores: (0..n).map(|_| Arc::new(Mutex::new(StoreData::default()))).collect(),
             registry: Mutex::new(BTreeMap::new()),
-            idempotency: Mutex::new(BTreeMap::new()),
+            idempotency: Default::default(),
             inflight: Mutex::new(BTreeMap::new()),
             peak_inflight: std::sync::atomic::AtomicU64::new(0),
             idle: tokio::sync::Notify::new(),
