@@ -325,10 +325,24 @@ steps = [
     }
 
     #[test]
-    fn a_saga_step_on_a_service_that_does_not_exist_is_refused_with_its_key() {
-        let path = file(&TRIP.replace("service = \"hotels\", action", "service = \"hotel\", action"), "trip-bad");
-        let err = faultline::scenarios::load(&path, &[], None).unwrap_err().to_string();
-        assert!(err.contains("saga.steps[1].service") && err.contains("flights, hotels"), "{err}");
+    fn a_saga_that_cannot_run_is_refused_with_its_key() {
+        for (label, edit, says) in [
+            ("no-such", ("service = \"hotels\", action", "service = \"hotel\", action"), "saga.steps[1].service"),
+            ("orchestrator", ("service = \"hotels\", action", "service = \"trips\", action"), "saga.steps[1].service"),
+            ("confirm", ("compensation = \"cancel_room\"", "compensation = \"confirm\""), "saga.steps[1].compensation"),
+            ("no-saga-app", ("app = \"order_saga\"", ""), "[saga] is followed by a service"),
+        ] {
+            // Without a saga app, a participant's own keys (decline_every) go too.
+            let text = TRIP
+                .replace(edit.0, edit.1)
+                .replace(if label == "no-saga-app" { "decline_every = 5" } else { "\0" }, "");
+            let path = file(&text, &format!("trip-{label}"));
+            let err = faultline::scenarios::load(&path, &[], None).unwrap_err().to_string();
+            assert!(err.contains(says), "{label}: {err}");
+            if label != "no-saga-app" && label != "confirm" {
+                assert!(err.contains("one of flights, hotels"), "{label} lists the participants: {err}");
+            }
+        }
     }
 }
 

@@ -1,13 +1,17 @@
 //! Idempotency keys for a service whose work is not one local transaction (an RPC handler that
 //! calls others): the first request with a key runs; a duplicate that arrives while it runs
-//! waits for its outcome; once it succeeded, a duplicate gets the recorded answer without
-//! running again; a failure is forgotten, so a retry runs again. (A service whose work is one
+//! waits; if the first succeeded, the duplicate gets the recorded answer without running; if
+//! it failed, the failure is forgotten and the duplicate runs the work itself (waiting
+//! duplicates then run one at a time). Answers are kept until the store forgets them
+//! ([`MemoryAnswers`] never does). (A service whose work is one
 //! database transaction records the answer in that transaction instead:
 //! `outbox::idempotency`.)
 //!
 //! The answers live behind a small port, [`Answers`], shared by the service's replicas and
-//! kept across their restarts (a table, a cache with the right durability); [`MemoryAnswers`]
-//! keeps them in memory. The simulator's replicas use this code with `idempotency = true`.
+//! kept across their restarts. Its calls are synchronous and must be quick (an in-process map,
+//! a local cache); an answer store across the network wants an async port, not this one.
+//! [`MemoryAnswers`] keeps them in memory. The simulator's replicas use this code with
+//! `idempotency = true`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -66,11 +70,13 @@ impl<K: Ord + Clone + Send, A: Clone + Send> Answers<K, A> for MemoryAnswers<K, 
 
 /// Runs `work` once per `key`: the recorded answer if a request with the key succeeded;
 /// otherwise waits (looking every `poll`) while one runs, then runs `work` if none succeeded.
-/// The caller's own timeout bounds the wait.
+/// Nothing here bounds the wait: bound it with the caller's deadline or a timeout around this
+/// call.
 ///
 /// Work that is dropped before it ends (its task cancelled) leaves its key marked running, on
 /// purpose: it may have had its effect already, so a duplicate must not run it again; its
-/// duplicates wait until their callers give up. Count effects inside `work`: a duplicate
+/// duplicates wait until their callers give up, for as long as the store keeps the key (no
+/// lease expires it here). Count effects inside `work`: a duplicate
 /// answered from the record returns `Ok` without running it.
 pub async fn once<K, A, E, F, Fut>(answers: &dyn Answers<K, A>, key: K, poll: Duration, work: F) -> Result<A, E>
 where

@@ -136,6 +136,7 @@ impl ScenarioFile {
             b = b.edge(from.trim(), to.trim(), std::sync::Arc::new(stack));
         }
         b = b.workload(workload::read(self.workload)?);
+        let saga_given = self.saga.is_some();
         if let Some(t) = self.saga {
             b = b.saga(saga::read(t)?);
         }
@@ -156,6 +157,12 @@ impl ScenarioFile {
             key: e.key.clone(),
             message: format!("{} is not allowed (expected {})", e.value, e.allowed),
         })?;
+        if saga_given && !spec.has_saga() {
+            return de::err(
+                "saga",
+                "a [saga] is followed by a service with app = \"order_saga\" or \"saga_choreography\"; this scenario has none",
+            );
+        }
         for (i, t) in sometimes.into_iter().enumerate() {
             expect.sometimes.push(read_sometimes(i, t, &spec)?);
         }

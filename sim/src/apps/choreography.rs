@@ -7,8 +7,8 @@
 //! step's action or compensation, applied by the member as a participant), the `saga.record` it
 //! amounts to, and the next event in the outbox, synced together. The records are those of the
 //! orchestrated saga, so the S1-S3 checkers read both. Events carry the saga's item; under a
-//! semantic lock, inventory parks a saga that wants a held item and runs it when the lock is
-//! lifted (see [`Member::step`]).
+//! semantic lock, the first step's participant (inventory) parks a saga that wants a held item
+//! and runs it when the lock is lifted (see [`Member::step`]).
 
 use std::sync::Arc;
 

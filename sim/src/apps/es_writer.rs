@@ -27,7 +27,9 @@ struct Remote<'a> {
 }
 
 impl Remote<'_> {
-    async fn call(&self, name: &'static str, key: u64, seq: u64) -> Result<Served, CallError> {
+    /// `name` on `stream` (the stream ids this writer makes are numbers).
+    async fn call(&self, name: &'static str, stream: &str, seq: u64) -> Result<Served, CallError> {
+        let key = stream.parse().map_err(|_| CallError::Server)?;
         let op = Op { name, id: self.request, key, seq };
         self.dep.call(&self.ctx.world, self.request, Meta { op: Some(op), ..self.meta }).await
     }
@@ -36,14 +38,16 @@ impl Remote<'_> {
 impl VersionedStreams<()> for Remote<'_> {
     type Error = CallError;
     async fn version(&self, stream: &str) -> Result<u64, CallError> {
-        match self.call("read", stream.parse().unwrap_or(0), 0).await? {
+        match self.call("read", stream, 0).await? {
             Served::Value(version) => Ok(version),
             _ => Err(CallError::Server),
         }
     }
     async fn append(&self, stream: &str, expected: u64, _event: ()) -> Result<u64, AppendError<CallError>> {
-        match self.call("append", stream.parse().unwrap_or(0), expected).await {
+        match self.call("append", stream, expected).await {
+            // The store answers no version: it is the one expected, plus this event.
             Ok(_) => Ok(expected + 1),
+            // The store says only that the stream moved on: at least one event further.
             Err(CallError::Conflict) => Err(AppendError::Conflict(WrongExpectedVersion {
                 stream: stream.to_owned(),
                 expected,

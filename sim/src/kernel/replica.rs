@@ -14,13 +14,13 @@ use super::edge::Dep;
 use super::envelope::Envelope;
 use super::net::{Handler, Transport};
 use super::world::World;
-
-/// How often a duplicate of a running request looks for its outcome.
-const IDEMPOTENCY_POLL: Duration = Duration::from_millis(5);
 use crate::call::{CallError, Meta, Served};
 use crate::event::EventKind;
 use crate::rng::SimRng;
 use crate::spec::ServiceSpec;
+
+/// How often a duplicate of a running request looks for its outcome.
+const IDEMPOTENCY_POLL: Duration = Duration::from_millis(5);
 
 /// One replica incarnation.
 pub(crate) struct Replica {

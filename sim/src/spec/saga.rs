@@ -10,13 +10,14 @@ use std::sync::Mutex;
 use faultline_patterns::choreography::MAX_STEPS;
 use faultline_patterns::saga::SagaDefinition;
 
-use super::{SimSpec, SpecError};
+use super::{AppSpec, SimSpec, SpecError};
 
 /// The operation a semantic lock's holder is sent when its saga completes.
 pub const CONFIRM: &str = "confirm";
 
 /// `s` for as long as the process lives, kept once however often it is asked for: the names
-/// of a scenario's saga become the `&'static str` operations calls carry.
+/// of a scenario's saga become the `&'static str` operations calls carry. It grows only with
+/// distinct names (a sweep over seeds adds none).
 pub fn intern(s: &str) -> &'static str {
     static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
     let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
@@ -50,37 +51,66 @@ impl SimSpec {
     }
 }
 
-/// Checks the saga's definition: 1 to [`MAX_STEPS`] steps, each on a distinct service of the
-/// spec, with operations that are all different (a participant tells an action from a
-/// compensation by its name) and none named `confirm`.
+/// Checks the saga's definition: 1 to [`MAX_STEPS`] steps (the choreography's message ids hold
+/// that many), each on a distinct service that can run a step (a participant, or a member of
+/// the choreography other than its initiator; never the orchestrator), with operations that
+/// are all different (a participant tells an action from a compensation by its name) and none
+/// named `confirm`; with a semantic lock, only the first step's service keeps stock (the lock
+/// is lifted there, by `confirm`; a lock at a later step would never be).
 pub(super) fn validate(spec: &SimSpec) -> Result<(), SpecError> {
     let steps = &spec.saga.steps;
     if !(1..=MAX_STEPS).contains(&steps.len()) {
-        return Err(SpecError::new("saga.steps", steps.len(), format!("1 to {MAX_STEPS} steps")));
+        return Err(SpecError::new(
+            "saga.steps",
+            format!("{} steps", steps.len()),
+            format!("1 to {MAX_STEPS} steps (a choreographed saga's message ids hold {MAX_STEPS})"),
+        ));
     }
+    let can_run = |s: &&super::ServiceSpec| {
+        matches!(s.app, Some(AppSpec::SagaParticipant(_)) | Some(AppSpec::SagaChoreography { .. }))
+    };
+    let runners: Vec<&str> = spec.services.iter().filter(can_run).map(|s| s.name.as_str()).collect();
     let mut services = BTreeSet::new();
-    let mut ops = BTreeSet::new();
+    let mut ops: BTreeSet<&str> = BTreeSet::new();
     for (i, s) in steps.iter().enumerate() {
         let key = |k: &str| format!("saga.steps[{i}].{k}");
-        if spec.service(s.service).is_none() {
-            let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
+        if !spec.service(s.service).is_some_and(|x| can_run(&x)) {
             return Err(SpecError::new(
                 key("service"),
-                s.service,
-                format!("one of the services ({})", names.join(", ")),
+                format!("\"{}\"", s.service),
+                format!(
+                    "a saga participant: one of {} (a service the orchestrator calls, or a choreography member)",
+                    runners.join(", ")
+                ),
             ));
         }
         if !services.insert(s.service) {
-            return Err(SpecError::new(key("service"), s.service, "a service no other step runs"));
+            return Err(SpecError::new(key("service"), format!("\"{}\"", s.service), "a service no other step runs"));
         }
         for (k, op) in [("action", s.action), ("compensation", s.compensation)] {
-            if op.is_empty() || op == CONFIRM || !ops.insert(op) {
-                return Err(SpecError::new(
-                    key(k),
-                    format!("\"{op}\""),
-                    "a name no other action or compensation has (and not \"confirm\")",
-                ));
-            }
+            let why = if op.is_empty() {
+                "a name (letters, digits, _)"
+            } else if op == CONFIRM {
+                "a name other than \"confirm\" (a semantic lock's release on completion)"
+            } else if !ops.insert(op) {
+                "a name no other action or compensation of the saga has"
+            } else {
+                continue;
+            };
+            return Err(SpecError::new(key(k), format!("\"{op}\""), why));
+        }
+    }
+    if spec.semantic_lock() {
+        let later = steps
+            .iter()
+            .skip(1)
+            .find(|s| spec.service(s.service).and_then(|x| x.participant()).is_some_and(|p| p.stock.is_some()));
+        if let Some(s) = later {
+            return Err(SpecError::new(
+                format!("services.{}.stock", s.service),
+                "set",
+                format!("no stock on a later step's service under a semantic lock (only the first step's, {}, is released by confirm)", steps[0].service),
+            ));
         }
     }
     Ok(())
