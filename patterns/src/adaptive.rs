@@ -230,24 +230,21 @@ impl ConcurrencyLimitLayer {
 }
 
 /// An admitted call: counted in flight until it ends, however it ends (answered, failed,
-/// cancelled by a timeout outside); reports the level when admitted and when it ends.
+/// cancelled by a timeout outside); reports the level (when the sink keeps levels) when it
+/// ends, with the limit as the call last saw it (no lock taken here).
 struct InFlight {
     count: Arc<AtomicU32>,
-    limit: Arc<Mutex<Limit>>,
     events: Arc<dyn EventSink>,
-}
-
-impl InFlight {
-    fn report(&self) {
-        let limit = self.limit.lock().map(|l| l.limit()).unwrap_or(u32::MAX);
-        self.events.level("adaptive", self.count.load(Ordering::Relaxed), limit);
-    }
+    /// The limit after this call's own sample (the admission limit if it never got one).
+    limit: u32,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::Relaxed);
-        self.report();
+        let now = self.count.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        if self.events.wants_levels() {
+            self.events.level("adaptive", now, self.limit);
+        }
     }
 }
 
@@ -265,22 +262,25 @@ where
             self.events.report("adaptive", "limited", || format!("limit={limit}"));
             return Box::pin(async { Err(Err::rejected(Rejection::by("adaptive").in_state("at_limit"))) });
         }
-        let guard = InFlight { count: self.in_flight.clone(), limit: self.limit.clone(), events: self.events.clone() };
-        guard.report();
+        if self.events.wants_levels() {
+            self.events.level("adaptive", now + 1, limit);
+        }
+        let mut guard = InFlight { count: self.in_flight.clone(), events: self.events.clone(), limit };
         let fut = inner.call(req);
         let (shared, events) = (self.limit.clone(), self.events.clone());
         Box::pin(async move {
-            let _guard = guard;
             let start = tokio::time::Instant::now();
             let result = fut.await;
             let dropped = matches!(&result, Err(e) if e.is_timeout() || e.is_overload());
             if let Ok(mut a) = shared.lock() {
                 let before = a.limit();
                 a.on_sample(now + 1, start.elapsed(), dropped);
+                guard.limit = a.limit();
                 if a.limit() != before && dropped {
                     events.report("adaptive", "decreased", || format!("limit={}", a.limit()));
                 }
             }
+            drop(guard);
             result
         })
     }

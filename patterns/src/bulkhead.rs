@@ -121,6 +121,9 @@ impl<'a> Held<'a> {
     }
 
     fn report(&self) {
+        if !self.events.wants_levels() {
+            return;
+        }
         let in_use = self.max.saturating_sub(self.pool.available() as u32);
         self.events.level("bulkhead", in_use, self.max);
     }

@@ -31,6 +31,11 @@ pub trait EventSink: Send + Sync {
     /// change, so a sink keeps aggregates (the simulator, the most per time bin; a service, a
     /// metric) rather than rows. Default: ignored.
     fn level(&self, _pattern: &'static str, _in_use: u32, _limit: u32) {}
+    /// Whether it keeps levels at all: when not, patterns do not compute them (they are
+    /// reported on every call). Default false.
+    fn wants_levels(&self) -> bool {
+        false
+    }
 }
 
 impl dyn EventSink {
@@ -96,5 +101,8 @@ impl EventSink for MemorySink {
         if let Ok(mut v) = self.levels.lock() {
             v.push(Level { pattern, in_use, limit });
         }
+    }
+    fn wants_levels(&self) -> bool {
+        true
     }
 }

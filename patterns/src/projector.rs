@@ -20,7 +20,8 @@ pub trait ReadModel<E>: Send + Sync {
     fn apply<T: Transaction>(&self, tx: &mut T, event: &Recorded<E>) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// A projector named `name` (its checkpoint is the state key `checkpoint/{name}`).
+/// A projector named `name` (its checkpoint is the state key `projector/{name}`, apart from
+/// the store's own checkpoints, which relays keep).
 pub struct Projector<S, M> {
     store: S,
     model: M,
@@ -34,7 +35,7 @@ fn position(value: Option<String>) -> u64 {
 impl<S: Store, M> Projector<S, M> {
     /// A projector of `model` kept in `store`.
     pub fn new(store: S, model: M, name: &str) -> Self {
-        Projector { store, model, key: format!("checkpoint/{name}") }
+        Projector { store, model, key: format!("projector/{name}") }
     }
 
     /// The last position applied (0: none).

@@ -122,6 +122,9 @@ impl EventSink for NodeEvents {
     fn level(&self, pattern: &'static str, in_use: u32, limit: u32) {
         self.world.record_level((self.node, self.life), &self.edge, pattern, (in_use, limit));
     }
+    fn wants_levels(&self) -> bool {
+        self.world.attempts_wanted()
+    }
 }
 
 /// The stack for calls from `transport`'s node to service `to`: the scenario's layers around

@@ -105,7 +105,7 @@ impl SimSpec {
                 edges: BTreeMap::new(),
                 workload: Workload::new("", Arrivals::Poisson { rate_per_s: 10.0 }),
                 faults: FaultPlan::default(),
-                saga: saga::order_saga(),
+                saga: faultline_patterns::saga::SagaDefinition::order(),
             },
         }
     }

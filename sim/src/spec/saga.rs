@@ -29,11 +29,6 @@ pub fn intern(s: &str) -> &'static str {
     leaked
 }
 
-/// The built-in order saga ([`SagaDefinition::order`]).
-pub fn order_saga() -> SagaDefinition {
-    SagaDefinition::order()
-}
-
 impl SimSpec {
     /// The run's saga; with a semantic lock, its first step's participant (which holds the
     /// lock from its action until the saga ends) is sent `confirm` when a saga completes.
