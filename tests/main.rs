@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod consistency;
+mod course;
 mod defects;
 mod determinism;
 mod expectations;

@@ -102,3 +102,13 @@ fn every_catalog_scenario_has_the_verdict_it_ships_with() {
 fn every_planted_bug_fails_its_checker_and_only_it() {
     check(PLANTED, |_| false);
 }
+
+#[test]
+fn every_planted_bug_that_faultline_list_shows_is_one_run_here() {
+    for (name, set, _) in faultline::scenarios::catalog::PLANTED_BUGS {
+        assert!(
+            PLANTED.iter().any(|(n, sets, _)| n == name && sets.iter().any(|s| s == set)),
+            "{name} --set {set} is listed but not run here"
+        );
+    }
+}

@@ -60,6 +60,21 @@ pub fn names() -> Vec<String> {
     ENTRIES.iter().map(|(n, _)| (*n).to_owned()).collect()
 }
 
+/// Planted bugs in catalog scenarios, each caught by a checker: (scenario, the `--set` that
+/// plants it, what catches it). `tests/verdicts.rs` runs each.
+pub const PLANTED_BUGS: &[(&str, &str, &str)] = &[
+    ("outbox", "services.orders.outbox_mode=dual_write_commit_first", "O1 (lost events) and O3"),
+    ("outbox", "services.orders.outbox_mode=dual_write_publish_first", "O1 (phantom events)"),
+    ("outbox", "services.shipping.dedup=false", "O2 (applied twice)"),
+    ("outbox", "services.orders.relay_parallel=true", "O3 (order lost)"),
+    ("order-saga", "services.orders.saga_compensate=false", "S2 (compensations never sent)"),
+    ("order-saga", "services.payment.non_idempotent=[\"refund\"]", "S3"),
+    ("order-saga-choreography", "services.inventory.saga_compensate=false", "S1 (failures ignored)"),
+    ("projection-lag", "services.projector.projection_atomic=false", "E3"),
+    ("account-snapshots", "services.accounts.snapshot_off_by_one=true", "E1"),
+    ("concurrent-writers", "services.store.version_check=false", "E2"),
+];
+
 /// Scenarios that fail a check on purpose (they show what a checker catches).
 pub const FAILING_ON_PURPOSE: &[&str] = &["payment-duplicates"];
 

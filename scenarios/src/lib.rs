@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod checkers;
+pub mod course;
 mod edit;
 pub mod experiment;
 pub mod failure;

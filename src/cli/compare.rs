@@ -108,6 +108,36 @@ pub(super) fn check_names(variants: &[Variant]) -> Result<(), CliError> {
 
 /// Runs every variant over the plan's seeds and writes the comparison into `out`.
 pub(super) fn compare(variants: &[Variant], plan: &Plan, out: &Path) -> Result<u8, CliError> {
+    let done = compare_into(variants, plan, out)?;
+    print_table(&done.results[0].0, &done.diffs, plan);
+    for (name, seeds) in done.failing.iter().filter(|(_, s)| !s.is_empty()) {
+        println!("{name}: a check was violated on seeds {seeds:?}; see {}/{name}/summary.json", done.dest.display());
+    }
+    println!("\noutput: {} (comparison.csv, summary.json, over_time.png, differences.png)", done.dest.display());
+    Ok(if done.passed() { 0 } else { EXIT_CHECK_FAILED })
+}
+
+/// A finished comparison.
+pub(super) struct Compared {
+    /// Per variant, base first: its name and its seeds' results.
+    pub(super) results: Vec<(String, Vec<SeedResult>)>,
+    /// Every variant against the base, per metric.
+    pub(super) diffs: Vec<Difference>,
+    /// Per variant: seeds with a violated check.
+    pub(super) failing: BTreeMap<String, Vec<u64>>,
+    /// Where it was written.
+    pub(super) dest: std::path::PathBuf,
+}
+
+impl Compared {
+    fn passed(&self) -> bool {
+        self.failing.values().all(Vec::is_empty)
+    }
+}
+
+/// Runs (or, when `out` already holds this very comparison, reads) every variant over the
+/// plan's seeds and writes the comparison into `out`; prints nothing but progress.
+pub(super) fn compare_into(variants: &[Variant], plan: &Plan, out: &Path) -> Result<Compared, CliError> {
     check_names(variants)?;
     let version = env!("CARGO_PKG_VERSION");
     let keys: Vec<(&str, SweepKey)> = variants
@@ -115,42 +145,66 @@ pub(super) fn compare(variants: &[Variant], plan: &Plan, out: &Path) -> Result<u
         .map(|v| (v.name.as_str(), SweepKey::of(&v.scenario, plan.seeds, plan.shard, version)))
         .collect();
     let key = serde_json::to_string_pretty(&keys).unwrap_or_default() + "\n";
-    let staging = Staging::resume(out, "compare.json", &key).map_err(output_error)?;
-    let mut all: Vec<(&str, Vec<SeedResult>)> = Vec::new();
-    for v in variants {
-        println!("== {} ({} seeds {})", v.name, v.scenario.source.as_arg(), plan.seeds);
-        let (results, _) = sweep_into(&v.scenario, plan, &staging.path().join(&v.name))?;
-        all.push((&v.name, results));
+    if let Some(done) = finished(variants, out, &key) {
+        return Ok(done);
     }
-    let (base_name, base) = (&all[0].0, &all[0].1);
-    let diffs: Vec<Difference> = all[1..].iter().flat_map(|(name, r)| differences(base, name, r)).collect();
+    let staging = Staging::resume(out, "compare.json", &key).map_err(output_error)?;
+    let mut all: Vec<(String, Vec<SeedResult>)> = Vec::new();
+    for v in variants {
+        if !plan.quiet {
+            println!("== {} ({} seeds {})", v.name, v.scenario.source.as_arg(), plan.seeds);
+        }
+        let (results, _) = sweep_into(&v.scenario, plan, &staging.path().join(&v.name))?;
+        all.push((v.name.clone(), results));
+    }
+    let diffs = all_differences(&all);
     let dir = staging.path();
     let io =
         |what: &'static str| move |e: std::io::Error| super::internal(format!("{}: {e}", dir.join(what).display()));
+    let base_name = &all[0].0;
     table::write_csv(&dir.join("comparison.csv"), &csv_header(), diffs.iter().map(|d| csv_row(base_name, d)))
         .map_err(io("comparison.csv"))?;
-    let failing: BTreeMap<&str, Vec<u64>> =
-        all.iter().map(|(n, r)| (*n, r.iter().filter(|r| !r.passed()).map(|r| r.seed).collect())).collect();
+    let failing = failing_seeds(&all);
     let passed = failing.values().all(Vec::is_empty);
     let faults = fault_windows(&variants[0]);
     let summary = Summary {
         base: base_name,
-        variants: all[1..].iter().map(|(n, _)| *n).collect(),
+        variants: all[1..].iter().map(|(n, _)| n.as_str()).collect(),
         seeds: plan.seeds.to_string(),
         passed,
-        failing_seeds: failing.clone(),
+        failing_seeds: failing.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
         differences: &diffs,
         faults: &faults,
     };
     table::write_json(&dir.join("summary.json"), &summary).map_err(io("summary.json"))?;
     draw(dir, &all, &diffs, &faults, plan).map_err(super::internal)?;
     let dest = staging.commit().map_err(output_error)?;
-    print_table(base_name, &diffs, plan);
-    for (name, seeds) in failing.iter().filter(|(_, s)| !s.is_empty()) {
-        println!("{name}: a check was violated on seeds {seeds:?}; see {}/{name}/summary.json", dest.display());
+    Ok(Compared { results: all, diffs, failing, dest })
+}
+
+fn all_differences(all: &[(String, Vec<SeedResult>)]) -> Vec<Difference> {
+    let base = &all[0].1;
+    all[1..].iter().flat_map(|(name, r)| differences(base, name, r)).collect()
+}
+
+fn failing_seeds(all: &[(String, Vec<SeedResult>)]) -> BTreeMap<String, Vec<u64>> {
+    all.iter().map(|(n, r)| (n.clone(), r.iter().filter(|r| !r.passed()).map(|r| r.seed).collect())).collect()
+}
+
+/// The comparison already in `out` when it is this one (the same key) and whole: its results,
+/// read back instead of run again (a rerun of a finished course costs nothing).
+fn finished(variants: &[Variant], out: &Path, key: &str) -> Option<Compared> {
+    if std::fs::read_to_string(out.join("compare.json")).ok()? != key || !out.join(MANIFEST).is_file() {
+        return None;
     }
-    println!("\noutput: {} (comparison.csv, summary.json, over_time.png, differences.png)", dest.display());
-    Ok(if passed { 0 } else { EXIT_CHECK_FAILED })
+    let mut all = Vec::new();
+    for v in variants {
+        let results: Vec<SeedResult> = table::read_json_lines(&out.join(&v.name).join("results.jsonl")).ok()?;
+        all.push((v.name.clone(), results));
+    }
+    let diffs = all_differences(&all);
+    let failing = failing_seeds(&all);
+    Some(Compared { results: all, diffs, failing, dest: out.to_path_buf() })
 }
 
 fn csv_header() -> Vec<String> {
@@ -246,7 +300,7 @@ fn band(
 
 fn draw(
     dir: &Path,
-    all: &[(&str, Vec<SeedResult>)],
+    all: &[(String, Vec<SeedResult>)],
     diffs: &[Difference],
     faults: &[faultline_sim::FaultWindow],
     plan: &Plan,

@@ -4,6 +4,8 @@
 
 mod check;
 mod compare;
+mod course;
+mod experiment;
 mod merge;
 mod replay;
 mod run;
@@ -59,6 +61,40 @@ enum Command {
     /// faults in every variant): per metric a mean difference with a 95% CI, a p-value and a
     /// finding; comparison.csv, summary.json and charts. Exit 1 if a check is violated.
     Compare(CompareArgs),
+    /// Test one claim of the course notes: each of its cases compares a base and a variant
+    /// over the same seeds; experiment.json holds every expectation measured and the verdict
+    /// (holds / holds only when / does not hold). Exit 1 if a check is violated.
+    Experiment {
+        /// A built-in experiment (`faultline list`) or an experiment file.
+        name: String,
+        /// Seeds (default: the experiment's, at least 30).
+        #[arg(long, value_name = "A..B")]
+        seeds: Option<String>,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output directory (default: out/experiment-<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        report: ReportArg,
+    },
+    /// Run every built-in experiment and write the course report: a contents page with each
+    /// claim's verdict, and a report per experiment with its charts. Resumes when rerun.
+    Course {
+        /// en (English) or ko (Korean).
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Output directory.
+        #[arg(long, default_value = "out/course")]
+        out: PathBuf,
+        /// Seeds for every experiment (default: each experiment's, at least 30).
+        #[arg(long, value_name = "A..B")]
+        seeds: Option<String>,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Write a teaching report (one self-contained HTML file and the same as Markdown) from a
     /// run's, a sweep's or a comparison's output directory, in English or Korean.
     Report {
@@ -286,6 +322,14 @@ pub fn execute(cli: Cli) -> Result<u8, CliError> {
             shrink::shrink(&record, &out, &faultline_scenarios::shrink::ShrinkOptions { checker, max_runs })
         }
         Some(Command::Trace { dir, request, window, out }) => trace::trace(&dir, request, window.as_deref(), &out),
+        Some(Command::Experiment { name, seeds, jobs: j, out, report }) => {
+            check_lang(&report.lang)?;
+            experiment::command(&name, seeds.as_deref(), jobs(j)?, out, &report.lang)
+        }
+        Some(Command::Course { lang, out, seeds, jobs: j }) => {
+            check_lang(&Some(lang.clone()))?;
+            course::course(seeds.as_deref(), jobs(j)?, &out, &lang)
+        }
         Some(Command::Report { dir, lang }) => {
             report(&dir, &lang)?;
             Ok(0)
@@ -438,14 +482,31 @@ fn default_out(s: &Scenario) -> PathBuf {
     PathBuf::from("out").join(format!("{}-seed{}", s.spec.name, s.spec.seed))
 }
 
+/// The catalog in groups: systems, planted bugs, experiments.
 fn list() {
     let names = catalog::names();
-    let width = names.iter().map(String::len).max().unwrap_or(0);
-    for name in names {
-        let description = faultline_scenarios::load(&name, &[], None)
-            .map(|s| s.description)
+    let experiments = faultline_scenarios::course::names();
+    let width = names.iter().chain(&experiments).map(String::len).max().unwrap_or(0);
+    let description = |name: &str| {
+        faultline_scenarios::load(name, &[], None).map(|s| s.description).unwrap_or_else(|e| format!("(broken: {e})"))
+    };
+    println!("Systems (`faultline run NAME`; `faultline show NAME` prints one to edit):");
+    for name in names.iter().filter(|n| !catalog::FAILING_ON_PURPOSE.contains(&n.as_str())) {
+        println!("{name:<width$}  {}", description(name));
+    }
+    println!("\nPlanted bugs (a check fails on purpose: `faultline run NAME --set KEY=VALUE`):");
+    for name in catalog::FAILING_ON_PURPOSE {
+        println!("{name:<width$}  {}", description(name));
+    }
+    for (name, set, caught) in catalog::PLANTED_BUGS {
+        println!("{name:<width$}  --set '{set}': caught by {caught}");
+    }
+    println!("\nExperiments (a claim of the course notes tested: `faultline experiment NAME`; `faultline course` runs them all):");
+    for name in &experiments {
+        let line = faultline_scenarios::course::load(name)
+            .map(|e| format!("{}: {} ({})", e.pattern, e.claim_en, e.source))
             .unwrap_or_else(|e| format!("(broken: {e})"));
-        println!("{name:<width$}  {description}");
+        println!("{name:<width$}  {line}");
     }
 }
 
@@ -481,13 +542,17 @@ fn with_report(done: Result<u8, CliError>, out: &std::path::Path, lang: &Option<
 
 /// Writes the report of `dir` in `lang` and says where it is.
 fn report(dir: &std::path::Path, lang: &str) -> Result<(), CliError> {
+    let html = report_quietly(dir, lang)?;
+    println!("report: {} (and report.{lang}.md beside it)", html.display());
+    Ok(())
+}
+
+/// Writes the report of `dir` in `lang`; returns its HTML file.
+fn report_quietly(dir: &std::path::Path, lang: &str) -> Result<PathBuf, CliError> {
     use faultline_reports::report::{self, ReportError};
     let lang: report::Lang = lang.parse().map_err(usage)?;
     match report::write(dir, lang) {
-        Ok(html) => {
-            println!("report: {} (and report.{lang}.md beside it)", html.display());
-            Ok(())
-        }
+        Ok(html) => Ok(html),
         Err(e @ ReportError::NotAnOutput(_)) => Err(usage(format!("report: {e}"))),
         Err(e) => Err(internal(format!("report: {e}"))),
     }

@@ -8,14 +8,25 @@ use super::read::{CompareFiles, SweepFiles};
 use super::texts::Texts;
 use crate::compare_chart::{self, Band, BandPoint, ForestRow, OverTime, Words};
 
-fn metric_name(name: &str, t: &Texts) -> String {
-    match name.strip_prefix("recovery_s_") {
-        Some(n) => t.f("metric_recovery_s", &[("n", n.to_owned())]),
-        None => t.t(&format!("metric_{name}")),
+/// A metric's name in the report's language.
+pub(super) fn metric_name(name: &str, t: &Texts) -> String {
+    if let Some(n) = name.strip_prefix("recovery_s_") {
+        return t.f("metric_recovery_s", &[("n", n.to_owned())]);
     }
+    if let Some(edge) = name.strip_prefix("calls:") {
+        return t.f("metric_calls_on", &[("edge", edge.to_owned())]);
+    }
+    if let Some(edge) = name.strip_prefix("attempts:") {
+        return t.f("metric_attempts_on", &[("edge", edge.to_owned())]);
+    }
+    if let Some(check) = name.strip_prefix("check:") {
+        return t.f("metric_check", &[("check", check.to_owned())]);
+    }
+    t.t(&format!("metric_{name}"))
 }
 
-fn finding(f: &str, t: &Texts) -> String {
+/// A finding in the report's language.
+pub(super) fn finding(f: &str, t: &Texts) -> String {
     match f {
         "better" => t.t("finding_better"),
         "worse" => t.t("finding_worse"),
@@ -73,24 +84,7 @@ pub fn compare(c: &CompareFiles, t: &Texts, lang: &'static str) -> Result<Doc, S
     ];
     blocks.push(table(c, t));
     blocks.push(Block::Heading(t.t("section_charts")));
-    let p99: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| b.ok_p99_ms)).collect();
-    let success: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| Some(100.0 * b.success))).collect();
-    let end_s = success.iter().flat_map(|b| &b.points).map(|p| p.t_s).fold(1.0, f64::max);
-    let (p99_axis, success_axis, time_axis) = (t.t("axis_answered_p99"), t.t("legend_ok"), t.t("axis_time"));
-    let words = Words {
-        font: FAMILY,
-        p99_axis: &p99_axis,
-        success_axis: &success_axis,
-        time_axis: &time_axis,
-        band_suffix: "",
-    };
-    let chart = OverTime { title: "", p99: &p99, success: &success, faults: &s.faults, end_s };
-    blocks.push(Block::Chart {
-        name: "over_time".into(),
-        title: t.t("chart_over_time_title"),
-        svg: compare_chart::over_time_svg(&chart, &words)?,
-        caption: None,
-    });
+    blocks.push(over_time(c, t, "over_time")?);
     let forest = forest_rows(c, t);
     blocks.push(Block::Chart {
         name: "differences".into(),
@@ -103,6 +97,29 @@ pub fn compare(c: &CompareFiles, t: &Texts, lang: &'static str) -> Result<Doc, S
     blocks.push(Block::Code(rerun_compare(c)));
     blocks.push(Block::Para(t.f("version_line", &[("version", version), ("seeds", s.seeds.clone())])));
     Ok(Doc { lang, title, subtitle, blocks })
+}
+
+/// The chart of a comparison over virtual time: answered p99 and success per variant (median
+/// across seeds, quartiles shaded), fault windows shaded; `name` names its file.
+pub(super) fn over_time(c: &CompareFiles, t: &Texts, name: &str) -> Result<Block, String> {
+    let p99: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| b.ok_p99_ms)).collect();
+    let success: Vec<Band> = c.variants.iter().map(|(n, s)| band(n, s, |b| Some(100.0 * b.success))).collect();
+    let end_s = success.iter().flat_map(|b| &b.points).map(|p| p.t_s).fold(1.0, f64::max);
+    let (p99_axis, success_axis, time_axis) = (t.t("axis_answered_p99"), t.t("legend_ok"), t.t("axis_time"));
+    let words = Words {
+        font: FAMILY,
+        p99_axis: &p99_axis,
+        success_axis: &success_axis,
+        time_axis: &time_axis,
+        band_suffix: "",
+    };
+    let chart = OverTime { title: "", p99: &p99, success: &success, faults: &c.summary.faults, end_s };
+    Ok(Block::Chart {
+        name: name.into(),
+        title: t.t("chart_over_time_title"),
+        svg: compare_chart::over_time_svg(&chart, &words)?,
+        caption: None,
+    })
 }
 
 /// The forest plot's rows: each difference relative to the larger of the two means.

@@ -32,6 +32,8 @@ pub enum Block {
     },
     /// A command to copy.
     Code(String),
+    /// Links to other pages: (text, relative address).
+    Links(Vec<(String, String)>),
 }
 
 /// A whole report.

@@ -6,6 +6,8 @@
 //! [`doc::Doc`] and rendered twice ([`render`]).
 
 pub mod charts;
+pub mod claims;
+mod claims_doc;
 mod compare_doc;
 pub mod doc;
 mod lanes;
@@ -51,6 +53,8 @@ pub fn build(dir: &Path, lang: Lang) -> Result<doc::Doc, ReportError> {
         read::Output::Run(r) => run_doc::build(&r, &t, code),
         read::Output::Compare(c) => compare_doc::compare(&c, &t, code),
         read::Output::Sweep(s) => compare_doc::sweep(&s, &t, code),
+        read::Output::Experiment(e) => claims_doc::experiment(&e, &t, code),
+        read::Output::Course(c) => Ok(claims_doc::course(&c, &t, code)),
     }
     .map_err(ReportError::Io)
 }

@@ -175,6 +175,30 @@ pub enum Output {
     Compare(Box<CompareFiles>),
     /// A sweep.
     Sweep(Box<SweepFiles>),
+    /// An experiment (`experiment.json`) and its cases' comparisons.
+    Experiment(Box<ExperimentFiles>),
+    /// A course (`course.json`) and its experiments.
+    Course(Box<CourseFiles>),
+}
+
+/// A course's directory.
+#[derive(Debug, Clone)]
+pub struct CourseFiles {
+    /// `course.json`.
+    pub course: super::claims::CourseFile,
+    /// Each experiment's `experiment.json`, in course order.
+    pub experiments: Vec<super::claims::ExperimentFile>,
+}
+
+/// An experiment's directory.
+#[derive(Debug, Clone)]
+pub struct ExperimentFiles {
+    /// `experiment.json`.
+    pub result: super::claims::ExperimentFile,
+    /// Per case, its comparison.
+    pub cases: Vec<CompareFiles>,
+    /// The faultline that wrote it.
+    pub version: String,
 }
 
 fn bad(path: &Path, why: impl Into<String>) -> NotAnOutput {
@@ -191,6 +215,22 @@ pub fn read(dir: &Path) -> Result<Output, NotAnOutput> {
     if !dir.is_dir() {
         return Err(bad(dir, "is not a directory (give a run's, a sweep's or a comparison's --out)"));
     }
+    if dir.join("course.json").is_file() {
+        let course: super::claims::CourseFile = json(&dir.join("course.json"))?;
+        let experiments = course
+            .experiments
+            .iter()
+            .map(|e| json(&dir.join(&e.name).join("experiment.json")))
+            .collect::<Result<_, _>>()?;
+        return Ok(Output::Course(Box::new(CourseFiles { course, experiments })));
+    }
+    if dir.join("experiment.json").is_file() {
+        let result: super::claims::ExperimentFile = json(&dir.join("experiment.json"))?;
+        let cases: Vec<CompareFiles> =
+            result.cases.iter().map(|c| read_compare(&dir.join(&c.case.name))).collect::<Result<_, _>>()?;
+        let version = cases.first().and_then(|c| c.key["faultline_version"].as_str()).unwrap_or("?").to_owned();
+        return Ok(Output::Experiment(Box::new(ExperimentFiles { result, cases, version })));
+    }
     if dir.join("compare.json").is_file() {
         return read_compare(dir).map(|c| Output::Compare(Box::new(c)));
     }
@@ -201,7 +241,7 @@ pub fn read(dir: &Path) -> Result<Output, NotAnOutput> {
     if dir.join("summary.json").is_file() && dir.join("events.csv").is_file() {
         return read_run(dir).map(|r| Output::Run(Box::new(r)));
     }
-    Err(bad(dir, "holds no faultline output (no summary.json with events.csv, sweep.json or compare.json)"))
+    Err(bad(dir, "holds no faultline output (no summary.json with events.csv, sweep.json, compare.json, experiment.json or course.json)"))
 }
 
 fn read_run(dir: &Path) -> Result<RunFiles, NotAnOutput> {

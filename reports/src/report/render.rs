@@ -69,6 +69,13 @@ pub fn html(doc: &Doc) -> String {
                 out.push_str("</figure>\n");
             }
             Block::Code(c) => out.push_str(&format!("<pre><code>{}</code></pre>\n", esc(c))),
+            Block::Links(links) => {
+                out.push_str("<ul>\n");
+                for (text, href) in links {
+                    out.push_str(&format!("<li><a href=\"{}\">{}</a></li>\n", esc(href), esc(text)));
+                }
+                out.push_str("</ul>\n");
+            }
         }
     }
     out.push_str("</body>\n</html>\n");
@@ -104,6 +111,12 @@ pub fn markdown(doc: &Doc, chart_prefix: &str) -> String {
                 }
             }
             Block::Code(c) => out.push_str(&format!("```sh\n{c}\n```\n\n")),
+            Block::Links(links) => {
+                for (text, href) in links {
+                    out.push_str(&format!("- [{text}]({})\n", href.replace(".html", ".md")));
+                }
+                out.push('\n');
+            }
         }
     }
     out

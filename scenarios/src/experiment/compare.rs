@@ -133,30 +133,71 @@ pub fn differences(base: &[SeedResult], variant_name: &str, variant: &[SeedResul
     let same_faults = variant.iter().chain(base).all(|r| r.recovery_s.len() == faults);
     metrics(if same_faults { faults } else { 0 })
         .into_iter()
-        .map(|(m, read)| {
-            let b: Vec<f64> = base.iter().map(&read).collect();
-            let v: Vec<f64> = variant.iter().map(&read).collect();
-            let d: Vec<f64> = b.iter().zip(&v).map(|(b, v)| v - b).collect();
-            let (ci_low, ci_high) = bootstrap_mean_ci(&d, &format!("{variant_name}/{}", m.name));
-            let base_mean = mean(&b);
-            let noise_band = (0.01 * base_mean.abs()).max(m.floor);
-            let p_value = wilcoxon(&d).p_value;
-            let finding = finding(m.better, (ci_low, ci_high), noise_band, p_value);
-            Difference {
-                variant: variant_name.to_owned(),
-                base_mean,
-                variant_mean: mean(&v),
-                mean_diff: mean(&d),
-                ci_low,
-                ci_high,
-                p_value,
-                noise_band,
-                seeds: d.len(),
-                finding,
-                metric: m,
-            }
-        })
+        .map(|(m, read)| paired(m, &read, base, variant_name, variant))
         .collect()
+}
+
+/// A metric by name: one of [`metrics`]' (with `recovery_s_N` for any N), `mean_ms`,
+/// `calls:A->B` (calls on that edge per client request, whoever answered them),
+/// `attempts:A->B` (attempts on it per client request: retries and hedges count, cache hits
+/// do not: the load on B from A), or `check:NAME` (violations of one checker). `None` for any
+/// other name.
+pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
+    use Direction::Lower;
+    if name == "mean_ms" {
+        return Some((metric(name, "client mean latency, ms", Lower, 0.1), Box::new(|r| r.mean_ms)));
+    }
+    for (prefix, attempts) in [("calls:", false), ("attempts:", true)] {
+        if let Some(edge) = name.strip_prefix(prefix) {
+            let edge = edge.to_owned();
+            let what = format!("{} on {edge} per client request", if attempts { "attempts" } else { "calls" });
+            let read = move |r: &SeedResult| {
+                let per_edge = if attempts { &r.edge_attempts } else { &r.edge_calls };
+                let n = per_edge.get(&edge).copied().unwrap_or(0);
+                if r.requests == 0 {
+                    0.0
+                } else {
+                    n as f64 / r.requests as f64
+                }
+            };
+            return Some((metric(name, &what, Lower, 0.001), Box::new(read)));
+        }
+    }
+    if let Some(check) = name.strip_prefix("check:") {
+        let check = check.to_owned();
+        let what = format!("violations of the {check} check");
+        let read = move |r: &SeedResult| {
+            r.checks.iter().filter(|c| c.checker == check).map(|c| c.violations).sum::<u64>() as f64
+        };
+        return Some((metric(name, &what, Lower, 0.5), Box::new(read)));
+    }
+    let faults = name.strip_prefix("recovery_s_").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+    metrics(faults).into_iter().find(|(m, _)| m.name == name)
+}
+
+/// One metric of `variant` paired with `base` seed by seed.
+pub fn paired(m: Metric, read: &Read, base: &[SeedResult], variant_name: &str, variant: &[SeedResult]) -> Difference {
+    let b: Vec<f64> = base.iter().map(read).collect();
+    let v: Vec<f64> = variant.iter().map(read).collect();
+    let d: Vec<f64> = b.iter().zip(&v).map(|(b, v)| v - b).collect();
+    let (ci_low, ci_high) = bootstrap_mean_ci(&d, &format!("{variant_name}/{}", m.name));
+    let base_mean = mean(&b);
+    let noise_band = (0.01 * base_mean.abs()).max(m.floor);
+    let p_value = wilcoxon(&d).p_value;
+    let finding = finding(m.better, (ci_low, ci_high), noise_band, p_value);
+    Difference {
+        variant: variant_name.to_owned(),
+        base_mean,
+        variant_mean: mean(&v),
+        mean_diff: mean(&d),
+        ci_low,
+        ci_high,
+        p_value,
+        noise_band,
+        seeds: d.len(),
+        finding,
+        metric: m,
+    }
 }
 
 fn finding(better: Direction, (lo, hi): (f64, f64), band: f64, p: f64) -> Finding {

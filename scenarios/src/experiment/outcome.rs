@@ -8,6 +8,8 @@
 //! bin does). 0 when the bin in which the fault ends already qualifies. A run that never
 //! recovers counts until the end of its last bin (censored: "at least this long").
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use faultline_sim::stats::SeriesPoint;
@@ -64,12 +66,22 @@ pub struct SeedResult {
     pub p999_ms: f64,
     /// Maximum.
     pub max_ms: f64,
+    /// Mean latency of every client request whatever its outcome, ms.
+    #[serde(default)]
+    pub mean_ms: f64,
     /// Calls on every edge per client request (amplification; 1 + hops for a bare chain).
     pub calls_per_request: f64,
     /// The most client requests in flight at once.
     pub peak_in_flight: u64,
     /// Time to recover after each fault, in the plan's order, s (see the module docs).
     pub recovery_s: Vec<f64>,
+    /// Calls recorded per edge (`caller->callee`), e.g. the load a cache keeps off a database.
+    #[serde(default)]
+    pub edge_calls: BTreeMap<String, u64>,
+    /// Attempts per edge (retries and hedges included; a cache hit makes none): the load the
+    /// callee receives.
+    #[serde(default)]
+    pub edge_attempts: BTreeMap<String, u64>,
     /// Every checker that applied.
     pub checks: Vec<CheckResult>,
     /// Virtual seconds the run lasted.
@@ -98,8 +110,15 @@ impl SeedResult {
             p99_ms: get(|e| e.p99_ms),
             p999_ms: get(|e| e.p999_ms),
             max_ms: get(|e| e.max_ms),
+            mean_ms: get(|e| e.mean_ms),
             calls_per_request: if requests == 0 { 0.0 } else { all_calls as f64 / requests as f64 },
             peak_in_flight: o.peak_in_flight,
+            edge_calls: o.edges.iter().map(|e| (e.edge.clone(), e.requests)).collect(),
+            edge_attempts: o
+                .edges
+                .iter()
+                .map(|e| (e.edge.clone(), (e.requests as f64 * e.mean_attempts).round() as u64))
+                .collect(),
             recovery_s: o.faults.iter().map(|f| recovery(points, bin_s, f, &o.faults)).collect(),
             checks: run
                 .verdict

@@ -1,0 +1,52 @@
+//! The course: the claims of the course notes (`../shared/seeds/`), each an experiment that
+//! compares configurations over many seeds and ends in a verdict: holds, holds only when, or
+//! does not hold. The experiments are compiled in from `scenarios/experiments/*.toml`
+//! ([`file`](mod@file) is their format, [`verdict`](mod@verdict) the rule); running them is the CLI's
+//! (`faultline experiment`, `faultline course`).
+
+pub mod file;
+pub mod verdict;
+
+pub use file::{parse, Case, Expect, Experiment, Want};
+pub use verdict::{case_result, verdict, CaseResult, ExperimentResult, Verdict};
+
+/// (name, file text), in the course's order.
+const ENTRIES: &[(&str, &str)] = &[
+    ("breaker-p99", include_str!("../../experiments/breaker-p99.toml")),
+    ("retry-success", include_str!("../../experiments/retry-success.toml")),
+    ("cache-aside", include_str!("../../experiments/cache-aside.toml")),
+    ("hedging-tail", include_str!("../../experiments/hedging-tail.toml")),
+    ("throttle-k2", include_str!("../../experiments/throttle-k2.toml")),
+    ("brooker-jitter", include_str!("../../experiments/brooker-jitter.toml")),
+    ("outbox-consistency", include_str!("../../experiments/outbox-consistency.toml")),
+    ("saga-compensation", include_str!("../../experiments/saga-compensation.toml")),
+];
+
+/// The text of a built-in experiment.
+pub fn get(name: &str) -> Option<&'static str> {
+    ENTRIES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Every built-in experiment's name, in the course's order.
+pub fn names() -> Vec<String> {
+    ENTRIES.iter().map(|(n, _)| (*n).to_owned()).collect()
+}
+
+/// A built-in experiment by name, or a file by path.
+pub fn load(name_or_path: &str) -> Result<Experiment, String> {
+    if let Some(text) = get(name_or_path) {
+        return parse(text, &format!("experiment {name_or_path}"));
+    }
+    let path = std::path::Path::new(name_or_path);
+    if path.extension().is_some_and(|x| x == "toml") || path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name_or_path}: {e}"))?;
+        return parse(&text, name_or_path);
+    }
+    Err(format!(
+        "no built-in experiment \"{name_or_path}\"{}; `faultline list` shows them",
+        crate::did_you_mean(name_or_path, &names())
+    ))
+}
+
+#[cfg(test)]
+mod tests;

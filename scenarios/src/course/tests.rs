@@ -1,0 +1,112 @@
+use super::*;
+use crate::experiment::SeedResult;
+
+fn seed(seed: u64, p99_ms: f64, success: f64) -> SeedResult {
+    SeedResult {
+        seed,
+        fingerprint: String::new(),
+        requests: 100,
+        success,
+        degraded: 0.0,
+        p50_ms: 1.0,
+        p99_ms,
+        p999_ms: p99_ms,
+        max_ms: p99_ms,
+        mean_ms: 1.0,
+        calls_per_request: 1.0,
+        peak_in_flight: 1,
+        edge_calls: Default::default(),
+        edge_attempts: Default::default(),
+        recovery_s: Vec::new(),
+        checks: Vec::new(),
+        virtual_s: 1.0,
+        series: Vec::new(),
+    }
+}
+
+const FILE: &str = r#"
+name = "t"
+pattern = "Circuit breaker"
+pattern_ko = "서킷 브레이커"
+source = "seeds/002"
+quote = "p99 30초 -> 500ms"
+claim_en = "p99 from 30 s to 500 ms"
+
+[[cases]]
+name = "hang"
+when_en = "the dependency hangs"
+when_ko = "의존 서비스가 멈출 때"
+base = "shop-outage"
+[[cases.expect]]
+metric = "p99_ms"
+ratio_at_most = 0.1
+finding = "better"
+
+[[cases]]
+name = "fails-fast"
+when_en = "the dependency fails fast"
+when_ko = "의존 서비스가 빨리 실패할 때"
+base = "shop-outage"
+[[cases.expect]]
+metric = "p99_ms"
+ratio_at_most = 0.1
+"#;
+
+#[test]
+fn a_claim_holds_only_in_the_cases_whose_figures_meet_it() {
+    let exp = parse(FILE, "t.toml").unwrap();
+    assert_eq!(exp.seeds, "1..30");
+    let base: Vec<SeedResult> = (1..=30).map(|s| seed(s, 30_000.0 + s as f64, 0.8)).collect();
+    let hang: Vec<SeedResult> = (1..=30).map(|s| seed(s, 400.0 + s as f64, 0.8)).collect();
+    let fast_base: Vec<SeedResult> = (1..=30).map(|s| seed(s, 100.0 + s as f64, 0.8)).collect();
+    let fast: Vec<SeedResult> = (1..=30).map(|s| seed(s, 90.0 + s as f64, 0.8)).collect();
+    let cases = vec![case_result(&exp.cases[0], &base, &hang), case_result(&exp.cases[1], &fast_base, &fast)];
+    assert!(cases[0].holds, "{:?}", cases[0].expects);
+    assert!(!cases[1].holds);
+    assert!(cases[1].expects[0].missed[0].starts_with("ratio 0."), "{:?}", cases[1].expects[0].missed);
+    let r = verdict(&exp, "1..30", cases);
+    assert_eq!(r.verdict, Verdict::HoldsOnlyWhen);
+    assert_eq!(r.line, "holds only when the dependency hangs; not when the dependency fails fast");
+}
+
+#[test]
+fn a_wanted_finding_needs_significance_and_a_violated_check_voids_a_case() {
+    let exp = parse(FILE, "t.toml").unwrap();
+    let base: Vec<SeedResult> = (1..=30).map(|s| seed(s, 30_000.0, 0.8)).collect();
+    // A tenth of the base on average, but half the seeds better and half worse: no finding.
+    let mixed: Vec<SeedResult> = (1..=30).map(|s| seed(s, if s % 2 == 0 { 100.0 } else { 31_000.0 }, 0.8)).collect();
+    assert!(!case_result(&exp.cases[0], &base, &mixed).holds);
+    let mut broken: Vec<SeedResult> = (1..=30).map(|s| seed(s, 300.0, 0.8)).collect();
+    broken[3].checks.push(crate::experiment::outcome::CheckResult { checker: "O1".into(), violations: 2, first: None });
+    let c = case_result(&exp.cases[0], &base, &broken);
+    assert!(c.expects[0].holds && !c.holds);
+    assert_eq!(c.failed_checks[1], ("with".to_owned(), vec![4]));
+    let r = verdict(&exp, "1..30", vec![c]);
+    assert_eq!(r.verdict, Verdict::DoesNotHold);
+    assert!(!r.checks_passed());
+}
+
+#[test]
+fn bad_files_are_refused_naming_the_key() {
+    let e = parse(
+        &FILE.replace("p99_ms\"\nratio_at_most = 0.1\nfinding", "p98_ms\"\nratio_at_most = 0.1\nfinding"),
+        "x.toml",
+    )
+    .unwrap_err();
+    assert!(e.starts_with("x.toml: cases[0].expect[0].metric: \"p98_ms\" is not a metric"), "{e}");
+    let e = parse(&FILE.replace("claim_en", "seeds = \"1..5\"\nclaim_en"), "x.toml").unwrap_err();
+    assert!(e.contains("seeds: \"1..5\" is too few"), "{e}");
+    let e = parse(&FILE.replace("metric = \"p99_ms\"\nratio_at_most = 0.1\n", "metric = \"p99_ms\"\n"), "x.toml")
+        .unwrap_err();
+    assert!(e.contains("cases[1].expect[0].metric: nothing is expected of it"), "{e}");
+    let e = parse(&FILE.replace("when_en = \"the dependency hangs\"", "when = 1"), "x.toml").unwrap_err();
+    assert!(e.contains("`when` is not a key here"), "{e}");
+    assert!(load("no-such-experiment").unwrap_err().contains("no built-in experiment"));
+}
+
+#[test]
+fn every_built_in_experiment_reads() {
+    for name in names() {
+        load(&name).unwrap_or_else(|e| panic!("{e}"));
+    }
+}

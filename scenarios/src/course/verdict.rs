@@ -1,0 +1,199 @@
+//! From measured comparisons to a claim's verdict.
+//!
+//! A case **holds** when every expectation holds on the means over the seeds, and a wanted
+//! finding is the paired comparison's (so "better" needs the whole 95% CI beyond the noise band
+//! and p < 0.05: docs/experiments.md). A case whose checks were violated (outside a planted
+//! bug that the case measures) does not hold: its figures come from a broken run. The claim
+//! **holds** when every case holds, **holds only when** some do (the cases that hold are the
+//! conditions it needs), and **does not hold** when none does.
+
+use serde::{Deserialize, Serialize};
+
+use super::file::{Case, Expect, Experiment, Want};
+use crate::experiment::compare::{metric_named, paired};
+use crate::experiment::{Finding, SeedResult};
+
+/// A claim's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// In every case.
+    Holds,
+    /// In some cases only.
+    HoldsOnlyWhen,
+    /// In no case.
+    DoesNotHold,
+}
+
+/// One expectation, measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectResult {
+    /// What was expected.
+    pub expect: Expect,
+    /// The metric in words.
+    pub what: String,
+    /// The base's mean over the seeds.
+    pub base_mean: f64,
+    /// The variant's.
+    pub variant_mean: f64,
+    /// Variant / base (`None` when the base is 0).
+    pub ratio: Option<f64>,
+    /// 95% CI of the mean paired difference.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+    /// Wilcoxon p-value.
+    pub p_value: f64,
+    /// The paired finding.
+    pub finding: Finding,
+    /// Every condition held.
+    pub holds: bool,
+    /// The conditions that did not, in English (`ratio 0.42 > 0.1`).
+    pub missed: Vec<String>,
+}
+
+/// One case, measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseResult {
+    /// The case as written.
+    pub case: Case,
+    /// Seeds whose checks were violated, per label (empty when the case measures checks).
+    pub failed_checks: Vec<(String, Vec<u64>)>,
+    /// Each expectation.
+    pub expects: Vec<ExpectResult>,
+    /// Every expectation held and no check failed.
+    pub holds: bool,
+}
+
+/// An experiment, measured: what `experiment.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentResult {
+    /// The experiment as written.
+    pub experiment: Experiment,
+    /// The seeds run.
+    pub seeds: String,
+    /// Each case.
+    pub cases: Vec<CaseResult>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The verdict in one English line.
+    pub line: String,
+}
+
+impl ExperimentResult {
+    /// True when no case had a violated check it does not measure.
+    pub fn checks_passed(&self) -> bool {
+        self.cases.iter().all(|c| c.failed_checks.iter().all(|(_, s)| s.is_empty()))
+    }
+}
+
+/// Measures one case from its base's and variant's results (same seeds, same order).
+pub fn case_result(case: &Case, base: &[SeedResult], variant: &[SeedResult]) -> CaseResult {
+    let expects: Vec<ExpectResult> = case.expect.iter().map(|e| expect_result(e, base, variant)).collect();
+    let failed_checks: Vec<(String, Vec<u64>)> = if case.measure_checks {
+        Vec::new()
+    } else {
+        let failing = |r: &[SeedResult]| r.iter().filter(|r| !r.passed()).map(|r| r.seed).collect::<Vec<u64>>();
+        vec![(case.labels[0].clone(), failing(base)), (case.labels[1].clone(), failing(variant))]
+    };
+    let holds = expects.iter().all(|e| e.holds) && failed_checks.iter().all(|(_, s)| s.is_empty());
+    CaseResult { case: case.clone(), failed_checks, expects, holds }
+}
+
+fn expect_result(e: &Expect, base: &[SeedResult], variant: &[SeedResult]) -> ExpectResult {
+    // The file was checked: the metric exists.
+    let (metric, read) = metric_named(&e.metric).expect("metric checked when the file was read");
+    let what = metric.what.clone();
+    let d = paired(metric, &read, base, "variant", variant);
+    let ratio = (d.base_mean != 0.0).then(|| d.variant_mean / d.base_mean);
+    let mut missed = Vec::new();
+    let g = |x: f64| format!("{x:.4}");
+    if let Some(want) = e.finding {
+        let got = match d.finding {
+            Finding::Better => Want::Better,
+            Finding::Worse => Want::Worse,
+            Finding::NoDetectableDifference => Want::Same,
+        };
+        if got != want {
+            missed.push(format!("finding {} (wanted {})", d.finding.as_str(), want_str(want)));
+        }
+    }
+    let mut bound = |name: &str, value: f64, limit: Option<f64>, most: bool| {
+        if let Some(l) = limit {
+            let ok = if most { value <= l } else { value >= l };
+            if !ok {
+                missed.push(format!("{name} {} {} {}", g(value), if most { ">" } else { "<" }, g(l)));
+            }
+        }
+    };
+    bound("mean", d.variant_mean, e.at_most, true);
+    bound("mean", d.variant_mean, e.at_least, false);
+    match ratio {
+        Some(r) => {
+            bound("ratio", r, e.ratio_at_most, true);
+            bound("ratio", r, e.ratio_at_least, false);
+        }
+        None if e.ratio_at_most.is_some() || e.ratio_at_least.is_some() => {
+            missed.push("no ratio (the base's mean is 0)".to_owned());
+        }
+        None => {}
+    }
+    ExpectResult {
+        expect: e.clone(),
+        what,
+        base_mean: d.base_mean,
+        variant_mean: d.variant_mean,
+        ratio,
+        ci_low: d.ci_low,
+        ci_high: d.ci_high,
+        p_value: d.p_value,
+        finding: d.finding,
+        holds: missed.is_empty(),
+        missed,
+    }
+}
+
+/// How a wanted finding is written.
+pub fn want_str(w: Want) -> &'static str {
+    match w {
+        Want::Better => "better",
+        Want::Worse => "worse",
+        Want::Same => "no detectable difference",
+    }
+}
+
+/// The verdict over measured cases, with its English line.
+pub fn verdict(experiment: &Experiment, seeds: &str, cases: Vec<CaseResult>) -> ExperimentResult {
+    let holding: Vec<&CaseResult> = cases.iter().filter(|c| c.holds).collect();
+    let verdict = match holding.len() {
+        n if n == cases.len() => Verdict::Holds,
+        0 => Verdict::DoesNotHold,
+        _ => Verdict::HoldsOnlyWhen,
+    };
+    let when = |hold: bool| {
+        cases.iter().filter(|c| c.holds == hold).map(|c| c.case.when_en.as_str()).collect::<Vec<_>>().join("; ")
+    };
+    let line = match verdict {
+        Verdict::Holds => format!("holds: {}", when(true)),
+        Verdict::HoldsOnlyWhen => format!("holds only when {}; not when {}", when(true), when(false)),
+        Verdict::DoesNotHold => format!("does not hold: {}", why_not(&cases)),
+    };
+    ExperimentResult { experiment: experiment.clone(), seeds: seeds.to_owned(), cases, verdict, line }
+}
+
+/// The first thing that failed in each case, for the "does not hold" line.
+fn why_not(cases: &[CaseResult]) -> String {
+    cases
+        .iter()
+        .map(|c| {
+            let first = c
+                .expects
+                .iter()
+                .find(|e| !e.holds)
+                .map(|e| format!("{}: {}", e.expect.metric, e.missed.join(", ")))
+                .unwrap_or_else(|| "a check was violated".to_owned());
+            format!("{} ({first})", c.case.when_en)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,118 @@
+//! `faultline experiment`: one claim of the course notes, tested. Each case is a comparison
+//! (`compare.rs`) of its base and variant over the experiment's seeds, written into
+//! `<out>/<case>/`; `experiment.json` holds every expectation measured and the verdict. The
+//! directory appears whole and resumes like a sweep.
+
+use std::path::{Path, PathBuf};
+
+use faultline_reports::output::Staging;
+use faultline_reports::table;
+use faultline_scenarios::course::{self, Experiment, ExperimentResult};
+use faultline_scenarios::experiment::{SeedRange, Shard};
+
+use super::compare::{compare_into, Variant};
+use super::sweep::Plan;
+use super::{output_error, usage, CliError, ScenarioArgs, EXIT_CHECK_FAILED};
+
+/// The file naming what an experiment directory holds.
+const KEY_FILE: &str = "experiment-key.json";
+
+/// Loads an experiment by name or path, with a usage error.
+pub(super) fn load(name: &str) -> Result<Experiment, CliError> {
+    course::load(name).map_err(usage)
+}
+
+/// The seeds to run: `--seeds` when given, else the file's.
+pub(super) fn seeds(exp: &Experiment, given: Option<&str>) -> Result<SeedRange, CliError> {
+    given.unwrap_or(&exp.seeds).parse().map_err(usage)
+}
+
+/// `faultline experiment`: runs `name` (a built-in experiment or a file) over `seeds` (default:
+/// its own), writes it into `out` (default `out/experiment-<name>`), prints the verdict, writes
+/// the report if asked; exit 1 when a check the cases do not measure was violated.
+pub(super) fn command(
+    name: &str,
+    seeds: Option<&str>,
+    jobs: usize,
+    out: Option<PathBuf>,
+    lang: &Option<String>,
+) -> Result<u8, CliError> {
+    let exp = load(name)?;
+    let seeds = self::seeds(&exp, seeds)?;
+    super::check_count(seeds, Shard::ALL)?;
+    let plan = Plan { seeds, shard: Shard::ALL, jobs, keep_runs: false, quiet: false };
+    let out = out.unwrap_or_else(|| PathBuf::from("out").join(format!("experiment-{}", exp.name)));
+    let result = run(&exp, &plan, &out)?;
+    print(&result);
+    println!("\noutput: {} (experiment.json; a comparison per case)", out.display());
+    let code = if result.checks_passed() { 0 } else { EXIT_CHECK_FAILED };
+    super::with_report(Ok(code), &out, lang)
+}
+
+/// Runs every case of `exp` (or reads the cases already done) and writes the experiment into
+/// `out`.
+pub(super) fn run(exp: &Experiment, plan: &Plan, out: &Path) -> Result<ExperimentResult, CliError> {
+    let key = serde_json::to_string_pretty(&(exp, plan.seeds.to_string(), env!("CARGO_PKG_VERSION")))
+        .unwrap_or_default()
+        + "\n";
+    let staging = Staging::resume(out, KEY_FILE, &key).map_err(output_error)?;
+    let mut cases = Vec::new();
+    for (i, case) in exp.cases.iter().enumerate() {
+        let variants = variants(exp, i)?;
+        if !plan.quiet {
+            println!("== {}: {} ({} vs {})", exp.name, case.name, case.labels[0], case.labels[1]);
+        }
+        let done = compare_into(&variants, plan, &staging.path().join(&case.name))?;
+        cases.push(course::case_result(case, &done.results[0].1, &done.results[1].1));
+    }
+    let result = course::verdict(exp, &plan.seeds.to_string(), cases);
+    let path = staging.path().join("experiment.json");
+    table::write_json(&path, &result).map_err(|e| super::internal(format!("{}: {e}", path.display())))?;
+    staging.commit().map_err(output_error)?;
+    Ok(result)
+}
+
+/// A case's base and variant, loaded with their overrides.
+fn variants(exp: &Experiment, i: usize) -> Result<Vec<Variant>, CliError> {
+    let case = &exp.cases[i];
+    let load = |scenario: &str, set: &[String]| {
+        super::load(&ScenarioArgs {
+            scenario: scenario.to_owned(),
+            seed: None,
+            set: set.to_vec(),
+            strict: false,
+            swarm: false,
+        })
+        .map_err(|e| usage(format!("experiment {}: cases[{i}] ({}): {}", exp.name, case.name, e.message)))
+    };
+    let base = load(&case.base, &case.base_set)?;
+    let variant = load(case.variant.as_deref().unwrap_or(&case.base), &case.set)?;
+    Ok(vec![
+        Variant { name: case.labels[0].clone(), scenario: base },
+        Variant { name: case.labels[1].clone(), scenario: variant },
+    ])
+}
+
+/// The cases, each expectation measured, and the verdict.
+pub(super) fn print(r: &ExperimentResult) {
+    let e = &r.experiment;
+    println!("\n{} ({}): \"{}\"\n  {}", e.pattern, e.source, e.quote, e.claim_en);
+    for c in &r.cases {
+        println!("\n  {} [{}]: {}", c.case.when_en, c.case.name, if c.holds { "holds" } else { "does not hold" });
+        for x in &c.expects {
+            println!(
+                "    {:<22} {:>12.4} -> {:>12.4} ({})  {}{}",
+                x.expect.metric,
+                x.base_mean,
+                x.variant_mean,
+                x.ratio.map_or("no ratio".to_owned(), |r| format!("x{r:.3}")),
+                x.finding.as_str(),
+                if x.missed.is_empty() { String::new() } else { format!("; missed: {}", x.missed.join(", ")) }
+            );
+        }
+        for (label, seeds) in c.failed_checks.iter().filter(|(_, s)| !s.is_empty()) {
+            println!("    {label}: a check was violated on seeds {seeds:?}");
+        }
+    }
+    println!("\nverdict ({} seeds {}): {}", e.name, r.seeds, r.line);
+}
