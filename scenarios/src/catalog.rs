@@ -15,6 +15,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("overload-rate-limited", include_str!("../catalog/overload-rate-limited.toml")),
     ("retry-storm", include_str!("../catalog/retry-storm.toml")),
     ("retry-storm-budget", include_str!("../catalog/retry-storm-budget.toml")),
+    ("metastable", include_str!("../catalog/metastable.toml")),
     ("chaos-drill", include_str!("../catalog/chaos-drill.toml")),
     ("bad-replicas", include_str!("../catalog/bad-replicas.toml")),
     ("bad-replicas-balanced", include_str!("../catalog/bad-replicas-balanced.toml")),

@@ -501,6 +501,10 @@ fn list() {
     for (name, set, caught) in catalog::PLANTED_BUGS {
         println!("{name:<width$}  --set '{set}': caught by {caught}");
     }
+    println!("\nStorms (fault-plan fragments for a scenario's [[storms]]: storm = NAME, at_s, ...; docs/scenario-format.md):");
+    for (name, what) in faultline_scenarios::file::storm::STORMS {
+        println!("{name:<width$}  {what}");
+    }
     println!("\nExperiments (a claim of the course notes tested: `faultline experiment NAME`; `faultline course` runs them all):");
     for name in &experiments {
         let line = faultline_scenarios::course::load(name)

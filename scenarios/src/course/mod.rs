@@ -18,6 +18,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("hedging-tail", include_str!("../../experiments/hedging-tail.toml")),
     ("throttle-k2", include_str!("../../experiments/throttle-k2.toml")),
     ("brooker-jitter", include_str!("../../experiments/brooker-jitter.toml")),
+    ("metastable-grid", include_str!("../../experiments/metastable-grid.toml")),
     ("outbox-consistency", include_str!("../../experiments/outbox-consistency.toml")),
     ("saga-compensation", include_str!("../../experiments/saga-compensation.toml")),
 ];

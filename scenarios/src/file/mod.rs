@@ -10,12 +10,13 @@ mod fault;
 mod network;
 mod saga;
 mod service;
+pub mod storm;
 mod workload;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use faultline_sim::SimSpec;
+use faultline_sim::{Fault, ServiceSpec, SimSpec};
 use serde::Deserialize;
 use toml::{Table, Value};
 
@@ -58,6 +59,9 @@ pub struct ScenarioFile {
     workload: Table,
     #[serde(default)]
     faults: Vec<Table>,
+    /// Storms from the library, expanded into faults after `faults`.
+    #[serde(default)]
+    storms: Vec<Table>,
     /// A fault that affects nothing fails the run (default false: a warning).
     strict: Option<bool>,
     /// Events that must happen (`[[sometimes]]`).
@@ -121,7 +125,8 @@ impl ScenarioFile {
                 None => Some(Duration::from_secs(120)),
             })
             .network(network::read(self.network)?);
-        for s in service::read_all(&self.services)? {
+        let services = service::read_all(&self.services)?;
+        for s in services.iter().cloned() {
             b = b.service(s);
         }
         for (edge, table) in self.edges {
@@ -140,11 +145,10 @@ impl ScenarioFile {
         if let Some(t) = self.saga {
             b = b.saga(saga::read(t)?);
         }
-        for (i, f) in self.faults.into_iter().enumerate() {
-            let f = fault::read(i, f)?;
+        for (name, f) in fault_plan(self.faults, self.storms, &services)? {
             if f.at >= duration {
                 cx.warnings.push(format!(
-                    "faults[{i}] ({} on {}) starts at {} s, when the workload has stopped (duration_s = {}): it affects only requests still draining, if any",
+                    "{name} ({} on {}) starts at {} s, when the workload has stopped (duration_s = {}): it affects only requests still draining, if any",
                     f.kind.name(),
                     f.target,
                     f.at.as_secs_f64(),
@@ -169,6 +173,22 @@ impl ScenarioFile {
         let swarm = self.swarm.map(|t| crate::swarm::read(t, &spec)).transpose()?;
         Ok(Parsed { spec, description: self.description.unwrap_or_default(), warnings: cx.warnings, expect, swarm })
     }
+}
+
+/// The file's faults, then its storms' (each named for a warning).
+fn fault_plan(
+    faults: Vec<Table>,
+    storms: Vec<Table>,
+    services: &[ServiceSpec],
+) -> Result<Vec<(String, Fault)>, KeyError> {
+    let mut plan = Vec::new();
+    for (i, f) in faults.into_iter().enumerate() {
+        plan.push((format!("faults[{i}]"), fault::read(i, f)?));
+    }
+    for (i, t) in storms.into_iter().enumerate() {
+        plan.extend(storm::read(i, t, services)?.into_iter().map(|f| (format!("a fault of storms[{i}]"), f)));
+    }
+    Ok(plan)
 }
 
 /// One `[[sometimes]]`: an event that must happen at least `at_least` times (default 1),

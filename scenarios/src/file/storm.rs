@@ -1,0 +1,317 @@
+//! `[[storms]]`: the storm library. A storm is a named, parameterised fragment of a fault plan
+//! ("a brownout on payment from 40 s for 20 s"), expanded into `[[faults]]` when the file is
+//! read, after the file's own faults and in the order written. The expansion depends only on
+//! the file (never on the run's seed), so every seed of a sweep or a comparison meets the same
+//! storm, as it meets the same faults.
+
+use std::time::Duration;
+
+use faultline_sim::rng::{fnv1a, FNV_OFFSET};
+use faultline_sim::{Dist, Fault, FaultKind, ServiceSpec, Target};
+use serde::Deserialize;
+use toml::Table;
+
+use crate::read::de::{err, KeyError, Parts};
+use crate::read::units::{Probability, Seconds};
+
+/// Every storm, with what it does, for `faultline list` and the docs.
+pub const STORMS: &[(&str, &str)] = &[
+    ("dependency_outage", "target goes dark (no answers) for duration_s"),
+    ("brownout", "target slows by `add` (default const(200ms)) and fails error_rate (default 0.2) of requests"),
+    ("error_burst", "target fails `rate` (default 0.5) of requests"),
+    ("retry_storm", "target fails every request for duration_s (default 5): retries on every layer above multiply"),
+    ("metastable", "a trigger: target slows by `add` (default const(50ms)), then heals; does the system come back?"),
+    ("partition", "the link between two services (`between`) is cut both ways"),
+    ("zone_loss", "every replica in zone `zone` (replica i is in zone i mod `zones`, default 3) crashes, restarting at the end"),
+    ("crash_loop", "target crashes for down_s (default 2), runs up_s (default 3), again, until duration_s is over"),
+    ("orchestrator_crash", "the order saga's orchestrator crashes mid-saga for down_s (default 5)"),
+    ("slow_consumer", "the broker's consumers (or target) take `add` (default const(200ms)) longer per message"),
+    ("swizzle_clog", "FoundationDB's swizzle: half the replicas (drawn by `draw`) go dark one by one every step_s, then heal one by one in another order"),
+];
+
+/// The keys every storm has.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StormFile {
+    at_s: Seconds,
+}
+
+/// A storm and its keys.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum KindFile {
+    DependencyOutage { target: String, duration_s: Seconds },
+    Brownout { target: String, duration_s: Seconds, add: Option<Dist>, error_rate: Option<Probability> },
+    ErrorBurst { target: String, duration_s: Seconds, rate: Option<Probability> },
+    RetryStorm { target: String, duration_s: Option<Seconds> },
+    Metastable { target: String, duration_s: Seconds, add: Option<Dist> },
+    Partition { between: [String; 2], duration_s: Seconds },
+    ZoneLoss { zone: u32, zones: Option<u32>, duration_s: Seconds },
+    CrashLoop { target: String, duration_s: Seconds, down_s: Option<Seconds>, up_s: Option<Seconds> },
+    OrchestratorCrash { target: Option<String>, down_s: Option<Seconds> },
+    SlowConsumer { target: Option<String>, duration_s: Seconds, add: Option<Dist> },
+    SwizzleClog { step_s: Option<Seconds>, hold_s: Option<Seconds>, draw: Option<u64> },
+}
+
+fn secs(s: Option<Seconds>, default: u64) -> Duration {
+    s.map_or(Duration::from_secs(default), |s| s.0)
+}
+
+fn dist(d: Option<Dist>, default: &str) -> Dist {
+    d.unwrap_or_else(|| Dist::try_from(default.to_owned()).expect("a valid built-in distribution"))
+}
+
+/// Reads `storms[i]` into its faults, for a system of `services`.
+pub(crate) fn read(i: usize, table: Table, services: &[ServiceSpec]) -> Result<Vec<Fault>, KeyError> {
+    let key = format!("storms[{i}]");
+    let mut parts = Parts::new::<StormFile>(key.clone(), table);
+    let kind = parts.take_required::<KindFile>("storm")?;
+    let at = parts.rest::<StormFile>()?.at_s.0;
+    Expand { key: &key, services, at }.storm(kind)
+}
+
+/// What a storm expands in.
+struct Expand<'a> {
+    key: &'a str,
+    services: &'a [ServiceSpec],
+    at: Duration,
+}
+
+impl Expand<'_> {
+    fn storm(&self, kind: KindFile) -> Result<Vec<Fault>, KeyError> {
+        let at = self.at;
+        let one =
+            |kind: FaultKind, target: &str, d: Duration| Ok(vec![Fault::new(kind, self.node(target)?, at, Some(d))]);
+        match kind {
+            KindFile::DependencyOutage { target, duration_s } => one(FaultKind::Outage, &target, duration_s.0),
+            KindFile::Brownout { target, duration_s, add, error_rate } => {
+                let rate = error_rate.map_or(0.2, |r| r.0);
+                let mut f = one(FaultKind::LatencySpike { add: dist(add, "const(200ms)") }, &target, duration_s.0)?;
+                f.extend(one(FaultKind::ErrorBurst { rate }, &target, duration_s.0)?);
+                Ok(f)
+            }
+            KindFile::ErrorBurst { target, duration_s, rate } => {
+                one(FaultKind::ErrorBurst { rate: rate.map_or(0.5, |r| r.0) }, &target, duration_s.0)
+            }
+            KindFile::RetryStorm { target, duration_s } => {
+                one(FaultKind::ErrorBurst { rate: 1.0 }, &target, secs(duration_s, 5))
+            }
+            KindFile::Metastable { target, duration_s, add } => {
+                one(FaultKind::LatencySpike { add: dist(add, "const(50ms)") }, &target, duration_s.0)
+            }
+            KindFile::Partition { between: [a, b], duration_s } => {
+                self.node(&a)?;
+                self.node(&b)?;
+                Ok(vec![Fault::new(
+                    FaultKind::Partition,
+                    Target::Link { from: a, to: b, both: true },
+                    at,
+                    Some(duration_s.0),
+                )])
+            }
+            KindFile::ZoneLoss { zone, zones, duration_s } => self.zone_loss(zone, zones.unwrap_or(3), duration_s.0),
+            KindFile::CrashLoop { target, duration_s, down_s, up_s } => {
+                self.crash_loop(&target, duration_s.0, secs(down_s, 2), secs(up_s, 3))
+            }
+            KindFile::OrchestratorCrash { target, down_s } => {
+                let target = match target {
+                    Some(t) => t,
+                    None => self.running("order_saga", "name the orchestrator")?.remove(0),
+                };
+                one(FaultKind::Crash, &target, secs(down_s, 5))
+            }
+            KindFile::SlowConsumer { target, duration_s, add } => {
+                let add = dist(add, "const(200ms)");
+                let targets = match target {
+                    Some(t) => vec![t],
+                    None => self.running("consumer", "name the slow service")?,
+                };
+                let faults = targets.iter().map(|t| one(FaultKind::LatencySpike { add }, t, duration_s.0));
+                Ok(faults.collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+            }
+            KindFile::SwizzleClog { step_s, hold_s, draw } => {
+                Ok(swizzle(self.services, at, secs(step_s, 1), secs(hold_s, 5), draw.unwrap_or(1)))
+            }
+        }
+    }
+
+    /// `name` as a fault target: a service or one of its replicas.
+    fn node(&self, name: &str) -> Result<Target, KeyError> {
+        let replica_of = |s: &ServiceSpec| {
+            let index = name.strip_prefix(s.name.as_str()).and_then(|r| r.strip_prefix('-'));
+            index.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n < s.replicas))
+        };
+        if self.services.iter().any(|s| s.name == name || replica_of(s)) {
+            return Ok(Target::Node(name.to_owned()));
+        }
+        let names: Vec<String> = self.services.iter().map(|s| s.name.clone()).collect();
+        let hint = crate::did_you_mean(name, &names);
+        err(
+            format!("{}.target", self.key),
+            format!("\"{name}\" is not a service or replica here{hint} (services: {})", names.join(", ")),
+        )
+    }
+
+    /// The services that run `app`; an error saying what to do when none does.
+    fn running(&self, app: &str, otherwise: &str) -> Result<Vec<String>, KeyError> {
+        let names: Vec<String> = self
+            .services
+            .iter()
+            .filter(|s| s.app.as_ref().is_some_and(|a| a.name() == app))
+            .map(|s| s.name.clone())
+            .collect();
+        if names.is_empty() {
+            return err(format!("{}.target", self.key), format!("no service runs app = \"{app}\" here: {otherwise}"));
+        }
+        Ok(names)
+    }
+
+    fn crash_loop(
+        &self,
+        target: &str,
+        duration: Duration,
+        down: Duration,
+        up: Duration,
+    ) -> Result<Vec<Fault>, KeyError> {
+        if down.is_zero() || up.is_zero() {
+            return err(format!("{}.down_s", self.key), "0 is not allowed (expected down_s and up_s above 0)");
+        }
+        let target = self.node(target)?;
+        let mut faults = Vec::new();
+        let mut t = self.at;
+        while t < self.at + duration {
+            faults.push(Fault::new(FaultKind::Crash, target.clone(), t, Some(down)));
+            t += down + up;
+        }
+        Ok(faults)
+    }
+
+    /// Every replica of zone `zone` of `zones` crashes for `duration`.
+    fn zone_loss(&self, zone: u32, zones: u32, duration: Duration) -> Result<Vec<Fault>, KeyError> {
+        if zones == 0 || zone >= zones {
+            let last = zones.saturating_sub(1);
+            return err(
+                format!("{}.zone", self.key),
+                format!("{zone} is not allowed (expected a zone from 0 to zones - 1 = {last})"),
+            );
+        }
+        Ok(self
+            .services
+            .iter()
+            .flat_map(|s| (0..s.replicas).filter(|r| r % zones == zone).map(move |r| format!("{}-{r}", s.name)))
+            .map(|n| Fault::new(FaultKind::Crash, Target::Node(n), self.at, Some(duration)))
+            .collect())
+    }
+}
+
+/// FoundationDB's swizzle-clog: half the replicas, in an order drawn from `draw`, go dark one
+/// every `step`; after `hold` they heal one every `step`, in another drawn order.
+fn swizzle(services: &[ServiceSpec], at: Duration, step: Duration, hold: Duration, draw: u64) -> Vec<Fault> {
+    let nodes: Vec<String> =
+        services.iter().flat_map(|s| (0..s.replicas).map(move |r| format!("{}-{r}", s.name))).collect();
+    let order = |salt: &str, names: &mut Vec<String>| {
+        names.sort_by_key(|n| fnv1a(fnv1a(FNV_OFFSET ^ draw, salt.as_bytes()), n.as_bytes()));
+    };
+    let mut cut = nodes;
+    order("cut", &mut cut);
+    cut.truncate(cut.len().div_ceil(2));
+    let mut heal = cut.clone();
+    order("heal", &mut heal);
+    let all_cut = at + step * (cut.len() as u32).saturating_sub(1) + hold;
+    cut.iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let start = at + step * i as u32;
+            let healed = all_cut + step * heal.iter().position(|h| h == n).unwrap_or(0) as u32;
+            Fault::new(FaultKind::Outage, Target::Node(n.clone()), start, Some(healed - start))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use faultline_sim::{Fault, FaultKind, Target};
+
+    const SYSTEM: &str = r#"
+duration_s = 60
+[services.orders]
+replicas = 2
+calls = ["inventory", "payment", "shipping"]
+app = "order_saga"
+[services.inventory]
+replicas = 2
+[services.payment]
+replicas = 3
+[services.shipping]
+[workload]
+target = "orders"
+kind = "poisson"
+rate_per_s = 10
+"#;
+
+    fn faults(storms: &str) -> Result<Vec<Fault>, String> {
+        crate::from_str(&format!("{SYSTEM}{storms}"), "t.toml", &[]).map(|s| s.spec.faults.0).map_err(|e| e.to_string())
+    }
+
+    fn node(f: &Fault) -> String {
+        match &f.target {
+            Target::Node(n) => n.clone(),
+            Target::Link { from, to, .. } => format!("{from}<->{to}"),
+        }
+    }
+
+    #[test]
+    fn each_storm_expands_into_the_faults_it_names() {
+        let f = faults("[[storms]]\nstorm = \"brownout\"\ntarget = \"payment\"\nat_s = 10\nduration_s = 5\n").unwrap();
+        assert_eq!(f.len(), 2);
+        assert!(
+            matches!(f[0].kind, FaultKind::LatencySpike { .. })
+                && matches!(f[1].kind, FaultKind::ErrorBurst { rate } if rate == 0.2)
+        );
+        let f =
+            faults("[[storms]]\nstorm = \"crash_loop\"\ntarget = \"payment-1\"\nat_s = 10\nduration_s = 12\n").unwrap();
+        let starts: Vec<u64> = f.iter().map(|f| f.at.as_secs()).collect();
+        assert_eq!(starts, [10, 15, 20], "down 2 s, up 3 s, while within 12 s");
+        assert!(f.iter().all(|f| matches!(f.kind, FaultKind::Crash) && f.duration.map(|d| d.as_secs()) == Some(2)));
+        let f = faults("[[storms]]\nstorm = \"zone_loss\"\nzone = 1\nat_s = 10\nduration_s = 5\n").unwrap();
+        assert_eq!(f.iter().map(node).collect::<Vec<_>>(), ["inventory-1", "orders-1", "payment-1"]);
+        let f = faults("[[storms]]\nstorm = \"orchestrator_crash\"\nat_s = 10\n").unwrap();
+        assert_eq!((node(&f[0]), f[0].duration.map(|d| d.as_secs())), ("orders".to_owned(), Some(5)));
+        let f = faults(
+            "[[storms]]\nstorm = \"partition\"\nbetween = [\"orders\", \"payment\"]\nat_s = 10\nduration_s = 5\n",
+        )
+        .unwrap();
+        assert_eq!(node(&f[0]), "orders<->payment");
+    }
+
+    #[test]
+    fn swizzle_clog_cuts_half_the_replicas_one_by_one_and_heals_them_in_another_order() {
+        let f = faults("[[storms]]\nstorm = \"swizzle_clog\"\nat_s = 10\nstep_s = 1\nhold_s = 5\n").unwrap();
+        assert_eq!(f.len(), 4, "half of 8 replicas");
+        let starts: Vec<u64> = f.iter().map(|f| f.at.as_secs()).collect();
+        assert_eq!(starts, [10, 11, 12, 13]);
+        let mut heals: Vec<(u64, String)> = f.iter().map(|f| (f.end().unwrap().as_secs(), node(f))).collect();
+        assert!(heals.iter().all(|(t, _)| *t >= 18), "all cut (13 s) and held 5 s before the first heals");
+        heals.sort();
+        let cut: Vec<String> = f.iter().map(node).collect();
+        let healed: Vec<String> = heals.into_iter().map(|(_, n)| n).collect();
+        assert_ne!(cut, healed, "healed in another order than cut");
+        let again = faults("[[storms]]\nstorm = \"swizzle_clog\"\nat_s = 10\nstep_s = 1\nhold_s = 5\n").unwrap();
+        assert_eq!(f, again, "the same file, the same storm");
+        let other = faults("[[storms]]\nstorm = \"swizzle_clog\"\nat_s = 10\ndraw = 2\n").unwrap();
+        assert_ne!(f.iter().map(node).collect::<Vec<_>>(), other.iter().map(node).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_bad_storm_is_refused_naming_its_key() {
+        let e =
+            faults("[[storms]]\nstorm = \"brownout\"\ntarget = \"paymnt\"\nat_s = 10\nduration_s = 5\n").unwrap_err();
+        assert!(e.contains("storms[0].target") && e.contains("did you mean \"payment\""), "{e}");
+        let e = faults("[[storms]]\nstorm = \"zone_loss\"\nzone = 3\nat_s = 10\nduration_s = 5\n").unwrap_err();
+        assert!(e.contains("storms[0].zone") && e.contains("3 is not allowed"), "{e}");
+        let e = faults("[[storms]]\nstorm = \"hurricane\"\nat_s = 10\n").unwrap_err();
+        assert!(e.contains("storms[0].storm") && e.contains("\"hurricane\" is not allowed"), "{e}");
+        let e = faults("[[storms]]\nstorm = \"slow_consumer\"\nat_s = 10\nduration_s = 5\n").unwrap_err();
+        assert!(e.contains("no service runs app = \"consumer\""), "{e}");
+    }
+}
