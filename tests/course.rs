@@ -88,3 +88,17 @@ fn a_bad_experiment_file_is_refused_in_one_line_naming_the_key() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_saga_participant_calls_its_own_dependencies_before_each_operation() {
+    // The shop's payment charges through the external payment API: every operation orders
+    // sends payment is one call to paddle (no patterns in `shop`, so no retries).
+    let sets = ["duration_s=20".to_owned(), "storms=[]".to_owned()];
+    let scenario = faultline::scenarios::load("shop", &sets, Some(3)).expect("the shop loads");
+    let run = faultline::scenarios::execute(&scenario, &Default::default(), Box::new(faultline::sim::NullSink))
+        .expect("the shop runs");
+    let calls = |edge: &str| run.output.edges.iter().find(|e| e.edge == edge).map_or(0, |e| e.requests);
+    assert!(calls("orders->payment") > 50, "orders sent payment {} operations", calls("orders->payment"));
+    assert_eq!(calls("payment->paddle"), calls("orders->payment"));
+    assert!(run.verdict.passed(), "{:?}", run.verdict.first_violation());
+}

@@ -30,6 +30,9 @@ const CATALOG: &[Case] = &[
     ("order-saga-choreography", &[], SAGA),
     ("order-saga-hot-items", &[], SAGA),
     ("order-saga-semantic-lock", &[], &["S1", "S2", "S3", "SL", "stall"]),
+    ("shop", &[], SAGA),
+    ("shop-resilient", &[], SAGA),
+    ("order-flow-async", &[], OUTBOX),
 ];
 
 /// Each planted bug, at the catalog seed: the checker it is planted for fails, the others hold.

@@ -16,6 +16,12 @@ pub(super) fn metric_name(name: &str, t: &Texts) -> String {
     if let Some(edge) = name.strip_prefix("calls:") {
         return t.f("metric_calls_on", &[("edge", edge.to_owned())]);
     }
+    if let Some(edge) = name.strip_prefix("p99:") {
+        return t.f("metric_p99_on", &[("edge", edge.to_owned())]);
+    }
+    if let Some(edge) = name.strip_prefix("success:") {
+        return t.f("metric_success_on", &[("edge", edge.to_owned())]);
+    }
     if let Some(edge) = name.strip_prefix("attempts:") {
         return t.f("metric_attempts_on", &[("edge", edge.to_owned())]);
     }

@@ -12,7 +12,9 @@ pub use verdict::{case_result, verdict, CaseResult, ExperimentResult, Verdict};
 
 /// (name, file text), in the course's order.
 const ENTRIES: &[(&str, &str)] = &[
+    ("shop-patterns", include_str!("../../experiments/shop-patterns.toml")),
     ("breaker-p99", include_str!("../../experiments/breaker-p99.toml")),
+    ("breaker-availability", include_str!("../../experiments/breaker-availability.toml")),
     ("retry-success", include_str!("../../experiments/retry-success.toml")),
     ("cache-aside", include_str!("../../experiments/cache-aside.toml")),
     ("hedging-tail", include_str!("../../experiments/hedging-tail.toml")),
@@ -20,6 +22,9 @@ const ENTRIES: &[(&str, &str)] = &[
     ("brooker-jitter", include_str!("../../experiments/brooker-jitter.toml")),
     ("metastable-grid", include_str!("../../experiments/metastable-grid.toml")),
     ("outbox-consistency", include_str!("../../experiments/outbox-consistency.toml")),
+    ("sync-vs-async", include_str!("../../experiments/sync-vs-async.toml")),
+    ("mesh-vs-library", include_str!("../../experiments/mesh-vs-library.toml")),
+    ("strangler-fig", include_str!("../../experiments/strangler-fig.toml")),
     ("saga-compensation", include_str!("../../experiments/saga-compensation.toml")),
 ];
 

@@ -17,6 +17,8 @@ fn seed(seed: u64, p99_ms: f64, success: f64) -> SeedResult {
         peak_in_flight: 1,
         edge_calls: Default::default(),
         edge_attempts: Default::default(),
+        edge_success: Default::default(),
+        edge_p99_ms: Default::default(),
         recovery_s: Vec::new(),
         checks: Vec::new(),
         virtual_s: 1.0,

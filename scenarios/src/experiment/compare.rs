@@ -140,7 +140,7 @@ pub fn differences(base: &[SeedResult], variant_name: &str, variant: &[SeedResul
 /// A metric by name: one of [`metrics`]' (with `recovery_s_N` for any N), `mean_ms`,
 /// `calls:A->B` (calls on that edge per client request, whoever answered them),
 /// `attempts:A->B` (attempts on it per client request: retries and hedges count, cache hits
-/// do not: the load on B from A), or `check:NAME` (violations of one checker). `None` for any
+/// do not: the load on B from A), `success:A->B` (the share of its calls answered), `p99:A->B` (its 99th percentile latency), or `check:NAME` (violations of one checker). `None` for any
 /// other name.
 pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
     use Direction::Lower;
@@ -162,6 +162,18 @@ pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
             };
             return Some((metric(name, &what, Lower, 0.001), Box::new(read)));
         }
+    }
+    if let Some(edge) = name.strip_prefix("success:") {
+        let edge = edge.to_owned();
+        let what = format!("share of the calls on {edge} answered");
+        let read = move |r: &SeedResult| r.edge_success.get(&edge).copied().unwrap_or(0.0);
+        return Some((metric(name, &what, Direction::Higher, 0.001), Box::new(read)));
+    }
+    if let Some(edge) = name.strip_prefix("p99:") {
+        let edge = edge.to_owned();
+        let what = format!("99th percentile latency on {edge}, ms");
+        let read = move |r: &SeedResult| r.edge_p99_ms.get(&edge).copied().unwrap_or(0.0);
+        return Some((metric(name, &what, Lower, 0.1), Box::new(read)));
     }
     if let Some(check) = name.strip_prefix("check:") {
         let check = check.to_owned();

@@ -78,6 +78,12 @@ pub struct SeedResult {
     /// Calls recorded per edge (`caller->callee`), e.g. the load a cache keeps off a database.
     #[serde(default)]
     pub edge_calls: BTreeMap<String, u64>,
+    /// Share answered per edge.
+    #[serde(default)]
+    pub edge_success: BTreeMap<String, f64>,
+    /// 99th percentile latency per edge, ms.
+    #[serde(default)]
+    pub edge_p99_ms: BTreeMap<String, f64>,
     /// Attempts per edge (retries and hedges included; a cache hit makes none): the load the
     /// callee receives.
     #[serde(default)]
@@ -114,6 +120,8 @@ impl SeedResult {
             calls_per_request: if requests == 0 { 0.0 } else { all_calls as f64 / requests as f64 },
             peak_in_flight: o.peak_in_flight,
             edge_calls: o.edges.iter().map(|e| (e.edge.clone(), e.requests)).collect(),
+            edge_success: o.edges.iter().map(|e| (e.edge.clone(), e.success_rate)).collect(),
+            edge_p99_ms: o.edges.iter().map(|e| (e.edge.clone(), e.p99_ms)).collect(),
             edge_attempts: o
                 .edges
                 .iter()

@@ -2,7 +2,7 @@
 //! each operation a saga sends once per saga, keeps stock per item (with a semantic lock when a
 //! saga asks for one), refuses an action that arrives after its compensation, and records each
 //! effect as an event the saga checkers read. The choreographed saga's members apply their
-//! steps through it too.
+//! steps through it too. A participant with `calls` calls them before applying an operation.
 //!
 //! Its state (effects and stock) is the service's database, shared by its replicas and kept
 //! across their crashes.
@@ -138,9 +138,20 @@ impl Participant {
 }
 
 impl App for Participant {
-    fn handle(self: Arc<Self>, _request: u64, meta: Meta) -> Option<Answer> {
+    fn handle(self: Arc<Self>, request: u64, meta: Meta) -> Option<Answer> {
         let op = meta.op?;
-        let result = self.apply(op.name, op.id, op.key);
-        Some(Box::pin(async move { result }))
+        if self.ctx.deps.is_empty() {
+            let result = self.apply(op.name, op.id, op.key);
+            return Some(Box::pin(async move { result }));
+        }
+        // A participant with dependencies (payment calling an external payment API) calls
+        // them in order, as plain requests, before it applies the operation: a failure there
+        // fails the operation, and the saga retries or compensates it.
+        Some(Box::pin(async move {
+            for dep in self.ctx.deps.iter() {
+                dep.call(&self.ctx.world, request, Meta { op: None, ..meta }).await?;
+            }
+            self.apply(op.name, op.id, op.key)
+        }))
     }
 }
