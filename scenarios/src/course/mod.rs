@@ -19,6 +19,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("cache-aside", include_str!("../../experiments/cache-aside.toml")),
     ("hedging-tail", include_str!("../../experiments/hedging-tail.toml")),
     ("throttle-k2", include_str!("../../experiments/throttle-k2.toml")),
+    ("sre-retry-amplification", include_str!("../../experiments/sre-retry-amplification.toml")),
+    ("brooker-backoff", include_str!("../../experiments/brooker-backoff.toml")),
     ("brooker-jitter", include_str!("../../experiments/brooker-jitter.toml")),
     ("metastable-grid", include_str!("../../experiments/metastable-grid.toml")),
     ("outbox-consistency", include_str!("../../experiments/outbox-consistency.toml")),
