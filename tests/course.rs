@@ -63,6 +63,7 @@ fn an_experiment_ends_in_one_verdict_on_the_terminal_in_its_file_and_in_its_repo
     // Run again: the cases are read back, not run again, and the verdict is the same bytes.
     let o = faultline(&args, &dir);
     assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).0.contains("== retry-small: already done in e, read back"), "{}", text(&o).0);
     assert_eq!(std::fs::read_to_string(dir.join("e/experiment.json")).unwrap(), file);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -100,8 +100,17 @@ pub fn check_destination(dest: &Path) -> Result<(), OutputError> {
     };
     present.sort();
     // Every file, at any depth, must be one faultline listed (a user's notes inside a run
-    // directory of a sweep are theirs too).
-    match present.iter().find(|f| f.as_str() != MANIFEST && !listed.contains(f)) {
+    // directory of a sweep are theirs too): in this manifest, or in the manifest of the nested
+    // output that holds it (a report written later into one experiment of a course is listed
+    // in that experiment's manifest).
+    let listed_nested = |f: &str| {
+        f.match_indices('/').any(|(i, _)| {
+            let (dir, rest) = (&f[..i], &f[i + 1..]);
+            std::fs::read_to_string(dest.join(dir).join(MANIFEST)).is_ok_and(|t| t.lines().any(|l| l == rest))
+        })
+    };
+    let foreign = present.iter().find(|f| f.as_str() != MANIFEST && !listed.contains(f) && !listed_nested(f));
+    match foreign {
         Some(foreign) => not_ours(format!("holds {foreign}, which faultline did not write")),
         None => Ok(()),
     }
@@ -265,6 +274,28 @@ mod tests {
         std::fs::write(s.path().join("b.txt"), "2").unwrap();
         s.commit().unwrap();
         assert!(!dest.join("a.txt").exists() && dest.join("b.txt").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_file_listed_by_a_nested_output_is_faultlines_and_a_file_nobody_listed_is_not() {
+        let base = base("nested");
+        // A course: its experiment is an output of its own inside it.
+        let course = base.join("course");
+        let s = Staging::new(&course).unwrap();
+        let inner = Staging::new(&s.path().join("exp")).unwrap();
+        std::fs::write(inner.path().join("experiment.json"), "{}").unwrap();
+        inner.commit().unwrap();
+        s.commit().unwrap();
+        // A report written later into the experiment is listed in the experiment's manifest.
+        std::fs::write(course.join("exp/report.ko.html"), "<html>").unwrap();
+        let manifest = course.join("exp").join(MANIFEST);
+        let listed = std::fs::read_to_string(&manifest).unwrap() + "report.ko.html\n";
+        std::fs::write(&manifest, listed).unwrap();
+        assert!(check_destination(&course).is_ok(), "{:?}", check_destination(&course));
+        // A user's file beside it is listed nowhere.
+        std::fs::write(course.join("exp/notes.md"), "mine").unwrap();
+        assert!(check_destination(&course).unwrap_err().to_string().contains("exp/notes.md"));
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -7,6 +7,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("shop-outage-breaker", include_str!("../catalog/shop-outage-breaker.toml")),
     ("shop", include_str!("../catalog/shop.toml")),
     ("shop-resilient", include_str!("../catalog/shop-resilient.toml")),
+    ("billing", include_str!("../catalog/billing.toml")),
     ("product-page", include_str!("../catalog/product-page.toml")),
     ("product-page-fallback", include_str!("../catalog/product-page-fallback.toml")),
     ("tail-latency", include_str!("../catalog/tail-latency.toml")),

@@ -108,6 +108,10 @@ pub struct RequestRecord {
     pub attempts: u32,
     /// The node whose answer the call got (`None`: no attempt was answered).
     pub replica: Option<Arc<str>>,
+    /// The workload route of the request it serves (an index into the workload's routes; 0
+    /// without routes). Not in the fingerprint: it is the arrival's, which the fingerprint
+    /// already fixes.
+    pub route: u16,
 }
 
 /// One attempt of a call: what the transport sent to one replica, and how it ended. Written to
@@ -278,6 +282,17 @@ pub struct EdgeSummary {
     pub series: Vec<SeriesPoint>,
 }
 
+/// The client requests of one workload route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteSummary {
+    /// The route (`/products`).
+    pub route: String,
+    /// Client requests on it.
+    pub requests: u64,
+    /// Answered (ok, partial or fallback) / requests.
+    pub success_rate: f64,
+}
+
 struct EdgeAgg {
     outcomes: BTreeMap<Outcome, u64>,
     latency: Histogram,
@@ -297,6 +312,8 @@ pub struct Recorder {
     requests: u64,
     events: u64,
     levels: Levels,
+    /// Per workload route: client requests and those answered.
+    routes: BTreeMap<u16, (u64, u64)>,
 }
 
 impl Recorder {
@@ -312,6 +329,7 @@ impl Recorder {
             requests: 0,
             events: 0,
             levels: Levels::new(bin_us),
+            routes: BTreeMap::new(),
         }
     }
 
@@ -344,6 +362,11 @@ impl Recorder {
             Outcome::Partial | Outcome::Fallback => Answer::Degraded,
             _ => Answer::Failed,
         };
+        if r.parent == 0 {
+            let route = self.routes.entry(r.route).or_insert((0, 0));
+            route.0 += 1;
+            route.1 += u64::from(answer != Answer::Failed);
+        }
         agg.series.record(r.start_us, r.latency_us(), answer);
     }
 
@@ -388,6 +411,20 @@ impl Recorder {
     /// Requests and events recorded so far.
     pub fn counts(&self) -> (u64, u64) {
         (self.requests, self.events)
+    }
+
+    /// Per workload route (`names`: the workload's routes, in order), its client requests and
+    /// the share answered; empty when the workload has no routes.
+    pub fn route_summaries(&self, names: &[(String, f64)]) -> Vec<RouteSummary> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let (n, ok) = self.routes.get(&(i as u16)).copied().unwrap_or((0, 0));
+                let success_rate = if n == 0 { 0.0 } else { ok as f64 / n as f64 };
+                RouteSummary { route: name.clone(), requests: n, success_rate }
+            })
+            .collect()
     }
 
     /// Per-edge summaries, by edge name.

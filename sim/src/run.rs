@@ -198,12 +198,13 @@ async fn drain(world: &World) -> u64 {
     }
     let end_us = world.now_us();
     world.set_over();
-    let unfinished: Vec<(u64, u64)> = world.inflight().iter().map(|(id, start)| (*id, *start)).collect();
+    let unfinished: Vec<(u64, (u64, u16))> = world.inflight().iter().map(|(id, v)| (*id, *v)).collect();
     let entry: Arc<str> = format!("{CLIENT}->{}", world.spec.workload.target).into();
-    for (id, start_us) in unfinished {
+    for (id, (start_us, route)) in unfinished {
         let edge = entry.clone();
         let outcome = Outcome::Unfinished;
-        let record = RequestRecord { id, parent: 0, edge, start_us, end_us, outcome, attempts: 0, replica: None };
+        let record =
+            RequestRecord { id, parent: 0, edge, start_us, end_us, outcome, attempts: 0, replica: None, route };
         world.record_request(&record);
     }
     world.event(world.sim_node(), EventKind::RunEnd { end_us });

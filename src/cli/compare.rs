@@ -139,15 +139,10 @@ impl Compared {
 /// plan's seeds and writes the comparison into `out`; prints nothing but progress.
 pub(super) fn compare_into(variants: &[Variant], plan: &Plan, out: &Path) -> Result<Compared, CliError> {
     check_names(variants)?;
-    let version = env!("CARGO_PKG_VERSION");
-    let keys: Vec<(&str, SweepKey)> = variants
-        .iter()
-        .map(|v| (v.name.as_str(), SweepKey::of(&v.scenario, plan.seeds, plan.shard, version)))
-        .collect();
-    let key = serde_json::to_string_pretty(&keys).unwrap_or_default() + "\n";
-    if let Some(done) = finished(variants, out, &key) {
+    if let Some(done) = finished(variants, plan, out) {
         return Ok(done);
     }
+    let key = key(variants, plan);
     let staging = Staging::resume(out, "compare.json", &key).map_err(output_error)?;
     let mut all: Vec<(String, Vec<SeedResult>)> = Vec::new();
     for v in variants {
@@ -191,9 +186,21 @@ fn failing_seeds(all: &[(String, Vec<SeedResult>)]) -> BTreeMap<String, Vec<u64>
     all.iter().map(|(n, r)| (n.clone(), r.iter().filter(|r| !r.passed()).map(|r| r.seed).collect())).collect()
 }
 
+/// What a comparison is (`compare.json`): every variant's name and sweep key, which holds its
+/// scenario document's hash, so an edited scenario is another comparison.
+fn key(variants: &[Variant], plan: &Plan) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let keys: Vec<(&str, SweepKey)> = variants
+        .iter()
+        .map(|v| (v.name.as_str(), SweepKey::of(&v.scenario, plan.seeds, plan.shard, version)))
+        .collect();
+    serde_json::to_string_pretty(&keys).unwrap_or_default() + "\n"
+}
+
 /// The comparison already in `out` when it is this one (the same key) and whole: its results,
-/// read back instead of run again (a rerun of a finished course costs nothing).
-fn finished(variants: &[Variant], out: &Path, key: &str) -> Option<Compared> {
+/// read back instead of run again (a rerun of a finished experiment or course costs nothing).
+pub(super) fn finished(variants: &[Variant], plan: &Plan, out: &Path) -> Option<Compared> {
+    let key = key(variants, plan);
     if std::fs::read_to_string(out.join("compare.json")).ok()? != key || !out.join(MANIFEST).is_file() {
         return None;
     }

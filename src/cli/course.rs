@@ -6,9 +6,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use faultline_reports::output::Staging;
+use faultline_reports::output::{Staging, MANIFEST};
 use faultline_reports::table;
 use faultline_scenarios::course::{self, Verdict};
+use faultline_scenarios::experiment::Shard;
 use serde::Serialize;
 
 use super::sweep::Plan;
@@ -32,34 +33,32 @@ struct Entry {
     checks_passed: bool,
 }
 
+/// The file naming what a course directory holds.
+const KEY_FILE: &str = "course-key.json";
+
 /// Runs the course into `out` and writes its reports in `lang`; exit 1 when a check the
 /// experiments do not measure was violated.
 pub(super) fn course(seeds: Option<&str>, jobs: usize, out: &Path, lang: &str) -> Result<u8, CliError> {
     let started = Instant::now();
     let names = course::names();
-    let key = serde_json::to_string_pretty(&(&names, seeds, env!("CARGO_PKG_VERSION"))).unwrap_or_default() + "\n";
-    let staging = Staging::resume(out, "course-key.json", &key).map_err(output_error)?;
+    let exps: Vec<_> = names.iter().map(|n| experiment::load(n)).collect::<Result<_, _>>()?;
+    // The experiments' contents are in the key: a changed experiment is another course.
+    let key = serde_json::to_string_pretty(&(&exps, seeds, env!("CARGO_PKG_VERSION"))).unwrap_or_default() + "\n";
+    // A finished course with this key is read back in place (each experiment reads back its
+    // cases); anything else is written into a staging directory that appears whole.
+    let finished = std::fs::read_to_string(out.join(KEY_FILE)).is_ok_and(|k| k == key) && out.join(MANIFEST).is_file();
+    let staging = if finished { None } else { Some(Staging::resume(out, KEY_FILE, &key).map_err(output_error)?) };
+    let root = staging.as_ref().map_or(out, |s| s.path()).to_path_buf();
     let mut entries = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let exp = experiment::load(name)?;
-        let plan = Plan {
-            seeds: experiment::seeds(&exp, seeds)?,
-            shard: faultline_scenarios::experiment::Shard::ALL,
-            jobs,
-            keep_runs: false,
-            quiet: true,
-        };
+    for (i, (name, exp)) in names.iter().zip(&exps).enumerate() {
+        let seeds = experiment::seeds(exp, seeds)?;
+        super::check_count(seeds, Shard::ALL)?;
+        let plan = Plan { seeds, shard: Shard::ALL, jobs, keep_runs: false, quiet: true };
         let t = Instant::now();
-        let r = experiment::run(&exp, &plan, &staging.path().join(name))?;
-        println!(
-            "[{}/{}] {name} ({}, seeds {}, {:.0} s): {}",
-            i + 1,
-            names.len(),
-            exp.pattern,
-            plan.seeds,
-            t.elapsed().as_secs_f64(),
-            r.line
-        );
+        let r = experiment::run(exp, &plan, &root.join(name))?;
+        super::report_quietly(&root.join(name), lang)?;
+        let secs = t.elapsed().as_secs_f64();
+        println!("[{}/{}] {name} ({}, seeds {seeds}, {secs:.0} s): {}", i + 1, names.len(), exp.pattern, r.line);
         entries.push(Entry {
             name: name.clone(),
             pattern: exp.pattern.clone(),
@@ -71,12 +70,12 @@ pub(super) fn course(seeds: Option<&str>, jobs: usize, out: &Path, lang: &str) -
         });
     }
     let file = CourseFile { faultline_version: env!("CARGO_PKG_VERSION"), experiments: entries };
-    let path = staging.path().join("course.json");
+    let path = root.join("course.json");
     table::write_json(&path, &file).map_err(|e| super::internal(format!("{}: {e}", path.display())))?;
-    let dest = staging.commit().map_err(output_error)?;
-    for name in &names {
-        super::report_quietly(&dest.join(name), lang)?;
-    }
+    let dest = match staging {
+        Some(s) => s.commit().map_err(output_error)?,
+        None => out.to_path_buf(),
+    };
     super::report(&dest, lang)?;
     let broken: Vec<&str> = file.experiments.iter().filter(|e| !e.checks_passed).map(|e| e.name.as_str()).collect();
     println!("\ncourse: {} experiments in {:.0} s", names.len(), started.elapsed().as_secs_f64());

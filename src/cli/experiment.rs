@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use faultline_reports::output::Staging;
+use faultline_reports::output::{Staging, MANIFEST};
 use faultline_reports::table;
 use faultline_scenarios::course::{self, Experiment, ExperimentResult};
 use faultline_scenarios::experiment::{SeedRange, Shard};
 
-use super::compare::{compare_into, Variant};
+use super::compare::{compare_into, finished, Variant};
 use super::sweep::Plan;
 use super::{output_error, usage, CliError, ScenarioArgs, EXIT_CHECK_FAILED};
 
@@ -49,20 +49,27 @@ pub(super) fn command(
     super::with_report(Ok(code), &out, lang)
 }
 
-/// Runs every case of `exp` (or reads the cases already done) and writes the experiment into
-/// `out`.
+/// Runs every case of `exp` (or reads a finished experiment back) and writes the experiment
+/// into `out`. Every case's scenarios are loaded before anything runs, so a bad case fails at
+/// once.
 pub(super) fn run(exp: &Experiment, plan: &Plan, out: &Path) -> Result<ExperimentResult, CliError> {
+    let all: Vec<Vec<Variant>> = (0..exp.cases.len()).map(|i| variants(exp, i)).collect::<Result<_, _>>()?;
     let key = serde_json::to_string_pretty(&(exp, plan.seeds.to_string(), env!("CARGO_PKG_VERSION")))
         .unwrap_or_default()
         + "\n";
+    if let Some(result) = read_back(exp, plan, out, &key, &all) {
+        if !plan.quiet {
+            println!("== {}: already done in {}, read back", exp.name, out.display());
+        }
+        return Ok(result);
+    }
     let staging = Staging::resume(out, KEY_FILE, &key).map_err(output_error)?;
     let mut cases = Vec::new();
-    for (i, case) in exp.cases.iter().enumerate() {
-        let variants = variants(exp, i)?;
+    for (case, variants) in exp.cases.iter().zip(&all) {
         if !plan.quiet {
             println!("== {}: {} ({} vs {})", exp.name, case.name, case.labels[0], case.labels[1]);
         }
-        let done = compare_into(&variants, plan, &staging.path().join(&case.name))?;
+        let done = compare_into(variants, plan, &staging.path().join(&case.name))?;
         cases.push(course::case_result(case, &done.results[0].1, &done.results[1].1));
     }
     let result = course::verdict(exp, &plan.seeds.to_string(), cases);
@@ -70,6 +77,20 @@ pub(super) fn run(exp: &Experiment, plan: &Plan, out: &Path) -> Result<Experimen
     table::write_json(&path, &result).map_err(|e| super::internal(format!("{}: {e}", path.display())))?;
     staging.commit().map_err(output_error)?;
     Ok(result)
+}
+
+/// The experiment already in `out`, when it is this one and every case's comparison is still
+/// the same (a case's key holds its scenarios' hashes: an edited scenario file runs again).
+fn read_back(exp: &Experiment, plan: &Plan, out: &Path, key: &str, all: &[Vec<Variant>]) -> Option<ExperimentResult> {
+    if std::fs::read_to_string(out.join(KEY_FILE)).ok()? != key || !out.join(MANIFEST).is_file() {
+        return None;
+    }
+    let mut cases = Vec::new();
+    for (case, variants) in exp.cases.iter().zip(all) {
+        let done = finished(variants, plan, &out.join(&case.name))?;
+        cases.push(course::case_result(case, &done.results[0].1, &done.results[1].1));
+    }
+    Some(course::verdict(exp, &plan.seeds.to_string(), cases))
 }
 
 /// A case's base and variant, loaded with their overrides.
@@ -101,10 +122,10 @@ pub(super) fn print(r: &ExperimentResult) {
         println!("\n  {} [{}]: {}", c.case.when_en, c.case.name, if c.holds { "holds" } else { "does not hold" });
         for x in &c.expects {
             println!(
-                "    {:<22} {:>12.4} -> {:>12.4} ({})  {}{}",
+                "    {:<22} {:>12} -> {:>12} ({})  {}{}",
                 x.expect.metric,
-                x.base_mean,
-                x.variant_mean,
+                x.base_mean.map_or("-".to_owned(), |v| format!("{v:.4}")),
+                x.variant_mean.map_or("-".to_owned(), |v| format!("{v:.4}")),
                 x.ratio.map_or("no ratio".to_owned(), |r| format!("x{r:.3}")),
                 x.finding.as_str(),
                 if x.missed.is_empty() { String::new() } else { format!("; missed: {}", x.missed.join(", ")) }

@@ -58,18 +58,18 @@ pub struct ExpectDef {
 pub struct ExpectRow {
     /// As written.
     pub expect: ExpectDef,
-    /// Base mean.
-    pub base_mean: f64,
+    /// Base mean (`None`: not measured).
+    pub base_mean: Option<f64>,
     /// Variant mean.
-    pub variant_mean: f64,
+    pub variant_mean: Option<f64>,
     /// Variant / base.
     pub ratio: Option<f64>,
     /// CI of the paired difference.
-    pub ci_low: f64,
+    pub ci_low: Option<f64>,
     /// Upper end.
-    pub ci_high: f64,
+    pub ci_high: Option<f64>,
     /// Wilcoxon p.
-    pub p_value: f64,
+    pub p_value: Option<f64>,
     /// `better`, `worse`, `no_detectable_difference`.
     pub finding: String,
     /// It held.

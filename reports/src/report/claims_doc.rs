@@ -17,6 +17,11 @@ fn num(x: f64) -> String {
     }
 }
 
+/// A measured figure, or a dash when it was not measured.
+fn opt(x: Option<f64>) -> String {
+    x.map_or("-".to_owned(), num)
+}
+
 /// A condition in the report's language.
 fn when(c: &CaseRow, lang: &str) -> String {
     if lang == "ko" {
@@ -78,11 +83,15 @@ fn case_table(c: &CaseRow, t: &Texts) -> Block {
         .map(|x| {
             vec![
                 metric_name(&x.expect.metric, t),
-                num(x.base_mean),
-                num(x.variant_mean),
+                opt(x.base_mean),
+                opt(x.variant_mean),
                 x.ratio.map_or("-".to_owned(), |r| format!("×{r:.3}")),
-                format!("[{}, {}]", num(x.ci_low), num(x.ci_high)),
-                if x.p_value < 1e-4 { "<0.0001".into() } else { format!("{:.4}", x.p_value) },
+                format!("[{}, {}]", opt(x.ci_low), opt(x.ci_high)),
+                match x.p_value {
+                    Some(p) if p < 1e-4 => "<0.0001".into(),
+                    Some(p) => format!("{p:.4}"),
+                    None => "-".into(),
+                },
                 finding(&x.finding, t),
                 wanted(&x.expect, t),
                 t.t(if x.holds { "yes" } else { "no" }),
@@ -100,16 +109,17 @@ fn claim_chart(e: &ExperimentFile, t: &Texts) -> Result<Block, String> {
         .cases
         .iter()
         .flat_map(|c| c.expects.iter().map(move |x| (c, x)))
-        .map(|(c, x)| {
-            let scale = x.base_mean.abs().max(x.variant_mean.abs()).max(1e-12);
-            let rel = |v: f64| 100.0 * v / scale;
-            ForestRow {
+        .filter_map(|(c, x)| {
+            let (b, v, lo, hi) = (x.base_mean?, x.variant_mean?, x.ci_low?, x.ci_high?);
+            let scale = b.abs().max(v.abs()).max(1e-12);
+            let rel = |d: f64| 100.0 * d / scale;
+            Some(ForestRow {
                 label: format!("{}: {}", c.case.name, metric_name(&x.expect.metric, t)),
-                diff: rel(x.variant_mean - x.base_mean),
-                lo: rel(x.ci_low),
-                hi: rel(x.ci_high),
+                diff: rel(v - b),
+                lo: rel(lo),
+                hi: rel(hi),
                 better: Some(x.holds),
-            }
+            })
         })
         .collect();
     Ok(Block::Chart {

@@ -16,6 +16,9 @@ pub(super) fn metric_name(name: &str, t: &Texts) -> String {
     if let Some(edge) = name.strip_prefix("calls:") {
         return t.f("metric_calls_on", &[("edge", edge.to_owned())]);
     }
+    if let Some(route) = name.strip_prefix("route:") {
+        return t.f("metric_route", &[("route", route.to_owned())]);
+    }
     if let Some(edge) = name.strip_prefix("p99:") {
         return t.f("metric_p99_on", &[("edge", edge.to_owned())]);
     }

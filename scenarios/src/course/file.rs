@@ -177,7 +177,16 @@ fn check(exp: &Experiment) -> Result<(), KeyError> {
         for (j, e) in case.expect.iter().enumerate() {
             let key = |k: &str| format!("cases[{i}].expect[{j}].{k}");
             if metric_named(&e.metric).is_none() {
-                return err(key("metric"), format!("{:?} is not a metric (expected success, degraded, mean_ms, p50_ms, p99_ms, p999_ms, calls_per_request, peak_in_flight, violations, recovery_s_N, calls:A->B, attempts:A->B, success:A->B, p99:A->B or check:NAME)", e.metric));
+                return err(key("metric"), format!("{:?} is not a metric (expected success, degraded, mean_ms, p50_ms, p99_ms, p999_ms, calls_per_request, peak_in_flight, violations, recovery_s_N, calls:A->B, attempts:A->B, success:A->B, p99:A->B, route:/PATH or check:NAME)", e.metric));
+            }
+            let bounds = [
+                ("at_most", e.at_most),
+                ("at_least", e.at_least),
+                ("ratio_at_most", e.ratio_at_most),
+                ("ratio_at_least", e.ratio_at_least),
+            ];
+            if let Some((k, Some(v))) = bounds.iter().find(|(_, v)| v.is_some_and(|v| !v.is_finite())) {
+                return err(key(k), format!("{v} is not allowed (expected a finite number)"));
             }
             if !e.has_condition() {
                 return err(

@@ -17,6 +17,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("breaker-availability", include_str!("../../experiments/breaker-availability.toml")),
     ("retry-success", include_str!("../../experiments/retry-success.toml")),
     ("cache-aside", include_str!("../../experiments/cache-aside.toml")),
+    ("bulkhead-isolation", include_str!("../../experiments/bulkhead-isolation.toml")),
     ("hedging-tail", include_str!("../../experiments/hedging-tail.toml")),
     ("throttle-k2", include_str!("../../experiments/throttle-k2.toml")),
     ("sre-retry-amplification", include_str!("../../experiments/sre-retry-amplification.toml")),

@@ -19,6 +19,7 @@ fn seed(seed: u64, p99_ms: f64, success: f64) -> SeedResult {
         edge_attempts: Default::default(),
         edge_success: Default::default(),
         edge_p99_ms: Default::default(),
+        route_success: Default::default(),
         recovery_s: Vec::new(),
         checks: Vec::new(),
         virtual_s: 1.0,
@@ -107,8 +108,31 @@ fn bad_files_are_refused_naming_the_key() {
 }
 
 #[test]
-fn every_built_in_experiment_reads() {
+fn every_experiment_file_is_built_in_under_its_own_name_and_reads() {
     for name in names() {
-        load(&name).unwrap_or_else(|e| panic!("{e}"));
+        let exp = load(&name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(exp.name, name, "the file's name and its catalog name");
     }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(names().contains(&stem), "{} is not in course::ENTRIES", path.display());
+    }
+}
+
+#[test]
+fn a_figure_no_seed_measured_fails_its_expectation_instead_of_reading_0() {
+    let text = FILE.replace(
+        "metric = \"p99_ms\"\nratio_at_most = 0.1\nfinding",
+        "metric = \"p99:a->nowhere\"\nratio_at_most = 0.1\nfinding",
+    );
+    let exp = parse(&text, "t.toml").unwrap();
+    let base: Vec<SeedResult> = (1..=30).map(|s| seed(s, 100.0, 0.8)).collect();
+    let c = case_result(&exp.cases[0], &base, &base);
+    assert!(!c.holds);
+    assert!(c.expects[0].missed[0].contains("not measured"), "{:?}", c.expects[0].missed);
+    // The ordinary metrics are always measured.
+    let c = case_result(&exp.cases[1], &base, &base);
+    assert!(c.expects[0].missed.iter().all(|m| !m.contains("not measured")), "{:?}", c.expects[0].missed);
 }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::file::{Case, Expect, Experiment, Want};
-use crate::experiment::compare::{metric_named, paired};
+use crate::experiment::compare::{measured, metric_named, paired};
 use crate::experiment::{Finding, SeedResult};
 
 /// A claim's verdict.
@@ -32,18 +32,18 @@ pub struct ExpectResult {
     pub expect: Expect,
     /// The metric in words.
     pub what: String,
-    /// The base's mean over the seeds.
-    pub base_mean: f64,
+    /// The base's mean over the seeds (`None`: not measured, e.g. an edge no seed crossed).
+    pub base_mean: Option<f64>,
     /// The variant's.
-    pub variant_mean: f64,
-    /// Variant / base (`None` when the base is 0).
+    pub variant_mean: Option<f64>,
+    /// Variant / base (`None` when the base is 0 or a mean is missing).
     pub ratio: Option<f64>,
     /// 95% CI of the mean paired difference.
-    pub ci_low: f64,
+    pub ci_low: Option<f64>,
     /// Upper end.
-    pub ci_high: f64,
+    pub ci_high: Option<f64>,
     /// Wilcoxon p-value.
-    pub p_value: f64,
+    pub p_value: Option<f64>,
     /// The paired finding.
     pub finding: Finding,
     /// Every condition held.
@@ -89,7 +89,8 @@ impl ExperimentResult {
 
 /// Measures one case from its base's and variant's results (same seeds, same order).
 pub fn case_result(case: &Case, base: &[SeedResult], variant: &[SeedResult]) -> CaseResult {
-    let expects: Vec<ExpectResult> = case.expect.iter().map(|e| expect_result(e, base, variant)).collect();
+    let expects: Vec<ExpectResult> =
+        case.expect.iter().map(|e| expect_result(e, &case.labels[1], base, variant)).collect();
     let failed_checks: Vec<(String, Vec<u64>)> = if case.measure_checks {
         Vec::new()
     } else {
@@ -100,12 +101,41 @@ pub fn case_result(case: &Case, base: &[SeedResult], variant: &[SeedResult]) -> 
     CaseResult { case: case.clone(), failed_checks, expects, holds }
 }
 
-fn expect_result(e: &Expect, base: &[SeedResult], variant: &[SeedResult]) -> ExpectResult {
+fn expect_result(e: &Expect, label: &str, base: &[SeedResult], variant: &[SeedResult]) -> ExpectResult {
     // The file was checked: the metric exists.
     let (metric, read) = metric_named(&e.metric).expect("metric checked when the file was read");
     let what = metric.what.clone();
-    let d = paired(metric, &read, base, "variant", variant);
-    let ratio = (d.base_mean != 0.0).then(|| d.variant_mean / d.base_mean);
+    let d = paired(metric, &read, base, label, variant);
+    let finite = |x: f64| x.is_finite().then_some(x);
+    let unmeasured = base.iter().chain(variant).all(|r| !measured(&e.metric, r))
+        || base.iter().chain(variant).any(|r| !read(r).is_finite());
+    let (b, v) = (finite(d.base_mean), finite(d.variant_mean));
+    let ratio = match (b, v) {
+        (Some(b), Some(v)) if b != 0.0 => Some(v / b),
+        _ => None,
+    };
+    let missed = if unmeasured {
+        vec![format!("{} was not measured on every seed (no such edge, route, check or fault?)", e.metric)]
+    } else {
+        missed(e, &d, d.variant_mean, ratio)
+    };
+    ExpectResult {
+        expect: e.clone(),
+        what,
+        base_mean: b,
+        variant_mean: v,
+        ratio,
+        ci_low: finite(d.ci_low),
+        ci_high: finite(d.ci_high),
+        p_value: finite(d.p_value),
+        finding: d.finding,
+        holds: missed.is_empty(),
+        missed,
+    }
+}
+
+/// The conditions of `e` that the measured difference `d` does not meet, in English.
+fn missed(e: &Expect, d: &crate::experiment::Difference, mean: f64, ratio: Option<f64>) -> Vec<String> {
     let mut missed = Vec::new();
     let g = |x: f64| format!("{x:.4}");
     if let Some(want) = e.finding {
@@ -126,8 +156,8 @@ fn expect_result(e: &Expect, base: &[SeedResult], variant: &[SeedResult]) -> Exp
             }
         }
     };
-    bound("mean", d.variant_mean, e.at_most, true);
-    bound("mean", d.variant_mean, e.at_least, false);
+    bound("mean", mean, e.at_most, true);
+    bound("mean", mean, e.at_least, false);
     match ratio {
         Some(r) => {
             bound("ratio", r, e.ratio_at_most, true);
@@ -138,19 +168,7 @@ fn expect_result(e: &Expect, base: &[SeedResult], variant: &[SeedResult]) -> Exp
         }
         None => {}
     }
-    ExpectResult {
-        expect: e.clone(),
-        what,
-        base_mean: d.base_mean,
-        variant_mean: d.variant_mean,
-        ratio,
-        ci_low: d.ci_low,
-        ci_high: d.ci_high,
-        p_value: d.p_value,
-        finding: d.finding,
-        holds: missed.is_empty(),
-        missed,
-    }
+    missed
 }
 
 /// How a wanted finding is written.

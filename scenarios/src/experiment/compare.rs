@@ -140,7 +140,8 @@ pub fn differences(base: &[SeedResult], variant_name: &str, variant: &[SeedResul
 /// A metric by name: one of [`metrics`]' (with `recovery_s_N` for any N), `mean_ms`,
 /// `calls:A->B` (calls on that edge per client request, whoever answered them),
 /// `attempts:A->B` (attempts on it per client request: retries and hedges count, cache hits
-/// do not: the load on B from A), `success:A->B` (the share of its calls answered), `p99:A->B` (its 99th percentile latency), or `check:NAME` (violations of one checker). `None` for any
+/// do not: the load on B from A), `success:A->B` (the share of its calls answered), `p99:A->B` (its 99th percentile latency), `route:/PATH` (the share of the client requests on a
+/// workload route answered), or `check:NAME` (violations of one checker). `None` for any
 /// other name.
 pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
     use Direction::Lower;
@@ -169,6 +170,12 @@ pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
         let read = move |r: &SeedResult| r.edge_success.get(&edge).copied().unwrap_or(0.0);
         return Some((metric(name, &what, Direction::Higher, 0.001), Box::new(read)));
     }
+    if let Some(route) = name.strip_prefix("route:") {
+        let route = route.to_owned();
+        let what = format!("share of the client requests on route {route} answered");
+        let read = move |r: &SeedResult| r.route_success.get(&route).copied().unwrap_or(0.0);
+        return Some((metric(name, &what, Direction::Higher, 0.001), Box::new(read)));
+    }
     if let Some(edge) = name.strip_prefix("p99:") {
         let edge = edge.to_owned();
         let what = format!("99th percentile latency on {edge}, ms");
@@ -183,8 +190,32 @@ pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
         };
         return Some((metric(name, &what, Lower, 0.5), Box::new(read)));
     }
-    let faults = name.strip_prefix("recovery_s_").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
-    metrics(faults).into_iter().find(|(m, _)| m.name == name)
+    if let Some(n) = name.strip_prefix("recovery_s_").and_then(|n| n.parse::<usize>().ok()) {
+        if n == 0 || n > 10_000 {
+            return None;
+        }
+        let what = format!("time to recover after fault {n}, s");
+        let read = move |r: &SeedResult| r.recovery_s.get(n - 1).copied().unwrap_or(f64::NAN);
+        return Some((metric(name, &what, Lower, 0.5), Box::new(read)));
+    }
+    metrics(0).into_iter().find(|(m, _)| m.name == name)
+}
+
+/// Whether seed `r` has the figure `name` reads (an edge it crossed, a check that ran, a route of
+/// its workload, a fault of that number): a metric nobody measured must not read as 0.
+pub fn measured(name: &str, r: &SeedResult) -> bool {
+    let Some((kind, arg)) = name.split_once(':') else {
+        return match name.strip_prefix("recovery_s_").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => r.recovery_s.len() >= n,
+            None => true,
+        };
+    };
+    match kind {
+        "calls" | "attempts" | "success" | "p99" => r.edge_calls.contains_key(arg),
+        "route" => r.route_success.contains_key(arg),
+        "check" => r.checks.iter().any(|c| c.checker == arg),
+        _ => false,
+    }
 }
 
 /// One metric of `variant` paired with `base` seed by seed.

@@ -81,6 +81,9 @@ pub struct SeedResult {
     /// Share answered per edge.
     #[serde(default)]
     pub edge_success: BTreeMap<String, f64>,
+    /// Share of the client requests answered, per workload route.
+    #[serde(default)]
+    pub route_success: BTreeMap<String, f64>,
     /// 99th percentile latency per edge, ms.
     #[serde(default)]
     pub edge_p99_ms: BTreeMap<String, f64>,
@@ -121,6 +124,7 @@ impl SeedResult {
             peak_in_flight: o.peak_in_flight,
             edge_calls: o.edges.iter().map(|e| (e.edge.clone(), e.requests)).collect(),
             edge_success: o.edges.iter().map(|e| (e.edge.clone(), e.success_rate)).collect(),
+            route_success: o.routes.iter().map(|r| (r.route.clone(), r.success_rate)).collect(),
             edge_p99_ms: o.edges.iter().map(|e| (e.edge.clone(), e.p99_ms)).collect(),
             edge_attempts: o
                 .edges

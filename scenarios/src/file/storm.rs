@@ -29,6 +29,9 @@ pub const STORMS: &[(&str, &str)] = &[
     ("swizzle_clog", "FoundationDB's swizzle: half the replicas (drawn by `draw`) go dark one by one every step_s, then heal one by one in another order"),
 ];
 
+/// The most crashes a crash loop expands into.
+const MAX_CRASHES: u32 = 1000;
+
 /// The keys every storm has.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,9 +82,11 @@ struct Expand<'a> {
 
 impl Expand<'_> {
     fn storm(&self, kind: KindFile) -> Result<Vec<Fault>, KeyError> {
+        self.durations(&kind)?;
         let at = self.at;
-        let one =
-            |kind: FaultKind, target: &str, d: Duration| Ok(vec![Fault::new(kind, self.node(target)?, at, Some(d))]);
+        let one = |kind: FaultKind, target: &str, d: Duration| {
+            Ok(vec![Fault::new(kind, self.node("target", target)?, at, Some(d))])
+        };
         match kind {
             KindFile::DependencyOutage { target, duration_s } => one(FaultKind::Outage, &target, duration_s.0),
             KindFile::Brownout { target, duration_s, add, error_rate } => {
@@ -100,8 +105,8 @@ impl Expand<'_> {
                 one(FaultKind::LatencySpike { add: dist(add, "const(50ms)") }, &target, duration_s.0)
             }
             KindFile::Partition { between: [a, b], duration_s } => {
-                self.node(&a)?;
-                self.node(&b)?;
+                self.node("between", &a)?;
+                self.node("between", &b)?;
                 Ok(vec![Fault::new(
                     FaultKind::Partition,
                     Target::Link { from: a, to: b, both: true },
@@ -135,8 +140,31 @@ impl Expand<'_> {
         }
     }
 
-    /// `name` as a fault target: a service or one of its replicas.
-    fn node(&self, name: &str) -> Result<Target, KeyError> {
+    /// Every length the storm names is above 0 (a fault of no length tests nothing).
+    fn durations(&self, kind: &KindFile) -> Result<(), KeyError> {
+        let given: Vec<(&str, Option<&Seconds>)> = match kind {
+            KindFile::DependencyOutage { duration_s, .. }
+            | KindFile::Brownout { duration_s, .. }
+            | KindFile::ErrorBurst { duration_s, .. }
+            | KindFile::Metastable { duration_s, .. }
+            | KindFile::Partition { duration_s, .. }
+            | KindFile::ZoneLoss { duration_s, .. }
+            | KindFile::SlowConsumer { duration_s, .. } => vec![("duration_s", Some(duration_s))],
+            KindFile::RetryStorm { duration_s, .. } => vec![("duration_s", duration_s.as_ref())],
+            KindFile::CrashLoop { duration_s, down_s, up_s, .. } => {
+                vec![("duration_s", Some(duration_s)), ("down_s", down_s.as_ref()), ("up_s", up_s.as_ref())]
+            }
+            KindFile::OrchestratorCrash { down_s, .. } => vec![("down_s", down_s.as_ref())],
+            KindFile::SwizzleClog { hold_s, .. } => vec![("hold_s", hold_s.as_ref())],
+        };
+        match given.into_iter().find(|(_, d)| d.is_some_and(|d| d.0.is_zero())) {
+            Some((key, _)) => err(format!("{}.{key}", self.key), "0 is not allowed (expected a length above 0)"),
+            None => Ok(()),
+        }
+    }
+
+    /// `name`, given at `key`, as a fault target: a service or one of its replicas.
+    fn node(&self, key: &str, name: &str) -> Result<Target, KeyError> {
         let replica_of = |s: &ServiceSpec| {
             let index = name.strip_prefix(s.name.as_str()).and_then(|r| r.strip_prefix('-'));
             index.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n < s.replicas))
@@ -147,7 +175,7 @@ impl Expand<'_> {
         let names: Vec<String> = self.services.iter().map(|s| s.name.clone()).collect();
         let hint = crate::did_you_mean(name, &names);
         err(
-            format!("{}.target", self.key),
+            format!("{}.{key}", self.key),
             format!("\"{name}\" is not a service or replica here{hint} (services: {})", names.join(", ")),
         )
     }
@@ -173,14 +201,19 @@ impl Expand<'_> {
         down: Duration,
         up: Duration,
     ) -> Result<Vec<Fault>, KeyError> {
-        if down.is_zero() || up.is_zero() {
-            return err(format!("{}.down_s", self.key), "0 is not allowed (expected down_s and up_s above 0)");
+        let cycles = duration.as_secs_f64() / (down + up).as_secs_f64();
+        if cycles > MAX_CRASHES as f64 {
+            return err(
+                format!("{}.duration_s", self.key),
+                format!("{cycles:.0} crashes is too many (expected at most {MAX_CRASHES}: a longer down_s or up_s)"),
+            );
         }
-        let target = self.node(target)?;
-        let mut faults = Vec::new();
+        let target = self.node("target", target)?;
+        let (mut faults, end) = (Vec::new(), self.at + duration);
         let mut t = self.at;
-        while t < self.at + duration {
-            faults.push(Fault::new(FaultKind::Crash, target.clone(), t, Some(down)));
+        while t < end {
+            // The last crash ends with the loop, not after it.
+            faults.push(Fault::new(FaultKind::Crash, target.clone(), t, Some(down.min(end - t))));
             t += down + up;
         }
         Ok(faults)
@@ -272,7 +305,12 @@ rate_per_s = 10
             faults("[[storms]]\nstorm = \"crash_loop\"\ntarget = \"payment-1\"\nat_s = 10\nduration_s = 12\n").unwrap();
         let starts: Vec<u64> = f.iter().map(|f| f.at.as_secs()).collect();
         assert_eq!(starts, [10, 15, 20], "down 2 s, up 3 s, while within 12 s");
-        assert!(f.iter().all(|f| matches!(f.kind, FaultKind::Crash) && f.duration.map(|d| d.as_secs()) == Some(2)));
+        let downs: Vec<u64> = f.iter().map(|f| f.duration.unwrap().as_secs()).collect();
+        assert_eq!(downs, [2, 2, 2]);
+        assert!(f.iter().all(|f| matches!(f.kind, FaultKind::Crash)));
+        let f =
+            faults("[[storms]]\nstorm = \"crash_loop\"\ntarget = \"payment\"\nat_s = 10\nduration_s = 11\n").unwrap();
+        assert_eq!(f.last().unwrap().end().unwrap().as_secs(), 21, "the last crash ends with the loop");
         let f = faults("[[storms]]\nstorm = \"zone_loss\"\nzone = 1\nat_s = 10\nduration_s = 5\n").unwrap();
         assert_eq!(f.iter().map(node).collect::<Vec<_>>(), ["inventory-1", "orders-1", "payment-1"]);
         let f = faults("[[storms]]\nstorm = \"orchestrator_crash\"\nat_s = 10\n").unwrap();
@@ -311,6 +349,16 @@ rate_per_s = 10
         assert!(e.contains("storms[0].zone") && e.contains("3 is not allowed"), "{e}");
         let e = faults("[[storms]]\nstorm = \"hurricane\"\nat_s = 10\n").unwrap_err();
         assert!(e.contains("storms[0].storm") && e.contains("\"hurricane\" is not allowed"), "{e}");
+        let e =
+            faults("[[storms]]\nstorm = \"brownout\"\ntarget = \"payment\"\nat_s = 10\nduration_s = 0\n").unwrap_err();
+        assert!(e.contains("storms[0].duration_s") && e.contains("0 is not allowed"), "{e}");
+        let storm = "[[storms]]\nstorm = \"crash_loop\"\ntarget = \"payment\"\nat_s = 1\nduration_s = 100000\n";
+        let e = faults(storm).unwrap_err();
+        assert!(e.contains("storms[0].duration_s") && e.contains("20000 crashes is too many"), "{e}");
+        let e =
+            faults("[[storms]]\nstorm = \"partition\"\nbetween = [\"orders\", \"pay\"]\nat_s = 1\nduration_s = 1\n")
+                .unwrap_err();
+        assert!(e.contains("storms[0].between"), "{e}");
         let e = faults("[[storms]]\nstorm = \"slow_consumer\"\nat_s = 10\nduration_s = 5\n").unwrap_err();
         assert!(e.contains("no service runs app = \"consumer\""), "{e}");
     }

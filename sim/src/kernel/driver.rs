@@ -91,7 +91,7 @@ async fn open_loop(world: Arc<World>, entry: Entry, arrivals: Arrivals) {
 /// requests still running at the end can be recorded as unfinished.
 async fn one_request(world: &World, edge: &Arc<str>, stack: &EdgeService, meta: Meta, start_us: u64) {
     let id = world.next_id();
-    world.start_request(id, start_us);
+    world.start_request(id, start_us, meta.route);
     let _ = recorded_call(world, id, edge, stack, (0, start_us), meta).await;
     let empty = {
         let mut inflight = world.inflight();

@@ -218,6 +218,7 @@ pub(crate) async fn recorded_call(
         outcome,
         attempts: req.attempts(),
         replica,
+        route: meta.route,
     });
     result
 }

@@ -41,6 +41,9 @@ pub struct RunOutput {
     pub events: u64,
     /// Per-edge summaries, the entry edge first.
     pub edges: Vec<EdgeSummary>,
+    /// Per workload route, its client requests (empty without routes).
+    #[serde(default)]
+    pub routes: Vec<crate::record::RouteSummary>,
     /// Per-service figures.
     pub services: Vec<ServiceSummary>,
     /// Fault windows, for shading charts.
@@ -66,6 +69,7 @@ pub(crate) fn finish(world: &World, end_us: u64) -> Result<RunOutput, String> {
     let order: Vec<String> = world.spec.call_edges().iter().map(|(a, b)| format!("{a}->{b}")).collect();
     let mut edges = recorder.edge_summaries();
     edges.sort_by_key(|e| order.iter().position(|o| *o == e.edge));
+    let routes = recorder.route_summaries(&world.spec.workload.routes);
     let (requests, events) = recorder.counts();
     let fingerprint = format!("{:016x}", recorder.fingerprint());
     drop(recorder);
@@ -112,6 +116,7 @@ pub(crate) fn finish(world: &World, end_us: u64) -> Result<RunOutput, String> {
         requests,
         events,
         edges,
+        routes,
         services,
         faults,
         fault_effects: d.effects.clone(),

@@ -29,7 +29,7 @@ pub(crate) async fn watch_for_stalls(world: Arc<World>, after: Duration) {
         let quiet = Duration::from_micros(now - last_progress);
         if quiet >= after && !reported {
             reported = true;
-            let oldest_us = world.inflight().values().min().copied().unwrap_or(now);
+            let oldest_us = world.inflight().values().map(|v| v.0).min().unwrap_or(now);
             world.event(world.sim_node(), EventKind::Stall { inflight, quiet_s: quiet.as_secs(), oldest_us });
         }
     }

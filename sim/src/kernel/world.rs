@@ -134,7 +134,8 @@ pub struct World {
     pub(crate) registry: Mutex<BTreeMap<u32, u64>>,
     /// Idempotency store per (service, request id): `None` while running, then the result.
     pub(crate) idempotency: faultline_patterns::idempotency::MemoryAnswers<(usize, u64), crate::call::Served>,
-    pub(crate) inflight: Mutex<BTreeMap<u64, u64>>,
+    /// Workload requests in flight: id -> (start, route).
+    pub(crate) inflight: Mutex<BTreeMap<u64, (u64, u16)>>,
     peak_inflight: std::sync::atomic::AtomicU64,
     pub(crate) idle: tokio::sync::Notify,
     /// The patterns' cancellable timer (driven by a task of the run), and the clock that
@@ -513,14 +514,14 @@ impl World {
         self.event(node, EventKind::NodeCrash { unsynced_writes_lost: lost });
     }
 
-    pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
+    pub(crate) fn inflight(&self) -> MutexGuard<'_, BTreeMap<u64, (u64, u16)>> {
         lock(&self.inflight)
     }
 
-    /// Workload request `id`, started at `start_us`, is in flight.
-    pub(crate) fn start_request(&self, id: u64, start_us: u64) {
+    /// Workload request `id` on `route`, started at `start_us`, is in flight.
+    pub(crate) fn start_request(&self, id: u64, start_us: u64, route: u16) {
         let mut inflight = self.inflight();
-        inflight.insert(id, start_us);
+        inflight.insert(id, (start_us, route));
         self.peak_inflight.fetch_max(inflight.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
