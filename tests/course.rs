@@ -103,3 +103,18 @@ fn a_saga_participant_calls_its_own_dependencies_before_each_operation() {
     assert_eq!(calls("payment->paddle"), calls("orders->payment"));
     assert!(run.verdict.passed(), "{:?}", run.verdict.first_violation());
 }
+
+#[test]
+fn a_scenario_file_an_experiment_names_is_found_beside_the_experiment() {
+    let dir = tmp("experiment-beside");
+    std::fs::create_dir_all(dir.join("lab")).unwrap();
+    let system = faultline::scenarios::catalog::get("chain3").unwrap().replace("duration_s = 60", "duration_s = 5");
+    std::fs::write(dir.join("lab/my-chain.toml"), system).unwrap();
+    let exp = EXPERIMENT.replace("base = \"chain3\"", "base = \"my-chain.toml\"");
+    std::fs::write(dir.join("lab/exp.toml"), exp).unwrap();
+    let o = faultline(&["experiment", "lab/exp.toml", "--seeds", "1..3", "--out", "e"], &dir);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("no-retry (lab/my-chain.toml seeds 1..3)"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -49,7 +49,20 @@ pub fn load(name_or_path: &str) -> Result<Experiment, String> {
     let path = std::path::Path::new(name_or_path);
     if path.extension().is_some_and(|x| x == "toml") || path.exists() {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{name_or_path}: {e}"))?;
-        return parse(&text, name_or_path);
+        let mut exp = parse(&text, name_or_path)?;
+        // A scenario file a case names is found beside the experiment file, as a user writing
+        // them side by side expects, unless it is a catalog name or found from here.
+        let dir = path.parent().unwrap_or(std::path::Path::new(""));
+        for case in &mut exp.cases {
+            for scenario in std::iter::once(&mut case.base).chain(case.variant.as_mut()) {
+                let beside = dir.join(&*scenario);
+                let here = std::path::Path::new(scenario.as_str());
+                if crate::catalog::get(scenario).is_none() && !here.exists() && beside.exists() {
+                    *scenario = beside.to_string_lossy().into_owned();
+                }
+            }
+        }
+        return Ok(exp);
     }
     Err(format!(
         "no built-in experiment \"{name_or_path}\"{}; `faultline list` shows them",
