@@ -118,3 +118,26 @@ fn a_scenario_file_an_experiment_names_is_found_beside_the_experiment() {
     assert!(out.contains("no-retry (lab/my-chain.toml seeds 1..3)"), "{out}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn an_edited_experiment_replaces_its_earlier_version_and_never_another_output() {
+    let dir = tmp("experiment-edited");
+    std::fs::write(dir.join("x.toml"), EXPERIMENT).unwrap();
+    let args = ["experiment", "x.toml", "--seeds", "1..3", "--out", "e"];
+    assert_eq!(faultline(&args, &dir).status.code(), Some(0));
+    let edited = EXPERIMENT.replace("when_en = \"calls fail at random\"", "when_en = \"calls fail independently\"");
+    std::fs::write(dir.join("x.toml"), edited).unwrap();
+    let o = faultline(&args, &dir);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("holds an earlier version of it, replaced"), "{out}");
+    assert!(err.contains("with 3 seeds no difference can be a finding"), "{err}");
+    let json = std::fs::read_to_string(dir.join("e/experiment.json")).unwrap();
+    assert!(json.contains("calls fail independently"));
+    // Another experiment's directory is not replaced.
+    let other = EXPERIMENT.replace("name = \"retry-small\"", "name = \"other\"");
+    std::fs::write(dir.join("y.toml"), other).unwrap();
+    let o = faultline(&["experiment", "y.toml", "--seeds", "1..3", "--out", "e"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    let _ = std::fs::remove_dir_all(dir);
+}

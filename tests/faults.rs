@@ -203,6 +203,28 @@ fn clock_skew_moves_one_node_wall_clock() {
 }
 
 #[test]
+fn clock_drift_grows_one_node_offset_at_its_rate_until_it_ends() {
+    let offsets = Arc::new(Mutex::new(Vec::new()));
+    let o = offsets.clone();
+    let spec = api_db(11, 10.0, 20.0)
+        .fault(fault(FaultKind::ClockDrift { rate: 0.01 }, "api-1", 4.0, Some(10.0)))
+        .build()
+        .unwrap();
+    let p = probe(move |h: SimHandle| {
+        let o = o.clone();
+        Box::pin(async move {
+            for t in [2.0, 6.0, 12.0, 15.0] {
+                tokio::time::sleep_until(tokio::time::Instant::now() + secs(t) - h.elapsed()).await;
+                o.lock().unwrap().push(h.wall_clock_ms("api-1") - h.wall_clock_ms("api-0"));
+            }
+        })
+    });
+    sim::run_with_probe(spec, Box::new(NullSink), p).unwrap();
+    // 1% fast from 4 s: 20 ms ahead at 6 s, 80 ms at 12 s; right again after 14 s.
+    assert_eq!(*offsets.lock().unwrap(), vec![0, 20, 80, 0]);
+}
+
+#[test]
 fn without_a_timeout_layer_the_network_hard_timeout_ends_hung_calls() {
     let net = faultline::sim::NetworkSpec { call_timeout: secs(2.0), ..Default::default() };
     let spec =

@@ -166,7 +166,18 @@ impl Staging {
     /// one with another key is replaced. A finished `dest` holding another key is refused:
     /// it is another experiment's output.
     pub fn resume(dest: &Path, key_file: &str, key: &str) -> Result<Staging, OutputError> {
-        if let Ok(there) = std::fs::read_to_string(dest.join(key_file)) {
+        Staging::resume_inner(dest, key_file, key, false)
+    }
+
+    /// As [`Staging::resume`], for work that replaces an earlier version of itself (an edited
+    /// experiment rerun into its own directory): a finished `dest` holding another key is
+    /// replaced when this one commits, instead of refused. It must still be faultline's.
+    pub fn resume_replacing(dest: &Path, key_file: &str, key: &str) -> Result<Staging, OutputError> {
+        Staging::resume_inner(dest, key_file, key, true)
+    }
+
+    fn resume_inner(dest: &Path, key_file: &str, key: &str, replace: bool) -> Result<Staging, OutputError> {
+        if let Some(there) = std::fs::read_to_string(dest.join(key_file)).ok().filter(|_| !replace) {
             if there != key {
                 return Err(OutputError::NotOurs {
                     dest: dest.to_path_buf(),

@@ -125,6 +125,9 @@ pub(crate) fn fault_table(f: &Fault) -> Table {
         FaultKind::ClockSkew { offset_ms } => {
             t.insert("offset_ms".to_owned(), Value::Integer(*offset_ms));
         }
+        FaultKind::ClockDrift { rate } => {
+            t.insert("rate".to_owned(), Value::Float(*rate));
+        }
         FaultKind::Outage | FaultKind::Partition | FaultKind::Crash | FaultKind::Restart | FaultKind::Pause => {}
     }
     t

@@ -3,7 +3,7 @@
 //! A fault is `(at, duration, kind, target)`. Plans come from scenario files, from code, and
 //! (later) are generated from the seed or shrunk: the simulator only executes them. Overlapping
 //! faults of one kind on one node combine: rates take the largest, of two latency spikes the
-//! one listed later wins, clock skews add up.
+//! one listed later wins, clock skews and drifts add up.
 
 use std::fmt;
 use std::time::Duration;
@@ -48,6 +48,13 @@ pub enum FaultKind {
         /// The offset in ms.
         offset_ms: i64,
     },
+    /// The target's wall clock runs at `1 + rate` times virtual time from the fault's start
+    /// (0.01: 1% fast; negative: slow): an offset that grows, unlike a skew's fixed one. When
+    /// the fault ends the clock is right again (resynchronised).
+    ClockDrift {
+        /// Extra seconds per second.
+        rate: f64,
+    },
 }
 
 impl FaultKind {
@@ -63,12 +70,13 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::PacketLoss { .. } => "packet_loss",
             FaultKind::ClockSkew { .. } => "clock_skew",
+            FaultKind::ClockDrift { .. } => "clock_drift",
         }
     }
 
     /// Every kind name, for error messages.
     pub const NAMES: &'static str =
-        "outage, error_burst, latency_spike, partition, crash, restart, pause, packet_loss, clock_skew";
+        "outage, error_burst, latency_spike, partition, crash, restart, pause, packet_loss, clock_skew, clock_drift";
 }
 
 /// What a fault hits: a service (all its replicas) or one node by name, or a link between two

@@ -19,6 +19,8 @@ use super::{experiment, output_error, CliError, EXIT_CHECK_FAILED};
 #[derive(Serialize)]
 struct CourseFile {
     faultline_version: &'static str,
+    /// `--seeds` when given (each experiment's own otherwise).
+    seeds: Option<String>,
     experiments: Vec<Entry>,
 }
 
@@ -40,6 +42,9 @@ const KEY_FILE: &str = "course-key.json";
 /// experiments do not measure was violated.
 pub(super) fn course(seeds: Option<&str>, jobs: usize, out: &Path, lang: &str) -> Result<u8, CliError> {
     let started = Instant::now();
+    if let Some(s) = seeds {
+        experiment::warn_few(s.parse().map_err(super::usage)?);
+    }
     let names = course::names();
     let exps: Vec<_> = names.iter().map(|n| experiment::load(n)).collect::<Result<_, _>>()?;
     // The experiments' contents are in the key: a changed experiment is another course.
@@ -47,7 +52,11 @@ pub(super) fn course(seeds: Option<&str>, jobs: usize, out: &Path, lang: &str) -
     // A finished course with this key is read back in place (each experiment reads back its
     // cases); anything else is written into a staging directory that appears whole.
     let finished = std::fs::read_to_string(out.join(KEY_FILE)).is_ok_and(|k| k == key) && out.join(MANIFEST).is_file();
-    let staging = if finished { None } else { Some(Staging::resume(out, KEY_FILE, &key).map_err(output_error)?) };
+    // Another finished course there (other experiments, seeds or faultline) is an earlier
+    // version of this one: replaced when this one is done.
+    let earlier = out.join(KEY_FILE).is_file() && out.join("course.json").is_file();
+    let start = if earlier { Staging::resume_replacing } else { Staging::resume };
+    let staging = if finished { None } else { Some(start(out, KEY_FILE, &key).map_err(output_error)?) };
     let root = staging.as_ref().map_or(out, |s| s.path()).to_path_buf();
     let mut entries = Vec::new();
     for (i, (name, exp)) in names.iter().zip(&exps).enumerate() {
@@ -69,7 +78,8 @@ pub(super) fn course(seeds: Option<&str>, jobs: usize, out: &Path, lang: &str) -
             checks_passed: r.checks_passed(),
         });
     }
-    let file = CourseFile { faultline_version: env!("CARGO_PKG_VERSION"), experiments: entries };
+    let seeds = seeds.map(str::to_owned);
+    let file = CourseFile { faultline_version: env!("CARGO_PKG_VERSION"), seeds, experiments: entries };
     let path = root.join("course.json");
     table::write_json(&path, &file).map_err(|e| super::internal(format!("{}: {e}", path.display())))?;
     let dest = match staging {

@@ -22,6 +22,17 @@ pub(super) fn load(name: &str) -> Result<Experiment, CliError> {
     course::load(name).map_err(usage)
 }
 
+/// Says so when `seeds` are too few for any finding (Wilcoxon's p cannot go below 0.05 with 5
+/// seeds or fewer): every expectation that wants one will be missed.
+pub(super) fn warn_few(seeds: SeedRange) {
+    let n = seeds.last.saturating_sub(seeds.first) + 1;
+    if n <= 5 {
+        eprintln!(
+            "faultline: warning: --seeds {seeds}: with {n} seeds no difference can be a finding (p cannot go below 0.05), so an expectation that wants one does not hold; use 6 or more (30 for a verdict)"
+        );
+    }
+}
+
 /// The seeds to run: `--seeds` when given, else the file's.
 pub(super) fn seeds(exp: &Experiment, given: Option<&str>) -> Result<SeedRange, CliError> {
     given.unwrap_or(&exp.seeds).parse().map_err(usage)
@@ -41,6 +52,7 @@ pub(super) fn command(
     let seeds = self::seeds(&exp, seeds)?;
     super::check_count(seeds, Shard::ALL)?;
     let plan = Plan { seeds, shard: Shard::ALL, jobs, keep_runs: false, quiet: false };
+    warn_few(seeds);
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(format!("experiment-{}", exp.name)));
     let result = run(&exp, &plan, &out)?;
     print(&result);
@@ -63,7 +75,20 @@ pub(super) fn run(exp: &Experiment, plan: &Plan, out: &Path) -> Result<Experimen
         }
         return Ok(result);
     }
-    let staging = Staging::resume(out, KEY_FILE, &key).map_err(output_error)?;
+    let staging = match earlier_version(exp, out, &key) {
+        true => {
+            if !plan.quiet {
+                println!(
+                    "== {}: {} holds an earlier version of it, replaced when this one is done",
+                    exp.name,
+                    out.display()
+                );
+            }
+            Staging::resume_replacing(out, KEY_FILE, &key)
+        }
+        false => Staging::resume(out, KEY_FILE, &key),
+    }
+    .map_err(output_error)?;
     let mut cases = Vec::new();
     for (case, variants) in exp.cases.iter().zip(&all) {
         if !plan.quiet {
@@ -77,6 +102,16 @@ pub(super) fn run(exp: &Experiment, plan: &Plan, out: &Path) -> Result<Experimen
     table::write_json(&path, &result).map_err(|e| super::internal(format!("{}: {e}", path.display())))?;
     staging.commit().map_err(output_error)?;
     Ok(result)
+}
+
+/// Whether `out` holds a finished run of another version of `exp` (the same name: the file was
+/// edited), which this run may replace.
+fn earlier_version(exp: &Experiment, out: &Path, key: &str) -> bool {
+    let Ok(there) = std::fs::read_to_string(out.join(KEY_FILE)) else { return false };
+    let name = table::read_json::<serde_json::Value>(&out.join("experiment.json"))
+        .ok()
+        .and_then(|v| v["experiment"]["name"].as_str().map(str::to_owned));
+    there != key && name.as_deref() == Some(exp.name.as_str())
 }
 
 /// The experiment already in `out`, when it is this one and every case's comparison is still

@@ -124,6 +124,9 @@ pub struct CourseEntry {
 pub struct CourseFile {
     /// The faultline that wrote it.
     pub faultline_version: String,
+    /// `--seeds` when the course was run with them.
+    #[serde(default)]
+    pub seeds: Option<String>,
     /// Every experiment, in course order.
     pub experiments: Vec<CourseEntry>,
 }

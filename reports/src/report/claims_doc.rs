@@ -198,7 +198,10 @@ pub fn course(c: &CourseFiles, t: &Texts, lang: &'static str) -> Doc {
         Block::Heading(t.t("course_sections")),
         Block::Links(links),
         Block::Heading(t.t("section_rerun")),
-        Block::Code(format!("faultline course --lang {lang}")),
+        Block::Code(match &c.course.seeds {
+            Some(s) => format!("faultline course --lang {lang} --seeds {s}"),
+            None => format!("faultline course --lang {lang}"),
+        }),
     ];
     let subtitle = t.f("generated", &[("version", c.course.faultline_version.clone())]);
     Doc { lang, title: t.t("title_course"), subtitle, blocks }

@@ -133,7 +133,8 @@ fn one_line(s: &str) -> String {
 }
 
 fn at(file: &str, e: KeyError) -> String {
-    format!("{file}: {}: {}", e.key, e.message)
+    let key = if e.key.is_empty() { "(top level)" } else { e.key.as_str() };
+    format!("{file}: {key}: {}", e.message)
 }
 
 fn dir_name(s: &str) -> bool {

@@ -29,6 +29,7 @@ enum KindFile {
     Pause {},
     PacketLoss { rate: Probability },
     ClockSkew { offset_ms: i64 },
+    ClockDrift { rate: f64 },
 }
 
 pub(super) fn read(i: usize, table: Table) -> Result<Fault, KeyError> {
@@ -44,6 +45,7 @@ pub(super) fn read(i: usize, table: Table) -> Result<Fault, KeyError> {
         KindFile::Pause {} => FaultKind::Pause,
         KindFile::PacketLoss { rate } => FaultKind::PacketLoss { rate: rate.0 },
         KindFile::ClockSkew { offset_ms } => FaultKind::ClockSkew { offset_ms },
+        KindFile::ClockDrift { rate } => FaultKind::ClockDrift { rate },
     };
     let f: FaultFile = parts.rest()?;
     let target = Target::parse(&f.target).map_err(|m| KeyError { key: format!("{key}.target"), message: m })?;

@@ -26,6 +26,7 @@ pub const STORMS: &[(&str, &str)] = &[
     ("crash_loop", "target crashes for down_s (default 2), runs up_s (default 3), again, until duration_s is over"),
     ("orchestrator_crash", "the order saga's orchestrator crashes mid-saga for down_s (default 5)"),
     ("slow_consumer", "the broker's consumers (or target) take `add` (default const(200ms)) longer per message"),
+    ("clock_drift", "target's wall clock runs `rate` (default 0.01: 1%) fast for duration_s, then is set right"),
     ("swizzle_clog", "FoundationDB's swizzle: half the replicas (drawn by `draw`) go dark one by one every step_s, then heal one by one in another order"),
 ];
 
@@ -54,6 +55,7 @@ enum KindFile {
     OrchestratorCrash { target: Option<String>, down_s: Option<Seconds> },
     SlowConsumer { target: Option<String>, duration_s: Seconds, add: Option<Dist> },
     SwizzleClog { step_s: Option<Seconds>, hold_s: Option<Seconds>, draw: Option<u64> },
+    ClockDrift { target: String, duration_s: Seconds, rate: Option<f64> },
 }
 
 fn secs(s: Option<Seconds>, default: u64) -> Duration {
@@ -134,6 +136,9 @@ impl Expand<'_> {
                 let faults = targets.iter().map(|t| one(FaultKind::LatencySpike { add }, t, duration_s.0));
                 Ok(faults.collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
             }
+            KindFile::ClockDrift { target, duration_s, rate } => {
+                one(FaultKind::ClockDrift { rate: rate.unwrap_or(0.01) }, &target, duration_s.0)
+            }
             KindFile::SwizzleClog { step_s, hold_s, draw } => {
                 Ok(swizzle(self.services, at, secs(step_s, 1), secs(hold_s, 5), draw.unwrap_or(1)))
             }
@@ -149,7 +154,8 @@ impl Expand<'_> {
             | KindFile::Metastable { duration_s, .. }
             | KindFile::Partition { duration_s, .. }
             | KindFile::ZoneLoss { duration_s, .. }
-            | KindFile::SlowConsumer { duration_s, .. } => vec![("duration_s", Some(duration_s))],
+            | KindFile::SlowConsumer { duration_s, .. }
+            | KindFile::ClockDrift { duration_s, .. } => vec![("duration_s", Some(duration_s))],
             KindFile::RetryStorm { duration_s, .. } => vec![("duration_s", duration_s.as_ref())],
             KindFile::CrashLoop { duration_s, down_s, up_s, .. } => {
                 vec![("duration_s", Some(duration_s)), ("down_s", down_s.as_ref()), ("up_s", up_s.as_ref())]
@@ -221,8 +227,11 @@ impl Expand<'_> {
 
     /// Every replica of zone `zone` of `zones` crashes for `duration`.
     fn zone_loss(&self, zone: u32, zones: u32, duration: Duration) -> Result<Vec<Fault>, KeyError> {
-        if zones == 0 || zone >= zones {
-            let last = zones.saturating_sub(1);
+        if zones == 0 {
+            return err(format!("{}.zones", self.key), "0 is not allowed (expected at least 1 zone)");
+        }
+        if zone >= zones {
+            let last = zones - 1;
             return err(
                 format!("{}.zone", self.key),
                 format!("{zone} is not allowed (expected a zone from 0 to zones - 1 = {last})"),
@@ -237,13 +246,22 @@ impl Expand<'_> {
     }
 }
 
+/// SplitMix64's finaliser: every input bit changes about half the output bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// FoundationDB's swizzle-clog: half the replicas, in an order drawn from `draw`, go dark one
 /// every `step`; after `hold` they heal one every `step`, in another drawn order.
 fn swizzle(services: &[ServiceSpec], at: Duration, step: Duration, hold: Duration, draw: u64) -> Vec<Fault> {
     let nodes: Vec<String> =
         services.iter().flat_map(|s| (0..s.replicas).map(move |r| format!("{}-{r}", s.name))).collect();
+    // FNV-1a alone keeps names that differ in their last byte (payment-0, payment-1) next to
+    // each other; the finaliser spreads them over the whole order.
     let order = |salt: &str, names: &mut Vec<String>| {
-        names.sort_by_key(|n| fnv1a(fnv1a(FNV_OFFSET ^ draw, salt.as_bytes()), n.as_bytes()));
+        names.sort_by_key(|n| mix(fnv1a(fnv1a(FNV_OFFSET ^ draw, salt.as_bytes()), n.as_bytes())));
     };
     let mut cut = nodes;
     order("cut", &mut cut);
@@ -338,6 +356,22 @@ rate_per_s = 10
         assert_eq!(f, again, "the same file, the same storm");
         let other = faults("[[storms]]\nstorm = \"swizzle_clog\"\nat_s = 10\ndraw = 2\n").unwrap();
         assert_ne!(f.iter().map(node).collect::<Vec<_>>(), other.iter().map(node).collect::<Vec<_>>());
+        // Over draws, the cut half is not always whole services (both replicas side by side).
+        let halves: std::collections::BTreeSet<Vec<String>> = (1..=12)
+            .map(|d| {
+                let f = faults(&format!("[[storms]]\nstorm = \"swizzle_clog\"\nat_s = 10\ndraw = {d}\n")).unwrap();
+                let mut cut: Vec<String> = f.iter().map(node).collect();
+                cut.sort();
+                cut
+            })
+            .collect();
+        assert!(halves.len() >= 6, "12 draws gave only {} different halves: {halves:?}", halves.len());
+        let one_of = |h: &Vec<String>, s: &str| h.contains(&format!("{s}-0")) != h.contains(&format!("{s}-1"));
+        let split = |h: &&Vec<String>| one_of(h, "orders") || one_of(h, "inventory");
+        assert!(
+            halves.iter().any(|h| split(&h)),
+            "some draw cuts one replica of a 2-replica service and not the other"
+        );
     }
 
     #[test]

@@ -393,18 +393,27 @@ impl World {
         let mut d = self.dynamic();
         let mut skew = 0i64;
         let mut skewed = Vec::new();
+        let now_us = self.now_us();
         for (&i, f) in &d.active {
-            if let FaultKind::ClockSkew { offset_ms } = f.kind {
-                if f.hits_node(node) && offset_ms != 0 {
-                    skew += offset_ms;
-                    skewed.push(i);
+            let offset_ms = match f.kind {
+                FaultKind::ClockSkew { offset_ms } => offset_ms,
+                FaultKind::ClockDrift { rate } => {
+                    // `i` is the fault's place in the plan, which holds its start.
+                    let start_us = self.spec.faults.0.get(i).map_or(now_us, |p| p.at.as_micros() as u64);
+                    let since_us = now_us.saturating_sub(start_us);
+                    (since_us as f64 * rate / 1000.0).round() as i64
                 }
+                _ => continue,
+            };
+            if f.hits_node(node) && offset_ms != 0 {
+                skew += offset_ms;
+                skewed.push(i);
             }
         }
         for i in skewed {
             d.effects[i].clock_reads += 1;
         }
-        EPOCH_MS + (self.now_us() / 1000) as i64 + skew
+        EPOCH_MS + (now_us / 1000) as i64 + skew
     }
 
     /// Records one request.

@@ -341,6 +341,9 @@ fn validate_fault(i: usize, f: &Fault, spec: &SimSpec, names: &BTreeSet<&str>) -
         FaultKind::ClockSkew { offset_ms } if offset_ms.unsigned_abs() > 365 * 86_400_000 => {
             Err(SpecError::new(key("offset_ms"), offset_ms, "an offset of at most a year"))
         }
+        FaultKind::ClockDrift { rate } if !rate.is_finite() || rate.abs() > 1.0 => {
+            Err(SpecError::new(key("rate"), rate, "a drift from -1 to 1 extra seconds per second (0.01: 1% fast)"))
+        }
         _ => Ok(()),
     }
 }
