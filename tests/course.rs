@@ -141,3 +141,23 @@ fn an_edited_experiment_replaces_its_earlier_version_and_never_another_output() 
     assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_storm_that_did_nothing_is_named_as_the_file_names_it() {
+    // chain3's c is idle after the workload stops: an outage there then drops nothing.
+    let sets = [
+        "duration_s=5".to_owned(),
+        "drain_s=1".to_owned(),
+        "storms=[{storm=\"dependency_outage\",target=\"c\",at_s=5.5,duration_s=0.2}]".to_owned(),
+    ];
+    let scenario = faultline::scenarios::load("chain3", &sets, None).expect("chain3 with a storm loads");
+    assert!(
+        scenario.warnings.iter().any(|w| w.starts_with("storms[0] (dependency_outage)")),
+        "{:?}",
+        scenario.warnings
+    );
+    let run =
+        faultline::scenarios::execute(&scenario, &Default::default(), Box::new(faultline::sim::NullSink)).unwrap();
+    let w = run.verdict.warnings.join("\n");
+    assert!(w.contains("storms[0] (dependency_outage): outage on c affected nothing"), "{w}");
+}

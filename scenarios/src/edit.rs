@@ -14,6 +14,8 @@ impl Scenario {
     /// a fault on a service that does not exist is an error).
     pub fn with_faults(&self, plan: &FaultPlan) -> Result<Scenario, ScenarioError> {
         let mut doc = self.document_or_error()?;
+        // The plan is the whole plan: storms would add their faults to it.
+        doc.remove("storms");
         if plan.0.is_empty() {
             doc.remove("faults");
         } else {

@@ -62,7 +62,7 @@ fn run_checked(
     let (checking, monitors) = Checking::new(sink, monitors);
     let output = faultline_sim::run_with_probe(spec.clone(), Box::new(checking), options.probe.clone())?;
     let (mut verdict, measures) = monitors.conclude();
-    expect::judge_faults(&mut verdict, &output.fault_effects, &starts, expect.strict);
+    expect::judge_faults(&mut verdict, &output.fault_effects, &starts, expect);
     verdict.warnings.extend(untested);
     // A liveness phase with nothing to judge is a warning, not a check that held (a check
     // with a violation is always kept).

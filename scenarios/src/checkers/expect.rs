@@ -26,6 +26,9 @@ pub struct Expectations {
     /// The liveness phase's budget: once every fault has healed, the system must be back
     /// within it (the `converge` check); `None`: no liveness phase.
     pub liveness: Option<std::time::Duration>,
+    /// What the file called each fault of the plan, by index: `faults[2]`, or `storms[1]
+    /// (swizzle_clog)` for a storm's; empty for a spec built in code.
+    pub fault_names: Vec<String>,
 }
 
 /// "This event happens at least `at_least` times (on `node`)".
@@ -191,7 +194,8 @@ impl Monitor for FaultStarts {
 
 /// Adds to `verdict` what the faults did not do: a warning per fault that affected nothing, or,
 /// when `strict`, the `faults` check (held when every fault affected something).
-pub fn judge_faults(verdict: &mut Verdict, effects: &[FaultEffect], starts: &FaultStarts, strict: bool) {
+pub fn judge_faults(verdict: &mut Verdict, effects: &[FaultEffect], starts: &FaultStarts, expect: &Expectations) {
+    let strict = expect.strict;
     let starts = starts.0.lock().unwrap_or_else(|p| p.into_inner());
     let idle: Vec<(Option<&Place>, String)> = effects
         .iter()
@@ -202,7 +206,12 @@ pub fn judge_faults(verdict: &mut Verdict, effects: &[FaultEffect], starts: &Fau
             } else {
                 "it never started: the run ended first"
             };
-            (starts.get(&e.id), format!("{} affected nothing: {why}", e.name()))
+            // A storm's fault is named as the file has it: the storm, not the fault it became.
+            let name = match expect.fault_names.get(e.id) {
+                Some(n) if n.starts_with("storms[") => format!("{n}: {} on {}", e.kind, e.target),
+                _ => e.name(),
+            };
+            (starts.get(&e.id), format!("{name} affected nothing: {why}"))
         })
         .collect();
     if !strict {

@@ -111,7 +111,8 @@ impl ScenarioFile {
     pub fn into_spec(self, default_name: &str) -> Result<Parsed, KeyError> {
         let mut cx = Cx { services: self.services.keys().cloned().collect(), warnings: Vec::new() };
         let liveness = self.liveness.map(|l| l.budget_s.0);
-        let mut expect = Expectations { strict: self.strict.unwrap_or(false), sometimes: Vec::new(), liveness };
+        let strict = self.strict.unwrap_or(false);
+        let mut expect = Expectations { strict, liveness, ..Default::default() };
         let sometimes = self.sometimes;
         let duration = self.duration_s.0;
         let mut b = SimSpec::builder(self.name.unwrap_or_else(|| default_name.to_owned()))
@@ -146,6 +147,7 @@ impl ScenarioFile {
             b = b.saga(saga::read(t)?);
         }
         for (name, f) in fault_plan(self.faults, self.storms, &services)? {
+            expect.fault_names.push(name.clone());
             if f.at >= duration {
                 cx.warnings.push(format!(
                     "{name} ({} on {}) starts at {} s, when the workload has stopped (duration_s = {}): it affects only requests still draining, if any",
@@ -186,7 +188,8 @@ fn fault_plan(
         plan.push((format!("faults[{i}]"), fault::read(i, f)?));
     }
     for (i, t) in storms.into_iter().enumerate() {
-        plan.extend(storm::read(i, t, services)?.into_iter().map(|f| (format!("a fault of storms[{i}]"), f)));
+        let kind = t.get("storm").and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        plan.extend(storm::read(i, t, services)?.into_iter().map(|f| (format!("storms[{i}] ({kind})"), f)));
     }
     Ok(plan)
 }
