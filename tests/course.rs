@@ -74,10 +74,19 @@ fn a_bad_experiment_file_is_refused_in_one_line_naming_the_key() {
     std::fs::write(dir.join("bad.toml"), EXPERIMENT.replacen("metric = \"success\"", "metric = \"sucess\"", 1))
         .unwrap();
     std::fs::write(dir.join("few.toml"), EXPERIMENT.replace("claim_en", "seeds = \"1..3\"\nclaim_en")).unwrap();
+    std::fs::write(
+        dir.join("edge.toml"),
+        EXPERIMENT.replacen("metric = \"success\"", "metric = \"attempts:a->bb\"", 1),
+    )
+    .unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["experiment", "bad.toml"], "bad.toml: cases[0].expect[0].metric: \"sucess\" is not a metric"),
         (&["experiment", "few.toml"], "few.toml: seeds: \"1..3\" is too few"),
         (&["experiment", "no-such"], "no built-in experiment \"no-such\""),
+        (
+            &["experiment", "edge.toml"],
+            "cases[0].expect[0].metric: \"attempts:a->bb\" names no edge of no-retry or retry; did you mean \"a->b\"",
+        ),
         (&["course", "--lang", "fr"], "fr"),
     ];
     for (args, want) in cases {

@@ -66,6 +66,9 @@ pub(super) fn command(
 /// once.
 pub(super) fn run(exp: &Experiment, plan: &Plan, out: &Path) -> Result<ExperimentResult, CliError> {
     let all: Vec<Vec<Variant>> = (0..exp.cases.len()).map(|i| variants(exp, i)).collect::<Result<_, _>>()?;
+    for (i, variants) in all.iter().enumerate() {
+        check_figures(exp, i, variants)?;
+    }
     let key = serde_json::to_string_pretty(&(exp, plan.seeds.to_string(), env!("CARGO_PKG_VERSION")))
         .unwrap_or_default()
         + "\n";
@@ -126,6 +129,40 @@ fn read_back(exp: &Experiment, plan: &Plan, out: &Path, key: &str, all: &[Vec<Va
         cases.push(course::case_result(case, &done.results[0].1, &done.results[1].1));
     }
     Some(course::verdict(exp, &plan.seeds.to_string(), cases))
+}
+
+/// Refuses, before anything runs, an expectation on an edge or a route that neither the base
+/// nor the variant has (a misspelt `attempts:api->stor` would otherwise run the whole
+/// experiment to report it unmeasured).
+fn check_figures(exp: &Experiment, i: usize, variants: &[Variant]) -> Result<(), CliError> {
+    let edges: Vec<String> =
+        variants.iter().flat_map(|v| v.scenario.spec.call_edges()).map(|(a, b)| format!("{a}->{b}")).collect();
+    let routes: Vec<String> =
+        variants.iter().flat_map(|v| v.scenario.spec.workload.routes.iter().map(|r| r.0.clone())).collect();
+    for (j, e) in exp.cases[i].expect.iter().enumerate() {
+        let (kind, arg) = e.metric.split_once(':').unwrap_or(("", ""));
+        let known = match kind {
+            "calls" | "attempts" | "success" | "p99" => (&edges, "edge"),
+            "route" => (&routes, "route"),
+            _ => continue,
+        };
+        if !known.0.iter().any(|k| k == arg) {
+            let mut names = known.0.clone();
+            names.sort();
+            names.dedup();
+            return Err(usage(format!(
+                "experiment {}: cases[{i}].expect[{j}].metric: \"{}\" names no {} of {} or {}{} (they have: {})",
+                exp.name,
+                e.metric,
+                known.1,
+                exp.cases[i].labels[0],
+                exp.cases[i].labels[1],
+                faultline_scenarios::did_you_mean(arg, &names),
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A case's base and variant, loaded with their overrides.
