@@ -57,6 +57,10 @@ pub(super) fn error(url: &str, e: tokio_postgres::Error) -> StoreError {
     match e.code() {
         Some(c) if retry.contains(c) => StoreError::Conflict(text),
         Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::UNDEFINED_COLUMN => StoreError::Schema(text),
+        // The server ending the session (class 57: an administrator's terminate, a shutdown,
+        // a restart; class 08: the connection failed) is the store going away, whether the
+        // client reads the server's FATAL message or only finds the socket closed.
+        Some(c) if c.code().starts_with("57") || c.code().starts_with("08") => StoreError::Unavailable(text),
         Some(_) => StoreError::Other(text),
         None if e.is_closed() => StoreError::Unavailable(format!("{text} (the connection is closed)")),
         None => StoreError::Unavailable(text),
