@@ -291,6 +291,23 @@ pub struct RouteSummary {
     pub requests: u64,
     /// Answered (ok, partial or fallback) / requests.
     pub success_rate: f64,
+    /// Client latency on this route (answered or not): the mean.
+    #[serde(default)]
+    pub mean_ms: f64,
+    /// The median.
+    #[serde(default)]
+    pub p50_ms: f64,
+    /// The 99th percentile.
+    #[serde(default)]
+    pub p99_ms: f64,
+}
+
+/// One workload route's client requests: how many, how many answered, their latency.
+#[derive(Default)]
+struct RouteAgg {
+    requests: u64,
+    answered: u64,
+    latency: Histogram,
 }
 
 struct EdgeAgg {
@@ -312,8 +329,8 @@ pub struct Recorder {
     requests: u64,
     events: u64,
     levels: Levels,
-    /// Per workload route: client requests and those answered.
-    routes: BTreeMap<u16, (u64, u64)>,
+    /// Per workload route: its client requests.
+    routes: BTreeMap<u16, RouteAgg>,
 }
 
 impl Recorder {
@@ -363,9 +380,10 @@ impl Recorder {
             _ => Answer::Failed,
         };
         if r.parent == 0 {
-            let route = self.routes.entry(r.route).or_insert((0, 0));
-            route.0 += 1;
-            route.1 += u64::from(answer != Answer::Failed);
+            let route = self.routes.entry(r.route).or_default();
+            route.requests += 1;
+            route.answered += u64::from(answer != Answer::Failed);
+            route.latency.record(r.latency_us());
         }
         agg.series.record(r.start_us, r.latency_us(), answer);
     }
@@ -414,15 +432,24 @@ impl Recorder {
     }
 
     /// Per workload route (`names`: the workload's routes, in order), its client requests and
-    /// the share answered; empty when the workload has no routes.
+    /// the share answered and their latency; empty when the workload has no routes.
     pub fn route_summaries(&self, names: &[(String, f64)]) -> Vec<RouteSummary> {
+        let none = RouteAgg::default();
         names
             .iter()
             .enumerate()
             .map(|(i, (name, _))| {
-                let (n, ok) = self.routes.get(&(i as u16)).copied().unwrap_or((0, 0));
-                let success_rate = if n == 0 { 0.0 } else { ok as f64 / n as f64 };
-                RouteSummary { route: name.clone(), requests: n, success_rate }
+                let a = self.routes.get(&(i as u16)).unwrap_or(&none);
+                let n = a.requests;
+                let ms = |us: u64| us as f64 / 1e3;
+                RouteSummary {
+                    route: name.clone(),
+                    requests: n,
+                    success_rate: if n == 0 { 0.0 } else { a.answered as f64 / n as f64 },
+                    mean_ms: a.latency.mean() / 1e3,
+                    p50_ms: ms(a.latency.quantile(0.50)),
+                    p99_ms: ms(a.latency.quantile(0.99)),
+                }
             })
             .collect()
     }

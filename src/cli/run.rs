@@ -151,6 +151,11 @@ pub(super) fn print_report(s: &Scenario, r: &Report) {
     ) {
         println!("read model lag: max {max} events at {at:.1} s; {end} at the last event ({end_at:.1} s)");
     }
+    if let (Some(mean), Some(max)) =
+        (values.get("read_model_staleness_ms_mean"), values.get("read_model_staleness_ms_max"))
+    {
+        println!("read model staleness: an event reached the read model {mean:.1} ms after its append on average, {max:.1} ms at worst");
+    }
     println!(
         "{} requests, {} events, {:.1} virtual s in {:.2} wall s ({:.0}x real time)",
         o.requests,

@@ -19,8 +19,17 @@ pub(super) fn metric_name(name: &str, t: &Texts) -> String {
     if let Some(route) = name.strip_prefix("route:") {
         return t.f("metric_route", &[("route", route.to_owned())]);
     }
-    if let Some(edge) = name.strip_prefix("p99:") {
-        return t.f("metric_p99_on", &[("edge", edge.to_owned())]);
+    for (prefix, key) in [("p99:", "metric_p99_on"), ("p50:", "metric_p50_on"), ("mean:", "metric_mean_on")] {
+        if let Some(at) = name.strip_prefix(prefix) {
+            return t.f(key, &[("edge", at.to_owned())]);
+        }
+    }
+    if let Some(measure) = name.strip_prefix("measure:") {
+        let known = format!("measure_{measure}");
+        return match t.has(&known) {
+            true => t.t(&known),
+            false => measure.to_owned(),
+        };
     }
     if let Some(edge) = name.strip_prefix("success:") {
         return t.f("metric_success_on", &[("edge", edge.to_owned())]);

@@ -140,13 +140,18 @@ pub fn differences(base: &[SeedResult], variant_name: &str, variant: &[SeedResul
 /// A metric by name: one of [`metrics`]' (with `recovery_s_N` for any N), `mean_ms`,
 /// `calls:A->B` (calls on that edge per client request, whoever answered them),
 /// `attempts:A->B` (attempts on it per client request: retries and hedges count, cache hits
-/// do not: the load on B from A), `success:A->B` (the share of its calls answered), `p99:A->B` (its 99th percentile latency), `route:/PATH` (the share of the client requests on a
-/// workload route answered), or `check:NAME` (violations of one checker). `None` for any
-/// other name.
+/// do not: the load on B from A), `success:A->B` (the share of its calls answered),
+/// `mean:X`, `p50:X`, `p99:X` (latency on edge `A->B` or workload route `/PATH`),
+/// `route:/PATH` (the share of the client requests on a workload route answered),
+/// `measure:NAME` (a value the run measured, such as `read_model_lag_max`; 0 in a run without
+/// it) or `check:NAME` (violations of one checker). `None` for any other name.
 pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
     use Direction::Lower;
     if name == "mean_ms" {
         return Some((metric(name, "client mean latency, ms", Lower, 0.1), Box::new(|r| r.mean_ms)));
+    }
+    if name == "nodes" {
+        return Some((metric(name, "nodes that served requests", Lower, 0.5), Box::new(|r| r.nodes as f64)));
     }
     for (prefix, attempts) in [("calls:", false), ("attempts:", true)] {
         if let Some(edge) = name.strip_prefix(prefix) {
@@ -176,11 +181,21 @@ pub fn metric_named(name: &str) -> Option<(Metric, Read)> {
         let read = move |r: &SeedResult| r.route_success.get(&route).copied().unwrap_or(0.0);
         return Some((metric(name, &what, Direction::Higher, 0.001), Box::new(read)));
     }
-    if let Some(edge) = name.strip_prefix("p99:") {
-        let edge = edge.to_owned();
-        let what = format!("99th percentile latency on {edge}, ms");
-        let read = move |r: &SeedResult| r.edge_p99_ms.get(&edge).copied().unwrap_or(0.0);
-        return Some((metric(name, &what, Lower, 0.1), Box::new(read)));
+    for (prefix, i, label) in [("mean:", 0, "mean"), ("p50:", 1, "median"), ("p99:", 2, "99th percentile")] {
+        if let Some(at) = name.strip_prefix(prefix) {
+            let at = at.to_owned();
+            let on = if at.starts_with('/') { "route" } else { "edge" };
+            let what = format!("{label} latency on {on} {at}, ms");
+            let read = move |r: &SeedResult| r.latency_ms.get(&at).map_or(0.0, |l| l[i]);
+            return Some((metric(name, &what, Lower, 0.1), Box::new(read)));
+        }
+    }
+    if let Some(measure) = name.strip_prefix("measure:") {
+        let measure = measure.to_owned();
+        let what = format!("the run's {measure}");
+        // A run without it (a base with no read model) has none of it: 0 lag.
+        let read = move |r: &SeedResult| r.measures.get(&measure).copied().unwrap_or(0.0);
+        return Some((metric(name, &what, Lower, 0.001), Box::new(read)));
     }
     if let Some(check) = name.strip_prefix("check:") {
         let check = check.to_owned();
@@ -211,7 +226,9 @@ pub fn measured(name: &str, r: &SeedResult) -> bool {
         };
     };
     match kind {
-        "calls" | "attempts" | "success" | "p99" => r.edge_calls.contains_key(arg),
+        "calls" | "attempts" | "success" => r.edge_calls.contains_key(arg),
+        "mean" | "p50" | "p99" => r.latency_ms.contains_key(arg),
+        "measure" => r.measures.contains_key(arg),
         "route" => r.route_success.contains_key(arg),
         "check" => r.checks.iter().any(|c| c.checker == arg),
         _ => false,

@@ -73,6 +73,10 @@ pub struct SeedResult {
     pub calls_per_request: f64,
     /// The most client requests in flight at once.
     pub peak_in_flight: u64,
+    /// Nodes that served requests (the replicas of every service that admitted one): the
+    /// resources a configuration uses.
+    #[serde(default)]
+    pub nodes: u64,
     /// Time to recover after each fault, in the plan's order, s (see the module docs).
     pub recovery_s: Vec<f64>,
     /// Calls recorded per edge (`caller->callee`), e.g. the load a cache keeps off a database.
@@ -84,13 +88,17 @@ pub struct SeedResult {
     /// Share of the client requests answered, per workload route.
     #[serde(default)]
     pub route_success: BTreeMap<String, f64>,
-    /// 99th percentile latency per edge, ms.
+    /// Latency per edge (`caller->callee`) and per workload route (`/path`): mean, median and
+    /// 99th percentile, ms.
     #[serde(default)]
-    pub edge_p99_ms: BTreeMap<String, f64>,
+    pub latency_ms: BTreeMap<String, [f64; 3]>,
     /// Attempts per edge (retries and hedges included; a cache hit makes none): the load the
     /// callee receives.
     #[serde(default)]
     pub edge_attempts: BTreeMap<String, u64>,
+    /// The run's measured values (`read_model_lag_max`...: see `checkers::measures`).
+    #[serde(default)]
+    pub measures: BTreeMap<String, f64>,
     /// Every checker that applied.
     pub checks: Vec<CheckResult>,
     /// Virtual seconds the run lasted.
@@ -122,10 +130,17 @@ impl SeedResult {
             mean_ms: get(|e| e.mean_ms),
             calls_per_request: if requests == 0 { 0.0 } else { all_calls as f64 / requests as f64 },
             peak_in_flight: o.peak_in_flight,
+            nodes: o.services.iter().filter(|s| s.admitted > 0).map(|s| u64::from(s.replicas)).sum(),
             edge_calls: o.edges.iter().map(|e| (e.edge.clone(), e.requests)).collect(),
             edge_success: o.edges.iter().map(|e| (e.edge.clone(), e.success_rate)).collect(),
             route_success: o.routes.iter().map(|r| (r.route.clone(), r.success_rate)).collect(),
-            edge_p99_ms: o.edges.iter().map(|e| (e.edge.clone(), e.p99_ms)).collect(),
+            latency_ms: o
+                .edges
+                .iter()
+                .map(|e| (e.edge.clone(), [e.mean_ms, e.p50_ms, e.p99_ms]))
+                .chain(o.routes.iter().map(|r| (r.route.clone(), [r.mean_ms, r.p50_ms, r.p99_ms])))
+                .collect(),
+            measures: run.measures.values.clone(),
             edge_attempts: o
                 .edges
                 .iter()

@@ -6,6 +6,10 @@
 //! matches its read model. `atomic = false` (planted bug) commits the read model, works, then
 //! moves the checkpoint: a crash between applies an event twice. Each applied event is a
 //! `projection.apply` event (E3, and the lag).
+//!
+//! A request to the projector service is a query: after the service time it answers from the
+//! read model alone (the count of the request key's stream), never calling the event store:
+//! fast, and as stale as the projection's lag.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +42,11 @@ impl App for Projector {
         tokio::spawn(project(self.ctx.clone(), self.batch, self.atomic));
     }
 
-    fn handle(self: Arc<Self>, _request: u64, _meta: Meta) -> Option<Answer> {
-        None
+    /// A query: the request key's stream, as the read model has it.
+    fn handle(self: Arc<Self>, _request: u64, meta: Meta) -> Option<Answer> {
+        let view = self.ctx.store().get(&format!("view/{}", meta.key));
+        let count = view.and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok()).unwrap_or(0);
+        Some(Box::pin(async move { Ok(Served::Value(count)) }))
     }
 }
 
