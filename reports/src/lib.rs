@@ -11,6 +11,7 @@
 pub mod chart;
 pub mod compare_chart;
 pub mod csv_sink;
+pub mod matrix_chart;
 pub mod output;
 pub mod report;
 pub mod summary;

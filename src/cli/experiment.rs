@@ -142,7 +142,9 @@ fn check_figures(exp: &Experiment, i: usize, variants: &[Variant]) -> Result<(),
     for (j, e) in exp.cases[i].expect.iter().enumerate() {
         let (kind, arg) = e.metric.split_once(':').unwrap_or(("", ""));
         let known = match kind {
-            "calls" | "attempts" | "success" | "p99" => (&edges, "edge"),
+            "calls" | "attempts" | "success" => (&edges, "edge"),
+            "mean" | "p50" | "p99" if arg.starts_with('/') => (&routes, "route"),
+            "mean" | "p50" | "p99" => (&edges, "edge"),
             "route" => (&routes, "route"),
             _ => continue,
         };
@@ -207,5 +209,37 @@ pub(super) fn print(r: &ExperimentResult) {
             println!("    {label}: a check was violated on seeds {seeds:?}");
         }
     }
+    if let Some(m) = &r.matrix {
+        print_matrix(m);
+    }
     println!("\nverdict ({} seeds {}): {}", e.name, r.seeds, r.line);
+}
+
+/// A selection matrix: the notes' stars beside what was measured, then each column's ranking.
+fn print_matrix(m: &course::matrix::MatrixResult) {
+    println!(
+        "\n  {:<18} {:>4} {:>4} {:>4} {:>4} | {:>9} {:>6} {:>7} | {:>15} {:>19}",
+        "pattern", "cplx", "perf", "ops", "cost", "+ms calm", "+nodes", "+calls", "storm success", "storm p99 ms"
+    );
+    for r in &m.rows {
+        let s = r.row.stars;
+        println!(
+            "  {:<18} {:>4} {:>4} {:>4} {:>4} | {:>9.1} {:>6.1} {:>7.2} | {:>6.2}% -> {:>5.2}% {:>8.0} -> {:>7.0}",
+            r.row.pattern,
+            s.complexity,
+            s.performance,
+            s.operations,
+            s.cost,
+            r.added_ms,
+            r.added_nodes,
+            r.added_calls,
+            100.0 * r.storm_success[0],
+            100.0 * r.storm_success[1],
+            r.storm_p99_ms[0],
+            r.storm_p99_ms[1]
+        );
+    }
+    for k in &m.ranks {
+        println!("  {}: {}", if k.holds { "agrees" } else { "disagrees" }, k.sentence());
+    }
 }

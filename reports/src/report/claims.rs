@@ -89,6 +89,75 @@ pub struct CaseRow {
     pub holds: bool,
 }
 
+/// The notes' stars for one pattern.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct StarsDef {
+    /// 복잡도.
+    pub complexity: u8,
+    /// 성능 영향.
+    pub performance: u8,
+    /// 운영 부담.
+    pub operations: u8,
+    /// 비용.
+    pub cost: u8,
+}
+
+/// A selection matrix's row as written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MatrixRowDef {
+    /// Pattern, English.
+    pub pattern: String,
+    /// Pattern, Korean.
+    pub pattern_ko: String,
+    /// Situation, English.
+    pub situation_en: String,
+    /// Situation, Korean.
+    pub situation_ko: String,
+    /// The stars.
+    pub stars: StarsDef,
+}
+
+/// A selection matrix's row, measured.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MatrixRow {
+    /// As written.
+    pub row: MatrixRowDef,
+    /// Calm: mean latency added, ms.
+    pub added_ms: f64,
+    /// Calm: nodes added.
+    pub added_nodes: f64,
+    /// Calm: calls per request added.
+    pub added_calls: f64,
+    /// Storm: success without, with.
+    pub storm_success: [f64; 2],
+    /// Storm: p99 without, with, ms.
+    pub storm_p99_ms: [f64; 2],
+    /// Storm: violations without, with.
+    pub storm_violations: [f64; 2],
+}
+
+/// One column of stars against its measure.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RankRow {
+    /// `performance`, `operations` or `cost`.
+    pub column: String,
+    /// Spearman's rho (`None`: undefined).
+    pub rho: Option<f64>,
+    /// The agreement wanted.
+    pub at_least: f64,
+    /// It agrees.
+    pub holds: bool,
+}
+
+/// A selection matrix, measured.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MatrixFile {
+    /// Its rows.
+    pub rows: Vec<MatrixRow>,
+    /// Its rank checks.
+    pub ranks: Vec<RankRow>,
+}
+
 /// `experiment.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ExperimentFile {
@@ -98,6 +167,9 @@ pub struct ExperimentFile {
     pub seeds: String,
     /// The cases.
     pub cases: Vec<CaseRow>,
+    /// A selection matrix, when the experiment has one.
+    #[serde(default)]
+    pub matrix: Option<MatrixFile>,
     /// `holds`, `holds_only_when`, `does_not_hold`.
     pub verdict: String,
 }

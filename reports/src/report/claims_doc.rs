@@ -5,6 +5,7 @@ use super::charts::{register, FAMILY};
 use super::claims::{CaseRow, ExpectDef, ExperimentFile};
 use super::compare_doc::{finding, metric_name, over_time};
 use super::doc::{Block, Doc};
+use super::matrix_doc;
 use super::read::{CourseFiles, ExperimentFiles};
 use super::texts::Texts;
 use crate::compare_chart::{self, ForestRow};
@@ -33,7 +34,13 @@ fn when(c: &CaseRow, lang: &str) -> String {
 
 /// The verdict in one line, in the report's language.
 pub(super) fn verdict_line(e: &ExperimentFile, t: &Texts, lang: &str) -> String {
-    let list = |hold: bool| e.cases.iter().filter(|c| c.holds == hold).map(|c| when(c, lang)).collect::<Vec<_>>();
+    // As the verdict counts them: the cases expecting something (or broken), the rank checks.
+    let list = |hold: bool| {
+        let cases = e.cases.iter().filter(|c| !c.expects.is_empty() || !c.holds);
+        let cases = cases.filter(|c| c.holds == hold).map(|c| when(c, lang));
+        let ranks = e.matrix.iter().flat_map(|m| &m.ranks).filter(|r| r.holds == hold);
+        cases.chain(ranks.map(|r| matrix_doc::rank_sentence(r, t))).collect::<Vec<_>>()
+    };
     match e.verdict.as_str() {
         "holds" => t.f("verdict_holds", &[("when", list(true).join("; "))]),
         "holds_only_when" => {
@@ -147,15 +154,25 @@ pub fn experiment(files: &ExperimentFiles, t: &Texts, lang: &'static str) -> Res
     blocks.push(Block::Heading(t.t("section_verdict")));
     blocks.push(Block::Para(verdict_line(e, t, lang)));
     blocks.push(Block::Para(t.f("verdict_rule", &[("seeds", e.seeds.clone())])));
-    blocks.push(claim_chart(e, t)?);
+    if e.cases.iter().any(|c| !c.expects.is_empty()) {
+        blocks.push(claim_chart(e, t)?);
+    }
+    if let Some(m) = &e.matrix {
+        blocks.extend(matrix_doc::blocks(m, t, lang)?);
+    }
     for (c, compare) in e.cases.iter().zip(&files.cases) {
         blocks.push(Block::Heading(t.f("section_case", &[("when", when(c, lang))])));
-        let verdict = t.t(if c.holds { "case_holds" } else { "case_does_not_hold" });
-        blocks.push(Block::Para(t.f(
-            "case_intro",
-            &[("base", c.case.labels[0].clone()), ("variant", c.case.labels[1].clone()), ("verdict", verdict)],
-        )));
-        blocks.push(case_table(c, t));
+        if c.expects.is_empty() {
+            let labels = [("base", c.case.labels[0].clone()), ("variant", c.case.labels[1].clone())];
+            blocks.push(Block::Para(t.f("matrix_case_measures", &labels)));
+        } else {
+            let verdict = t.t(if c.holds { "case_holds" } else { "case_does_not_hold" });
+            blocks.push(Block::Para(t.f(
+                "case_intro",
+                &[("base", c.case.labels[0].clone()), ("variant", c.case.labels[1].clone()), ("verdict", verdict)],
+            )));
+            blocks.push(case_table(c, t));
+        }
         for (label, seeds) in c.failed_checks.iter().filter(|(_, s)| !s.is_empty()) {
             blocks.push(Block::Para(
                 t.f("case_checks_violated", &[("label", label.clone()), ("seeds", format!("{seeds:?}"))]),

@@ -11,6 +11,7 @@ mod claims_doc;
 mod compare_doc;
 pub mod doc;
 mod lanes;
+mod matrix_doc;
 mod notes;
 pub mod read;
 pub mod render;

@@ -33,6 +33,9 @@ pub struct Experiment {
     pub seeds: String,
     /// The conditions the claim is tested under.
     pub cases: Vec<Case>,
+    /// A selection matrix's rows (the `matrix` module measures them); empty for other claims.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matrix: Vec<Row>,
 }
 
 fn default_seeds() -> String {
@@ -67,8 +70,44 @@ pub struct Case {
     /// a failed check.
     #[serde(default)]
     pub measure_checks: bool,
-    /// What the claim expects of the variant against the base.
+    /// What the claim expects of the variant against the base (nothing, only in a case that
+    /// measures a selection matrix's row).
+    #[serde(default)]
     pub expect: Vec<Expect>,
+}
+
+/// The notes' stars for one pattern, 1 to 5 each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stars {
+    /// 복잡도.
+    pub complexity: u8,
+    /// 성능 영향.
+    pub performance: u8,
+    /// 운영 부담.
+    pub operations: u8,
+    /// 비용 (💰).
+    pub cost: u8,
+}
+
+/// One row of the matrix as the file gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Row {
+    /// The pattern, in English.
+    pub pattern: String,
+    /// The same in Korean.
+    pub pattern_ko: String,
+    /// The situation the notes recommend it for, in English.
+    pub situation_en: String,
+    /// The same in Korean.
+    pub situation_ko: String,
+    /// The notes' stars.
+    pub stars: Stars,
+    /// The case measuring it without faults.
+    pub calm: String,
+    /// The case measuring it under a storm.
+    pub storm: String,
 }
 
 fn default_labels() -> [String; 2] {
@@ -152,6 +191,7 @@ fn check(exp: &Experiment) -> Result<(), KeyError> {
     if exp.cases.is_empty() {
         return err("cases", "[] is not allowed (expected at least one [[cases]])");
     }
+    check_matrix(exp)?;
     for (i, case) in exp.cases.iter().enumerate() {
         let key = |k: &str| format!("cases[{i}].{k}");
         if !dir_name(&case.name) {
@@ -172,13 +212,14 @@ fn check(exp: &Experiment) -> Result<(), KeyError> {
                 ),
             );
         }
-        if case.expect.is_empty() {
+        let measures_a_row = exp.matrix.iter().any(|r| r.calm == case.name || r.storm == case.name);
+        if case.expect.is_empty() && !measures_a_row {
             return err(key("expect"), "[] is not allowed (expected at least one [[cases.expect]])");
         }
         for (j, e) in case.expect.iter().enumerate() {
             let key = |k: &str| format!("cases[{i}].expect[{j}].{k}");
             if metric_named(&e.metric).is_none() {
-                return err(key("metric"), format!("{:?} is not a metric (expected success, degraded, mean_ms, p50_ms, p99_ms, p999_ms, calls_per_request, peak_in_flight, violations, recovery_s_N, calls:A->B, attempts:A->B, success:A->B, p99:A->B, route:/PATH or check:NAME)", e.metric));
+                return err(key("metric"), format!("{:?} is not a metric (expected success, degraded, mean_ms, nodes, p50_ms, p99_ms, p999_ms, calls_per_request, peak_in_flight, violations, recovery_s_N, calls:A->B, attempts:A->B, success:A->B, mean:X, p50:X or p99:X (X an edge A->B or a route /PATH), route:/PATH, measure:NAME or check:NAME)", e.metric));
             }
             let bounds = [
                 ("at_most", e.at_most),
@@ -194,6 +235,32 @@ fn check(exp: &Experiment) -> Result<(), KeyError> {
                     key("metric"),
                     "nothing is expected of it (give finding, at_most, at_least, ratio_at_most or ratio_at_least)",
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_matrix(exp: &Experiment) -> Result<(), KeyError> {
+    if !exp.matrix.is_empty() && exp.matrix.len() < 3 {
+        return err("matrix", format!("{} rows are too few (expected at least 3 to rank)", exp.matrix.len()));
+    }
+    for (i, row) in exp.matrix.iter().enumerate() {
+        let key = |k: &str| format!("matrix[{i}].{k}");
+        let s = row.stars;
+        let stars = [
+            ("complexity", s.complexity),
+            ("performance", s.performance),
+            ("operations", s.operations),
+            ("cost", s.cost),
+        ];
+        if let Some((k, v)) = stars.iter().find(|(_, v)| !(1..=5).contains(v)) {
+            return err(key(&format!("stars.{k}")), format!("{v} is not allowed (expected 1 to 5 stars)"));
+        }
+        for (k, name) in [("calm", &row.calm), ("storm", &row.storm)] {
+            if !exp.cases.iter().any(|c| &c.name == name) {
+                let names: Vec<&str> = exp.cases.iter().map(|c| c.name.as_str()).collect();
+                return err(key(k), format!("{name:?} names no case (the cases are: {})", names.join(", ")));
             }
         }
     }

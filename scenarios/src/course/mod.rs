@@ -5,10 +5,11 @@
 //! (`faultline experiment`, `faultline course`).
 
 pub mod file;
+pub mod matrix;
 pub mod verdict;
 
 pub use file::{parse, Case, Expect, Experiment, Want};
-pub use verdict::{case_result, verdict, CaseResult, ExperimentResult, Verdict};
+pub use verdict::{case_result, verdict, CaseResult, ExperimentResult, Figure, Verdict};
 
 /// (name, file text), in the course's order.
 const ENTRIES: &[(&str, &str)] = &[
@@ -29,6 +30,8 @@ const ENTRIES: &[(&str, &str)] = &[
     ("mesh-vs-library", include_str!("../../experiments/mesh-vs-library.toml")),
     ("strangler-fig", include_str!("../../experiments/strangler-fig.toml")),
     ("saga-compensation", include_str!("../../experiments/saga-compensation.toml")),
+    ("cqrs-reads", include_str!("../../experiments/cqrs-reads.toml")),
+    ("selection-matrix", include_str!("../../experiments/selection-matrix.toml")),
 ];
 
 /// The text of a built-in experiment.

@@ -18,7 +18,9 @@ fn seed(seed: u64, p99_ms: f64, success: f64) -> SeedResult {
         edge_calls: Default::default(),
         edge_attempts: Default::default(),
         edge_success: Default::default(),
-        edge_p99_ms: Default::default(),
+        latency_ms: Default::default(),
+        nodes: 0,
+        measures: Default::default(),
         route_success: Default::default(),
         recovery_s: Vec::new(),
         checks: Vec::new(),
@@ -135,4 +137,65 @@ fn a_figure_no_seed_measured_fails_its_expectation_instead_of_reading_0() {
     // The ordinary metrics are always measured.
     let c = case_result(&exp.cases[1], &base, &base);
     assert!(c.expects[0].missed.iter().all(|m| !m.contains("not measured")), "{:?}", c.expects[0].missed);
+}
+
+/// Three patterns, each a calm and a storm case that expect nothing of their own.
+fn matrix_file(stars_c: &str, storm_c: &str) -> String {
+    let mut f = String::from(
+        "name = \"m\"\npattern = \"Selection\"\npattern_ko = \"선택\"\nsource = \"seeds/004\"\nquote = \"q\"\nclaim_en = \"c\"\n",
+    );
+    for (p, stars, storm) in [("a", "1", "a-storm"), ("b", "2", "b-storm"), ("c", stars_c, storm_c)] {
+        f += &format!(
+            "[[matrix]]\npattern = \"{p}\"\npattern_ko = \"{p}\"\nsituation_en = \"s\"\nsituation_ko = \"s\"\n\
+             stars = {{ complexity = 1, performance = {stars}, operations = {stars}, cost = {stars} }}\n\
+             calm = \"{p}-calm\"\nstorm = \"{storm}\"\n"
+        );
+    }
+    for p in ["a", "b", "c"] {
+        for k in ["calm", "storm"] {
+            f += &format!(
+                "[[cases]]\nname = \"{p}-{k}\"\nwhen_en = \"{p} {k}\"\nwhen_ko = \"{p}\"\nbase = \"chain3\"\n"
+            );
+        }
+    }
+    f
+}
+
+#[test]
+fn a_selection_matrix_is_judged_by_whether_each_column_of_stars_ranks_as_its_measure() {
+    let exp = parse(&matrix_file("3", "c-storm"), "m.toml").unwrap();
+    let with = |mean_ms: f64, nodes: u64| -> Vec<SeedResult> {
+        (1..=30).map(|s| SeedResult { mean_ms, nodes, ..seed(s, 10.0, 0.9) }).collect()
+    };
+    // Calm: latency added 1, 5, 20 ms (the stars' order); nodes added 3, 2, 1 (the reverse);
+    // calls per request added by none (no ranking).
+    let base = with(10.0, 4);
+    let mut cases = Vec::new();
+    for (case, (added_ms, added_nodes)) in exp.cases.iter().step_by(2).zip([(1.0, 3), (5.0, 2), (20.0, 1)]) {
+        cases.push(case_result(case, &base, &with(10.0 + added_ms, 4 + added_nodes)));
+    }
+    let storm: Vec<CaseResult> = exp.cases.iter().skip(1).step_by(2).map(|c| case_result(c, &base, &base)).collect();
+    let cases: Vec<CaseResult> = cases.into_iter().zip(storm).flat_map(|(a, b)| [a, b]).collect();
+    let r = verdict(&exp, "1..30", cases);
+    let m = r.matrix.as_ref().expect("a matrix");
+    assert!((m.rows[2].added_ms - 20.0).abs() < 1e-9 && (m.rows[0].added_nodes - 3.0).abs() < 1e-9);
+    let rho: Vec<Option<f64>> = m.ranks.iter().map(|k| k.rho).collect();
+    assert_eq!(rho, vec![Some(1.0), Some(-1.0), None]);
+    assert_eq!(m.ranks.iter().map(|k| k.holds).collect::<Vec<_>>(), vec![true, false, false]);
+    assert_eq!(r.verdict, Verdict::HoldsOnlyWhen);
+    // The measuring cases hold (no check failed) and are not conditions of the verdict.
+    assert!(r.line.starts_with("holds only when the notes' performance stars rank"), "{}", r.line);
+    assert!(!r.line.contains("a calm"), "{}", r.line);
+}
+
+#[test]
+fn a_selection_matrix_names_what_is_wrong_in_its_rows() {
+    let e = parse(&matrix_file("6", "c-storm"), "m.toml").unwrap_err();
+    assert_eq!(e, "m.toml: matrix[2].stars.performance: 6 is not allowed (expected 1 to 5 stars)");
+    let e = parse(&matrix_file("3", "c-storm2"), "m.toml").unwrap_err();
+    assert!(e.starts_with("m.toml: matrix[2].storm: \"c-storm2\" names no case (the cases are: a-calm, "), "{e}");
+    // A case that no row names must expect something.
+    let text = matrix_file("3", "b-storm");
+    let e = parse(&text, "m.toml").unwrap_err();
+    assert_eq!(e, "m.toml: cases[5].expect: [] is not allowed (expected at least one [[cases.expect]])");
 }

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::file::{Case, Expect, Experiment, Want};
+use super::matrix::{self, MatrixResult};
 use crate::experiment::compare::{measured, metric_named, paired};
 use crate::experiment::{Finding, SeedResult};
 
@@ -61,8 +62,23 @@ pub struct CaseResult {
     pub failed_checks: Vec<(String, Vec<u64>)>,
     /// Each expectation.
     pub expects: Vec<ExpectResult>,
+    /// The base's and the variant's means of the figures every case reports ([`FIGURES`]).
+    #[serde(default)]
+    pub figures: Vec<Figure>,
     /// Every expectation held and no check failed.
     pub holds: bool,
+}
+
+/// The figures every case reports, whatever it expects (a selection matrix reads them).
+pub const FIGURES: [&str; 6] = ["success", "mean_ms", "p99_ms", "calls_per_request", "nodes", "violations"];
+
+/// One figure of a case: the base's and the variant's means over the seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// A metric name.
+    pub metric: String,
+    /// [base, variant].
+    pub means: [f64; 2],
 }
 
 /// An experiment, measured: what `experiment.json` holds.
@@ -74,6 +90,9 @@ pub struct ExperimentResult {
     pub seeds: String,
     /// Each case.
     pub cases: Vec<CaseResult>,
+    /// A selection matrix's rows and rank checks, when the experiment has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixResult>,
     /// The verdict.
     pub verdict: Verdict,
     /// The verdict in one English line.
@@ -98,7 +117,15 @@ pub fn case_result(case: &Case, base: &[SeedResult], variant: &[SeedResult]) -> 
         vec![(case.labels[0].clone(), failing(base)), (case.labels[1].clone(), failing(variant))]
     };
     let holds = expects.iter().all(|e| e.holds) && failed_checks.iter().all(|(_, s)| s.is_empty());
-    CaseResult { case: case.clone(), failed_checks, expects, holds }
+    let figures = FIGURES
+        .iter()
+        .map(|m| {
+            let (_, read) = metric_named(m).expect("a standard metric");
+            let mean = |r: &[SeedResult]| r.iter().map(&read).sum::<f64>() / r.len().max(1) as f64;
+            Figure { metric: (*m).to_owned(), means: [mean(base), mean(variant)] }
+        })
+        .collect();
+    CaseResult { case: case.clone(), failed_checks, expects, figures, holds }
 }
 
 fn expect_result(e: &Expect, label: &str, base: &[SeedResult], variant: &[SeedResult]) -> ExpectResult {
@@ -182,21 +209,34 @@ pub fn want_str(w: Want) -> &'static str {
 
 /// The verdict over measured cases, with its English line.
 pub fn verdict(experiment: &Experiment, seeds: &str, cases: Vec<CaseResult>) -> ExperimentResult {
-    let holding: Vec<&CaseResult> = cases.iter().filter(|c| c.holds).collect();
-    let verdict = match holding.len() {
-        n if n == cases.len() => Verdict::Holds,
+    let figure = |case: &str, metric: &str| {
+        let c = cases.iter().find(|c| c.case.name == case);
+        c.and_then(|c| c.figures.iter().find(|f| f.metric == metric)).map_or([f64::NAN; 2], |f| f.means)
+    };
+    let matrix = matrix::measure(experiment, &figure);
+    // The conditions: each case that expects something (a case only measuring for a matrix
+    // counts when a check failed: its figures are from a broken run), and each rank check.
+    let mut items: Vec<(String, bool)> = cases
+        .iter()
+        .filter(|c| !c.case.expect.is_empty() || !c.holds)
+        .map(|c| (c.case.when_en.clone(), c.holds))
+        .collect();
+    items.extend(matrix.iter().flat_map(|m| &m.ranks).map(|r| (r.sentence(), r.holds)));
+    let verdict = match items.iter().filter(|(_, h)| *h).count() {
+        n if n == items.len() => Verdict::Holds,
         0 => Verdict::DoesNotHold,
         _ => Verdict::HoldsOnlyWhen,
     };
-    let when = |hold: bool| {
-        cases.iter().filter(|c| c.holds == hold).map(|c| c.case.when_en.as_str()).collect::<Vec<_>>().join("; ")
-    };
+    let when = |hold: bool| items.iter().filter(|i| i.1 == hold).map(|i| i.0.as_str()).collect::<Vec<_>>().join("; ");
     let line = match verdict {
         Verdict::Holds => format!("holds: {}", when(true)),
         Verdict::HoldsOnlyWhen => format!("holds only when {}; not when {}", when(true), when(false)),
-        Verdict::DoesNotHold => format!("does not hold: {}", why_not(&cases)),
+        Verdict::DoesNotHold => {
+            let ranks = matrix.iter().flat_map(|m| &m.ranks).map(|r| format!("; not: {}", r.sentence()));
+            format!("does not hold: {}{}", why_not(&cases), ranks.collect::<String>())
+        }
     };
-    ExperimentResult { experiment: experiment.clone(), seeds: seeds.to_owned(), cases, verdict, line }
+    ExperimentResult { experiment: experiment.clone(), seeds: seeds.to_owned(), cases, matrix, verdict, line }
 }
 
 /// The first thing that failed in each case, for the "does not hold" line.
