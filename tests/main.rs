@@ -5,7 +5,9 @@ mod support;
 
 mod cli;
 mod consistency;
+mod contention;
 mod course;
+mod cqrs;
 mod defects;
 mod determinism;
 mod expectations;

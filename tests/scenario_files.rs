@@ -66,6 +66,22 @@ fn bad_values_name_the_value_and_what_is_allowed() {
         (&["workload.kind=closed"], &["workload.rate_per_s", "closed", "clients"]),
         (&["duration_s=-3"], &["duration_s", "-3"]),
         (&["faults[0]={kind=\"outage\",target=\"db\",at_s=1}"], &["faults[0].duration_s", "missing"]),
+        (
+            &["workload.routes={\"/a\"=1}", "workload.route_steps=[{at_s=5,routes={\"/b\"=1}}]"],
+            &["workload.route_steps[0].routes", "\"/b\" is not a route", "/a"],
+        ),
+        (
+            &[
+                "workload.routes={\"/a\"=1,\"/b\"=0}",
+                "workload.route_steps=[{at_s=5,routes={\"/a\"=1}},{at_s=3,routes={\"/b\"=1}}]",
+            ],
+            &["workload.route_steps[1].at_s", "3", "after the step before"],
+        ),
+        (
+            &["workload.routes={\"/a\"=1}", "workload.route_steps=[{at_s=5,routes={\"/a\"=0}}]"],
+            &["workload.route_steps[0].routes", "all 0"],
+        ),
+        (&["workload.routes={\"/a\"=0}"], &["workload.routes", "all 0", "at least one share > 0"]),
     ];
     for (sets, parts) in cases {
         let m = load_err(BASE, sets);

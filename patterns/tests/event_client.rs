@@ -44,3 +44,48 @@ async fn every_attempt_lost_ends_in_the_last_conflict() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_writer_backs_off_after_each_conflict_before_it_reads_again() {
+    use faultline_patterns::event_sourcing::client::append_expecting_with_pause;
+    use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
+    use std::time::Duration;
+    let store: MemoryEventStore<i64> = MemoryEventStore::default();
+    let backoff = RetryConfig {
+        max_attempts: 4,
+        backoff: Backoff::Exponential { base: Duration::from_millis(10), cap: Duration::from_secs(1) },
+        jitter: Jitter::None,
+    };
+    let start = tokio::time::Instant::now();
+    let pauses = std::sync::Mutex::new(Vec::new());
+    // Two rivals win the first two races; the third read is fresh.
+    let result = append_expecting_with_pause(
+        &store,
+        "acct",
+        backoff.max_attempts,
+        |version| {
+            let store = &store;
+            async move {
+                if version < 2 {
+                    store.append("acct", ExpectedVersion::Exact(version), vec![1]).await.unwrap();
+                }
+                5
+            }
+        },
+        |conflict| {
+            let wait = backoff.delay(conflict, Duration::ZERO, 0.0);
+            pauses.lock().unwrap().push((conflict, wait));
+            tokio::time::sleep(wait)
+        },
+    )
+    .await;
+    assert_eq!(result, Ok(3));
+    let pauses = pauses.into_inner().unwrap();
+    assert_eq!(pauses, [(1, Duration::from_millis(10)), (2, Duration::from_millis(20))]);
+    let waited = start.elapsed();
+    // Tokio's paused clock rounds a sleep up to its next millisecond tick.
+    assert!(
+        waited >= Duration::from_millis(30) && waited < Duration::from_millis(31),
+        "waited {waited:?}, not 10 + 20 ms"
+    );
+}

@@ -57,4 +57,4 @@ pub use spec::{
     SpecError, CLIENT,
 };
 pub use verdict::{Execution, Measures, Verdict};
-pub use workload::{Arrivals, ClientSpace, KeySpace, Workload};
+pub use workload::{Arrivals, ClientSpace, KeySpace, RouteStep, Workload};

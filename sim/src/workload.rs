@@ -177,26 +177,60 @@ pub struct Workload {
     /// Request routes (e.g. `/products`) and their shares of traffic; empty: one route.
     #[serde(default)]
     pub routes: Vec<(String, f64)>,
+    /// New shares from given instants on (a migration moving traffic, a rollback), in time
+    /// order; before the first, `routes`' shares.
+    #[serde(default)]
+    pub route_steps: Vec<RouteStep>,
+}
+
+/// From `at` on (virtual time since the start), requests take the routes in these shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteStep {
+    /// When it takes effect.
+    pub at: Duration,
+    /// One share per route of the workload, in its order (0: no traffic).
+    pub shares: Vec<f64>,
 }
 
 impl Workload {
     /// Requests to `target` arriving as `arrivals`, all about key 0, from client 1, on one
     /// route (set `keys`, `clients` and `routes` for more).
     pub fn new(target: impl Into<String>, arrivals: Arrivals) -> Self {
-        Workload { target: target.into(), arrivals, keys: None, clients: None, routes: Vec::new() }
+        Workload {
+            target: target.into(),
+            arrivals,
+            keys: None,
+            clients: None,
+            routes: Vec::new(),
+            route_steps: Vec::new(),
+        }
     }
 
-    /// The route index for a uniform draw (0 without routes).
-    pub fn route(&self, unit: f64) -> u16 {
-        let total: f64 = self.routes.iter().map(|r| r.1).sum();
+    /// The route index of a request sent at `t` for a uniform draw (0 without routes).
+    pub fn route(&self, t: Duration, unit: f64) -> u16 {
+        let step = self.route_steps.iter().rev().find(|s| s.at <= t);
+        let base: Vec<f64>;
+        let shares = match step {
+            Some(s) => &s.shares,
+            None => {
+                base = self.routes.iter().map(|r| r.1).collect();
+                &base
+            }
+        };
+        let total: f64 = shares.iter().sum();
         let mut acc = 0.0;
-        for (i, (_, share)) in self.routes.iter().enumerate() {
+        let mut last = 0;
+        for (i, share) in shares.iter().enumerate() {
+            if *share <= 0.0 {
+                continue;
+            }
+            last = i;
             acc += share / total;
             if unit < acc {
                 return i as u16;
             }
         }
-        self.routes.len().saturating_sub(1) as u16
+        last as u16
     }
 }
 
@@ -277,5 +311,24 @@ mod tests {
         // 100 s: base 10/s throughout, +100/s during the 9 bursts at 10, 20, ... 90 s.
         let b = count(&burst, 100) as f64;
         assert!((b - 1_900.0).abs() < 175.0, "{b}");
+    }
+
+    #[test]
+    fn route_steps_move_traffic_from_their_instant_on_and_a_zero_share_gets_none() {
+        let mut w = Workload::new("gateway", Arrivals::Poisson { rate_per_s: 1.0 });
+        w.routes = vec![("/legacy".into(), 0.9), ("/new".into(), 0.1)];
+        let step = |s: u64, shares: Vec<f64>| RouteStep { at: Duration::from_secs(s), shares };
+        w.route_steps = vec![step(20, vec![0.5, 0.5]), step(40, vec![1.0, 0.0])];
+        let share_new = |t: u64| {
+            let draws = 1000;
+            let new =
+                (0..draws).filter(|i| w.route(Duration::from_secs(t), (*i as f64 + 0.5) / draws as f64) == 1).count();
+            new as f64 / draws as f64
+        };
+        assert!((share_new(0) - 0.1).abs() < 1e-9 && (share_new(19) - 0.1).abs() < 1e-9);
+        assert!((share_new(20) - 0.5).abs() < 1e-9 && (share_new(39) - 0.5).abs() < 1e-9);
+        assert_eq!(share_new(40), 0.0, "rolled back: nothing on /new");
+        // The last draw (unit just below 1) never lands on a route with no share.
+        assert_eq!(w.route(Duration::from_secs(50), 0.999_999_9), 0);
     }
 }

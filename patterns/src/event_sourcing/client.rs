@@ -44,15 +44,39 @@ pub async fn append_expecting<S, Ev, F, Fut>(
     streams: &S,
     stream: &str,
     attempts: u32,
-    mut decide: F,
+    decide: F,
 ) -> Result<u64, AppendError<S::Error>>
 where
     S: VersionedStreams<Ev>,
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Ev>,
 {
+    append_expecting_with_pause(streams, stream, attempts, decide, |_| std::future::ready(())).await
+}
+
+/// [`append_expecting`] that waits `pause(n)` after the `n`-th conflict (1-based) before it
+/// reads again: a backoff, so that writers that keep colliding on one stream spread out
+/// (Brooker's "Exponential Backoff And Jitter" measures exactly this contention). The wait is
+/// the caller's: the runtime's timer, with whatever jitter it draws.
+pub async fn append_expecting_with_pause<S, Ev, F, Fut, P, PFut>(
+    streams: &S,
+    stream: &str,
+    attempts: u32,
+    mut decide: F,
+    mut pause: P,
+) -> Result<u64, AppendError<S::Error>>
+where
+    S: VersionedStreams<Ev>,
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Ev>,
+    P: FnMut(u32) -> PFut,
+    PFut: Future<Output = ()>,
+{
     let mut last = WrongExpectedVersion { stream: stream.to_owned(), expected: 0, actual: 0 };
-    for _ in 0..attempts.max(1) {
+    for attempt in 1..=attempts.max(1) {
+        if attempt > 1 {
+            pause(attempt - 1).await;
+        }
         let version = streams.version(stream).await.map_err(AppendError::Failed)?;
         let event = decide(version).await;
         match streams.append(stream, version, event).await {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use faultline_patterns::health::ProbeConfig;
 use faultline_patterns::rate_limiter::RateLimitConfig;
+use faultline_patterns::retry::{Backoff, Jitter, RetryConfig};
 use faultline_sim::{AppSpec, Dist, GatewaySpec, OutboxMode, ParticipantSpec, Relay, ServiceSpec};
 use serde::Deserialize;
 use toml::Table;
@@ -96,15 +97,28 @@ enum AppFile {
     EventStore {
         version_check: Option<bool>,
     },
-    EsWriter {},
+    EsWriter {
+        conflict_attempts: Option<u32>,
+        conflict_backoff: Option<ConflictBackoffFile>,
+    },
     Account {
         snapshot_every: Option<u32>,
         snapshot_off_by_one: Option<bool>,
+        read_only: Option<bool>,
     },
     Projector {
         projection_batch: Option<u32>,
         projection_atomic: Option<bool>,
     },
+}
+
+/// An event-store writer's wait after a conflict: exponential from `base_ms` to `cap_ms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConflictBackoffFile {
+    base_ms: Millis,
+    cap_ms: Option<Millis>,
+    jitter: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,13 +258,51 @@ fn app_spec(key: &str, app: AppFile) -> Result<Option<AppSpec>, KeyError> {
         AppFile::Broker { partitions } => AppSpec::Broker { partitions: partitions.unwrap_or(4) },
         AppFile::Consumer { dedup } => AppSpec::Consumer { dedup: dedup.unwrap_or(true) },
         AppFile::EventStore { version_check } => AppSpec::EventStore { version_check: version_check.unwrap_or(true) },
-        AppFile::EsWriter {} => AppSpec::EsWriter,
-        AppFile::Account { snapshot_every, snapshot_off_by_one } => AppSpec::Account {
+        AppFile::EsWriter { conflict_attempts, conflict_backoff } => {
+            AppSpec::EsWriter { conflict: conflict_config(key, conflict_attempts, conflict_backoff)? }
+        }
+        AppFile::Account { snapshot_every, snapshot_off_by_one, read_only } => AppSpec::Account {
             snapshot_every: snapshot_every.unwrap_or(0),
             snapshot_off_by_one: snapshot_off_by_one.unwrap_or(false),
+            read_only: read_only.unwrap_or(false),
         },
         AppFile::Projector { projection_batch, projection_atomic } => {
             AppSpec::Projector { batch: projection_batch.unwrap_or(16), atomic: projection_atomic.unwrap_or(true) }
         }
     }))
+}
+
+/// An event-store writer's conflict handling: `conflict_attempts` (default 10) and the backoff
+/// (none by default: it reads again at once).
+fn conflict_config(
+    key: &str,
+    attempts: Option<u32>,
+    backoff: Option<ConflictBackoffFile>,
+) -> Result<RetryConfig, KeyError> {
+    let none = (Backoff::Fixed { delay: std::time::Duration::ZERO }, Jitter::None);
+    let (backoff, jitter) = match backoff {
+        None => none,
+        Some(b) => {
+            let jitter = match b.jitter.as_deref() {
+                None => Jitter::Full,
+                Some(j) => Jitter::parse(j).map_err(|c| KeyError {
+                    key: format!("{key}.conflict_backoff.jitter"),
+                    message: format!("{} is not allowed (expected {})", c.value, c.allowed),
+                })?,
+            };
+            let cap = b.cap_ms.map_or(RetryConfig::DEFAULT_CAP, |m| m.0);
+            (Backoff::Exponential { base: b.base_ms.0, cap }, jitter)
+        }
+    };
+    let config = RetryConfig { max_attempts: attempts.unwrap_or(10), backoff, jitter };
+    config.validate().map_err(|c| {
+        let name = match c.key {
+            "max_attempts" => "conflict_attempts".to_owned(),
+            other => format!("conflict_backoff.{other}"),
+        };
+        KeyError {
+            key: format!("{key}.{name}"),
+            message: format!("{} is not allowed (expected {})", c.value, c.allowed),
+        }
+    })
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use faultline_sim::{Arrivals, ClientSpace, Dist, KeySpace, Workload};
+use faultline_sim::{Arrivals, ClientSpace, Dist, KeySpace, RouteStep, Workload};
 use serde::Deserialize;
 use toml::Table;
 
@@ -21,6 +21,16 @@ struct WorkloadFile {
     unauthenticated: Option<Probability>,
     noisy_client_share: Option<Probability>,
     #[serde(default)]
+    routes: BTreeMap<String, Num>,
+    #[serde(default)]
+    route_steps: Vec<RouteStepFile>,
+}
+
+/// `[[workload.route_steps]]`: from `at_s` on, these shares (a route left out gets none).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteStepFile {
+    at_s: Seconds,
     routes: BTreeMap<String, Num>,
 }
 
@@ -66,6 +76,18 @@ pub(super) fn read(table: Table) -> Result<Workload, KeyError> {
                 noisy_share: w.noisy_client_share.map_or(0.0, |p| p.0),
             }
         });
-    let routes = w.routes.into_iter().map(|(r, share)| (r, share.0)).collect();
-    Ok(Workload { target: w.target, arrivals, keys, clients, routes })
+    let routes: Vec<(String, f64)> = w.routes.into_iter().map(|(r, share)| (r, share.0)).collect();
+    let mut route_steps = Vec::new();
+    for (i, step) in w.route_steps.into_iter().enumerate() {
+        if let Some(unknown) = step.routes.keys().find(|r| !routes.iter().any(|(n, _)| n == *r)) {
+            let known: Vec<&str> = routes.iter().map(|(n, _)| n.as_str()).collect();
+            return err(
+                format!("workload.route_steps[{i}].routes"),
+                format!("\"{unknown}\" is not a route of the workload (expected one of: {})", known.join(", ")),
+            );
+        }
+        let shares = routes.iter().map(|(n, _)| step.routes.get(n).map_or(0.0, |s| s.0)).collect();
+        route_steps.push(RouteStep { at: step.at_s.0, shares });
+    }
+    Ok(Workload { target: w.target, arrivals, keys, clients, routes, route_steps })
 }

@@ -1,12 +1,17 @@
 //! A writer on a simulated node (`app = "es_writer"`): the patterns' optimistic-concurrency
 //! client (`faultline_patterns::event_sourcing::client`) over the network to its event store:
 //! reads its request's stream's version, works, and appends expecting the version it read; on a
-//! conflict it reads again (at most 10 times).
+//! conflict it waits its backoff (`conflict_backoff`: none by default, or exponential with the
+//! patterns' jitters, drawn from the replica's random stream) and reads again, at most
+//! `conflict_attempts` (10) times in all: Brooker's optimistic-concurrency contention model.
 
 use std::sync::Arc;
 
-use faultline_patterns::event_sourcing::client::{append_expecting, AppendError, VersionedStreams};
+use std::time::Duration;
+
+use faultline_patterns::event_sourcing::client::{append_expecting_with_pause, AppendError, VersionedStreams};
 use faultline_patterns::event_sourcing::WrongExpectedVersion;
+use faultline_patterns::retry::RetryConfig;
 
 use crate::call::{CallError, Meta, Op, Served};
 use crate::kernel::app::{Answer, App, AppCtx};
@@ -15,6 +20,7 @@ use crate::kernel::edge::Dep;
 /// An event-store writer on one node.
 pub(crate) struct EsWriter {
     ctx: AppCtx,
+    conflict: RetryConfig,
 }
 
 /// The event store, as the node reaches it for one request: `read` answers a stream's
@@ -59,12 +65,12 @@ impl VersionedStreams<()> for Remote<'_> {
 }
 
 impl EsWriter {
-    pub(crate) fn new(ctx: AppCtx) -> Self {
-        EsWriter { ctx }
+    pub(crate) fn new(ctx: AppCtx, conflict: RetryConfig) -> Self {
+        EsWriter { ctx, conflict }
     }
 
     /// Reads the request's stream, works, appends with the version it read; on a conflict
-    /// reads again and tries again (at most 10 times).
+    /// waits its backoff, reads again and tries again.
     async fn write(&self, request: u64, meta: Meta) -> Result<Served, CallError> {
         let Some(dep) = self.ctx.first_dep() else { return Err(CallError::Server) };
         let remote = Remote { ctx: &self.ctx, dep, request, meta };
@@ -72,7 +78,22 @@ impl EsWriter {
             // Deciding, with what was read: another writer may append meanwhile.
             crate::kernel::timer::until(self.ctx.world.now() + self.ctx.work_time()).await;
         };
-        match append_expecting(&remote, &meta.key.to_string(), 10, decide).await {
+        let (ctx, config) = (&self.ctx, self.conflict);
+        let mut previous = Duration::ZERO;
+        let pause = move |conflict: u32| {
+            let unit = ctx.rng.lock().unwrap_or_else(|e| e.into_inner()).unit();
+            let wait = config.delay(conflict, previous, unit);
+            previous = wait;
+            let deadline = ctx.world.now() + wait;
+            // No backoff reads again at once, without a trip through the timer.
+            async move {
+                if !wait.is_zero() {
+                    crate::kernel::timer::until(deadline).await;
+                }
+            }
+        };
+        let attempts = self.conflict.max_attempts;
+        match append_expecting_with_pause(&remote, &meta.key.to_string(), attempts, decide, pause).await {
             Ok(_) => Ok(Served::Full),
             Err(AppendError::Conflict(_)) => Err(CallError::Conflict),
             Err(AppendError::Failed(e)) => Err(e),

@@ -80,9 +80,9 @@ impl AppHost for Apps {
             AppSpec::Broker { partitions } => Arc::new(broker::Broker::new(ctx, partitions)),
             AppSpec::Consumer { dedup } => Arc::new(consumer::Consumer::new(ctx, dedup)),
             AppSpec::EventStore { version_check } => Arc::new(event_store::EventStore::new(ctx, version_check)),
-            AppSpec::EsWriter => Arc::new(es_writer::EsWriter::new(ctx)),
-            AppSpec::Account { snapshot_every, snapshot_off_by_one } => {
-                Arc::new(account::Account::new(ctx, snapshot_every, snapshot_off_by_one))
+            AppSpec::EsWriter { conflict } => Arc::new(es_writer::EsWriter::new(ctx, conflict)),
+            AppSpec::Account { snapshot_every, snapshot_off_by_one, read_only } => {
+                Arc::new(account::Account::new(ctx, snapshot_every, snapshot_off_by_one, read_only))
             }
             AppSpec::Projector { batch, atomic } => Arc::new(projector::Projector::new(ctx, batch, atomic)),
         };

@@ -45,7 +45,9 @@ async fn closed_loop_user(world: Arc<World>, entry: Entry, c: u32, think: crate:
     let client = world.spec.workload.clients.map_or(1, |cs| cs.client(&mut rng));
     while Duration::from_micros(world.now_us()) < world.spec.duration {
         let key = entry.keys.as_ref().map_or(0, |k| k.key(rng.unit()));
-        let route = if world.spec.workload.routes.is_empty() { 0 } else { world.spec.workload.route(rng.unit()) };
+        let workload = &world.spec.workload;
+        let now = Duration::from_micros(world.now_us());
+        let route = if workload.routes.is_empty() { 0 } else { workload.route(now, rng.unit()) };
         let meta = Meta { key, client, deadline: None, route, op: None };
         one_request(&world, &entry.edge, &entry.stack, meta, world.now_us()).await;
         let pause = think.sample(&mut rng);
@@ -74,7 +76,7 @@ async fn open_loop(world: Arc<World>, entry: Entry, arrivals: Arrivals) {
         let key = entry.keys.as_ref().map_or(0, |k| k.key(key_rng.unit()));
         let client = world.spec.workload.clients.map_or(1, |cs| cs.client(&mut client_rng));
         let workload = &world.spec.workload;
-        let route = if workload.routes.is_empty() { 0 } else { workload.route(route_rng.unit()) };
+        let route = if workload.routes.is_empty() { 0 } else { workload.route(t, route_rng.unit()) };
         let (world, entry) = (world.clone(), entry.clone());
         // The request starts at its arrival time, not when its task first runs: madsim moves the
         // clock 50-100 ns per task it runs, so that instant depends on what else the run does,

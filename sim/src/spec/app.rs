@@ -57,7 +57,11 @@ pub enum AppSpec {
         version_check: bool,
     },
     /// Reads a stream, works, appends with the version read (calls an event store).
-    EsWriter,
+    EsWriter {
+        /// Attempts in all (a conflict reads again, at most this many times) and the wait
+        /// after each conflict before reading again (`Fixed { 0 }` without jitter: at once).
+        conflict: faultline_patterns::retry::RetryConfig,
+    },
     /// An event-sourced bank account (calls an event store): loads the account by replaying
     /// its events, from the latest snapshot if there is one, deposits or withdraws (never
     /// below zero), and appends with the version it loaded.
@@ -66,6 +70,9 @@ pub enum AppSpec {
         snapshot_every: u32,
         /// The snapshot holds the balance before the event it claims to include (planted bug).
         snapshot_off_by_one: bool,
+        /// Answers queries only: loads the account and answers its balance, appending nothing
+        /// (reads from the write model, what a CQRS read model replaces).
+        read_only: bool,
     },
     /// A CQRS read model: follows the event store it calls from a durable checkpoint and
     /// counts each stream's events.
@@ -125,7 +132,7 @@ impl AppSpec {
             AppSpec::Broker { .. } => "broker",
             AppSpec::Consumer { .. } => "consumer",
             AppSpec::EventStore { .. } => "event_store",
-            AppSpec::EsWriter => "es_writer",
+            AppSpec::EsWriter { .. } => "es_writer",
             AppSpec::Projector { .. } => "projector",
             AppSpec::Account { .. } => "account",
         }
@@ -152,7 +159,7 @@ impl AppSpec {
         let key = |k: &str| format!("services.{}.{k}", s.name);
         match self {
             AppSpec::Consumer { .. } | AppSpec::EventStore { .. } => Ok(()),
-            AppSpec::EsWriter | AppSpec::Account { .. } => single_callee(s, spec, "event_store"),
+            AppSpec::EsWriter { .. } | AppSpec::Account { .. } => single_callee(s, spec, "event_store"),
             AppSpec::Projector { batch, .. } => {
                 single_callee(s, spec, "event_store")?;
                 match batch {

@@ -171,10 +171,11 @@ fn validate_workload(w: &Workload, names: &BTreeSet<&str>) -> Result<(), SpecErr
     }
     validate_arrivals(&w.arrivals)?;
     for (route, share) in &w.routes {
-        if !(share.is_finite() && *share > 0.0) {
-            return Err(SpecError::new(format!("workload.routes.{route}"), share, "a share > 0"));
+        if !(share.is_finite() && *share >= 0.0) {
+            return Err(SpecError::new(format!("workload.routes.{route}"), share, "a share >= 0"));
         }
     }
+    validate_route_steps(w)?;
     if let Some(c) = w.clients {
         if !(1..=1_000_000).contains(&c.count) {
             return Err(SpecError::new("workload.api_clients", c.count, "an integer from 1 to 1000000"));
@@ -379,4 +380,28 @@ fn find_cycle(spec: &SimSpec) -> Option<String> {
     }
     let mut done = BTreeSet::new();
     spec.services.iter().find_map(|s| visit(&s.name, &deps, &mut Vec::new(), &mut done))
+}
+
+/// Shares are numbers >= 0 adding up to more than 0, one per route; steps in time order.
+fn validate_route_steps(w: &crate::Workload) -> Result<(), SpecError> {
+    if !w.routes.is_empty() && w.routes.iter().map(|r| r.1).sum::<f64>() <= 0.0 {
+        return Err(SpecError::new("workload.routes", "all 0", "at least one share > 0"));
+    }
+    if !w.route_steps.is_empty() && w.routes.is_empty() {
+        return Err(SpecError::new("workload.route_steps", "given", "`routes` first (the steps change their shares)"));
+    }
+    for (i, step) in w.route_steps.iter().enumerate() {
+        let key = |k: &str| format!("workload.route_steps[{i}].{k}");
+        if i > 0 && step.at <= w.route_steps[i - 1].at {
+            let at = format!("{}", step.at.as_secs_f64());
+            return Err(SpecError::new(key("at_s"), at, "a time after the step before"));
+        }
+        if step.shares.len() != w.routes.len() || step.shares.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
+            return Err(SpecError::new(key("routes"), format!("{:?}", step.shares), "a share >= 0 per route"));
+        }
+        if step.shares.iter().sum::<f64>() <= 0.0 {
+            return Err(SpecError::new(key("routes"), "all 0", "at least one share > 0"));
+        }
+    }
+    Ok(())
 }
