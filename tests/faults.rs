@@ -182,6 +182,41 @@ fn durable_store_keeps_synced_writes_across_a_crash() {
 }
 
 #[test]
+fn disk_faults_fail_syncs_and_lose_the_pending_writes_only_while_active() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for kind in [FaultKind::DiskFull, FaultKind::FsyncFail] {
+        let seen = seen.clone();
+        let b = api_db(10, 10.0, 20.0).fault(fault(kind.clone(), "db-0", 5.0, Some(2.0)));
+        let p = probe(move |h: SimHandle| {
+            let seen = seen.clone();
+            Box::pin(async move {
+                let store = h.store("db-0");
+                store.put("before", b"1");
+                let before = store.try_sync();
+                tokio::time::sleep(secs(6.0)).await; // inside the fault, 5 s to 7 s
+                store.put("during", b"2");
+                let during = store.try_sync();
+                store.put("ignored", b"3");
+                store.sync(); // not looking: the write is gone all the same
+                tokio::time::sleep(secs(2.0)).await;
+                store.put("after", b"4");
+                let after = store.try_sync();
+                let kept: Vec<bool> =
+                    ["before", "during", "ignored", "after"].iter().map(|k| store.get(k).is_some()).collect();
+                seen.lock().unwrap().push((before, during, after, kept));
+            })
+        });
+        let out = sim::run_with_probe(b.build().unwrap(), Box::new(NullSink), p).unwrap();
+        assert_eq!(out.fault_effects[0].writes_failed, 2, "{kind:?}: the write synced and the one not looked at");
+    }
+    use faultline::sim::store::DiskError;
+    let seen = seen.lock().unwrap();
+    for (i, error) in [DiskError::Full, DiskError::FsyncFailed].into_iter().enumerate() {
+        assert_eq!(seen[i], (Ok(()), Err(error), Ok(()), vec![true, false, false, true]), "{error}");
+    }
+}
+
+#[test]
 fn clock_skew_moves_one_node_wall_clock() {
     let offsets = Arc::new(Mutex::new(Vec::new()));
     let o = offsets.clone();
@@ -264,4 +299,23 @@ fn the_watchdog_reports_a_quiet_system_with_work_pending() {
     // With a timeout the same outage is loud, not quiet: calls fail, nothing stalls.
     let (run, _) = stuck(vec![timeout_ms(500)]);
     assert!(run.verdict.passed(), "{:?}", run.verdict.first_violation());
+}
+
+#[test]
+fn a_failed_fsync_fails_the_outbox_commits_cleanly_but_a_broker_that_ignores_it_loses_messages() {
+    let storm = |target: &str| format!("storms=[{{storm=\"fsync_failure\",target=\"{target}\",at_s=10,duration_s=5}}]");
+    for seed in 1..=2 {
+        // The outbox writer commits through the patterns' Store port: the failed sync is an
+        // error, the order fails, and nothing committed is lost or published twice.
+        let (run, _) = checked("outbox", &[&storm("orders")], seed);
+        assert_passed(&run, &format!("fsync failure on the outbox writer, seed {seed}"));
+        let effect = &run.output.fault_effects[3];
+        assert!(effect.kind == "fsync_fail" && effect.writes_failed > 0, "seed {seed}: {effect:?}");
+        let (calm, _) = checked("outbox", &[], seed);
+        let ok = |r: &faultline::sim::Execution| r.output.edges[0].success_rate;
+        assert!(ok(&run) < ok(&calm), "seed {seed}: orders fail while fsync does");
+        // The broker syncs without looking at the result: what it acknowledged is gone.
+        let (broker, _) = checked("outbox", &[&storm("broker")], seed);
+        assert!(broker.verdict.is_violated("O2"), "seed {seed}: the broker's lost messages went unnoticed");
+    }
 }

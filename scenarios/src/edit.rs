@@ -130,7 +130,13 @@ pub(crate) fn fault_table(f: &Fault) -> Table {
         FaultKind::ClockDrift { rate } => {
             t.insert("rate".to_owned(), Value::Float(*rate));
         }
-        FaultKind::Outage | FaultKind::Partition | FaultKind::Crash | FaultKind::Restart | FaultKind::Pause => {}
+        FaultKind::Outage
+        | FaultKind::Partition
+        | FaultKind::Crash
+        | FaultKind::Restart
+        | FaultKind::Pause
+        | FaultKind::DiskFull
+        | FaultKind::FsyncFail => {}
     }
     t
 }

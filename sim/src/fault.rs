@@ -55,6 +55,14 @@ pub enum FaultKind {
         /// Extra seconds per second.
         rate: f64,
     },
+    /// The target's disk is full: every sync of pending writes fails, and the writes are gone
+    /// (they never reached the disk). Code that checks the sync's result sees the failure; code
+    /// that does not believes them durable.
+    DiskFull,
+    /// The target's fsyncs fail: every sync of pending writes fails and the kernel drops them
+    /// (Linux's behaviour that PostgreSQL met in 2018, "fsyncgate"): a retried fsync succeeds
+    /// with the writes lost.
+    FsyncFail,
 }
 
 impl FaultKind {
@@ -71,12 +79,14 @@ impl FaultKind {
             FaultKind::PacketLoss { .. } => "packet_loss",
             FaultKind::ClockSkew { .. } => "clock_skew",
             FaultKind::ClockDrift { .. } => "clock_drift",
+            FaultKind::DiskFull => "disk_full",
+            FaultKind::FsyncFail => "fsync_fail",
         }
     }
 
     /// Every kind name, for error messages.
     pub const NAMES: &'static str =
-        "outage, error_burst, latency_spike, partition, crash, restart, pause, packet_loss, clock_skew, clock_drift";
+        "outage, error_burst, latency_spike, partition, crash, restart, pause, packet_loss, clock_skew, clock_drift, disk_full, fsync_fail";
 }
 
 /// What a fault hits: a service (all its replicas) or one node by name, or a link between two
@@ -177,12 +187,20 @@ pub struct FaultEffect {
     pub nodes_hit: u64,
     /// Reads of a wall clock it skewed (clock skew).
     pub clock_reads: u64,
+    /// Pending writes whose sync it failed, lost (disk full, fsync failure).
+    #[serde(default)]
+    pub writes_failed: u64,
 }
 
 impl FaultEffect {
     /// Everything it did, counted together.
     pub fn affected(&self) -> u64 {
-        self.messages_dropped + self.calls_failed + self.calls_delayed + self.nodes_hit + self.clock_reads
+        self.messages_dropped
+            + self.calls_failed
+            + self.calls_delayed
+            + self.nodes_hit
+            + self.clock_reads
+            + self.writes_failed
     }
 
     /// `faults[2] (latency_spike on inventory)`.

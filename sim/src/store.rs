@@ -4,15 +4,43 @@
 //! durable storage (an fsync). A crash drops the buffer: after a restart the node sees exactly
 //! what it had synced. The data lives outside the node, in the run's world, so it outlives the
 //! node's tasks.
+//!
+//! Disk faults (`disk_full`, `fsync_fail`) make every sync of pending writes fail, and the
+//! writes are gone (never written, or dropped by the kernel after a failed fsync).
+//! [`StoreHandle::try_sync`] says so; [`StoreHandle::sync`] ignores it, as code that does not
+//! check fsync's result does: it goes on as if the writes were durable.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::{Arc, Mutex};
+
+/// Why a sync failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskError {
+    /// No space left on the device.
+    Full,
+    /// The fsync itself failed (an I/O error).
+    FsyncFailed,
+}
+
+impl fmt::Display for DiskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DiskError::Full => "no space left on device",
+            DiskError::FsyncFailed => "fsync failed (input/output error)",
+        })
+    }
+}
 
 /// One node's storage.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct StoreData {
     durable: BTreeMap<String, Vec<u8>>,
     unsynced: BTreeMap<String, Option<Vec<u8>>>,
+    /// Disk faults in force (fault index, what a sync meets), latest last.
+    disk: Vec<(usize, DiskError)>,
+    /// Pending writes each disk fault made fail.
+    failed: BTreeMap<usize, u64>,
 }
 
 impl StoreData {
@@ -21,6 +49,18 @@ impl StoreData {
         let lost = self.unsynced.len();
         self.unsynced.clear();
         lost
+    }
+
+    /// Disk fault `fault` starts (`Some`) or ends (`None`); at its end, the writes it failed.
+    pub(crate) fn disk_fault(&mut self, fault: usize, error: Option<DiskError>) -> u64 {
+        self.disk.retain(|(i, _)| *i != fault);
+        match error {
+            Some(e) => {
+                self.disk.push((fault, e));
+                0
+            }
+            None => self.failed.remove(&fault).unwrap_or(0),
+        }
     }
 }
 
@@ -53,16 +93,28 @@ impl StoreHandle {
         })
     }
 
-    /// Makes every write so far durable.
-    pub fn sync(&self) {
+    /// Makes every write so far durable, or, under a disk fault, fails and loses them.
+    pub fn try_sync(&self) -> Result<(), DiskError> {
         self.with(|s| {
+            if let Some(&(fault, error)) = s.disk.last().filter(|_| !s.unsynced.is_empty()) {
+                *s.failed.entry(fault).or_insert(0) += s.unsynced.len() as u64;
+                s.unsynced.clear();
+                return Err(error);
+            }
             for (k, v) in std::mem::take(&mut s.unsynced) {
                 match v {
                     Some(v) => s.durable.insert(k, v),
                     None => s.durable.remove(&k),
                 };
             }
-        });
+            Ok(())
+        })
+    }
+
+    /// [`StoreHandle::try_sync`], not looking at the result: under a disk fault the writes are
+    /// lost while the caller goes on as if they were durable.
+    pub fn sync(&self) {
+        let _ = self.try_sync();
     }
 
     /// Keys starting with `prefix`, in order (synced or not), as this node sees them.

@@ -30,6 +30,8 @@ enum KindFile {
     PacketLoss { rate: Probability },
     ClockSkew { offset_ms: i64 },
     ClockDrift { rate: f64 },
+    DiskFull {},
+    FsyncFail {},
 }
 
 pub(super) fn read(i: usize, table: Table) -> Result<Fault, KeyError> {
@@ -46,6 +48,8 @@ pub(super) fn read(i: usize, table: Table) -> Result<Fault, KeyError> {
         KindFile::PacketLoss { rate } => FaultKind::PacketLoss { rate: rate.0 },
         KindFile::ClockSkew { offset_ms } => FaultKind::ClockSkew { offset_ms },
         KindFile::ClockDrift { rate } => FaultKind::ClockDrift { rate },
+        KindFile::DiskFull {} => FaultKind::DiskFull,
+        KindFile::FsyncFail {} => FaultKind::FsyncFail,
     };
     let f: FaultFile = parts.rest()?;
     let target = Target::parse(&f.target).map_err(|m| KeyError { key: format!("{key}.target"), message: m })?;

@@ -27,6 +27,8 @@ pub const STORMS: &[(&str, &str)] = &[
     ("orchestrator_crash", "the order saga's orchestrator crashes mid-saga for down_s (default 5)"),
     ("slow_consumer", "the broker's consumers (or target) take `add` (default const(200ms)) longer per message"),
     ("clock_drift", "target's wall clock runs `rate` (default 0.01: 1%) fast for duration_s, then is set right"),
+    ("disk_full", "target's disk is full for duration_s: every sync of pending writes fails and loses them"),
+    ("fsync_failure", "target's fsyncs fail for duration_s (and the kernel drops the writes): code that ignores the error loses acknowledged data"),
     ("swizzle_clog", "FoundationDB's swizzle: half the replicas (drawn by `draw`) go dark one by one every step_s, then heal one by one in another order"),
 ];
 
@@ -56,6 +58,8 @@ enum KindFile {
     SlowConsumer { target: Option<String>, duration_s: Seconds, add: Option<Dist> },
     SwizzleClog { step_s: Option<Seconds>, hold_s: Option<Seconds>, draw: Option<u64> },
     ClockDrift { target: String, duration_s: Seconds, rate: Option<f64> },
+    DiskFull { target: String, duration_s: Seconds },
+    FsyncFailure { target: String, duration_s: Seconds },
 }
 
 fn secs(s: Option<Seconds>, default: u64) -> Duration {
@@ -139,6 +143,8 @@ impl Expand<'_> {
             KindFile::ClockDrift { target, duration_s, rate } => {
                 one(FaultKind::ClockDrift { rate: rate.unwrap_or(0.01) }, &target, duration_s.0)
             }
+            KindFile::DiskFull { target, duration_s } => one(FaultKind::DiskFull, &target, duration_s.0),
+            KindFile::FsyncFailure { target, duration_s } => one(FaultKind::FsyncFail, &target, duration_s.0),
             KindFile::SwizzleClog { step_s, hold_s, draw } => {
                 Ok(swizzle(self.services, at, secs(step_s, 1), secs(hold_s, 5), draw.unwrap_or(1)))
             }
@@ -155,7 +161,9 @@ impl Expand<'_> {
             | KindFile::Partition { duration_s, .. }
             | KindFile::ZoneLoss { duration_s, .. }
             | KindFile::SlowConsumer { duration_s, .. }
-            | KindFile::ClockDrift { duration_s, .. } => vec![("duration_s", Some(duration_s))],
+            | KindFile::ClockDrift { duration_s, .. }
+            | KindFile::DiskFull { duration_s, .. }
+            | KindFile::FsyncFailure { duration_s, .. } => vec![("duration_s", Some(duration_s))],
             KindFile::RetryStorm { duration_s, .. } => vec![("duration_s", duration_s.as_ref())],
             KindFile::CrashLoop { duration_s, down_s, up_s, .. } => {
                 vec![("duration_s", Some(duration_s)), ("down_s", down_s.as_ref()), ("up_s", up_s.as_ref())]

@@ -14,7 +14,9 @@
 
 use std::sync::Arc;
 
-use faultline_patterns::outbox::ports::{Message, PublishError, Publisher, Store, StoreResult, Transaction};
+use faultline_patterns::outbox::ports::{
+    Message, PublishError, Publisher, Store, StoreError, StoreResult, Transaction,
+};
 
 use crate::call::{Meta, Op};
 use crate::kernel::app::AppCtx;
@@ -97,9 +99,13 @@ impl Transaction for SimTx {
                 Write::Enqueue(m) => append(&self.store, m),
             }
         }
-        self.store.sync();
-        Ok(())
+        disk(self.store.try_sync())
     }
+}
+
+/// A failed sync, as the patterns' store error: the database is unavailable for now.
+fn disk(r: Result<(), crate::store::DiskError>) -> StoreResult<()> {
+    r.map_err(|e| StoreError::Unavailable(format!("disk: {e}")))
 }
 
 impl Store for SimStore {
@@ -114,16 +120,14 @@ impl Store for SimStore {
     }
     async fn outbox_remove(&self, position: u64) -> StoreResult<()> {
         self.0.delete(&outbox_key(position));
-        self.0.sync();
-        Ok(())
+        disk(self.0.try_sync())
     }
     async fn checkpoint(&self, name: &str) -> StoreResult<u64> {
         Ok(self.0.get_u64(&format!("checkpoint/{name}")))
     }
     async fn set_checkpoint(&self, name: &str, position: u64) -> StoreResult<()> {
         self.0.put(&format!("checkpoint/{name}"), position.to_string().as_bytes());
-        self.0.sync();
-        Ok(())
+        disk(self.0.try_sync())
     }
 }
 

@@ -9,6 +9,7 @@ use super::lifecycle::{crash, pause, restart};
 use super::world::World;
 use crate::event::EventKind;
 use crate::fault::FaultKind;
+use crate::store::DiskError;
 
 /// Runs the plan to its end (the run aborts it when it is over).
 pub(crate) async fn run_faults(world: Arc<World>) {
@@ -58,6 +59,12 @@ fn start_fault(world: &World, i: usize) {
                 pause(world, n, true);
             }
         }
+        FaultKind::DiskFull | FaultKind::FsyncFail => {
+            let error = if fault.kind == FaultKind::DiskFull { DiskError::Full } else { DiskError::FsyncFailed };
+            for &n in &active.nodes {
+                world.disk_fault(n, i, Some(error));
+            }
+        }
         _ => {}
     }
     world.dynamic().active.insert(i, active);
@@ -75,6 +82,10 @@ fn end_fault(world: &World, i: usize) {
             for &n in &active.nodes {
                 pause(world, n, false);
             }
+        }
+        FaultKind::DiskFull | FaultKind::FsyncFail => {
+            let failed: u64 = active.nodes.iter().map(|&n| world.disk_fault(n, i, None)).sum();
+            world.fault_hit(i, |e| e.writes_failed += failed);
         }
         _ => {}
     }

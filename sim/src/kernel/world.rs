@@ -505,6 +505,11 @@ impl World {
         self.dynamic().occupancy[node as usize].rejected += 1;
     }
 
+    /// Disk fault `fault` starts (`Some`) or ends on `node`; at its end, the writes it failed.
+    pub(crate) fn disk_fault(&self, node: u32, fault: usize, error: Option<crate::store::DiskError>) -> u64 {
+        lock(&self.stores[node as usize]).disk_fault(fault, error)
+    }
+
     /// A crash empties the node.
     pub(crate) fn crash_node(&self, node: u32) {
         let now = self.now_us();
