@@ -82,6 +82,8 @@ fn bad_values_name_the_value_and_what_is_allowed() {
             &["workload.route_steps[0].routes", "all 0"],
         ),
         (&["workload.routes={\"/a\"=0}"], &["workload.routes", "all 0", "at least one share > 0"]),
+        (&["workload.routes={\"products\"=1}"], &["workload.routes.products", "a path starting with /"]),
+        (&["workload.route_steps=[{at_s=5,routes={\"/a\"=1}}]"], &["workload.route_steps[0]", "set `routes` first"]),
     ];
     for (sets, parts) in cases {
         let m = load_err(BASE, sets);

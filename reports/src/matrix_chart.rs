@@ -109,7 +109,8 @@ mod tests {
         assert!((scaled(6.8, &all) - 5.0).abs() < 1e-12);
         assert_eq!(scaled(1.0, &[1.0, 1.0]), 2.75);
         let panel = Panel { title: "cost".into(), rows: vec![("Saga".into(), 3.0, 0.6, "+0.6".into())] };
-        let svg = matrix_svg("matrix", &[panel], "sans-serif").unwrap();
+        crate::report::charts::register();
+        let svg = matrix_svg("matrix", &[panel], crate::report::charts::FAMILY).unwrap();
         assert!(svg.contains("Saga") && svg.contains("+0.6"), "{svg}");
     }
 }

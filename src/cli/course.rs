@@ -48,7 +48,8 @@ pub(super) fn course(seeds: Option<&str>, jobs: usize, out: &Path, lang: &str) -
     let names = course::names();
     let exps: Vec<_> = names.iter().map(|n| experiment::load(n)).collect::<Result<_, _>>()?;
     // The experiments' contents are in the key: a changed experiment is another course.
-    let key = serde_json::to_string_pretty(&(&exps, seeds, env!("CARGO_PKG_VERSION"))).unwrap_or_default() + "\n";
+    let version = (env!("CARGO_PKG_VERSION"), faultline_scenarios::experiment::RESULTS_FORMAT);
+    let key = serde_json::to_string_pretty(&(&exps, seeds, version)).unwrap_or_default() + "\n";
     // A finished course with this key is read back in place (each experiment reads back its
     // cases); anything else is written into a staging directory that appears whole.
     let finished = std::fs::read_to_string(out.join(KEY_FILE)).is_ok_and(|k| k == key) && out.join(MANIFEST).is_file();

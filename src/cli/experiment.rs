@@ -69,9 +69,8 @@ pub(super) fn run(exp: &Experiment, plan: &Plan, out: &Path) -> Result<Experimen
     for (i, variants) in all.iter().enumerate() {
         check_figures(exp, i, variants)?;
     }
-    let key = serde_json::to_string_pretty(&(exp, plan.seeds.to_string(), env!("CARGO_PKG_VERSION")))
-        .unwrap_or_default()
-        + "\n";
+    let version = (env!("CARGO_PKG_VERSION"), faultline_scenarios::experiment::RESULTS_FORMAT);
+    let key = serde_json::to_string_pretty(&(exp, plan.seeds.to_string(), version)).unwrap_or_default() + "\n";
     if let Some(result) = read_back(exp, plan, out, &key, &all) {
         if !plan.quiet {
             println!("== {}: already done in {}, read back", exp.name, out.display());

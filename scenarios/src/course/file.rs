@@ -218,6 +218,12 @@ fn check(exp: &Experiment) -> Result<(), KeyError> {
         }
         for (j, e) in case.expect.iter().enumerate() {
             let key = |k: &str| format!("cases[{i}].expect[{j}].{k}");
+            if let Some(m) = e.metric.strip_prefix("measure:") {
+                if !crate::checkers::measures::MEASURE_NAMES.contains(&m) {
+                    let known = crate::checkers::measures::MEASURE_NAMES.join(", ");
+                    return err(key("metric"), format!("{m:?} is not a measure (expected one of: {known})"));
+                }
+            }
             if metric_named(&e.metric).is_none() {
                 return err(key("metric"), format!("{:?} is not a metric (expected success, degraded, mean_ms, nodes, p50_ms, p99_ms, p999_ms, calls_per_request, peak_in_flight, violations, recovery_s_N, calls:A->B, attempts:A->B, success:A->B, mean:X, p50:X or p99:X (X an edge A->B or a route /PATH), route:/PATH, measure:NAME or check:NAME)", e.metric));
             }
@@ -244,6 +250,20 @@ fn check(exp: &Experiment) -> Result<(), KeyError> {
 fn check_matrix(exp: &Experiment) -> Result<(), KeyError> {
     if !exp.matrix.is_empty() && exp.matrix.len() < 3 {
         return err("matrix", format!("{} rows are too few (expected at least 3 to rank)", exp.matrix.len()));
+    }
+    type Column = fn(&Stars) -> u8;
+    let columns: [(&str, Column); 3] =
+        [("performance", |s| s.performance), ("operations", |s| s.operations), ("cost", |s| s.cost)];
+    for (name, stars) in columns {
+        let first = exp.matrix.first().map(|r| stars(&r.stars));
+        if exp.matrix.iter().all(|r| Some(stars(&r.stars)) == first) {
+            if let Some(n) = first {
+                return err(
+                    format!("matrix.stars.{name}"),
+                    format!("all {n}: nothing to rank (expected stars that differ between rows)"),
+                );
+            }
+        }
     }
     for (i, row) in exp.matrix.iter().enumerate() {
         let key = |k: &str| format!("matrix[{i}].{k}");

@@ -199,3 +199,15 @@ fn a_selection_matrix_names_what_is_wrong_in_its_rows() {
     let e = parse(&text, "m.toml").unwrap_err();
     assert_eq!(e, "m.toml: cases[5].expect: [] is not allowed (expected at least one [[cases.expect]])");
 }
+
+#[test]
+fn a_misspelt_measure_and_a_column_of_equal_stars_are_refused_when_the_file_is_read() {
+    let text = FILE.replace(
+        "metric = \"p99_ms\"\nratio_at_most = 0.1\nfinding",
+        "metric = \"measure:read_model_stalness\"\nfinding",
+    );
+    let e = parse(&text, "t.toml").unwrap_err();
+    assert!(e.starts_with("t.toml: cases[0].expect[0].metric: \"read_model_stalness\" is not a measure (expected one of: read_model_lag_max,"), "{e}");
+    let e = parse(&matrix_file("1", "c-storm").replace("performance = 2", "performance = 1"), "m.toml").unwrap_err();
+    assert_eq!(e, "m.toml: matrix.stars.performance: all 1: nothing to rank (expected stars that differ between rows)");
+}

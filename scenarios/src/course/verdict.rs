@@ -233,7 +233,9 @@ pub fn verdict(experiment: &Experiment, seeds: &str, cases: Vec<CaseResult>) -> 
         Verdict::HoldsOnlyWhen => format!("holds only when {}; not when {}", when(true), when(false)),
         Verdict::DoesNotHold => {
             let ranks = matrix.iter().flat_map(|m| &m.ranks).map(|r| format!("; not: {}", r.sentence()));
-            format!("does not hold: {}{}", why_not(&cases), ranks.collect::<String>())
+            let counted: Vec<CaseResult> =
+                cases.iter().filter(|c| !c.case.expect.is_empty() || !c.holds).cloned().collect();
+            format!("does not hold: {}{}", why_not(&counted), ranks.collect::<String>())
         }
     };
     ExperimentResult { experiment: experiment.clone(), seeds: seeds.to_owned(), cases, matrix, verdict, line }

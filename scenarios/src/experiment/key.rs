@@ -24,7 +24,14 @@ pub struct SweepKey {
     pub seeds: SeedRange,
     /// This part of them.
     pub shard: Shard,
+    /// The shape of a seed's saved figures ([`RESULTS_FORMAT`]): results saved in another
+    /// shape are run again, not read back with figures missing.
+    #[serde(default)]
+    pub results_format: u32,
 }
+
+/// The version of [`SeedResult`]'s saved shape; raised when figures are added or renamed.
+pub const RESULTS_FORMAT: u32 = 2;
 
 impl SweepKey {
     /// The key of sweeping `s` over shard `shard` of `seeds` with faultline `version`.
@@ -39,6 +46,7 @@ impl SweepKey {
             document: format!("{hash:016x}"),
             seeds,
             shard,
+            results_format: RESULTS_FORMAT,
         }
     }
 }

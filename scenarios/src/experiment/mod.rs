@@ -11,7 +11,7 @@ pub mod stats;
 pub mod sweep;
 
 pub use compare::{differences, Difference, Finding};
-pub use key::{Saved, SweepKey};
+pub use key::{Saved, SweepKey, RESULTS_FORMAT};
 pub use outcome::SeedResult;
 pub use seeds::{SeedRange, Shard};
 pub use sweep::{sweep, SeedRun, SweepOptions};

@@ -133,12 +133,23 @@ impl SeedResult {
             nodes: o.services.iter().filter(|s| s.admitted > 0).map(|s| u64::from(s.replicas)).sum(),
             edge_calls: o.edges.iter().map(|e| (e.edge.clone(), e.requests)).collect(),
             edge_success: o.edges.iter().map(|e| (e.edge.clone(), e.success_rate)).collect(),
-            route_success: o.routes.iter().map(|r| (r.route.clone(), r.success_rate)).collect(),
+            // A route with no request measured nothing (its share was 0).
+            route_success: o
+                .routes
+                .iter()
+                .filter(|r| r.requests > 0)
+                .map(|r| (r.route.clone(), r.success_rate))
+                .collect(),
             latency_ms: o
                 .edges
                 .iter()
                 .map(|e| (e.edge.clone(), [e.mean_ms, e.p50_ms, e.p99_ms]))
-                .chain(o.routes.iter().map(|r| (r.route.clone(), [r.mean_ms, r.p50_ms, r.p99_ms])))
+                .chain(
+                    o.routes
+                        .iter()
+                        .filter(|r| r.requests > 0)
+                        .map(|r| (r.route.clone(), [r.mean_ms, r.p50_ms, r.p99_ms])),
+                )
                 .collect(),
             measures: run.measures.values.clone(),
             edge_attempts: o

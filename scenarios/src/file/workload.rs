@@ -79,6 +79,12 @@ pub(super) fn read(table: Table) -> Result<Workload, KeyError> {
     let routes: Vec<(String, f64)> = w.routes.into_iter().map(|(r, share)| (r, share.0)).collect();
     let mut route_steps = Vec::new();
     for (i, step) in w.route_steps.into_iter().enumerate() {
+        if routes.is_empty() {
+            return err(
+                format!("workload.route_steps[{i}]"),
+                "given without `routes` (the steps change their shares: set `routes` first)",
+            );
+        }
         if let Some(unknown) = step.routes.keys().find(|r| !routes.iter().any(|(n, _)| n == *r)) {
             let known: Vec<&str> = routes.iter().map(|(n, _)| n.as_str()).collect();
             return err(

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use faultline_patterns::event_sourcing::client::{append_expecting_with_pause, AppendError, VersionedStreams};
 use faultline_patterns::event_sourcing::WrongExpectedVersion;
-use faultline_patterns::retry::RetryConfig;
+use faultline_patterns::retry::{Jitter, RetryConfig};
 
 use crate::call::{CallError, Meta, Op, Served};
 use crate::kernel::app::{Answer, App, AppCtx};
@@ -81,7 +81,11 @@ impl EsWriter {
         let (ctx, config) = (&self.ctx, self.conflict);
         let mut previous = Duration::ZERO;
         let pause = move |conflict: u32| {
-            let unit = ctx.rng.lock().unwrap_or_else(|e| e.into_inner()).unit();
+            // Only a jitter draws (the stream also gives the work times: no draw, no change).
+            let unit = match config.jitter {
+                Jitter::None => 0.0,
+                _ => ctx.rng.lock().unwrap_or_else(|e| e.into_inner()).unit(),
+            };
             let wait = config.delay(conflict, previous, unit);
             previous = wait;
             let deadline = ctx.world.now() + wait;

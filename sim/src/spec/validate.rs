@@ -171,6 +171,10 @@ fn validate_workload(w: &Workload, names: &BTreeSet<&str>) -> Result<(), SpecErr
     }
     validate_arrivals(&w.arrivals)?;
     for (route, share) in &w.routes {
+        if !route.starts_with('/') {
+            let allowed = "a path starting with / (\"/products\")";
+            return Err(SpecError::new(format!("workload.routes.{route}"), format!("\"{route}\""), allowed));
+        }
         if !(share.is_finite() && *share >= 0.0) {
             return Err(SpecError::new(format!("workload.routes.{route}"), share, "a share >= 0"));
         }
@@ -396,8 +400,11 @@ fn validate_route_steps(w: &crate::Workload) -> Result<(), SpecError> {
             let at = format!("{}", step.at.as_secs_f64());
             return Err(SpecError::new(key("at_s"), at, "a time after the step before"));
         }
-        if step.shares.len() != w.routes.len() || step.shares.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
-            return Err(SpecError::new(key("routes"), format!("{:?}", step.shares), "a share >= 0 per route"));
+        if step.shares.len() != w.routes.len() {
+            return Err(SpecError::new(key("routes"), step.shares.len(), "one share per route of the workload"));
+        }
+        if let Some((i, s)) = step.shares.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s >= 0.0)) {
+            return Err(SpecError::new(key(&format!("routes.{}", w.routes[i].0)), s, "a share >= 0"));
         }
         if step.shares.iter().sum::<f64>() <= 0.0 {
             return Err(SpecError::new(key("routes"), "all 0", "at least one share > 0"));
