@@ -111,6 +111,14 @@ fn a_saga_participant_calls_its_own_dependencies_before_each_operation() {
     assert!(calls("orders->payment") > 50, "orders sent payment {} operations", calls("orders->payment"));
     assert_eq!(calls("payment->paddle"), calls("orders->payment"));
     assert!(run.verdict.passed(), "{:?}", run.verdict.first_violation());
+    // Each order's event reaches notification through the outbox and the broker.
+    let orders = calls("bff_web->order_events") + calls("bff_mobile->order_events");
+    assert!(
+        orders > 50 && calls("broker->notification") >= orders,
+        "{orders} order events, {} notifications",
+        calls("broker->notification")
+    );
+    assert!(run.verdict.check("O1").is_some() && run.verdict.check("S1").is_some());
 }
 
 #[test]
