@@ -99,6 +99,19 @@ fn a_run_with_a_read_model_charts_its_lag_and_a_planted_bug_fails_it() {
 }
 
 #[test]
+fn a_run_says_what_a_disk_fault_lost_and_the_check_it_broke() {
+    let dir = tmp("disk");
+    let storm = r#"storms=[{storm="fsync_failure",target="broker",at_s=10,duration_s=5}]"#;
+    let o = faultline(&["run", "outbox", "--seed", "1", "--set", storm, "--out", "run"], &dir);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let line = out.lines().find(|l| l.starts_with("faults[3] (fsync_fail on broker): ")).expect("a disk fault line");
+    assert!(line.ends_with("pending store writes failed to sync and were lost"), "{line}");
+    assert!(out.contains("CHECK FAILED: O2 violated"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn list_shows_the_catalog() {
     let o = faultline(&["list"], &std::env::temp_dir());
     let (out, _) = text(&o);

@@ -151,6 +151,12 @@ pub(super) fn print_report(s: &Scenario, r: &Report) {
     ) {
         println!("read model lag: max {max} events at {at:.1} s; {end} at the last event ({end_at:.1} s)");
     }
+    for e in o.fault_effects.iter().filter(|e| e.writes_failed > 0) {
+        println!(
+            "faults[{}] ({} on {}): {} pending store writes failed to sync and were lost",
+            e.id, e.kind, e.target, e.writes_failed
+        );
+    }
     if let (Some(mean), Some(max)) =
         (values.get("read_model_staleness_ms_mean"), values.get("read_model_staleness_ms_max"))
     {

@@ -79,6 +79,12 @@ pub(super) fn read(table: Table) -> Result<Workload, KeyError> {
     let routes: Vec<(String, f64)> = w.routes.into_iter().map(|(r, share)| (r, share.0)).collect();
     let mut route_steps = Vec::new();
     for (i, step) in w.route_steps.into_iter().enumerate() {
+        if let Some((bad, _)) = routes.iter().find(|(r, _)| !r.starts_with('/')) {
+            return err(
+                format!("workload.routes.{bad}"),
+                format!("\"{bad}\" is not allowed (expected a path starting with /)"),
+            );
+        }
         if routes.is_empty() {
             return err(
                 format!("workload.route_steps[{i}]"),
