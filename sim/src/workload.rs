@@ -208,30 +208,26 @@ impl Workload {
 
     /// The route index of a request sent at `t` for a uniform draw (0 without routes).
     pub fn route(&self, t: Duration, unit: f64) -> u16 {
-        let step = self.route_steps.iter().rev().find(|s| s.at <= t);
-        let base: Vec<f64>;
-        let shares = match step {
-            Some(s) => &s.shares,
-            None => {
-                base = self.routes.iter().map(|r| r.1).collect();
-                &base
-            }
-        };
-        let total: f64 = shares.iter().sum();
-        let mut acc = 0.0;
-        let mut last = 0;
-        for (i, share) in shares.iter().enumerate() {
-            if *share <= 0.0 {
-                continue;
-            }
-            last = i;
-            acc += share / total;
-            if unit < acc {
-                return i as u16;
-            }
+        match self.route_steps.iter().rev().find(|s| s.at <= t) {
+            Some(step) => pick(step.shares.iter().copied(), unit),
+            None => pick(self.routes.iter().map(|r| r.1), unit),
         }
-        last as u16
     }
+}
+
+/// The index a uniform draw lands on among `shares` (never one with no share).
+fn pick(shares: impl Iterator<Item = f64> + Clone, unit: f64) -> u16 {
+    let total: f64 = shares.clone().sum();
+    let mut acc = 0.0;
+    let mut last = 0;
+    for (i, share) in shares.enumerate().filter(|(_, s)| *s > 0.0) {
+        last = i;
+        acc += share / total;
+        if unit < acc {
+            return i as u16;
+        }
+    }
+    last as u16
 }
 
 /// Who sends: `count` API clients, a share of requests without valid credentials, and
